@@ -1,0 +1,46 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "confine",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "confine", targets: ["confine"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // The command line: @main and one file per subcommand.
+        .executableTarget(
+            name: "confine",
+            dependencies: [
+                "ConfineCore",
+                "ConfineLinux",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Pure Swift: units, profiles, outcomes, reports. No syscalls.
+        .target(
+            name: "ConfineCore",
+            dependencies: [.product(name: "Yams", package: "Yams")]
+        ),
+        // Everything that talks to the kernel: cgroup drivers, spawner, sampler, OOM watch.
+        .target(
+            name: "ConfineLinux",
+            dependencies: ["ConfineCore", "CConfineSpawn", "CLinuxKernel"]
+        ),
+        // The only code that runs between fork and exec (async-signal-safe C).
+        .target(name: "CConfineSpawn"),
+        // Kernel headers Glibc's module lacks (signalfd, netlink, process connector).
+        .target(name: "CLinuxKernel"),
+        .testTarget(name: "ConfineCoreTests", dependencies: ["ConfineCore"]),
+        .testTarget(
+            name: "ConfineLinuxTests",
+            dependencies: ["ConfineLinux", "ConfineCore"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(name: "EndToEndTests", dependencies: ["ConfineCore"]),
+    ]
+)

@@ -1,0 +1,49 @@
+#ifndef CONFINE_SPAWN_H
+#define CONFINE_SPAWN_H
+
+#include <sys/types.h>
+
+/// The setup steps the child performs between fork and exec, in order. A failure is
+/// reported back to the parent as (step, errno) over a close-on-exec pipe.
+typedef enum {
+    CONFINE_STEP_NONE = 0,
+    CONFINE_STEP_FORK = 1,
+    CONFINE_STEP_PGROUP = 2,
+    CONFINE_STEP_PDEATHSIG = 3,
+    CONFINE_STEP_JOIN_CGROUP = 4,
+    CONFINE_STEP_RLIMIT = 5,
+    CONFINE_STEP_SIGNALS = 6,
+    CONFINE_STEP_CHDIR = 7,
+    CONFINE_STEP_EXEC = 8,
+    CONFINE_STEP_PIPE = 9,
+} confine_step;
+
+typedef struct {
+    int resource;               /* RLIMIT_NOFILE, ... */
+    unsigned long long soft;
+    unsigned long long hard;
+} confine_rlimit;
+
+typedef struct {
+    const char *path;           /* absolute path of the program (resolved by the parent) */
+    char *const *argv;
+    char *const *envp;
+    const int *cgroup_fds;      /* open O_WRONLY cgroup.procs files; the child writes its pid to each */
+    int cgroup_fd_count;
+    const confine_rlimit *rlimits;
+    int rlimit_count;
+    int die_with_parent;        /* PR_SET_PDEATHSIG(SIGKILL): the target dies with confine */
+} confine_spawn_request;
+
+typedef struct {
+    pid_t pid;                  /* > 0 when the child exists (even if a step then failed) */
+    int failed_step;            /* confine_step, CONFINE_STEP_NONE on success */
+    int failed_errno;
+    int failed_index;           /* which cgroup fd or rlimit failed */
+} confine_spawn_result;
+
+/// Forks, runs the setup steps in the child and execs. Returns once the exec succeeded or a
+/// step failed (then the child has exited with 127 and has been reaped).
+confine_spawn_result confine_spawn(const confine_spawn_request *request);
+
+#endif

@@ -1,0 +1,127 @@
+// The code that runs between fork and exec. Only async-signal-safe calls here: the child of a
+// multithreaded parent may not allocate, lock, or touch Swift. The parent prepares every buffer.
+#define _GNU_SOURCE
+#include "confine_spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <pthread.h>
+
+typedef struct {
+    int step;
+    int err;
+    int index;
+} failure_message;
+
+static void report_and_exit(int fd, int step, int err, int index) {
+    failure_message message = {step, err, index};
+    ssize_t ignored = write(fd, &message, sizeof message);
+    (void)ignored;
+    _exit(127);
+}
+
+static size_t format_pid(char *buffer, pid_t pid) {
+    char reversed[16];
+    size_t length = 0;
+    do {
+        reversed[length++] = (char)('0' + pid % 10);
+        pid /= 10;
+    } while (pid > 0 && length < sizeof reversed);
+    for (size_t i = 0; i < length; i++) buffer[i] = reversed[length - 1 - i];
+    buffer[length] = '\n';
+    return length + 1;
+}
+
+static void child(const confine_spawn_request *request, int error_fd, pid_t parent) {
+    /* 1. Own process group, so signals to the group reach the whole tree. */
+    if (setpgid(0, 0) != 0) report_and_exit(error_fd, CONFINE_STEP_PGROUP, errno, 0);
+
+    /* 2. Die with confine (a SIGKILLed confine must not leave its target running). */
+    if (request->die_with_parent) {
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) report_and_exit(error_fd, CONFINE_STEP_PDEATHSIG, errno, 0);
+        if (getppid() != parent) _exit(127); /* confine died before the prctl took effect */
+    }
+
+    /* 3. Join the run's cgroup(s) before running a single instruction of the target. */
+    char pid_text[24];
+    size_t pid_length = format_pid(pid_text, getpid());
+    for (int i = 0; i < request->cgroup_fd_count; i++) {
+        ssize_t written;
+        do {
+            written = write(request->cgroup_fds[i], pid_text, pid_length);
+        } while (written < 0 && errno == EINTR);
+        if (written < 0) report_and_exit(error_fd, CONFINE_STEP_JOIN_CGROUP, errno, i);
+        close(request->cgroup_fds[i]);
+    }
+
+    /* 4. Resource limits. */
+    for (int i = 0; i < request->rlimit_count; i++) {
+        struct rlimit limit = {request->rlimits[i].soft, request->rlimits[i].hard};
+        if (setrlimit(request->rlimits[i].resource, &limit) != 0)
+            report_and_exit(error_fd, CONFINE_STEP_RLIMIT, errno, i);
+    }
+
+    /* 5. A clean signal state: default dispositions, nothing blocked (confine blocks signals
+     *    it handles through signalfd, and a blocked mask is inherited across exec). */
+    for (int signal_number = 1; signal_number < NSIG; signal_number++) {
+        if (signal_number == SIGKILL || signal_number == SIGSTOP) continue;
+        signal(signal_number, SIG_DFL);
+    }
+    sigset_t empty;
+    sigemptyset(&empty);
+    if (sigprocmask(SIG_SETMASK, &empty, NULL) != 0) report_and_exit(error_fd, CONFINE_STEP_SIGNALS, errno, 0);
+
+    /* 6. Exec. The error pipe is close-on-exec: EOF in the parent means success. */
+    execve(request->path, request->argv, request->envp);
+    report_and_exit(error_fd, CONFINE_STEP_EXEC, errno, 0);
+}
+
+confine_spawn_result confine_spawn(const confine_spawn_request *request) {
+    confine_spawn_result result = {0, CONFINE_STEP_NONE, 0, 0};
+    int pipe_fds[2];
+    if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+        result.failed_step = CONFINE_STEP_PIPE;
+        result.failed_errno = errno;
+        return result;
+    }
+    /* Block every signal across fork so no handler of the parent runs in the child. */
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(pipe_fds[0]);
+        child(request, pipe_fds[1], parent);
+    }
+    int fork_errno = errno;
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    close(pipe_fds[1]);
+    if (pid < 0) {
+        close(pipe_fds[0]);
+        result.failed_step = CONFINE_STEP_FORK;
+        result.failed_errno = fork_errno;
+        return result;
+    }
+    result.pid = pid;
+    failure_message message;
+    ssize_t got;
+    do {
+        got = read(pipe_fds[0], &message, sizeof message);
+    } while (got < 0 && errno == EINTR);
+    close(pipe_fds[0]);
+    if (got == (ssize_t)sizeof message) {
+        result.failed_step = message.step;
+        result.failed_errno = message.err;
+        result.failed_index = message.index;
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    }
+    return result;
+}

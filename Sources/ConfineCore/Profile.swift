@@ -1,0 +1,140 @@
+/// Where a value came from, for error messages and `profile show`.
+public struct SourceLocation: Equatable, Sendable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var column: Int
+    public init(file: String, line: Int, column: Int) {
+        self.file = file
+        self.line = line
+        self.column = column
+    }
+    public var description: String { "\(file):\(line):\(column)" }
+}
+
+/// Swap beyond the memory limit (cgroup v2 `memory.swap.max` semantics).
+public enum SwapLimit: Equatable, Sendable {
+    case bytes(UInt64)
+    case unlimited
+}
+
+/// Limits as declared: every field optional, so profiles can be layered with `extends`.
+public struct LimitsSpec: Equatable, Sendable {
+    public var memory: UInt64?
+    public var swap: SwapLimit?
+    public var cpus: Double?
+    public var cpuset: [Int]?
+    public var pids: Int?
+    public var nofile: Int?
+    public init(memory: UInt64? = nil, swap: SwapLimit? = nil, cpus: Double? = nil, cpuset: [Int]? = nil,
+                pids: Int? = nil, nofile: Int? = nil) {
+        self.memory = memory
+        self.swap = swap
+        self.cpus = cpus
+        self.cpuset = cpuset
+        self.pids = pids
+        self.nofile = nofile
+    }
+
+    /// `other`'s fields win where set (a child profile over its parent, CLI flags over a profile).
+    public func overridden(by other: LimitsSpec) -> LimitsSpec {
+        LimitsSpec(memory: other.memory ?? memory, swap: other.swap ?? swap, cpus: other.cpus ?? cpus,
+                   cpuset: other.cpuset ?? cpuset, pids: other.pids ?? pids, nofile: other.nofile ?? nofile)
+    }
+}
+
+/// One profile file as written (before `extends` is applied).
+public struct ProfileSpec: Equatable, Sendable {
+    public var name: String?
+    public var description: String?
+    public var extends: String?
+    public var extendsLocation: SourceLocation?
+    public var limits = LimitsSpec()
+    public var timeout: Double?
+    public var samplingInterval: Double?
+    public init() {}
+
+    public func overridden(by child: ProfileSpec) -> ProfileSpec {
+        var merged = self
+        merged.name = child.name ?? name
+        merged.description = child.description ?? description
+        merged.extends = child.extends
+        merged.extendsLocation = child.extendsLocation
+        merged.limits = limits.overridden(by: child.limits)
+        merged.timeout = child.timeout ?? timeout
+        merged.samplingInterval = child.samplingInterval ?? samplingInterval
+        return merged
+    }
+}
+
+/// A profile with every default filled in: what a run actually uses.
+/// `nil` limits mean "no limit" (the kernel's `max`).
+public struct ResolvedProfile: Equatable, Sendable, Codable {
+    public static let defaultSamplingInterval = 0.010
+
+    public var name: String
+    public var description: String
+    /// The chain of profiles applied, base first (`container-default`, `k8s-512mi`, ...).
+    public var chain: [String]
+    public var memoryBytes: UInt64?
+    /// Swap allowed beyond `memoryBytes`; nil means unlimited.
+    public var swapBytes: UInt64?
+    public var cpus: Double?
+    public var cpuset: [Int]?
+    public var pids: Int?
+    public var nofile: Int?
+    public var timeoutSeconds: Double?
+    public var samplingIntervalSeconds: Double
+
+    public init(spec: ProfileSpec, chain: [String]) {
+        name = spec.name ?? chain.last ?? "cli"
+        description = spec.description ?? ""
+        self.chain = chain
+        memoryBytes = spec.limits.memory
+        // Production containers on Kubernetes never swap; a memory limit without an
+        // explicit swap therefore means no swap at all.
+        switch spec.limits.swap {
+        case .bytes(let bytes): swapBytes = bytes
+        case .unlimited: swapBytes = nil
+        case nil: swapBytes = spec.limits.memory == nil ? nil : 0
+        }
+        cpus = spec.limits.cpus
+        cpuset = spec.limits.cpuset
+        pids = spec.limits.pids
+        nofile = spec.limits.nofile
+        timeoutSeconds = spec.timeout
+        samplingIntervalSeconds = spec.samplingInterval ?? Self.defaultSamplingInterval
+    }
+
+    /// The profile as YAML, every default written out, for `confine profile show`.
+    public func yaml() -> String {
+        func orMax<T>(_ value: T?, _ format: (T) -> String) -> String { value.map(format) ?? "max" }
+        var lines: [String] = []
+        lines.append("name: \(name)")
+        if !description.isEmpty { lines.append("description: \(yamlQuoted(description))") }
+        if chain.count > 1 { lines.append("# extends: \(chain.dropLast().reversed().joined(separator: " <- "))") }
+        lines.append("limits:")
+        lines.append("  memory: \(orMax(memoryBytes, ByteQuantity.format))"
+                     + (memoryBytes.map { "    # \($0) bytes" } ?? "    # no limit"))
+        lines.append("  swap: \(orMax(swapBytes, ByteQuantity.format))")
+        lines.append("  cpus: \(orMax(cpus, CPUQuantity.format))"
+                     + (cpus.map { "    # cfs quota \(Int(($0 * 100_000).rounded()))us per 100000us period" } ?? ""))
+        lines.append("  cpuset: \(orMax(cpuset, CPUSetList.format))")
+        lines.append("  pids: \(orMax(pids, String.init))")
+        lines.append("  nofile: \(nofile.map(String.init) ?? "inherit")")
+        lines.append("timeout: \(orMax(timeoutSeconds, DurationQuantity.format))")
+        lines.append("sampling:")
+        lines.append("  interval: \(DurationQuantity.format(samplingIntervalSeconds))")
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+private func yamlQuoted(_ s: String) -> String {
+    let escaped = s.replacingAll("\\", with: "\\\\").replacingAll("\"", with: "\\\"").replacingAll("\n", with: "\\n")
+    return "\"\(escaped)\""
+}
+
+extension String {
+    func replacingAll(_ target: String, with replacement: String) -> String {
+        split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
+    }
+}

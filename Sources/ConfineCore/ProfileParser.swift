@@ -1,0 +1,193 @@
+import Yams
+
+/// Turns one profile file's YAML into a `ProfileSpec`, or one `ProfileError` naming
+/// file:line:column and what was expected.
+struct ProfileParser {
+    static let topLevelKeys = ["name", "description", "extends", "limits", "timeout", "sampling"]
+    static let limitKeys = ["memory", "swap", "cpus", "cpuset", "pids", "nofile"]
+    static let samplingKeys = ["interval"]
+
+    let file: String
+    let text: String
+
+    func parse() throws(ProfileError) -> ProfileSpec {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            throw yamlSyntaxError(error)
+        } catch {
+            throw ProfileError(file: file, "cannot parse YAML: \(error)")
+        }
+        guard let root else { throw ProfileError(at: location(line: 1, column: 1), "the profile is empty; expected a mapping with keys such as name, limits, timeout") }
+        let top = try mapping(root, what: "the profile", allowed: Self.topLevelKeys)
+        var spec = ProfileSpec()
+        for (key, value) in top {
+            switch key.string {
+            case "name": spec.name = try string(value, key: "name")
+            case "description": spec.description = try string(value, key: "description")
+            case "extends":
+                spec.extends = try string(value, key: "extends")
+                spec.extendsLocation = location(of: value)
+            case "timeout": spec.timeout = try unit(value, key: "timeout", DurationQuantity.parse)
+            case "limits": spec.limits = try limits(value)
+            case "sampling":
+                for (samplingKey, samplingValue) in try mapping(value, what: "'sampling'", allowed: Self.samplingKeys) {
+                    if samplingKey.string == "interval" {
+                        let interval = try unit(samplingValue, key: "sampling.interval", DurationQuantity.parse)
+                        guard interval >= 0.001 else {
+                            throw ProfileError(at: location(of: samplingValue),
+                                               "sampling.interval must be at least 1ms; the kernel's counters do not move faster")
+                        }
+                        spec.samplingInterval = interval
+                    }
+                }
+            default: break // `mapping` already rejected unknown keys
+            }
+        }
+        return spec
+    }
+
+    private func limits(_ node: Node) throws(ProfileError) -> LimitsSpec {
+        var limits = LimitsSpec()
+        for (key, value) in try mapping(node, what: "'limits'", allowed: Self.limitKeys) {
+            switch key.string {
+            case "memory":
+                limits.memory = try positive(unit(value, key: "limits.memory", ByteQuantity.parse), value, "limits.memory")
+            case "swap":
+                let text = try scalarText(value, key: "limits.swap")
+                if text == "max" || text == "unlimited" || text == "-1" {
+                    limits.swap = .unlimited
+                } else {
+                    limits.swap = .bytes(try unit(value, key: "limits.swap", ByteQuantity.parse))
+                }
+            case "cpus": limits.cpus = try unit(value, key: "limits.cpus", CPUQuantity.parse)
+            case "cpuset": limits.cpuset = try unit(value, key: "limits.cpuset", CPUSetList.parse)
+            case "pids": limits.pids = try count(value, key: "limits.pids")
+            case "nofile": limits.nofile = try count(value, key: "limits.nofile")
+            default: break
+            }
+        }
+        return limits
+    }
+
+    // MARK: - node helpers, each error naming where and what was expected
+
+    private func mapping(_ node: Node, what: String, allowed: [String]) throws(ProfileError) -> [(key: Node, value: Node)] {
+        guard let mapping = node.mapping else {
+            throw ProfileError(at: location(of: node), "\(what) must be a mapping (key: value lines), found \(kind(of: node))")
+        }
+        var seen: [String: Node] = [:]
+        var pairs: [(key: Node, value: Node)] = []
+        for (key, value) in mapping {
+            guard let name = key.scalar?.string else {
+                throw ProfileError(at: location(of: key), "keys in \(what) must be plain names, found \(kind(of: key))")
+            }
+            guard allowed.contains(name) else {
+                var message = "unknown key '\(name)' in \(what)"
+                if let suggestion = closestMatch(to: name, in: allowed) { message += "; did you mean '\(suggestion)'?" }
+                message += " (expected one of: \(allowed.joined(separator: ", ")))"
+                throw ProfileError(at: location(of: key), message)
+            }
+            if let first = seen[name] {
+                throw ProfileError(at: location(of: key),
+                                   "duplicate key '\(name)' in \(what) (first given at line \(location(of: first).line))")
+            }
+            seen[name] = key
+            pairs.append((key, value))
+        }
+        return pairs
+    }
+
+    private func scalarText(_ node: Node, key: String) throws(ProfileError) -> String {
+        guard let scalar = node.scalar else {
+            throw ProfileError(at: location(of: node), "'\(key)' must be a single value, found \(kind(of: node))")
+        }
+        if scalar.style == .plain && (scalar.string.isEmpty || scalar.string == "~" || scalar.string == "null") {
+            throw ProfileError(at: location(of: node), "'\(key)' has no value; expected \(expectation(for: key))")
+        }
+        return scalar.string
+    }
+
+    private func string(_ node: Node, key: String) throws(ProfileError) -> String {
+        try scalarText(node, key: key)
+    }
+
+    private func unit<T>(_ node: Node, key: String, _ parse: (String) throws(UnitError) -> T) throws(ProfileError) -> T {
+        let text = try scalarText(node, key: key)
+        do {
+            return try parse(text)
+        } catch {
+            throw ProfileError(at: location(of: node), "'\(key)': \(error.message)")
+        }
+    }
+
+    private func positive(_ bytes: UInt64, _ node: Node, _ key: String) throws(ProfileError) -> UInt64 {
+        guard bytes > 0 else {
+            throw ProfileError(at: location(of: node), "'\(key)' must be greater than zero; expected \(expectation(for: key))")
+        }
+        return bytes
+    }
+
+    private func count(_ node: Node, key: String) throws(ProfileError) -> Int {
+        let text = try scalarText(node, key: key)
+        guard let value = Int(text) else {
+            throw ProfileError(at: location(of: node), "'\(key)': '\(text)' is not a whole number; expected \(expectation(for: key))")
+        }
+        guard value > 0 else {
+            throw ProfileError(at: location(of: node), "'\(key)' must be greater than zero, found \(value); expected \(expectation(for: key))")
+        }
+        return value
+    }
+
+    private func expectation(for key: String) -> String {
+        switch key {
+        case "limits.memory", "limits.swap": return "a byte quantity such as 512Mi, 1G or 64m"
+        case "limits.cpus": return "CPUs such as 500m, 0.5 or 2"
+        case "limits.cpuset": return "a CPU list such as 0-3"
+        case "limits.pids": return "a whole number of processes such as 256"
+        case "limits.nofile": return "a whole number of open files such as 1024"
+        case "timeout", "sampling.interval": return "a duration such as 10ms, 30s or 5m"
+        default: return "a string"
+        }
+    }
+
+    private func kind(of node: Node) -> String {
+        switch node {
+        case .mapping: return "a mapping"
+        case .sequence: return "a list"
+        case .scalar(let scalar): return "'\(scalar.string)'"
+        case .alias: return "an alias"
+        }
+    }
+
+    private func location(of node: Node) -> SourceLocation {
+        guard let mark = node.mark else { return location(line: 1, column: 1) }
+        return location(line: mark.line, column: mark.column)
+    }
+
+    private func location(line: Int, column: Int) -> SourceLocation {
+        SourceLocation(file: file, line: line, column: column)
+    }
+
+    private func yamlSyntaxError(_ error: YamlError) -> ProfileError {
+        switch error {
+        case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _),
+             let .composer(context, problem, mark, _):
+            var message = "invalid YAML: \(problem)"
+            if let context { message += " (\(context.text) at line \(context.mark.line))" }
+            return ProfileError(at: location(line: mark.line, column: mark.column), message)
+        case let .duplicatedKeysInMapping(duplicates, context):
+            return ProfileError(at: location(line: context.mark.line, column: context.mark.column),
+                                "duplicate key '\(duplicates.joined(separator: "', '"))' \(context.text)")
+        case let .reader(problem, offset, _, _):
+            return ProfileError(file: file, "invalid YAML text: \(problem)\(offset.map { " at byte \($0)" } ?? "")")
+        default:
+            return ProfileError(file: file, "invalid YAML: \(error)")
+        }
+    }
+}
+
+private extension Node {
+    var string: String { scalar?.string ?? "" }
+}

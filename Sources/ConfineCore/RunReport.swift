@@ -1,0 +1,258 @@
+import Foundation
+
+/// How a run ended; the report's `outcome`. See docs/report-schema.md.
+public enum Outcome: String, Codable, Sendable {
+    case passed
+    case failed
+    case oomKilled = "oom_killed"
+    case timeout
+    case signaled
+    case setupFailed = "setup_failed"
+    case budgetExceeded = "budget_exceeded"
+}
+
+/// The run report, schema version 1. Written on every outcome.
+public struct RunReport: Codable, Sendable, Equatable {
+    public static let currentSchemaVersion = 1
+
+    public var schemaVersion = RunReport.currentSchemaVersion
+    public var confineVersion: String
+    public var outcome: Outcome
+    public var exitCode: Int32
+    /// One sentence saying why the run ended this way.
+    public var reason: String
+    public var command: [String]
+    public var profile: ResolvedProfile
+    public var host: Host
+    /// Wall-clock start, RFC 3339 UTC.
+    public var startedAt: String
+    public var durationSeconds: Double
+    public var mainProcess: MainProcess?
+    public var setupError: SetupError?
+    public var memory: Memory
+    public var cpu: CPU
+    public var pids: Pids
+    public var oomKills: [OOMKill]
+    /// The processes seen in the group, hungriest first (bounded).
+    public var processes: [ProcessRecord]
+    public var warnings: [String]
+
+    public struct Host: Codable, Sendable, Equatable {
+        public var kernel: String
+        /// `unified` (cgroup v2), `hybrid` (v1 controllers + cgroup2 mount) or `legacy` (v1 only).
+        public var cgroupLayout: String
+        /// The run's cgroup, as `/proc/<pid>/cgroup` names it (per controller on v1).
+        public var cgroups: [String: String]
+        public var cpuCount: Int
+        public init(kernel: String, cgroupLayout: String, cgroups: [String: String], cpuCount: Int) {
+            self.kernel = kernel
+            self.cgroupLayout = cgroupLayout
+            self.cgroups = cgroups
+            self.cpuCount = cpuCount
+        }
+    }
+
+    public struct MainProcess: Codable, Sendable, Equatable {
+        public var pid: Int32
+        /// Set when the process exited normally.
+        public var exitStatus: Int32?
+        /// Set when the process was killed by a signal.
+        public var signal: Int32?
+        public var signalName: String?
+        public init(pid: Int32, exitStatus: Int32? = nil, signal: Int32? = nil, signalName: String? = nil) {
+            self.pid = pid
+            self.exitStatus = exitStatus
+            self.signal = signal
+            self.signalName = signalName
+        }
+    }
+
+    public struct SetupError: Codable, Sendable, Equatable {
+        /// The setup step that failed (`create cgroup`, `join cgroup`, `setrlimit nofile`, `execve`, ...).
+        public var step: String
+        public var errno: Int32?
+        public var message: String
+        public init(step: String, errno: Int32?, message: String) {
+            self.step = step
+            self.errno = errno
+            self.message = message
+        }
+    }
+
+    public struct Memory: Codable, Sendable, Equatable {
+        public var limitBytes: UInt64?
+        public var swapLimitBytes: UInt64?
+        /// The group's peak usage from the kernel's own counter (see `peakSource`).
+        public var peakBytes: UInt64
+        /// `memory.peak`, `memory.max_usage_in_bytes` or `samples` (kernel without a peak counter).
+        public var peakSource: String
+        /// Memory usage at the last sample, split by kind (bytes).
+        public var last: MemoryBreakdown?
+        public var timeline: [TimelinePoint]
+        /// Seconds between two timeline points after downsampling (the sampling interval if none happened).
+        public var timelineResolutionSeconds: Double
+        public init(limitBytes: UInt64?, swapLimitBytes: UInt64?, peakBytes: UInt64, peakSource: String,
+                    last: MemoryBreakdown?, timeline: [TimelinePoint], timelineResolutionSeconds: Double) {
+            self.limitBytes = limitBytes
+            self.swapLimitBytes = swapLimitBytes
+            self.peakBytes = peakBytes
+            self.peakSource = peakSource
+            self.last = last
+            self.timeline = timeline
+            self.timelineResolutionSeconds = timelineResolutionSeconds
+        }
+    }
+
+    public struct CPU: Codable, Sendable, Equatable {
+        public var limitCpus: Double?
+        public var usageSeconds: Double
+        public var periods: UInt64
+        public var throttledPeriods: UInt64
+        public var throttledSeconds: Double
+        public init(limitCpus: Double?, usageSeconds: Double, periods: UInt64, throttledPeriods: UInt64,
+                    throttledSeconds: Double) {
+            self.limitCpus = limitCpus
+            self.usageSeconds = usageSeconds
+            self.periods = periods
+            self.throttledPeriods = throttledPeriods
+            self.throttledSeconds = throttledSeconds
+        }
+    }
+
+    public struct Pids: Codable, Sendable, Equatable {
+        public var limit: Int?
+        public var peak: Int
+        /// `pids.peak` (kernel counter) or `samples`.
+        public var peakSource: String
+        /// Forks the kernel refused because of the limit (`pids.events` max).
+        public var forkFailures: UInt64?
+        public init(limit: Int?, peak: Int, peakSource: String, forkFailures: UInt64?) {
+            self.limit = limit
+            self.peak = peak
+            self.peakSource = peakSource
+            self.forkFailures = forkFailures
+        }
+    }
+
+    public struct OOMKill: Codable, Sendable, Equatable {
+        public var pid: Int32
+        /// The full command line when confine saw it, else the kernel's 15-character task name.
+        public var command: String
+        public var atSeconds: Double
+        public var usageBytes: UInt64?
+        public var limitBytes: UInt64?
+        public var mainProcess: Bool
+        /// How the victim was identified: `kernel-log` (the oom-kill line naming this cgroup),
+        /// `process-exit` (a SIGKILLed process while the oom_kill counter rose) or `counter` (only the count is known).
+        public var source: String
+        public init(pid: Int32, command: String, atSeconds: Double, usageBytes: UInt64?, limitBytes: UInt64?,
+                    mainProcess: Bool, source: String) {
+            self.pid = pid
+            self.command = command
+            self.atSeconds = atSeconds
+            self.usageBytes = usageBytes
+            self.limitBytes = limitBytes
+            self.mainProcess = mainProcess
+            self.source = source
+        }
+    }
+
+    public struct ProcessRecord: Codable, Sendable, Equatable {
+        public var pid: Int32
+        public var command: String
+        public var peakRssBytes: UInt64
+        public var firstSeenSeconds: Double
+        public init(pid: Int32, command: String, peakRssBytes: UInt64, firstSeenSeconds: Double) {
+            self.pid = pid
+            self.command = command
+            self.peakRssBytes = peakRssBytes
+            self.firstSeenSeconds = firstSeenSeconds
+        }
+    }
+
+    public init(confineVersion: String, outcome: Outcome, exitCode: Int32, reason: String, command: [String],
+                profile: ResolvedProfile, host: Host, startedAt: String, durationSeconds: Double,
+                mainProcess: MainProcess?, setupError: SetupError?, memory: Memory, cpu: CPU, pids: Pids,
+                oomKills: [OOMKill], processes: [ProcessRecord], warnings: [String]) {
+        self.confineVersion = confineVersion
+        self.outcome = outcome
+        self.exitCode = exitCode
+        self.reason = reason
+        self.command = command
+        self.profile = profile
+        self.host = host
+        self.startedAt = startedAt
+        self.durationSeconds = durationSeconds
+        self.mainProcess = mainProcess
+        self.setupError = setupError
+        self.memory = memory
+        self.cpu = cpu
+        self.pids = pids
+        self.oomKills = oomKills
+        self.processes = processes
+        self.warnings = warnings
+    }
+
+    public func jsonData() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        var data = try encoder.encode(self)
+        data.append(0x0A)
+        return data
+    }
+
+    public static func decode(_ data: Data) throws -> RunReport {
+        try JSONDecoder().decode(RunReport.self, from: data)
+    }
+}
+
+public struct MemoryBreakdown: Codable, Sendable, Equatable {
+    public var anonBytes: UInt64
+    public var fileBytes: UInt64
+    public var kernelBytes: UInt64
+    public var shmemBytes: UInt64
+    public init(anonBytes: UInt64 = 0, fileBytes: UInt64 = 0, kernelBytes: UInt64 = 0, shmemBytes: UInt64 = 0) {
+        self.anonBytes = anonBytes
+        self.fileBytes = fileBytes
+        self.kernelBytes = kernelBytes
+        self.shmemBytes = shmemBytes
+    }
+}
+
+/// One point of the timeline. Memory fields are the maximum over the points it stands for,
+/// counters are their value at the end of it.
+public struct TimelinePoint: Codable, Sendable, Equatable {
+    public var t: Double
+    public var memoryBytes: UInt64
+    public var anonBytes: UInt64
+    public var fileBytes: UInt64
+    public var kernelBytes: UInt64
+    public var shmemBytes: UInt64
+    public var cpuSeconds: Double
+    public var throttledPeriods: UInt64
+    public var pids: Int
+    public init(t: Double, memoryBytes: UInt64, breakdown: MemoryBreakdown, cpuSeconds: Double,
+                throttledPeriods: UInt64, pids: Int) {
+        self.t = t
+        self.memoryBytes = memoryBytes
+        anonBytes = breakdown.anonBytes
+        fileBytes = breakdown.fileBytes
+        kernelBytes = breakdown.kernelBytes
+        shmemBytes = breakdown.shmemBytes
+        self.cpuSeconds = cpuSeconds
+        self.throttledPeriods = throttledPeriods
+        self.pids = pids
+    }
+
+    /// `later` absorbing `self`: peaks kept, counters from the later point.
+    func merged(with later: TimelinePoint) -> TimelinePoint {
+        var point = later
+        point.memoryBytes = max(memoryBytes, later.memoryBytes)
+        point.anonBytes = max(anonBytes, later.anonBytes)
+        point.fileBytes = max(fileBytes, later.fileBytes)
+        point.kernelBytes = max(kernelBytes, later.kernelBytes)
+        point.shmemBytes = max(shmemBytes, later.shmemBytes)
+        point.pids = max(pids, later.pids)
+        return point
+    }
+}

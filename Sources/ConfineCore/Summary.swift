@@ -1,0 +1,53 @@
+/// The short human summary confine prints to stderr after a run.
+public enum Summary {
+    public static func render(_ report: RunReport, reportPath: String?) -> String {
+        var lines: [String] = []
+        let profile = report.profile.name
+        lines.append("confine: \(report.outcome.rawValue) (exit \(report.exitCode)) in "
+                     + "\(formatFixed(report.durationSeconds, digits: 2))s under profile \(profile): \(report.reason)")
+        if let setup = report.setupError {
+            lines.append("  setup    \(setup.step): \(setup.message)")
+        }
+        let memory = report.memory
+        var memoryLine = "  memory   peak \(ByteQuantity.human(memory.peakBytes))"
+        if let limit = memory.limitBytes {
+            let percent = Double(memory.peakBytes) / Double(limit) * 100
+            memoryLine += " of \(ByteQuantity.human(limit)) limit (\(formatFixed(percent, digits: 1))%)"
+        } else {
+            memoryLine += " (no limit)"
+        }
+        memoryLine += " [\(memory.peakSource)]"
+        lines.append(memoryLine)
+        let cpu = report.cpu
+        var cpuLine = "  cpu      \(formatFixed(cpu.usageSeconds, digits: 2))s used"
+        if report.durationSeconds > 0 {
+            cpuLine += " (\(formatFixed(cpu.usageSeconds / report.durationSeconds, digits: 2)) CPUs on average"
+            cpuLine += cpu.limitCpus.map { " of \(CPUQuantity.format($0)) allowed)" } ?? ", no limit)"
+        }
+        if cpu.periods > 0 {
+            let percent = Double(cpu.throttledPeriods) / Double(cpu.periods) * 100
+            cpuLine += "; throttled in \(cpu.throttledPeriods) of \(cpu.periods) periods "
+                + "(\(formatFixed(percent, digits: 0))%, \(formatFixed(cpu.throttledSeconds, digits: 2))s)"
+        }
+        lines.append(cpuLine)
+        var pidsLine = "  pids     peak \(report.pids.peak)"
+        pidsLine += report.pids.limit.map { " of \($0)" } ?? " (no limit)"
+        if let failures = report.pids.forkFailures, failures > 0 { pidsLine += "; \(failures) forks refused by the limit" }
+        lines.append(pidsLine)
+        if report.oomKills.isEmpty {
+            lines.append("  oom      no OOM kills")
+        } else {
+            for kill in report.oomKills {
+                var line = "  oom      killed \(kill.command) (pid \(kill.pid))\(kill.mainProcess ? " [main process]" : "")"
+                line += " at \(formatFixed(kill.atSeconds, digits: 2))s"
+                if let usage = kill.usageBytes, let limit = kill.limitBytes {
+                    line += ", usage \(ByteQuantity.human(usage)) of \(ByteQuantity.human(limit))"
+                }
+                lines.append(line)
+            }
+        }
+        for warning in report.warnings { lines.append("  warning  \(warning)") }
+        if let reportPath { lines.append("  report   \(reportPath)") }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

@@ -1,0 +1,80 @@
+/// How the main process ended, as `waitpid` told it.
+public enum Termination: Equatable, Sendable {
+    case exited(Int32)
+    case signaled(Int32)
+}
+
+/// Everything that decides a run's outcome, gathered after the run.
+public struct RunFacts: Sendable {
+    public var setupFailure: RunReport.SetupError?
+    /// Set when the command itself could not be executed (`execve` failed): 126 or 127 as shells do.
+    public var execFailureExitCode: Int32?
+    public var termination: Termination?
+    public var timedOut: Bool
+    public var timeoutSeconds: Double?
+    public var mainProcessOOMKilled: Bool
+    public var oomKillCount: Int
+    public init(setupFailure: RunReport.SetupError? = nil, execFailureExitCode: Int32? = nil,
+                termination: Termination? = nil, timedOut: Bool = false, timeoutSeconds: Double? = nil,
+                mainProcessOOMKilled: Bool = false, oomKillCount: Int = 0) {
+        self.setupFailure = setupFailure
+        self.execFailureExitCode = execFailureExitCode
+        self.termination = termination
+        self.timedOut = timedOut
+        self.timeoutSeconds = timeoutSeconds
+        self.mainProcessOOMKilled = mainProcessOOMKilled
+        self.oomKillCount = oomKillCount
+    }
+}
+
+/// The public exit codes (README, DESIGN.md). Stable: CI scripts branch on them.
+public enum ExitCodes {
+    public static let success: Int32 = 0
+    public static let usage: Int32 = 64
+    public static let budgetExceeded: Int32 = 99
+    public static let timeout: Int32 = 124
+    public static let setupFailed: Int32 = 125
+    public static let oomKilled: Int32 = 137
+}
+
+public struct Verdict: Equatable, Sendable {
+    public var outcome: Outcome
+    public var exitCode: Int32
+    public var reason: String
+
+    /// Precedence, worst first: setup failure, timeout, main process OOM-killed, main process
+    /// signalled, command failed, an OOM kill elsewhere in the group (a budget), passed.
+    public static func decide(_ facts: RunFacts, signalName: (Int32) -> String = { "signal \($0)" }) -> Verdict {
+        if let failure = facts.setupFailure {
+            return Verdict(outcome: .setupFailed, exitCode: ExitCodes.setupFailed,
+                           reason: "setup failed at '\(failure.step)': \(failure.message)")
+        }
+        if let code = facts.execFailureExitCode {
+            return Verdict(outcome: .failed, exitCode: code, reason: "the command could not be executed")
+        }
+        if facts.timedOut {
+            let limit = facts.timeoutSeconds.map { " of \(DurationQuantity.format($0))" } ?? ""
+            return Verdict(outcome: .timeout, exitCode: ExitCodes.timeout,
+                           reason: "the run hit its timeout\(limit); the whole process tree was killed")
+        }
+        if facts.mainProcessOOMKilled {
+            return Verdict(outcome: .oomKilled, exitCode: ExitCodes.oomKilled,
+                           reason: "the main process was OOM-killed by the kernel")
+        }
+        switch facts.termination {
+        case .signaled(let signal):
+            return Verdict(outcome: .signaled, exitCode: 128 + signal,
+                           reason: "the main process died of \(signalName(signal))")
+        case .exited(let status) where status != 0:
+            return Verdict(outcome: .failed, exitCode: status, reason: "the command exited with status \(status)")
+        case .exited, nil:
+            break
+        }
+        if facts.oomKillCount > 0 {
+            let noun = facts.oomKillCount == 1 ? "process was" : "processes were"
+            return Verdict(outcome: .budgetExceeded, exitCode: ExitCodes.budgetExceeded,
+                           reason: "the command succeeded but \(facts.oomKillCount) \(noun) OOM-killed in its group")
+        }
+        return Verdict(outcome: .passed, exitCode: ExitCodes.success, reason: "the command succeeded within its limits")
+    }
+}

@@ -1,0 +1,207 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Limits in cgroup v2 terms; the v1 driver translates. nil means "no limit" (`max`).
+public struct CgroupLimits: Equatable, Sendable {
+    /// Docker and Kubernetes both use a 100 ms CFS period.
+    public static let cpuPeriodMicros = 100_000
+
+    public var memoryMax: UInt64?
+    /// Swap beyond `memoryMax` (`memory.swap.max`); nil = unlimited.
+    public var swapMax: UInt64?
+    public var cpuQuotaMicros: Int?
+    public var cpuset: [Int]?
+    public var pidsMax: Int?
+
+    public init(memoryMax: UInt64? = nil, swapMax: UInt64? = nil, cpuQuotaMicros: Int? = nil,
+                cpuset: [Int]? = nil, pidsMax: Int? = nil) {
+        self.memoryMax = memoryMax
+        self.swapMax = swapMax
+        self.cpuQuotaMicros = cpuQuotaMicros
+        self.cpuset = cpuset
+        self.pidsMax = pidsMax
+    }
+
+    public init(cpus: Double?, memoryMax: UInt64?, swapMax: UInt64?, cpuset: [Int]?, pidsMax: Int?) {
+        self.init(memoryMax: memoryMax, swapMax: swapMax,
+                  cpuQuotaMicros: cpus.map { Int(($0 * Double(Self.cpuPeriodMicros)).rounded()) },
+                  cpuset: cpuset, pidsMax: pidsMax)
+    }
+}
+
+/// One reading of the group's counters.
+public struct CgroupSample: Equatable, Sendable {
+    public var memoryBytes: UInt64 = 0
+    public var anonBytes: UInt64 = 0
+    public var fileBytes: UInt64 = 0
+    public var kernelBytes: UInt64 = 0
+    public var shmemBytes: UInt64 = 0
+    public var cpuUsageNanos: UInt64 = 0
+    public var periods: UInt64 = 0
+    public var throttledPeriods: UInt64 = 0
+    public var throttledNanos: UInt64 = 0
+    public var pids: Int = 0
+    public init() {}
+}
+
+/// A failed cgroup operation: what confine was doing, the system error, and how to fix it.
+public struct CgroupError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var step: String
+    public var underlying: SystemError?
+    public var detail: String?
+
+    public init(step: String, _ underlying: SystemError) {
+        self.step = step
+        self.underlying = underlying
+        self.detail = nil
+    }
+
+    public init(step: String, detail: String) {
+        self.step = step
+        self.underlying = nil
+        self.detail = detail
+    }
+
+    public var errno: Int32? { underlying?.errno }
+
+    public var description: String {
+        var text = underlying.map(String.init(describing:)) ?? detail ?? step
+        if let code = underlying?.errno, code == EACCES || code == EPERM || code == EROFS {
+            text += "; confine needs write access to its own cgroup: run as root, or under "
+                + "`systemd-run --user --scope -p Delegate=yes`, or in a container started with "
+                + "`--privileged --cgroupns=private`"
+        }
+        return text
+    }
+}
+
+/// Creates and removes directories in a cgroup filesystem. The real one is `mkdir(2)`/`rmdir(2)`;
+/// unit tests use a fake that also writes the control files a kernel would create.
+public protocol CgroupFilesystem: Sendable {
+    func makeDirectory(_ path: String) throws(SystemError)
+    func removeDirectory(_ path: String) throws(SystemError)
+}
+
+public struct KernelCgroupFilesystem: CgroupFilesystem {
+    public init() {}
+    public func makeDirectory(_ path: String) throws(SystemError) {
+        guard mkdir(path, 0o755) == 0 else { throw SystemError("mkdir", path: path, errno: errno) }
+    }
+    public func removeDirectory(_ path: String) throws(SystemError) {
+        guard rmdir(path) == 0 else { throw SystemError("rmdir", path: path, errno: errno) }
+    }
+}
+
+/// One driver per cgroup version, both behind this protocol (as runc's `fs` and `fs2`).
+public protocol CgroupDriver: Sendable {
+    var kind: CgroupLayoutKind { get }
+    /// The directories below which run groups are created, one per hierarchy (for `gc`).
+    var parentDirectories: [String] { get }
+    /// Creates the run's group(s) and writes the limits. On failure nothing is left behind.
+    func createGroup(named name: String, limits: CgroupLimits) throws(CgroupError) -> any RunGroup
+    /// Reopens a group left behind by an earlier confine (for `gc`).
+    func existingGroup(named name: String) -> any RunGroup
+}
+
+/// A run's cgroup (on v1, one directory per hierarchy).
+public protocol RunGroup: AnyObject {
+    var name: String { get }
+    /// `cgroup.procs` files the child writes its pid into between fork and exec.
+    var joinFiles: [String] { get }
+    /// controller (or `unified`) → cgroup path as `/proc/<pid>/cgroup` shows it.
+    var kernelPaths: [String: String] { get }
+    /// Limits that could not be applied as asked, for the report's warnings.
+    var warnings: [String] { get }
+
+    /// The sampler's hot path: reads kept-open files, allocates nothing.
+    func sample() -> CgroupSample
+    /// The kernel's own peak counter and its file name; nil if the kernel has none.
+    func memoryPeak() -> (bytes: UInt64, source: String)?
+    func pidsPeak() -> Int?
+    func forkFailures() -> UInt64?
+    func oomKillCount() -> UInt64
+    func memberPids() -> [Int32]
+    func signalAll(_ signal: Int32)
+    /// Kills every process in the group and waits until it is empty.
+    func killAll()
+    /// Kills anything left and removes the group.
+    func remove() throws(CgroupError)
+}
+
+/// Finds the host's layout and returns the driver for it.
+public enum CgroupDrivers {
+    public static func detect(filesystem: any CgroupFilesystem = KernelCgroupFilesystem(),
+                              procRoot: String = "/proc") throws(CgroupError) -> any CgroupDriver {
+        let mountinfo: String
+        let procCgroup: String
+        do {
+            mountinfo = try readTextFile(procRoot + "/self/mountinfo")
+            procCgroup = try readTextFile(procRoot + "/self/cgroup")
+        } catch {
+            throw CgroupError(step: "detect cgroup layout", error)
+        }
+        let placement: CgroupPlacement
+        do {
+            placement = try CgroupLayoutParser.placement(mountinfo: mountinfo, procCgroup: procCgroup)
+        } catch {
+            throw CgroupError(step: "detect cgroup layout", detail: error.description)
+        }
+        return try driver(for: placement, filesystem: filesystem)
+    }
+
+    public static func driver(for placement: CgroupPlacement,
+                              filesystem: any CgroupFilesystem) throws(CgroupError) -> any CgroupDriver {
+        switch placement.kind {
+        case .unified: return try CgroupV2Driver(placement: placement, filesystem: filesystem)
+        case .hybrid, .legacy: return try CgroupV1Driver(placement: placement, filesystem: filesystem)
+        }
+    }
+}
+
+/// Reads a control file, naming it in the error.
+func readControl(_ path: String) throws(SystemError) -> String {
+    try readTextFile(path)
+}
+
+func writeControl(_ directory: String, _ file: String, _ value: String, step: String) throws(CgroupError) {
+    do {
+        try writeExistingFile(directory + "/" + file, value)
+    } catch {
+        throw CgroupError(step: step, error)
+    }
+}
+
+/// Pids listed in a `cgroup.procs` file.
+func readPids(_ path: String) -> [Int32] {
+    guard let text = try? readTextFile(path) else { return [] }
+    return text.split(separator: "\n").compactMap { Int32($0) }
+}
+
+/// Removes a directory, retrying briefly while the kernel still releases exiting tasks.
+func removeGroupDirectory(_ path: String, filesystem: any CgroupFilesystem) throws(SystemError) {
+    var lastError = SystemError("rmdir", path: path, errno: 0)
+    for attempt in 0..<200 {
+        do {
+            try filesystem.removeDirectory(path)
+            return
+        } catch {
+            if error.errno == ENOENT { return }
+            guard error.errno == EBUSY else { throw error }
+            lastError = error
+            usleep(attempt < 20 ? 1_000 : 10_000)
+        }
+    }
+    throw lastError
+}
+
+/// Sends SIGKILL to every pid listed until the group stays empty (bounded).
+func killUntilEmpty(procsFile: String, maxWaitSeconds: Double = 10) {
+    let deadline = monotonicSeconds() + maxWaitSeconds
+    while monotonicSeconds() < deadline {
+        let pids = readPids(procsFile)
+        if pids.isEmpty { return }
+        for pid in pids { kill(pid, SIGKILL) }
+        usleep(1_000)
+    }
+}

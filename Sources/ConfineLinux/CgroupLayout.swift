@@ -1,0 +1,127 @@
+/// The host's cgroup layout, read from `/proc/self/mountinfo` and `/proc/self/cgroup`.
+public enum CgroupLayoutKind: String, Sendable {
+    /// cgroup v2 only (`/sys/fs/cgroup` is cgroup2).
+    case unified
+    /// v1 controllers plus a cgroup2 mount without them (systemd's hybrid mode).
+    case hybrid
+    /// cgroup v1 only.
+    case legacy
+}
+
+/// One mounted cgroup hierarchy.
+public struct CgroupMount: Equatable, Sendable {
+    /// Where it is mounted (`/sys/fs/cgroup/memory`).
+    public var mountPoint: String
+    /// The cgroup path at the mount's root (`/` unless a container bind-mounted a sub-tree).
+    public var root: String
+    /// `cgroup2` or `cgroup`.
+    public var fsType: String
+    /// v1 controllers attached (`memory`, `cpu`, `cpuacct`); empty for cgroup2.
+    public var controllers: [String]
+}
+
+/// Where this process sits: the hierarchies and its own cgroup in each.
+public struct CgroupPlacement: Equatable, Sendable {
+    public var kind: CgroupLayoutKind
+    public var mounts: [CgroupMount]
+    /// v1: controller name → own cgroup path; v2: "" → own cgroup path.
+    public var ownPaths: [String: String]
+
+    /// The directory of the process's own cgroup in a given mount.
+    public func ownDirectory(in mount: CgroupMount, ownPath: String) -> String {
+        var relative = ownPath
+        if mount.root != "/" {
+            if relative.hasPrefix(mount.root) { relative = String(relative.dropFirst(mount.root.count)) }
+        }
+        if relative == "/" { relative = "" }
+        if !relative.isEmpty && !relative.hasPrefix("/") { relative = "/" + relative }
+        return mount.mountPoint + relative
+    }
+}
+
+public enum CgroupLayoutError: Error, Equatable, Sendable, CustomStringConvertible {
+    case noCgroupMounts
+    case notInCgroup(String)
+
+    public var description: String {
+        switch self {
+        case .noCgroupMounts: return "no cgroup filesystem is mounted (see /proc/self/mountinfo)"
+        case .notInCgroup(let what): return "/proc/self/cgroup does not name this process's \(what) cgroup"
+        }
+    }
+}
+
+public enum CgroupLayoutParser {
+    /// Parses mountinfo text (proc(5)): `id parent major:minor root mountpoint options - fstype source superoptions`.
+    public static func mounts(fromMountinfo text: String) -> [CgroupMount] {
+        var mounts: [CgroupMount] = []
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard let dash = fields.firstIndex(of: "-"), dash >= 6, fields.count >= dash + 3 else { continue }
+            let fsType = String(fields[dash + 1])
+            guard fsType == "cgroup" || fsType == "cgroup2" else { continue }
+            let superOptions = fields[dash + 3].split(separator: ",").map(String.init)
+            let known = ["memory", "cpu", "cpuacct", "cpuset", "pids", "freezer", "blkio", "devices",
+                         "net_cls", "net_prio", "perf_event", "hugetlb", "rdma", "misc"]
+            let controllers = fsType == "cgroup" ? superOptions.filter { known.contains($0) } : []
+            mounts.append(CgroupMount(mountPoint: unescapeMountField(fields[4]), root: unescapeMountField(fields[3]),
+                                      fsType: fsType, controllers: controllers))
+        }
+        return mounts
+    }
+
+    /// Parses `/proc/self/cgroup`: `id:controllers:path` lines; `0::path` is cgroup v2.
+    public static func ownPaths(fromProcCgroup text: String) -> [String: String] {
+        var paths: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard parts.count == 3 else { continue }
+            let path = String(parts[2])
+            if parts[1].isEmpty {
+                paths[""] = path
+            } else {
+                for controller in parts[1].split(separator: ",") { paths[String(controller)] = path }
+            }
+        }
+        return paths
+    }
+
+    public static func placement(mountinfo: String, procCgroup: String) throws(CgroupLayoutError) -> CgroupPlacement {
+        let mounts = mountsOfInterest(mounts(fromMountinfo: mountinfo))
+        guard !mounts.isEmpty else { throw .noCgroupMounts }
+        let v1 = mounts.filter { $0.fsType == "cgroup" && !$0.controllers.isEmpty }
+        let v2 = mounts.contains { $0.fsType == "cgroup2" }
+        let kind: CgroupLayoutKind = v1.isEmpty ? .unified : (v2 ? .hybrid : .legacy)
+        let paths = ownPaths(fromProcCgroup: procCgroup)
+        if kind == .unified && paths[""] == nil { throw .notInCgroup("cgroup v2") }
+        return CgroupPlacement(kind: kind, mounts: mounts, ownPaths: paths)
+    }
+
+    /// The same hierarchy can be mounted several times (bind mounts); keep the first of each.
+    private static func mountsOfInterest(_ all: [CgroupMount]) -> [CgroupMount] {
+        var seen = Set<String>()
+        return all.filter { mount in
+            let key = mount.fsType == "cgroup2" ? "cgroup2" : mount.controllers.joined(separator: ",")
+            if mount.fsType == "cgroup" && mount.controllers.isEmpty { return false } // name=systemd
+            return seen.insert(key).inserted
+        }
+    }
+
+    /// mountinfo escapes space, tab, newline and backslash as octal (`\040`).
+    static func unescapeMountField<S: StringProtocol>(_ field: S) -> String {
+        var bytes: [UInt8] = []
+        let source = Array(field.utf8)
+        var index = 0
+        while index < source.count {
+            if source[index] == 92, index + 3 < source.count,
+               let value = UInt8(String(decoding: source[(index + 1)...(index + 3)], as: UTF8.self), radix: 8) {
+                bytes.append(value)
+                index += 4
+            } else {
+                bytes.append(source[index])
+                index += 1
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

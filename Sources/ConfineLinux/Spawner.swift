@@ -1,0 +1,120 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CConfineSpawn
+
+/// What to start and how: everything prepared in the parent before fork.
+public struct SpawnRequest: Sendable {
+    public var arguments: [String]
+    public var environment: [String]
+    /// `cgroup.procs` files the child joins before exec.
+    public var joinFiles: [String]
+    /// RLIMIT_NOFILE soft = hard, when set.
+    public var nofile: Int?
+    public var dieWithParent = true
+
+    public init(arguments: [String], environment: [String], joinFiles: [String], nofile: Int?) {
+        self.arguments = arguments
+        self.environment = environment
+        self.joinFiles = joinFiles
+        self.nofile = nofile
+    }
+}
+
+/// A setup step that failed, named, with its errno.
+public struct SpawnError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var step: String
+    public var errno: Int32
+    /// The child existed and was reaped (its pid), or 0 if it never did.
+    public var pid: Int32
+    public var isExecFailure: Bool { step == "execve" }
+
+    public var description: String {
+        "\(step): \(errnoName(errno)) (\(String(cString: strerror(errno))))"
+    }
+}
+
+public enum Spawner {
+    /// Starts the target: fork, own process group, die-with-parent, join cgroup, rlimits,
+    /// clean signal state, exec (see CConfineSpawn). Returns the child's pid.
+    public static func spawn(_ request: SpawnRequest) throws(SpawnError) -> Int32 {
+        guard let program = request.arguments.first else {
+            throw SpawnError(step: "execve", errno: ENOENT, pid: 0)
+        }
+        guard let path = resolveExecutable(program, environment: request.environment) else {
+            throw SpawnError(step: "execve \(program)", errno: ENOENT, pid: 0)
+        }
+        var joinFDs: [Int32] = []
+        defer { for fd in joinFDs { close(fd) } }
+        for file in request.joinFiles {
+            let fd = retryingEINTR { open(file, O_WRONLY | O_CLOEXEC) }
+            guard fd >= 0 else { throw SpawnError(step: "open \(file)", errno: errno, pid: 0) }
+            joinFDs.append(fd)
+        }
+        var rlimits: [confine_rlimit] = []
+        if let nofile = request.nofile {
+            rlimits.append(confine_rlimit(resource: Int32(RLIMIT_NOFILE.rawValue), soft: UInt64(nofile), hard: UInt64(nofile)))
+        }
+
+        let argv = CStringArray(request.arguments)
+        let envp = CStringArray(request.environment)
+        let result: confine_spawn_result = path.withCString { cPath in
+            joinFDs.withUnsafeBufferPointer { fds in
+                rlimits.withUnsafeBufferPointer { limits in
+                    var spawnRequest = confine_spawn_request(
+                        path: cPath, argv: UnsafePointer(argv.pointers), envp: UnsafePointer(envp.pointers),
+                        cgroup_fds: fds.baseAddress, cgroup_fd_count: Int32(fds.count),
+                        rlimits: limits.baseAddress, rlimit_count: Int32(limits.count),
+                        die_with_parent: request.dieWithParent ? 1 : 0)
+                    return confine_spawn(&spawnRequest)
+                }
+            }
+        }
+        guard result.failed_step == Int32(CONFINE_STEP_NONE.rawValue) else {
+            let index = Int(result.failed_index)
+            let step: String
+            switch UInt32(result.failed_step) {
+            case CONFINE_STEP_FORK.rawValue: step = "fork"
+            case CONFINE_STEP_PIPE.rawValue: step = "pipe"
+            case CONFINE_STEP_PGROUP.rawValue: step = "setpgid"
+            case CONFINE_STEP_PDEATHSIG.rawValue: step = "prctl PR_SET_PDEATHSIG"
+            case CONFINE_STEP_JOIN_CGROUP.rawValue:
+                step = "join cgroup \(index < request.joinFiles.count ? request.joinFiles[index] : "?")"
+            case CONFINE_STEP_RLIMIT.rawValue: step = "setrlimit RLIMIT_NOFILE"
+            case CONFINE_STEP_SIGNALS.rawValue: step = "sigprocmask"
+            case CONFINE_STEP_EXEC.rawValue: step = "execve"
+            default: step = "step \(result.failed_step)"
+            }
+            throw SpawnError(step: step == "execve" ? "execve \(path)" : step, errno: result.failed_errno, pid: result.pid)
+        }
+        return result.pid
+    }
+
+    /// `execvp`'s search, done in the parent (the child must not allocate).
+    public static func resolveExecutable(_ program: String, environment: [String]) -> String? {
+        if program.contains("/") { return program }
+        let pathVariable = environment.first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
+            ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        for directory in pathVariable.split(separator: ":", omittingEmptySubsequences: false) {
+            let candidate = (directory.isEmpty ? "." : String(directory)) + "/" + program
+            if access(candidate, X_OK) == 0 && !isDirectory(candidate) { return candidate }
+        }
+        return nil
+    }
+}
+
+/// A NULL-terminated `char *const *` that owns its strings.
+final class CStringArray {
+    let pointers: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
+    private let count: Int
+    init(_ strings: [String]) {
+        count = strings.count
+        pointers = .allocate(capacity: strings.count + 1)
+        for (index, string) in strings.enumerated() { pointers[index] = strdup(string) }
+        pointers[strings.count] = nil
+    }
+    deinit {
+        for index in 0..<count { free(pointers[index]) }
+        pointers.deallocate()
+    }
+}

@@ -1,0 +1,332 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLinuxKernel
+import ConfineCore
+
+/// Everything a run needs, resolved before anything is created.
+public struct RunPlan: Sendable {
+    public var arguments: [String]
+    public var environment: [String]
+    public var profile: ResolvedProfile
+    /// Unique per run; `confine-<confine pid>-<random>` so `gc` can tell whose it was.
+    public var groupName: String
+    public var confineVersion: String
+    /// How long the target gets between SIGTERM and SIGKILL at timeout or interruption.
+    public var killGraceSeconds: Double = 1
+
+    public init(arguments: [String], environment: [String], profile: ResolvedProfile, confineVersion: String) {
+        self.arguments = arguments
+        self.environment = environment
+        self.profile = profile
+        self.confineVersion = confineVersion
+        groupName = RunPlan.newGroupName()
+    }
+
+    public static let groupPrefix = "confine-"
+
+    static func newGroupName() -> String {
+        var random: UInt32 = 0
+        _ = getrandom(&random, 4, 0)
+        let hex = String(random, radix: 16)
+        return "\(groupPrefix)\(getpid())-\(String(repeating: "0", count: 8 - hex.count))\(hex)"
+    }
+}
+
+/// Runs one plan: create the group, spawn, watch (samples, OOM kills, signals, deadline),
+/// clean up, and return the report. One thread, one poll loop, no shared state.
+public final class Supervisor {
+    let plan: RunPlan
+    let driver: any CgroupDriver
+
+    private var group: (any RunGroup)?
+    private var processes = ProcessTable()
+    private var timeline = BoundedTimeline()
+    private var lastSample = CgroupSample()
+    private var samplePeakMemory: UInt64 = 0
+    private var samplePeakPids = 0
+    private var kernelOOMKills: [KernelOOMKill] = []
+    private var oomParser: KernelOOMParser
+    private var warnings: [String] = []
+    private var start = 0.0
+
+    public init(plan: RunPlan, driver: any CgroupDriver) {
+        self.plan = plan
+        self.driver = driver
+        oomParser = KernelOOMParser(groupName: plan.groupName)
+    }
+
+    public func run() -> RunReport {
+        start = monotonicSeconds()
+        let startedAt = rfc3339Now()
+        var facts = RunFacts(timeoutSeconds: plan.profile.timeoutSeconds)
+        var mainPid: Int32 = 0
+
+        // Become the reaper of the target's orphans (daemons it starts), so none outlives us
+        // unnoticed and zombies are collected.
+        _ = confine_set_child_subreaper()
+
+        let profile = plan.profile
+        let limits = CgroupLimits(cpus: profile.cpus, memoryMax: profile.memoryBytes, swapMax: profile.swapBytes,
+                                  cpuset: profile.cpuset, pidsMax: profile.pids)
+        var kernelLog: KernelLogReader?
+        var connector: ProcessConnector?
+        var signalFD: Int32 = -1
+        setup: do {
+            do {
+                signalFD = try Signals.makeSignalFD()
+            } catch {
+                facts.setupFailure = .init(step: "signalfd", errno: error.errno, message: error.description)
+                break setup
+            }
+            do {
+                group = try driver.createGroup(named: plan.groupName, limits: limits)
+            } catch {
+                facts.setupFailure = .init(step: error.step, errno: error.errno, message: error.description)
+                break setup
+            }
+            warnings += group?.warnings ?? []
+            kernelLog = KernelLogReader()
+            if kernelLog == nil {
+                warnings.append("cannot read /dev/kmsg (\(errnoName(errno))): OOM victims are identified from process exits, not the kernel log")
+            }
+            do {
+                connector = try ProcessConnector()
+            } catch {
+                warnings.append("process connector unavailable (\(error)): short-lived processes may go unnamed")
+            }
+            do {
+                mainPid = try Spawner.spawn(SpawnRequest(arguments: plan.arguments, environment: plan.environment,
+                                                         joinFiles: group?.joinFiles ?? [], nofile: profile.nofile))
+                processes.addRoot(mainPid, at: 0)
+            } catch {
+                if error.isExecFailure {
+                    facts.execFailureExitCode = error.errno == ENOENT ? 127 : 126
+                    warnings.append("\(error)")
+                } else {
+                    facts.setupFailure = .init(step: error.step, errno: error.errno, message: error.description)
+                }
+            }
+        }
+
+        if mainPid > 0, let group {
+            facts.termination = watch(mainPid: mainPid, group: group, signalFD: signalFD, kernelLog: kernelLog,
+                                      connector: connector, facts: &facts)
+        }
+        if signalFD >= 0 { close(signalFD) }
+
+        // Collect, then clean up: the group's counters die with it.
+        if let group {
+            group.killAll()
+            reapAll()
+            kernelLog?.drain { record in if let kill = oomParser.feed(record: record) { kernelOOMKills.append(kill) } }
+            connector?.drain { processes.handle($0, at: now()) }
+        }
+        let duration = now()
+        let finalSample = group?.sample() ?? lastSample
+        let kernelPeak = group?.memoryPeak()
+        let pidsPeak = group?.pidsPeak()
+        let forkFailures = group?.forkFailures()
+        let oomCount = Int(group?.oomKillCount() ?? 0)
+        let kernelPaths = group?.kernelPaths ?? [:]
+        do {
+            try group?.remove()
+        } catch {
+            warnings.append("could not remove cgroup: \(error) (run `confine gc`)")
+        }
+        group = nil
+
+        let oomKills = identifyOOMKills(count: oomCount, mainPid: mainPid, endedAt: duration)
+        facts.oomKillCount = max(oomCount, oomKills.count)
+        facts.mainProcessOOMKilled = oomKills.contains { $0.mainProcess }
+        let verdict = Verdict.decide(facts, signalName: Signals.name)
+
+        var mainProcess: RunReport.MainProcess?
+        if mainPid > 0 {
+            mainProcess = RunReport.MainProcess(pid: mainPid)
+            switch facts.termination {
+            case .exited(let status): mainProcess?.exitStatus = status
+            case .signaled(let signal):
+                mainProcess?.signal = signal
+                mainProcess?.signalName = Signals.name(signal)
+            case nil: break
+            }
+        }
+        let useSamplesForPeak = kernelPeak == nil
+        let usage = Double(max(finalSample.cpuUsageNanos, lastSample.cpuUsageNanos)) / 1e9
+        let report = RunReport(
+            confineVersion: plan.confineVersion, outcome: verdict.outcome, exitCode: verdict.exitCode,
+            reason: verdict.reason, command: plan.arguments, profile: profile,
+            host: .init(kernel: kernelRelease(), cgroupLayout: driver.kind.rawValue, cgroups: kernelPaths,
+                        cpuCount: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))),
+            startedAt: startedAt, durationSeconds: duration, mainProcess: mainProcess,
+            setupError: facts.setupFailure,
+            memory: .init(limitBytes: profile.memoryBytes, swapLimitBytes: profile.swapBytes,
+                          peakBytes: useSamplesForPeak ? samplePeakMemory : kernelPeak!.bytes,
+                          peakSource: useSamplesForPeak ? "samples" : kernelPeak!.source,
+                          last: lastSample == CgroupSample() ? nil : MemoryBreakdown(
+                              anonBytes: lastSample.anonBytes, fileBytes: lastSample.fileBytes,
+                              kernelBytes: lastSample.kernelBytes, shmemBytes: lastSample.shmemBytes),
+                          timeline: timeline.finished,
+                          timelineResolutionSeconds: profile.samplingIntervalSeconds * Double(timeline.stride)),
+            cpu: .init(limitCpus: profile.cpus, usageSeconds: usage,
+                       periods: max(finalSample.periods, lastSample.periods),
+                       throttledPeriods: max(finalSample.throttledPeriods, lastSample.throttledPeriods),
+                       throttledSeconds: Double(max(finalSample.throttledNanos, lastSample.throttledNanos)) / 1e9),
+            pids: .init(limit: profile.pids, peak: pidsPeak ?? samplePeakPids,
+                        peakSource: pidsPeak == nil ? "samples" : "pids.peak", forkFailures: forkFailures),
+            oomKills: oomKills, processes: processSummaries(), warnings: warnings)
+        return report
+    }
+
+    // MARK: - the loop
+
+    private func watch(mainPid: Int32, group: any RunGroup, signalFD: Int32, kernelLog: KernelLogReader?,
+                       connector: ProcessConnector?, facts: inout RunFacts) -> Termination? {
+        let interval = plan.profile.samplingIntervalSeconds
+        let deadline = plan.profile.timeoutSeconds.map { start + $0 }
+        var nextSample = start
+        var graceDeadline: Double?
+        var sampleCount = 0
+        // Per-process RSS costs a few syscalls per process: read it about every 100 ms.
+        let processEvery = max(1, Int((0.1 / interval).rounded()))
+
+        var fds: [pollfd] = [pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)]
+        if let kernelLog { fds.append(pollfd(fd: kernelLog.fd, events: Int16(POLLIN), revents: 0)) }
+        if let connector { fds.append(pollfd(fd: connector.fd, events: Int16(POLLIN), revents: 0)) }
+
+        while true {
+            let current = monotonicSeconds()
+            if current >= nextSample {
+                takeSample(group, at: current - start, withProcesses: sampleCount % processEvery == 0)
+                sampleCount += 1
+                nextSample += interval
+                if nextSample < current { nextSample = current + interval } // we fell behind; do not burst
+            }
+            if let deadline, current >= deadline, !facts.timedOut {
+                facts.timedOut = true
+                group.signalAll(SIGTERM)
+                kill(-mainPid, SIGTERM)
+                graceDeadline = current + plan.killGraceSeconds
+            }
+            if let grace = graceDeadline, current >= grace {
+                group.killAll()
+                graceDeadline = nil
+            }
+            var wake = nextSample
+            if let deadline, !facts.timedOut { wake = min(wake, deadline) }
+            if let grace = graceDeadline { wake = min(wake, grace) }
+            let timeoutMs = Int32(max(0, ((wake - monotonicSeconds()) * 1000).rounded(.up)))
+            let ready = fds.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), timeoutMs) }
+            guard ready > 0 else { continue }
+
+            if let connector { connector.drain { processes.handle($0, at: now()) } }
+            if let kernelLog {
+                kernelLog.drain { record in if let kill = oomParser.feed(record: record) { kernelOOMKills.append(kill) } }
+            }
+            for signal in Signals.drain(signalFD) {
+                if signal == SIGCHLD { continue }
+                // Forward to the whole group (a daemonised grandchild included), then give it the grace period.
+                group.signalAll(signal)
+                kill(-mainPid, signal)
+                if graceDeadline == nil {
+                    graceDeadline = monotonicSeconds() + max(plan.killGraceSeconds, 5)
+                } else {
+                    group.killAll() // a second signal: stop waiting
+                }
+            }
+            if let termination = reap(mainPid: mainPid) {
+                takeSample(group, at: now(), withProcesses: false)
+                return termination
+            }
+        }
+    }
+
+    private func takeSample(_ group: any RunGroup, at time: Double, withProcesses: Bool) {
+        let sample = group.sample()
+        lastSample = sample
+        samplePeakMemory = max(samplePeakMemory, sample.memoryBytes)
+        samplePeakPids = max(samplePeakPids, sample.pids)
+        timeline.append(TimelinePoint(
+            t: (time * 1000).rounded() / 1000, memoryBytes: sample.memoryBytes,
+            breakdown: MemoryBreakdown(anonBytes: sample.anonBytes, fileBytes: sample.fileBytes,
+                                       kernelBytes: sample.kernelBytes, shmemBytes: sample.shmemBytes),
+            cpuSeconds: Double(sample.cpuUsageNanos) / 1e9, throttledPeriods: sample.throttledPeriods, pids: sample.pids))
+        if withProcesses { processes.sampleRSS(of: group.memberPids(), at: time) }
+    }
+
+    /// Reaps every exited child; returns the main process's termination once it has one.
+    private func reap(mainPid: Int32) -> Termination? {
+        var result: Termination?
+        while true {
+            var status: Int32 = 0
+            let pid = waitpid(-1, &status, WNOHANG)
+            if pid <= 0 { break }
+            if pid == mainPid {
+                result = (status & 0x7f) == 0 ? .exited((status >> 8) & 0xff) : .signaled(status & 0x7f)
+            }
+        }
+        return result
+    }
+
+    private func reapAll() {
+        var status: Int32 = 0
+        while waitpid(-1, &status, WNOHANG) > 0 {}
+    }
+
+    // MARK: - OOM victims
+
+    /// Every OOM kill the kernel counted, named as exactly as the evidence allows: the kernel
+    /// log first, then processes SIGKILLed while the counter rose, then just the count.
+    private func identifyOOMKills(count: Int, mainPid: Int32, endedAt: Double) -> [RunReport.OOMKill] {
+        var kills: [RunReport.OOMKill] = []
+        for event in kernelOOMKills {
+            // kmsg timestamps and CLOCK_MONOTONIC both count from boot.
+            let at = Double(event.timestampMicros) / 1e6 - start
+            kills.append(.init(pid: event.pid, command: processes.command(of: event.pid) ?? event.task,
+                               atSeconds: min(max(0, (at * 1000).rounded() / 1000), endedAt),
+                               usageBytes: event.usageBytes, limitBytes: event.limitBytes ?? plan.profile.memoryBytes,
+                               mainProcess: event.pid == mainPid, source: "kernel-log"))
+        }
+        if kills.count < count {
+            let named = Set(kills.map(\.pid))
+            for candidate in processes.sigkilled(before: endedAt) where !named.contains(candidate.pid) && kills.count < count {
+                kills.append(.init(pid: candidate.pid, command: processes.command(of: candidate.pid) ?? "?",
+                                   atSeconds: (candidate.at * 1000).rounded() / 1000, usageBytes: nil,
+                                   limitBytes: plan.profile.memoryBytes, mainProcess: candidate.pid == mainPid,
+                                   source: "process-exit"))
+            }
+        }
+        while kills.count < count {
+            kills.append(.init(pid: 0, command: "unknown", atSeconds: endedAt, usageBytes: nil,
+                               limitBytes: plan.profile.memoryBytes, mainProcess: false, source: "counter"))
+        }
+        return kills.sorted { $0.atSeconds < $1.atSeconds }
+    }
+
+    private func processSummaries() -> [RunReport.ProcessRecord] {
+        processes.entries
+            .map { RunReport.ProcessRecord(pid: $0.key, command: $0.value.command, peakRssBytes: $0.value.peakRssBytes,
+                                         firstSeenSeconds: ($0.value.firstSeen * 1000).rounded() / 1000) }
+            .sorted { ($0.peakRssBytes, $1.pid) > ($1.peakRssBytes, $0.pid) }
+            .prefix(50)
+            .map { $0 }
+    }
+
+    private func now() -> Double { monotonicSeconds() - start }
+}
+
+func kernelRelease() -> String {
+    var name = utsname()
+    uname(&name)
+    return withUnsafeBytes(of: name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+}
+
+func rfc3339Now() -> String {
+    var now = time(nil)
+    var parts = tm()
+    gmtime_r(&now, &parts)
+    var buffer = [CChar](repeating: 0, count: 32)
+    let count = strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%SZ", &parts)
+    return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}

@@ -1,0 +1,145 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// A failed system call, naming the call and the file it was about.
+public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var call: String
+    public var path: String?
+    public var errno: Int32
+
+    public init(_ call: String, path: String? = nil, errno: Int32) {
+        self.call = call
+        self.path = path
+        self.errno = errno
+    }
+
+    public var description: String {
+        "\(call)\(path.map { " \($0)" } ?? ""): \(errnoName(errno)) (\(String(cString: strerror(errno))))"
+    }
+}
+
+/// Runs `body` until it stops failing with EINTR. The one place EINTR is retried.
+@inline(__always)
+func retryingEINTR<T: BinaryInteger>(_ body: () -> T) -> T {
+    while true {
+        let result = body()
+        if result == -1 && errno == EINTR { continue }
+        return result
+    }
+}
+
+/// Symbolic errno names for messages (`EBUSY`), falling back to the number.
+public func errnoName(_ code: Int32) -> String {
+    let names: [Int32: String] = [
+        EPERM: "EPERM", ENOENT: "ENOENT", ESRCH: "ESRCH", EINTR: "EINTR", EIO: "EIO", E2BIG: "E2BIG",
+        ENOEXEC: "ENOEXEC", EBADF: "EBADF", ECHILD: "ECHILD", EAGAIN: "EAGAIN", ENOMEM: "ENOMEM",
+        EACCES: "EACCES", EFAULT: "EFAULT", EBUSY: "EBUSY", EEXIST: "EEXIST", ENOTDIR: "ENOTDIR",
+        EISDIR: "EISDIR", EINVAL: "EINVAL", EMFILE: "EMFILE", ENOSPC: "ENOSPC", EROFS: "EROFS",
+        ENOTEMPTY: "ENOTEMPTY", ENOSYS: "ENOSYS", EOPNOTSUPP: "EOPNOTSUPP", ENODEV: "ENODEV",
+    ]
+    return names[code] ?? "errno \(code)"
+}
+
+/// Reads a whole (small) file: procfs, cgroupfs. `open(2)` + `read(2)`.
+public func readTextFile(_ path: String) throws(SystemError) -> String {
+    let fd = retryingEINTR { open(path, O_RDONLY | O_CLOEXEC) }
+    guard fd >= 0 else { throw SystemError("open", path: path, errno: errno) }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 16384)
+    while true {
+        let count = chunk.withUnsafeMutableBytes { buffer in
+            retryingEINTR { read(fd, buffer.baseAddress, buffer.count) }
+        }
+        if count < 0 { throw SystemError("read", path: path, errno: errno) }
+        if count == 0 { break }
+        bytes.append(contentsOf: chunk[0..<count])
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+/// Writes `text` to an existing file in one `write(2)`, as cgroupfs expects.
+public func writeExistingFile(_ path: String, _ text: String) throws(SystemError) {
+    let fd = retryingEINTR { open(path, O_WRONLY | O_CLOEXEC) }
+    guard fd >= 0 else { throw SystemError("open", path: path, errno: errno) }
+    defer { close(fd) }
+    let bytes = Array(text.utf8)
+    let written = bytes.withUnsafeBytes { buffer in retryingEINTR { write(fd, buffer.baseAddress, buffer.count) } }
+    if written < 0 { throw SystemError("write '\(text.trimmingCharacters(in: "\n"))' to", path: path, errno: errno) }
+}
+
+public func fileExists(_ path: String) -> Bool {
+    access(path, F_OK) == 0
+}
+
+public func isDirectory(_ path: String) -> Bool {
+    var info = stat()
+    return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+}
+
+/// Names in a directory, without `.` and `..`. `opendir(3)` + `readdir(3)`.
+public func directoryEntries(_ path: String) -> [String] {
+    guard let dir = opendir(path) else { return [] }
+    defer { closedir(dir) }
+    var names: [String] = []
+    while let entry = readdir(dir) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return names
+}
+
+/// Monotonic seconds (`clock_gettime(CLOCK_MONOTONIC)`).
+public func monotonicSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+}
+
+/// A file kept open and re-read from offset 0 with `pread(2)`: the sampler's hot path
+/// costs one syscall per file per sample, and no allocation.
+final class KeptOpenFile {
+    let path: String
+    private let fd: Int32
+    private var buffer: UnsafeMutableRawBufferPointer
+
+    init?(_ path: String, capacity: Int = 8192) {
+        let fd = retryingEINTR { open(path, O_RDONLY | O_CLOEXEC) }
+        guard fd >= 0 else { return nil }
+        self.path = path
+        self.fd = fd
+        buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 8)
+    }
+
+    deinit {
+        close(fd)
+        buffer.deallocate()
+    }
+
+    /// The file's current contents, valid until the next call.
+    func read() -> UnsafeRawBufferPointer? {
+        let count = retryingEINTR { pread(fd, buffer.baseAddress, buffer.count, 0) }
+        guard count >= 0 else { return nil }
+        return UnsafeRawBufferPointer(rebasing: buffer[0..<count])
+    }
+
+    /// The first unsigned number in the file (`memory.current`, `pids.current`); nil for `max`.
+    func readNumber() -> UInt64? {
+        guard let bytes = read() else { return nil }
+        return parseLeadingNumber(bytes)
+    }
+}
+
+extension String {
+    fileprivate func trimmingCharacters(in set: String) -> String {
+        var s = Substring(self)
+        while let first = s.first, set.contains(first) { s = s.dropFirst() }
+        while let last = s.last, set.contains(last) { s = s.dropLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,38 @@
+import ArgumentParser
+import ConfineCore
+import Foundation
+
+/// Where built-in profiles are found: `$CONFINE_PROFILES` (colon-separated directories), the
+/// installed `../share/confine/profiles` next to the binary, or the `profiles/` directory of the
+/// source checkout the binary was built in.
+enum BuiltinProfiles {
+    static func directories() -> [String] {
+        var directories: [String] = []
+        if let variable = ProcessInfo.processInfo.environment["CONFINE_PROFILES"] {
+            directories += variable.split(separator: ":").map(String.init)
+        }
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            ?? CommandLine.arguments[0]
+        var directory = (executable as NSString).deletingLastPathComponent
+        directories.append(directory + "/../share/confine/profiles")
+        while directory.count > 1 {
+            let candidate = directory + "/profiles"
+            if FileManager.default.fileExists(atPath: candidate + "/container-default.yaml") {
+                directories.append(candidate)
+                break
+            }
+            directory = (directory as NSString).deletingLastPathComponent
+        }
+        return directories.filter { FileManager.default.fileExists(atPath: $0) }
+    }
+
+    static func loader() -> ProfileLoader {
+        ProfileLoader(builtinDirectories: directories())
+    }
+}
+
+/// Prints a profile error the way compilers do and exits 64.
+func failWithProfileError(_ error: ProfileError) -> ExitCode {
+    FileHandle.standardError.write(Data("confine: \(error)\n".utf8))
+    return ExitCode(ExitCodes.usage)
+}

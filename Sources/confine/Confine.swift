@@ -1,0 +1,20 @@
+import ArgumentParser
+import ConfineCore
+
+@main
+struct Confine: ParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "confine",
+        abstract: "Run a test suite under production container limits and report how close it came to them.",
+        discussion: """
+        Exit codes: 0 passed; 1-123 the command's own failure; 64 invalid arguments or profile; \
+        99 a budget failed (an OOM kill in the group while the main process succeeded); 124 timeout; \
+        125 confine could not set up the run; 137 the main process was OOM-killed; 128+n the main \
+        process died of signal n.
+        """,
+        version: version,
+        subcommands: [Run.self, ProfileCommand.self, GC.self]
+    )
+}

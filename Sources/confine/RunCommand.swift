@@ -1,0 +1,163 @@
+import ArgumentParser
+import ConfineCore
+import ConfineLinux
+import Foundation
+
+/// Limits given on the command line; each overrides the profile's value.
+struct LimitOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Memory limit, e.g. 512Mi, 1G, 64m.", valueName: "bytes"))
+    var memory: String?
+
+    @Option(help: ArgumentHelp("Swap allowed beyond the memory limit (0 = none, max = unlimited).", valueName: "bytes"))
+    var swap: String?
+
+    @Option(help: ArgumentHelp("CPU quota, e.g. 500m, 0.5, 2 (100 ms CFS period).", valueName: "cpus"))
+    var cpus: String?
+
+    @Option(help: ArgumentHelp("CPUs the run may use, e.g. 0-1.", valueName: "list"))
+    var cpuset: String?
+
+    @Option(help: ArgumentHelp("Maximum number of processes and threads.", valueName: "n"))
+    var pids: String?
+
+    @Option(help: ArgumentHelp("RLIMIT_NOFILE (soft and hard).", valueName: "n"))
+    var nofile: String?
+
+    @Option(help: ArgumentHelp("Kill the whole run after this long, e.g. 30s, 10m.", valueName: "duration"))
+    var timeout: String?
+
+    @Option(name: .customLong("sample-interval"), help: ArgumentHelp("Sampling interval (default 10ms).", valueName: "duration"))
+    var sampleInterval: String?
+
+    /// The flags as a profile layer, or a usage error naming the flag.
+    func spec() throws -> ProfileSpec {
+        func parse<T>(_ flag: String, _ value: String?, _ parser: (String) throws(UnitError) -> T) throws -> T? {
+            guard let value else { return nil }
+            do {
+                return try parser(value)
+            } catch {
+                throw ValidationError("--\(flag): \(error.message)")
+            }
+        }
+        func count(_ flag: String, _ value: String?) throws -> Int? {
+            guard let value else { return nil }
+            guard let number = Int(value), number > 0 else {
+                throw ValidationError("--\(flag): '\(value)' must be a whole number greater than zero")
+            }
+            return number
+        }
+        var spec = ProfileSpec()
+        spec.limits.memory = try parse("memory", memory, ByteQuantity.parse)
+        if spec.limits.memory == 0 { throw ValidationError("--memory: must be greater than zero") }
+        if let swap {
+            spec.limits.swap = ["max", "unlimited", "-1"].contains(swap)
+                ? .unlimited : .bytes(try parse("swap", swap, ByteQuantity.parse)!)
+        }
+        spec.limits.cpus = try parse("cpus", cpus, CPUQuantity.parse)
+        spec.limits.cpuset = try parse("cpuset", cpuset, CPUSetList.parse)
+        spec.limits.pids = try count("pids", pids)
+        spec.limits.nofile = try count("nofile", nofile)
+        spec.timeout = try parse("timeout", timeout, DurationQuantity.parse)
+        spec.samplingInterval = try parse("sample-interval", sampleInterval, DurationQuantity.parse)
+        return spec
+    }
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a command under a profile's cgroup limits and write a run report.",
+        discussion: """
+        Examples:
+          confine run --profile k8s-512mi -- swift test
+          confine run --memory 64Mi --swap 0 --cpus 0.5 --pids 256 -- python3 -m pytest
+        """
+    )
+
+    @Option(help: ArgumentHelp("A built-in profile name or a YAML profile path.", valueName: "profile"))
+    var profile: String?
+
+    @OptionGroup var limits: LimitOptions
+
+    @Option(help: ArgumentHelp("Where to write the JSON run report.", valueName: "file"))
+    var report = "confine-report.json"
+
+    @Flag(help: "Do not print the summary to stderr.")
+    var quiet = false
+
+    @Argument(parsing: .captureForPassthrough, help: "The command to run (after --).")
+    var command: [String] = []
+
+    private var arguments: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
+
+    func validate() throws {
+        guard !arguments.isEmpty else { throw ValidationError("name the command to run after --, e.g. confine run -- swift test") }
+        _ = try limits.spec()
+    }
+
+    func run() throws {
+        // Before any thread exists: the supervisor takes these signals from a signalfd.
+        Signals.blockHandledSignals()
+
+        let resolved: ResolvedProfile
+        do {
+            resolved = try resolveProfile()
+        } catch let error as ProfileError {
+            throw failWithProfileError(error)
+        }
+        let plan = RunPlan(arguments: arguments, environment: environment(), profile: resolved,
+                           confineVersion: Confine.version)
+
+        let report: RunReport
+        do {
+            let driver = try CgroupDrivers.detect()
+            _ = GarbageCollector(driver: driver).collect() // leftovers of a confine that was SIGKILLed
+            report = Supervisor(plan: plan, driver: driver).run()
+        } catch {
+            report = RunReport.setupFailure(plan: plan, step: error.step, errno: error.errno, message: error.description)
+        }
+
+        let written = ReportWriter.write(report, to: self.report)
+        if !quiet {
+            var summary = Summary.render(report, reportPath: written ? self.report : nil)
+            if report.outcome == .setupFailed { summary += "  hint     `confine doctor` checks what this machine can do\n" }
+            FileHandle.standardError.write(Data(summary.utf8))
+        }
+        throw ExitCode(report.exitCode)
+    }
+
+    private func resolveProfile() throws -> ResolvedProfile {
+        let loader = BuiltinProfiles.loader()
+        var spec = ProfileSpec()
+        var chain = ["cli"]
+        if let profile {
+            (spec, chain) = try loader.load(profile)
+        }
+        let flags = try limits.spec()
+        if flags != ProfileSpec() { chain.append(chain == ["cli"] ? "" : "cli flags") }
+        spec = spec.overridden(by: flags)
+        return ResolvedProfile(spec: spec, chain: chain.filter { !$0.isEmpty })
+    }
+
+    private func environment() -> [String] {
+        ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }.sorted()
+    }
+}
+
+extension RunReport {
+    /// The report for a run that never started (no cgroup layout, no permission).
+    static func setupFailure(plan: RunPlan, step: String, errno: Int32?, message: String) -> RunReport {
+        let failure = RunReport.SetupError(step: step, errno: errno, message: message)
+        let verdict = Verdict.decide(RunFacts(setupFailure: failure))
+        return RunReport(
+            confineVersion: plan.confineVersion, outcome: verdict.outcome, exitCode: verdict.exitCode,
+            reason: verdict.reason, command: plan.arguments, profile: plan.profile,
+            host: .init(kernel: "", cgroupLayout: "unknown", cgroups: [:], cpuCount: ProcessInfo.processInfo.activeProcessorCount),
+            startedAt: ISO8601DateFormatter().string(from: Date()), durationSeconds: 0, mainProcess: nil,
+            setupError: failure,
+            memory: .init(limitBytes: plan.profile.memoryBytes, swapLimitBytes: plan.profile.swapBytes, peakBytes: 0,
+                          peakSource: "none", last: nil, timeline: [], timelineResolutionSeconds: 0),
+            cpu: .init(limitCpus: plan.profile.cpus, usageSeconds: 0, periods: 0, throttledPeriods: 0, throttledSeconds: 0),
+            pids: .init(limit: plan.profile.pids, peak: 0, peakSource: "none", forkFailures: nil),
+            oomKills: [], processes: [], warnings: [])
+    }
+}
