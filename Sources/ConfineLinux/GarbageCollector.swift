@@ -47,7 +47,10 @@ public struct GarbageCollector {
         guard let pidText = parts.first, let pid = Int32(pidText) else { return false }
         if pid == getpid() { return true }
         guard kill(pid, 0) == 0 || errno == EPERM else { return false }
-        let comm = (try? readTextFile("/proc/\(pid)/comm"))?.trimmed() ?? ""
-        return comm == "confine"
+        // /proc/<pid>/stat: "pid (comm) state ..."; a zombie confine is not running.
+        guard let stat = try? readTextFile("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return false }
+        let comm = stat[stat.index(after: stat.firstIndex(of: "(") ?? stat.startIndex)..<close]
+        let state = stat[close...].dropFirst(2).first
+        return comm == "confine" && state != "Z"
     }
 }

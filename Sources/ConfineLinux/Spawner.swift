@@ -27,7 +27,7 @@ public struct SpawnError: Error, Equatable, Sendable, CustomStringConvertible {
     public var errno: Int32
     /// The child existed and was reaped (its pid), or 0 if it never did.
     public var pid: Int32
-    public var isExecFailure: Bool { step == "execve" }
+    public var isExecFailure: Bool { step.hasPrefix("execve") }
 
     public var description: String {
         "\(step): \(errnoName(errno)) (\(String(cString: strerror(errno))))"

@@ -1,0 +1,172 @@
+import ConfineCore
+import Foundation
+import XCTest
+
+/// The acceptance scenarios, on the real kernel, through the built binary.
+final class RunScenarioTests: XCTestCase {
+    override func setUpWithError() throws {
+        // Creating cgroups needs root (or a delegated cgroup); CI runs as root, so these always run there.
+        try XCTSkipUnless(Harness.isRoot, "needs root to create cgroups")
+    }
+
+    override func tearDown() {
+        XCTAssertEqual(Harness.leftoverGroups(), [], "a confine cgroup was left behind")
+    }
+
+    func testOOMReproductionKillsMainProcessWithExit137() throws {
+        let (result, report) = Harness.confineRun(["--memory", "64Mi", "--swap", "0"], [Harness.stress, "alloc", "256"])
+        let run = try XCTUnwrap(report)
+        XCTAssertEqual(result.status, 137, result.stderr)
+        XCTAssertEqual(run.outcome, .oomKilled)
+        XCTAssertEqual(run.exitCode, 137)
+        XCTAssertEqual(run.oomKills.count, 1)
+        XCTAssertEqual(run.oomKills.first?.mainProcess, true)
+        XCTAssertEqual(run.oomKills.first?.pid, run.mainProcess?.pid)
+        XCTAssertEqual(run.memory.limitBytes, 64 << 20)
+        let peak = Double(run.memory.peakBytes)
+        XCTAssertLessThanOrEqual(peak, Double(64 << 20))
+        XCTAssertGreaterThanOrEqual(peak, Double(64 << 20) * 0.98, "peak should be within 2% below the limit")
+        XCTAssertTrue(result.stderr.contains("oom_killed"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("[main process]"), result.stderr)
+    }
+
+    func testWorkerOOMIsReportedWhileMainSucceeds() throws {
+        let (result, report) = Harness.confineRun(["--memory", "64Mi", "--swap", "0"], [Harness.stress, "worker-oom", "256"])
+        let run = try XCTUnwrap(report)
+        XCTAssertEqual(result.status, 99, result.stderr)
+        XCTAssertEqual(run.outcome, .budgetExceeded)
+        XCTAssertEqual(run.mainProcess?.exitStatus, 0)
+        XCTAssertEqual(run.oomKills.count, 1)
+        let kill = try XCTUnwrap(run.oomKills.first)
+        XCTAssertFalse(kill.mainProcess)
+        XCTAssertNotEqual(kill.pid, run.mainProcess?.pid)
+        XCTAssertGreaterThan(kill.pid, 0)
+        XCTAssertEqual(kill.command, "\(Harness.stress) alloc 256", "the worker is named by its own command line")
+        // The worker printed its pid: the report names that same process.
+        XCTAssertTrue(result.stdout.contains("worker \(kill.pid) ended: signal 9"), result.stdout)
+    }
+
+    func testCPUQuotaThrottlesABusyLoop() throws {
+        let (_, limited) = Harness.confineRun(["--cpus", "0.25"], [Harness.stress, "busy", "2"])
+        let run = try XCTUnwrap(limited)
+        XCTAssertEqual(run.outcome, .passed)
+        XCTAssertLessThanOrEqual(run.cpu.usageSeconds, 0.75, "0.25 CPUs for 2 s allows about 0.5 s")
+        XCTAssertGreaterThan(run.cpu.usageSeconds, 0.2)
+        XCTAssertGreaterThan(run.cpu.throttledPeriods, 0)
+        XCTAssertGreaterThan(run.cpu.throttledSeconds, 0)
+
+        let (_, unlimited) = Harness.confineRun([], [Harness.stress, "busy", "2"])
+        let free = try XCTUnwrap(unlimited)
+        XCTAssertGreaterThan(free.cpu.usageSeconds, 1.5, "without a limit the loop uses about 2 s of CPU")
+        XCTAssertEqual(free.cpu.throttledPeriods, 0)
+    }
+
+    func testForkStormStopsAtThePidsLimit() throws {
+        let (result, report) = Harness.confineRun(["--pids", "32"], [Harness.stress, "forkstorm", "100"])
+        let run = try XCTUnwrap(report)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(run.pids.limit, 32)
+        XCTAssertLessThanOrEqual(run.pids.peak, 32)
+        XCTAssertGreaterThan(run.pids.peak, 16)
+        let failedLine = result.stdout.split(separator: "\n").first { $0.hasPrefix("forks failed:") }
+        let failed = Int(failedLine?.split(separator: " ")[2] ?? "") ?? 0
+        XCTAssertGreaterThan(failed, 0, "forks must fail inside the group: \(result.stdout)")
+        if let refused = run.pids.forkFailures { XCTAssertGreaterThan(refused, 0) }
+    }
+
+    func testTimeoutKillsADaemonizedGrandchild() throws {
+        let pidFile = NSTemporaryDirectory() + "confine-daemon-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: pidFile) }
+        let (result, report) = Harness.confineRun(["--timeout", "2s"], [Harness.stress, "daemon", pidFile])
+        let run = try XCTUnwrap(report)
+        XCTAssertEqual(result.status, 124, result.stderr)
+        XCTAssertEqual(run.outcome, .timeout)
+        XCTAssertLessThan(result.seconds, 4.0, "exit within 2 s of the deadline")
+        let daemon = try XCTUnwrap(Int32(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        XCTAssertFalse(Harness.isAlive(daemon), "the setsid grandchild \(daemon) survived the timeout")
+    }
+
+    func testInterruptIsForwardedAndTheReportStillWritten() throws {
+        let reportPath = NSTemporaryDirectory() + "confine-int-\(UUID().uuidString).json"
+        defer { try? FileManager.default.removeItem(atPath: reportPath) }
+        let confine = Harness.Child([Harness.confine, "run", "--quiet", "--report", reportPath, "--", "/bin/sleep", "30"])
+        Thread.sleep(forTimeInterval: 0.5)
+        kill(confine.pid, SIGINT)
+        let result = confine.wait()
+        XCTAssertEqual(result.status, 130, result.stderr)
+        XCTAssertLessThan(result.seconds, 5)
+        let report = try RunReport.decode(try Data(contentsOf: URL(fileURLWithPath: reportPath)))
+        XCTAssertEqual(report.outcome, .signaled)
+        XCTAssertEqual(report.mainProcess?.signalName, "SIGINT")
+    }
+
+    func testSIGKILLedConfineLeavesNothingAfterGC() throws {
+        let pidFile = NSTemporaryDirectory() + "confine-killed-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: pidFile) }
+        let confine = Harness.Child([Harness.confine, "run", "--quiet", "--report", "/dev/null", "--", Harness.stress, "daemon", pidFile])
+        var waited = 0.0
+        while !FileManager.default.fileExists(atPath: pidFile) && waited < 5 {
+            Thread.sleep(forTimeInterval: 0.05)
+            waited += 0.05
+        }
+        Thread.sleep(forTimeInterval: 0.1)
+        XCTAssertEqual(Harness.leftoverGroups().count, 1, "the run's group exists while it runs")
+        kill(confine.pid, SIGKILL)
+        XCTAssertEqual(confine.wait().status, 128 + SIGKILL)
+        let daemon = Int32(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        let gc = Harness.run([Harness.confine, "gc"])
+        XCTAssertEqual(gc.status, 0, gc.stderr)
+        XCTAssertTrue(gc.stdout.contains("removed confine-\(confine.pid)-"), gc.stdout)
+        XCTAssertEqual(Harness.leftoverGroups(), [])
+        Thread.sleep(forTimeInterval: 0.05)
+        XCTAssertFalse(Harness.isAlive(daemon), "the daemonized grandchild survived confine gc")
+    }
+
+    func testSetupFailureStillWritesAReport() throws {
+        let (result, report) = Harness.confineRun(["--cpuset", "9999"], ["/bin/true"])
+        let run = try XCTUnwrap(report)
+        XCTAssertEqual(result.status, 125, result.stderr)
+        XCTAssertEqual(run.outcome, .setupFailed)
+        XCTAssertEqual(run.setupError?.step, "set cpuset")
+        XCTAssertTrue(result.stderr.contains("confine doctor"), result.stderr)
+    }
+
+    func testCommandExitStatusPassesThroughAndMissingCommandIs127() throws {
+        let (result, report) = Harness.confineRun([], ["/bin/sh", "-c", "exit 3"])
+        XCTAssertEqual(result.status, 3)
+        XCTAssertEqual(report?.outcome, .failed)
+        let (missing, missingReport) = Harness.confineRun([], ["no-such-command-confine"])
+        XCTAssertEqual(missing.status, 127)
+        XCTAssertEqual(missingReport?.outcome, .failed)
+    }
+
+    func testProfileLimitsAreAppliedAndFlagsOverrideThem() throws {
+        let (_, report) = Harness.confineRun(["--profile", "k8s-512mi", "--cpus", "1"], ["/bin/true"])
+        let run = try XCTUnwrap(report)
+        XCTAssertEqual(run.profile.memoryBytes, 512 << 20)
+        XCTAssertEqual(run.profile.cpus, 1)
+        XCTAssertEqual(run.profile.pids, 4096)
+        XCTAssertEqual(run.profile.chain, ["container-default", "k8s-512mi", "cli flags"])
+        XCTAssertEqual(run.outcome, .passed)
+        XCTAssertFalse(run.memory.timeline.isEmpty)
+    }
+
+    func testNofileRlimitReachesTheTarget() throws {
+        let (result, _) = Harness.confineRun(["--nofile", "123"], ["/bin/sh", "-c", "ulimit -n"])
+        XCTAssertEqual(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "123")
+    }
+
+    func testInvalidFlagAndProfileExit64WithLocation() throws {
+        let bad = Harness.run([Harness.confine, "run", "--memory", "64Qi", "--", "/bin/true"])
+        XCTAssertEqual(bad.status, 64)
+        XCTAssertTrue(bad.stderr.contains("--memory"), bad.stderr)
+        let file = NSTemporaryDirectory() + "confine-bad-\(UUID().uuidString).yaml"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try "name: x\nlimits:\n  memroy: 1Gi\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let lint = Harness.run([Harness.confine, "profile", "lint", file])
+        XCTAssertEqual(lint.status, 64)
+        XCTAssertTrue(lint.stderr.contains("\(file):3:3: error: unknown key 'memroy' in 'limits'; did you mean 'memory'?"), lint.stderr)
+        let run = Harness.run([Harness.confine, "run", "--profile", file, "--", "/bin/true"])
+        XCTAssertEqual(run.status, 64)
+    }
+}

@@ -1,0 +1,86 @@
+// confine-stress: the misbehaving targets the end-to-end and VM tests run under confine.
+// Static C so the same binary runs on this host and in the cgroup v2 test VM (busybox only).
+//   alloc MIB            allocate and touch MIB MiB, then exit 0
+//   worker-oom MIB       fork+exec a worker `alloc MIB`, wait for it, exit 0 whatever happened
+//   busy SECONDS         spin on the CPU for SECONDS of wall time
+//   forkstorm N          try to fork N sleeping children; print how many forks failed; exit 0
+//   daemon PIDFILE       double-fork a setsid daemon that sleeps forever, write its pid, sleep
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static int alloc(long mib) {
+    size_t size = (size_t)mib << 20;
+    char *memory = malloc(size);
+    if (!memory) { perror("malloc"); return 1; }
+    for (size_t i = 0; i < size; i += 4096) memory[i] = 1;
+    usleep(200000);
+    printf("allocated %ld MiB\n", mib);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s alloc|worker-oom|busy|forkstorm|daemon ARG\n", argv[0]);
+        return 2;
+    }
+    const char *mode = argv[1];
+    if (!strcmp(mode, "alloc")) return alloc(atol(argv[2]));
+    if (!strcmp(mode, "worker-oom")) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            execl("/proc/self/exe", argv[0], "alloc", argv[2], (char *)NULL);
+            _exit(127);
+        }
+        int status = 0;
+        waitpid(pid, &status, 0);
+        printf("worker %d ended: %s %d\n", pid, WIFSIGNALED(status) ? "signal" : "status",
+               WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+        return 0;
+    }
+    if (!strcmp(mode, "busy")) {
+        double end = now() + atof(argv[2]);
+        volatile unsigned long spins = 0;
+        while (now() < end) spins++;
+        return 0;
+    }
+    if (!strcmp(mode, "forkstorm")) {
+        int wanted = atoi(argv[2]), failed = 0;
+        for (int i = 0; i < wanted; i++) {
+            pid_t pid = fork();
+            if (pid == 0) { sleep(1); _exit(0); }
+            if (pid < 0) failed++;
+        }
+        while (wait(NULL) > 0) {}
+        printf("forks failed: %d of %d\n", failed, wanted);
+        return 0;
+    }
+    if (!strcmp(mode, "daemon")) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            setsid();
+            if (fork() == 0) {
+                FILE *file = fopen(argv[2], "w");
+                if (file) { fprintf(file, "%d\n", getpid()); fclose(file); }
+                for (;;) pause();
+            }
+            _exit(0);
+        }
+        waitpid(pid, NULL, 0);
+        for (;;) pause();
+    }
+    fprintf(stderr, "unknown mode %s\n", mode);
+    return 2;
+}
