@@ -178,8 +178,34 @@ struct ProfileParser {
             if let context { message += " (\(context.text) at line \(context.mark.line))" }
             return ProfileError(at: location(line: mark.line, column: mark.column), message)
         case let .duplicatedKeysInMapping(duplicates, context):
-            return ProfileError(at: location(line: context.mark.line, column: context.mark.column),
-                                "duplicate key '\(duplicates.joined(separator: "', '"))' \(context.text)")
+            // Yams marks the mapping; point at the repeated key itself, as an editor would.
+            let key = duplicates.first ?? ""
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            let column = context.mark.column
+            var occurrences: [Int] = []
+            for index in (context.mark.line - 1)..<lines.count {
+                let line = lines[index]
+                let indent = line.prefix { $0 == " " }.count
+                if indent + 1 < column && index > context.mark.line - 1 && !line.trimmingWhitespace().isEmpty { break }
+                if indent + 1 == column && line.dropFirst(indent).hasPrefix(key + ":") { occurrences.append(index + 1) }
+            }
+            // The mapping's own key is on the nearest line above that is indented less.
+            var what = "the profile"
+            if column > 1 {
+                for index in stride(from: context.mark.line - 2, through: 0, by: -1) {
+                    let line = lines[index]
+                    let indent = line.prefix { $0 == " " }.count
+                    if indent + 1 < column, let colon = line.firstIndex(of: ":") {
+                        what = "'\(line[..<colon].trimmingWhitespace())'"
+                        break
+                    }
+                }
+            }
+            guard occurrences.count >= 2 else {
+                return ProfileError(at: location(line: context.mark.line, column: column), "duplicate key '\(key)' in \(what)")
+            }
+            return ProfileError(at: location(line: occurrences[1], column: column),
+                                "duplicate key '\(key)' in \(what) (first given at line \(occurrences[0]))")
         case let .reader(problem, offset, _, _):
             return ProfileError(file: file, "invalid YAML text: \(problem)\(offset.map { " at byte \($0)" } ?? "")")
         default:

@@ -61,9 +61,10 @@ public func readTextFile(_ path: String) throws(SystemError) -> String {
     return String(decoding: bytes, as: UTF8.self)
 }
 
-/// Writes `text` to an existing file in one `write(2)`, as cgroupfs expects.
+/// Writes `text` to an existing file in one `write(2)`, as cgroupfs expects (O_TRUNC, as a
+/// shell `>` does: kernfs ignores it, regular files in a fake cgroupfs need it).
 public func writeExistingFile(_ path: String, _ text: String) throws(SystemError) {
-    let fd = retryingEINTR { open(path, O_WRONLY | O_CLOEXEC) }
+    let fd = retryingEINTR { open(path, O_WRONLY | O_TRUNC | O_CLOEXEC) }
     guard fd >= 0 else { throw SystemError("open", path: path, errno: errno) }
     defer { close(fd) }
     let bytes = Array(text.utf8)

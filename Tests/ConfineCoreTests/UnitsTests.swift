@@ -1,0 +1,119 @@
+@testable import ConfineCore
+import XCTest
+
+final class UnitsTests: XCTestCase {
+    func testByteQuantitiesAsKubernetesAndDockerWriteThem() throws {
+        let table: [(String, UInt64)] = [
+            ("512Mi", 512 << 20), ("1Gi", 1 << 30), ("1.5Gi", 3 << 29), ("128Ki", 128 << 10),
+            ("1G", 1_000_000_000), ("500M", 500_000_000), ("1K", 1000),
+            ("64m", 64 << 20), ("1g", 1 << 30), ("512k", 512 << 10), ("64mb", 64 << 20), ("2gb", 2 << 30),
+            ("1048576", 1 << 20), ("100b", 100), ("0", 0), (" 8Mi ", 8 << 20),
+        ]
+        for (text, bytes) in table { XCTAssertEqual(try ByteQuantity.parse(text), bytes, text) }
+        for bad in ["", "Mi", "12Qi", "-1Mi", "1e9", "1..5Gi", "ten"] {
+            XCTAssertThrowsError(try ByteQuantity.parse(bad), bad)
+        }
+    }
+
+    func testByteFormattingRoundTrips() throws {
+        for bytes: UInt64 in [512 << 20, 1 << 30, 1536 << 20, 1_000_000_000, 12345, 64 << 10] {
+            XCTAssertEqual(try ByteQuantity.parse(ByteQuantity.format(bytes)), bytes)
+        }
+        XCTAssertEqual(ByteQuantity.format(512 << 20), "512Mi")
+        XCTAssertEqual(ByteQuantity.human(64 << 20), "64.0 MiB")
+        XCTAssertEqual(ByteQuantity.human(1536), "1.5 KiB")
+    }
+
+    func testCPUs() throws {
+        XCTAssertEqual(try CPUQuantity.parse("500m"), 0.5)
+        XCTAssertEqual(try CPUQuantity.parse("250m"), 0.25)
+        XCTAssertEqual(try CPUQuantity.parse("0.5"), 0.5)
+        XCTAssertEqual(try CPUQuantity.parse("2"), 2)
+        for bad in ["0", "0m", "-1", "5m", "1.5.1", "two", "1c"] { XCTAssertThrowsError(try CPUQuantity.parse(bad), bad) }
+        XCTAssertEqual(CPUQuantity.format(0.5), "500m")
+        XCTAssertEqual(CPUQuantity.format(2), "2")
+    }
+
+    func testDurations() throws {
+        let table: [(String, Double)] = [("10ms", 0.01), ("2s", 2), ("5m", 300), ("1h", 3600), ("1m30s", 90),
+                                         ("250us", 0.00025), ("1.5s", 1.5), ("1h30m", 5400)]
+        for (text, seconds) in table { XCTAssertEqual(try DurationQuantity.parse(text), seconds, accuracy: 1e-9, text) }
+        for bad in ["", "10", "5 minutes", "-1s", "0s", "1x", "s"] { XCTAssertThrowsError(try DurationQuantity.parse(bad), bad) }
+        XCTAssertEqual(DurationQuantity.format(0.01), "10ms")
+        XCTAssertEqual(DurationQuantity.format(90), "1m30s")
+        XCTAssertEqual(DurationQuantity.format(2.5), "2.5s")
+    }
+
+    func testCPUSets() throws {
+        XCTAssertEqual(try CPUSetList.parse("0-3,6"), [0, 1, 2, 3, 6])
+        XCTAssertEqual(CPUSetList.format([0, 1, 2, 3, 6, 8, 9]), "0-3,6,8-9")
+        for bad in ["", "a", "3-1", "1,,2", "-1"] { XCTAssertThrowsError(try CPUSetList.parse(bad), bad) }
+    }
+}
+
+final class VerdictTests: XCTestCase {
+    func testExitCodePrecedence() {
+        let setup = RunReport.SetupError(step: "create cgroup", errno: 13, message: "EACCES")
+        XCTAssertEqual(Verdict.decide(RunFacts(setupFailure: setup, timedOut: true)).exitCode, 125)
+        XCTAssertEqual(Verdict.decide(RunFacts(termination: .signaled(15), timedOut: true)).outcome, .timeout)
+        XCTAssertEqual(Verdict.decide(RunFacts(termination: .signaled(9), mainProcessOOMKilled: true, oomKillCount: 1)).exitCode, 137)
+        XCTAssertEqual(Verdict.decide(RunFacts(termination: .signaled(2))).exitCode, 130)
+        XCTAssertEqual(Verdict.decide(RunFacts(termination: .exited(3), oomKillCount: 1)).exitCode, 3)
+        let worker = Verdict.decide(RunFacts(termination: .exited(0), oomKillCount: 1))
+        XCTAssertEqual(worker.exitCode, 99)
+        XCTAssertEqual(worker.outcome, .budgetExceeded)
+        XCTAssertEqual(Verdict.decide(RunFacts(termination: .exited(0))).outcome, .passed)
+        XCTAssertEqual(Verdict.decide(RunFacts(execFailureExitCode: 127)).exitCode, 127)
+    }
+}
+
+final class TimelineTests: XCTestCase {
+    func point(_ t: Double, _ memory: UInt64) -> TimelinePoint {
+        TimelinePoint(t: t, memoryBytes: memory, breakdown: MemoryBreakdown(), cpuSeconds: t, throttledPeriods: 0, pids: 1)
+    }
+
+    func testStaysBoundedAndKeepsThePeak() {
+        var timeline = BoundedTimeline(capacity: 64)
+        for index in 0..<100_000 { timeline.append(point(Double(index), index == 54_321 ? 999 : 1)) }
+        XCTAssertLessThanOrEqual(timeline.finished.count, 65)
+        XCTAssertGreaterThanOrEqual(timeline.finished.count, 32)
+        XCTAssertEqual(timeline.finished.map(\.memoryBytes).max(), 999, "downsampling must not lose the peak")
+        XCTAssertEqual(timeline.finished.last?.cpuSeconds, 99_999, "counters keep their latest value")
+        XCTAssertEqual(timeline.finished.map(\.t), timeline.finished.map(\.t).sorted())
+    }
+
+    func testShortRunsKeepEverySample() {
+        var timeline = BoundedTimeline(capacity: 64)
+        for index in 0..<10 { timeline.append(point(Double(index), UInt64(index))) }
+        XCTAssertEqual(timeline.finished.map(\.memoryBytes), Array(0..<10))
+        XCTAssertEqual(timeline.stride, 1)
+    }
+}
+
+final class ReportTests: XCTestCase {
+    func testReportRoundTripsAndSummaryNamesTheKill() throws {
+        var spec = ProfileSpec()
+        spec.limits.memory = 64 << 20
+        let report = RunReport(
+            confineVersion: "test", outcome: .oomKilled, exitCode: 137, reason: "the main process was OOM-killed by the kernel",
+            command: ["python3", "-c", "x"], profile: ResolvedProfile(spec: spec, chain: ["cli"]),
+            host: .init(kernel: "6.1", cgroupLayout: "unified", cgroups: ["unified": "/confine-1-a"], cpuCount: 2),
+            startedAt: "2026-01-01T00:00:00Z", durationSeconds: 1.5, mainProcess: .init(pid: 42, signal: 9, signalName: "SIGKILL"),
+            setupError: nil,
+            memory: .init(limitBytes: 64 << 20, swapLimitBytes: 0, peakBytes: 64 << 20, peakSource: "memory.peak",
+                          last: nil, timeline: [], timelineResolutionSeconds: 0.01),
+            cpu: .init(limitCpus: nil, usageSeconds: 1, periods: 0, throttledPeriods: 0, throttledSeconds: 0),
+            pids: .init(limit: nil, peak: 1, peakSource: "pids.peak", forkFailures: nil),
+            oomKills: [.init(pid: 42, command: "python3 -c x", atSeconds: 1.4, usageBytes: 64 << 20, limitBytes: 64 << 20,
+                             mainProcess: true, source: "kernel-log")],
+            processes: [], warnings: [])
+        let decoded = try RunReport.decode(try report.jsonData())
+        XCTAssertEqual(decoded, report)
+        let json = String(decoding: try report.jsonData(), as: UTF8.self)
+        XCTAssertTrue(json.contains("\"outcome\" : \"oom_killed\""), json)
+        XCTAssertTrue(json.contains("\"schemaVersion\" : 1"), json)
+        let summary = Summary.render(report, reportPath: "r.json")
+        XCTAssertTrue(summary.contains("peak 64.0 MiB of 64.0 MiB limit (100.0%)"), summary)
+        XCTAssertTrue(summary.contains("killed python3 -c x (pid 42) [main process] at 1.40s"), summary)
+    }
+}

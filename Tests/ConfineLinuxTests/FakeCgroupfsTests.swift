@@ -1,0 +1,256 @@
+@testable import ConfineLinux
+import Foundation
+import XCTest
+
+/// A cgroup filesystem in a temp dir: `mkdir` also creates the control files a kernel would,
+/// filled with output captured from real kernels (Fixtures/v1 from 6.18 on a hybrid host,
+/// Fixtures/v2 from the test VM's kernel). Each test gets its own root, so they run in parallel.
+struct FakeCgroupFilesystem: CgroupFilesystem {
+    let template: String
+    var omit: Set<String> = []
+    /// Writable control files and their initial contents.
+    var extraFiles: [String: String] = [:]
+
+    func makeDirectory(_ path: String) throws(SystemError) {
+        guard mkdir(path, 0o755) == 0 else { throw SystemError("mkdir", path: path, errno: errno) }
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: template)) ?? []
+        for file in files where !omit.contains(file) && !file.hasSuffix(".txt") {
+            try? FileManager.default.copyItem(atPath: template + "/" + file, toPath: path + "/" + file)
+        }
+        for (file, contents) in extraFiles where !omit.contains(file) {
+            FileManager.default.createFile(atPath: path + "/" + file, contents: Data(contents.utf8))
+        }
+    }
+
+    func removeDirectory(_ path: String) throws(SystemError) {
+        do { try FileManager.default.removeItem(atPath: path) } catch { throw SystemError("rmdir", path: path, errno: ENOENT) }
+    }
+}
+
+final class FakeCgroupfsTests: XCTestCase {
+    let fixtures = Bundle.module.resourcePath! + "/Fixtures"
+    var root = ""
+
+    override func setUpWithError() throws {
+        root = NSTemporaryDirectory() + "confine-fakecg-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    func text(_ path: String) -> String {
+        (try? String(contentsOfFile: path, encoding: .utf8)) ?? "<missing>"
+    }
+
+    // MARK: layout
+
+    func testHybridLayoutFromThisMachinesMountinfo() throws {
+        let placement = try CgroupLayoutParser.placement(mountinfo: text(fixtures + "/v1/mountinfo.txt"),
+                                                         procCgroup: text(fixtures + "/v1/proc-cgroup.txt"))
+        XCTAssertEqual(placement.kind, .hybrid)
+        let memory = try XCTUnwrap(placement.mounts.first { $0.controllers == ["memory"] })
+        XCTAssertEqual(memory.mountPoint, "/sys/fs/cgroup/memory")
+        XCTAssertEqual(placement.ownDirectory(in: memory, ownPath: placement.ownPaths["memory"]!),
+                       "/sys/fs/cgroup/memory" + placement.ownPaths["memory"]!)
+        XCTAssertFalse(placement.mounts.contains { $0.mountPoint == "/sys/fs/cgroup/systemd" }, "name=systemd has no controllers")
+    }
+
+    func testUnifiedAndLegacyLayouts() throws {
+        let unified = try CgroupLayoutParser.placement(mountinfo: text(fixtures + "/mountinfo-unified.txt"),
+                                                       procCgroup: text(fixtures + "/proc-cgroup-unified.txt"))
+        XCTAssertEqual(unified.kind, .unified)
+        XCTAssertEqual(unified.ownPaths[""], "/ci/job")
+        let legacy = try CgroupLayoutParser.placement(mountinfo: text(fixtures + "/mountinfo-legacy.txt"),
+                                                      procCgroup: text(fixtures + "/proc-cgroup-legacy.txt"))
+        XCTAssertEqual(legacy.kind, .legacy)
+        let cpu = try XCTUnwrap(legacy.mounts.first { $0.controllers.contains("cpuacct") })
+        XCTAssertEqual(cpu.controllers, ["cpu", "cpuacct"])
+        XCTAssertEqual(cpu.mountPoint, "/sys/fs/cgroup/cpu,cpuacct")
+        // A container bind-mounts its own sub-tree: the mount root is stripped from the path.
+        let memory = try XCTUnwrap(legacy.mounts.first { $0.controllers == ["memory"] })
+        XCTAssertEqual(legacy.ownDirectory(in: memory, ownPath: "/docker/abc/inner"), "/sys/fs/cgroup/memory/inner")
+        XCTAssertThrowsError(try CgroupLayoutParser.placement(mountinfo: "", procCgroup: ""))
+        XCTAssertEqual(CgroupLayoutParser.unescapeMountField("/a\\040b"), "/a b")
+    }
+
+    // MARK: v1
+
+    func v1Driver(omit: Set<String> = []) throws -> CgroupV1Driver {
+        var mounts: [CgroupMount] = []
+        var paths: [String: String] = [:]
+        for controller in ["memory", "cpu", "cpuacct", "pids", "freezer"] {
+            let mountPoint = root + "/" + controller
+            try FileManager.default.createDirectory(atPath: mountPoint + "/job", withIntermediateDirectories: true)
+            mounts.append(CgroupMount(mountPoint: mountPoint, root: "/", fsType: "cgroup", controllers: [controller]))
+            paths[controller] = "/job"
+        }
+        let filesystem = FakeCgroupFilesystem(template: fixtures + "/v1", omit: omit, extraFiles: [
+            "cgroup.procs": "", "memory.limit_in_bytes": "9223372036854771712\n",
+            "memory.memsw.limit_in_bytes": "9223372036854771712\n", "memory.swappiness": "60\n",
+            "cpu.cfs_period_us": "100000\n", "cpu.cfs_quota_us": "-1\n", "pids.max": "max\n", "freezer.state": "THAWED\n",
+        ])
+        return try CgroupV1Driver(placement: CgroupPlacement(kind: .hybrid, mounts: mounts, ownPaths: paths),
+                                  filesystem: filesystem)
+    }
+
+    func testV1TranslatesLimitsIntoV1Files() throws {
+        let driver = try v1Driver()
+        let group = try driver.createGroup(named: "confine-1-aa",
+                                           limits: CgroupLimits(cpus: 0.25, memoryMax: 64 << 20, swapMax: 0, cpuset: nil, pidsMax: 32))
+        XCTAssertEqual(text(root + "/memory/job/confine-1-aa/memory.limit_in_bytes"), "\(64 << 20)")
+        XCTAssertEqual(text(root + "/memory/job/confine-1-aa/memory.memsw.limit_in_bytes"), "\(64 << 20)", "memsw = memory + swap")
+        XCTAssertEqual(text(root + "/cpu/job/confine-1-aa/cpu.cfs_period_us"), "100000")
+        XCTAssertEqual(text(root + "/cpu/job/confine-1-aa/cpu.cfs_quota_us"), "25000")
+        XCTAssertEqual(text(root + "/pids/job/confine-1-aa/pids.max"), "32")
+        XCTAssertEqual(Set(group.joinFiles), Set(["memory", "cpu", "cpuacct", "pids", "freezer"].map {
+            root + "/\($0)/job/confine-1-aa/cgroup.procs" }))
+        XCTAssertEqual(group.kernelPaths["memory"], "/job/confine-1-aa")
+        XCTAssertEqual(Set(driver.parentDirectories), Set(["memory", "cpu", "cpuacct", "pids", "freezer"].map { root + "/\($0)/job" }))
+        XCTAssertEqual(GarbageCollector(driver: driver).leftovers(), ["confine-1-aa"], "pid 1 is not a confine")
+        try group.remove()
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/memory/job/confine-1-aa"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/cpu/job/confine-1-aa"))
+    }
+
+    func testV1ReadsCapturedCounters() throws {
+        let group = try v1Driver().createGroup(named: "confine-2-bb", limits: CgroupLimits())
+        let stat = keyValues(text(fixtures + "/v1/cpu.stat"))
+        let sample = group.sample()
+        XCTAssertEqual(sample.periods, stat["nr_periods"])
+        XCTAssertEqual(sample.throttledPeriods, stat["nr_throttled"])
+        XCTAssertEqual(sample.throttledNanos, stat["throttled_time"])
+        XCTAssertEqual(sample.cpuUsageNanos, UInt64(text(fixtures + "/v1/cpuacct.usage").trimmed()))
+        XCTAssertEqual(sample.memoryBytes, UInt64(text(fixtures + "/v1/memory.usage_in_bytes").trimmed()))
+        XCTAssertEqual(group.memoryPeak()?.source, "memory.max_usage_in_bytes")
+        XCTAssertEqual(group.memoryPeak()?.bytes, UInt64(text(fixtures + "/v1/memory.max_usage_in_bytes").trimmed()))
+        XCTAssertEqual(group.oomKillCount(), 0)
+        XCTAssertEqual(group.pidsPeak(), Int(text(fixtures + "/v1/pids.peak").trimmed()))
+        try group.remove()
+    }
+
+    func testV1WithoutSwapAccountingOrPidsPeak() throws {
+        let group = try v1Driver(omit: ["memory.memsw.limit_in_bytes", "pids.peak", "memory.max_usage_in_bytes"])
+            .createGroup(named: "confine-3-cc", limits: CgroupLimits(memoryMax: 1 << 30, swapMax: 0))
+        XCTAssertEqual(text(root + "/memory/job/confine-3-cc/memory.swappiness"), "0")
+        XCTAssertEqual(group.warnings.count, 1)
+        XCTAssertTrue(group.warnings[0].contains("swapaccount=1"), group.warnings[0])
+        XCTAssertNil(group.pidsPeak(), "old kernels have no pids.peak: the sampler's peak is used")
+        XCTAssertNil(group.memoryPeak())
+        try group.remove()
+    }
+
+    func testV1FailedLimitRemovesWhatWasCreated() throws {
+        let driver = try v1Driver(omit: ["pids.max"])
+        XCTAssertThrowsError(try driver.createGroup(named: "confine-4-dd", limits: CgroupLimits(pidsMax: 10))) { error in
+            XCTAssertEqual((error as? CgroupError)?.step, "set pids limit")
+            XCTAssertTrue("\(error)".contains("pids.max"), "the error names the file: \(error)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/memory/job/confine-4-dd"))
+    }
+
+    // MARK: v2
+
+    func v2Driver(omit: Set<String> = [], procs: String = "") throws -> CgroupV2Driver {
+        try FileManager.default.createDirectory(atPath: root + "/ci/job", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: root + "/ci/job/cgroup.controllers", contents: Data("cpuset cpu io memory pids\n".utf8))
+        FileManager.default.createFile(atPath: root + "/ci/job/cgroup.subtree_control", contents: Data("".utf8))
+        FileManager.default.createFile(atPath: root + "/ci/job/cgroup.procs", contents: Data(procs.utf8))
+        let mounts = [CgroupMount(mountPoint: root, root: "/", fsType: "cgroup2", controllers: [])]
+        return try CgroupV2Driver(placement: CgroupPlacement(kind: .unified, mounts: mounts, ownPaths: ["": "/ci/job"]),
+                                  filesystem: FakeCgroupFilesystem(template: fixtures + "/v2", omit: omit))
+    }
+
+    func testV2EnablesControllersAndWritesLimits() throws {
+        let group = try v2Driver().createGroup(named: "confine-5-ee",
+                                               limits: CgroupLimits(cpus: 0.5, memoryMax: 512 << 20, swapMax: 0, cpuset: [0, 1], pidsMax: 256))
+        let directory = root + "/ci/job/confine-5-ee"
+        XCTAssertEqual(text(root + "/ci/job/cgroup.subtree_control"), "+memory +cpu +pids +cpuset")
+        XCTAssertEqual(text(directory + "/memory.max"), "\(512 << 20)")
+        XCTAssertEqual(text(directory + "/memory.swap.max"), "0")
+        XCTAssertEqual(text(directory + "/cpu.max"), "50000 100000")
+        XCTAssertEqual(text(directory + "/cpuset.cpus"), "0,1")
+        XCTAssertEqual(text(directory + "/pids.max"), "256")
+        XCTAssertEqual(group.joinFiles, [directory + "/cgroup.procs"])
+        XCTAssertEqual(group.kernelPaths, ["unified": "/ci/job/confine-5-ee"])
+        try group.remove()
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory))
+    }
+
+    func testV2ReadsCapturedCountersIncludingMaxValues() throws {
+        let group = try v2Driver().createGroup(named: "confine-6-ff", limits: CgroupLimits())
+        let sample = group.sample()
+        XCTAssertEqual(sample.memoryBytes, 50_941_952)
+        XCTAssertEqual(sample.anonBytes, 48_201_728)
+        XCTAssertEqual(sample.fileBytes, 1_204_224)
+        XCTAssertEqual(sample.kernelBytes, 1_531_904)
+        XCTAssertEqual(sample.shmemBytes, 4096)
+        XCTAssertEqual(sample.cpuUsageNanos, 512_345_000)
+        XCTAssertEqual(sample.periods, 20)
+        XCTAssertEqual(sample.throttledPeriods, 19)
+        XCTAssertEqual(sample.throttledNanos, 1_498_765_000)
+        XCTAssertEqual(sample.pids, 3)
+        XCTAssertEqual(group.memoryPeak()?.bytes, 67_108_864)
+        XCTAssertEqual(group.memoryPeak()?.source, "memory.peak")
+        XCTAssertEqual(group.oomKillCount(), 1)
+        XCTAssertEqual(group.pidsPeak(), 32)
+        XCTAssertEqual(group.forkFailures(), 68)
+        try group.remove()
+    }
+
+    func testV2OldKernelWithoutPeakFilesOrKernelLine() throws {
+        let group = try v2Driver(omit: ["memory.peak", "pids.peak", "memory.swap.max"])
+            .createGroup(named: "confine-7-gg", limits: CgroupLimits(memoryMax: 1 << 20, swapMax: 0))
+        XCTAssertNil(group.memoryPeak())
+        XCTAssertNil(group.pidsPeak())
+        XCTAssertEqual(group.warnings.count, 1, "swap could not be limited")
+        try group.remove()
+    }
+
+    func testV2MovesOwnProcessesToALeafWhenControllersCannotBeEnabled() throws {
+        // The fake cannot return EBUSY, so exercise the parser of what is moved: the leaf's procs.
+        let driver = try v2Driver(procs: "")
+        try driver.enableControllers(["memory"])
+        XCTAssertEqual(text(root + "/ci/job/cgroup.subtree_control"), "+memory")
+        XCTAssertThrowsError(try driver.enableControllers(["hugetlb"])) { error in
+            XCTAssertTrue("\(error)".contains("controller(s) hugetlb not available"), "\(error)")
+        }
+    }
+
+    // MARK: kernel log
+
+    func testKernelLogOOMLinesNameTheVictimOfThisGroupOnly() throws {
+        let records = text(fixtures + "/kmsg-oom.txt").split(separator: "\n").map { $0.replacingOccurrences(of: "\\n", with: "\n") }
+        var parser = KernelOOMParser(groupName: "confine-15688-135ba49a")
+        let kills = records.compactMap { parser.feed(record: $0) }
+        XCTAssertEqual(kills.count, 1)
+        XCTAssertEqual(kills.first?.pid, 15690)
+        XCTAssertEqual(kills.first?.task, "exe")
+        XCTAssertEqual(kills.first?.usageBytes, 64 << 20)
+        XCTAssertEqual(kills.first?.limitBytes, 64 << 20)
+        XCTAssertEqual(kills.first?.timestampMicros, 1_272_208_079)
+        var other = KernelOOMParser(groupName: "confine-15688-135ba49")
+        XCTAssertTrue(records.compactMap { other.feed(record: $0) }.isEmpty, "a prefix of the name must not match")
+    }
+
+    func testKeyValueScannerOnTheHotPath() {
+        let bytes = Array("nr_periods 6\nnr_throttled 5\nthrottled_time 379990118\n".utf8)
+        var seen: [Int: UInt64] = [:]
+        bytes.withUnsafeBytes { scanKeyValues($0, keys: [Array("nr_throttled".utf8), Array("throttled_time".utf8)]) { seen[$0] = $1 } }
+        XCTAssertEqual(seen, [0: 5, 1: 379_990_118])
+        XCTAssertNil(Array("max\n".utf8).withUnsafeBytes { parseLeadingNumber($0) })
+    }
+
+    func testProcessConnectorParsesKernelEvents() {
+        // nlmsghdr(16) + cn_msg(20) + proc_event header(16) + fork data(16)
+        var datagram = [UInt8](repeating: 0, count: 68)
+        func put(_ value: UInt32, _ offset: Int) { withUnsafeBytes(of: value) { for (i, b) in $0.enumerated() { datagram[offset + i] = b } } }
+        put(68, 0)
+        put(1, 36)            // PROC_EVENT_FORK
+        put(100, 52); put(100, 56); put(200, 60); put(200, 64)
+        var events: [ProcessEvent] = []
+        datagram.withUnsafeBytes { ProcessConnector.parse($0) { events.append($0) } }
+        XCTAssertEqual(events, [.fork(parent: 100, child: 200)])
+    }
+}
