@@ -38,7 +38,7 @@ public enum Summary {
             lines.append("  oom      no OOM kills")
         } else {
             for kill in report.oomKills {
-                var line = "  oom      killed \(kill.command) (pid \(kill.pid))\(kill.mainProcess ? " [main process]" : "")"
+                var line = "  oom      killed \(display(kill.command)) (pid \(kill.pid), \(kill.mainProcess ? "main process" : "worker"))"
                 line += " at \(formatFixed(kill.atSeconds, digits: 2))s"
                 if let usage = kill.usageBytes, let limit = kill.limitBytes {
                     line += ", usage \(ByteQuantity.human(usage)) of \(ByteQuantity.human(limit))"
@@ -49,5 +49,11 @@ public enum Summary {
         for warning in report.warnings { lines.append("  warning  \(warning)") }
         if let reportPath { lines.append("  report   \(reportPath)") }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// A command line on one line of at most 72 characters.
+    static func display(_ command: String) -> String {
+        let flat = command.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" }).joined(separator: " ")
+        return flat.count <= 72 ? flat : String(flat.prefix(71)) + "…"
     }
 }

@@ -61,12 +61,14 @@ public struct Verdict: Equatable, Sendable {
             return Verdict(outcome: .oomKilled, exitCode: ExitCodes.oomKilled,
                            reason: "the main process was OOM-killed by the kernel")
         }
+        let alsoOOM = facts.oomKillCount > 0
+            ? "; \(facts.oomKillCount) process\(facts.oomKillCount == 1 ? " was" : "es were") OOM-killed in its group" : ""
         switch facts.termination {
         case .signaled(let signal):
             return Verdict(outcome: .signaled, exitCode: 128 + signal,
-                           reason: "the main process died of \(signalName(signal))")
+                           reason: "the main process died of \(signalName(signal))\(alsoOOM)")
         case .exited(let status) where status != 0:
-            return Verdict(outcome: .failed, exitCode: status, reason: "the command exited with status \(status)")
+            return Verdict(outcome: .failed, exitCode: status, reason: "the command exited with status \(status)\(alsoOOM)")
         case .exited, nil:
             break
         }

@@ -58,7 +58,9 @@ final class VerdictTests: XCTestCase {
         XCTAssertEqual(Verdict.decide(RunFacts(termination: .signaled(15), timedOut: true)).outcome, .timeout)
         XCTAssertEqual(Verdict.decide(RunFacts(termination: .signaled(9), mainProcessOOMKilled: true, oomKillCount: 1)).exitCode, 137)
         XCTAssertEqual(Verdict.decide(RunFacts(termination: .signaled(2))).exitCode, 130)
-        XCTAssertEqual(Verdict.decide(RunFacts(termination: .exited(3), oomKillCount: 1)).exitCode, 3)
+        let failedWithOOM = Verdict.decide(RunFacts(termination: .exited(3), oomKillCount: 1))
+        XCTAssertEqual(failedWithOOM.exitCode, 3)
+        XCTAssertEqual(failedWithOOM.reason, "the command exited with status 3; 1 process was OOM-killed in its group")
         let worker = Verdict.decide(RunFacts(termination: .exited(0), oomKillCount: 1))
         XCTAssertEqual(worker.exitCode, 99)
         XCTAssertEqual(worker.outcome, .budgetExceeded)
@@ -114,6 +116,7 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(json.contains("\"schemaVersion\" : 1"), json)
         let summary = Summary.render(report, reportPath: "r.json")
         XCTAssertTrue(summary.contains("peak 64.0 MiB of 64.0 MiB limit (100.0%)"), summary)
-        XCTAssertTrue(summary.contains("killed python3 -c x (pid 42) [main process] at 1.40s"), summary)
+        XCTAssertTrue(summary.contains("killed python3 -c x (pid 42, main process) at 1.40s"), summary)
+        XCTAssertEqual(Summary.display("python3 -c \nimport x\n" + String(repeating: "y", count: 100)).count, 72)
     }
 }

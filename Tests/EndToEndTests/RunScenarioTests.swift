@@ -27,7 +27,7 @@ final class RunScenarioTests: XCTestCase {
         XCTAssertLessThanOrEqual(peak, Double(64 << 20))
         XCTAssertGreaterThanOrEqual(peak, Double(64 << 20) * 0.98, "peak should be within 2% below the limit")
         XCTAssertTrue(result.stderr.contains("oom_killed"), result.stderr)
-        XCTAssertTrue(result.stderr.contains("[main process]"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("main process) at"), result.stderr)
     }
 
     func testWorkerOOMIsReportedWhileMainSucceeds() throws {
