@@ -4,7 +4,7 @@
 FROM swift:6.0-bookworm AS build
 WORKDIR /confine
 COPY . .
-RUN ci/setup && swift build -c release --static-swift-stdlib
+RUN ci/setup build && swift build -c release --static-swift-stdlib
 
 FROM debian:bookworm-slim
 COPY --from=build /confine/.build/release/confine /usr/local/bin/confine

@@ -44,11 +44,16 @@ public struct RunReport: Codable, Sendable, Equatable {
         /// The run's cgroup, as `/proc/<pid>/cgroup` names it (per controller on v1).
         public var cgroups: [String: String]
         public var cpuCount: Int
-        public init(kernel: String, cgroupLayout: String, cgroups: [String: String], cpuCount: Int) {
+        /// How the target entered its cgroup before running: `clone-into-cgroup` (cgroup v2,
+        /// born there) or `cgroup.procs` (moved between fork and exec).
+        public var joinMethod: String?
+        public init(kernel: String, cgroupLayout: String, cgroups: [String: String], cpuCount: Int,
+                    joinMethod: String? = nil) {
             self.kernel = kernel
             self.cgroupLayout = cgroupLayout
             self.cgroups = cgroups
             self.cpuCount = cpuCount
+            self.joinMethod = joinMethod
         }
     }
 

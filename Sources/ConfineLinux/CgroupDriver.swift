@@ -109,13 +109,17 @@ public protocol RunGroup: AnyObject {
     var name: String { get }
     /// `cgroup.procs` files the child writes its pid into between fork and exec.
     var joinFiles: [String] { get }
+    /// cgroup v2: the directory a child can be cloned straight into (CLONE_INTO_CGROUP).
+    var cloneIntoDirectory: String? { get }
     /// controller (or `unified`) → cgroup path as `/proc/<pid>/cgroup` shows it.
     var kernelPaths: [String: String] { get }
     /// Limits that could not be applied as asked, for the report's warnings.
     var warnings: [String] { get }
 
-    /// The sampler's hot path: reads kept-open files, allocates nothing.
-    func sample() -> CgroupSample
+    /// The sampler's hot path: reads kept-open files, allocates nothing. Usage and pids are read
+    /// every time; with `detail`, also the breakdown (`memory.stat`, the costliest file) and CPU
+    /// counters, which the supervisor reads every few samples. Fields not read keep their value.
+    func sample(detail: Bool, into sample: inout CgroupSample)
     /// The kernel's own peak counter and its file name; nil if the kernel has none.
     func memoryPeak() -> (bytes: UInt64, source: String)?
     func pidsPeak() -> Int?

@@ -116,6 +116,7 @@ final class CgroupV1Group: RunGroup {
     }
 
     var joinFiles: [String] { directories.map { $0.directory + "/cgroup.procs" } }
+    var cloneIntoDirectory: String? { nil } // CLONE_INTO_CGROUP is cgroup v2 only
 
     var kernelPaths: [String: String] {
         Dictionary(directories.map { ($0.controller, $0.path) }, uniquingKeysWith: { first, _ in first })
@@ -180,9 +181,10 @@ final class CgroupV1Group: RunGroup {
     private static let memoryStatKeys: [[UInt8]] = ["rss", "cache", "shmem"].map { Array($0.utf8) }
     private static let cpuStatKeys: [[UInt8]] = ["nr_periods", "nr_throttled", "throttled_time"].map { Array($0.utf8) }
 
-    func sample() -> CgroupSample {
-        var sample = CgroupSample()
+    func sample(detail: Bool, into sample: inout CgroupSample) {
         sample.memoryBytes = memoryUsage?.readNumber() ?? 0
+        sample.pids = Int(pidsCurrent?.readNumber() ?? 0)
+        guard detail else { return }
         if let stat = memoryStat?.read() {
             scanKeyValues(stat, keys: Self.memoryStatKeys) { key, value in
                 switch key {
@@ -203,8 +205,6 @@ final class CgroupV1Group: RunGroup {
                 }
             }
         }
-        sample.pids = Int(pidsCurrent?.readNumber() ?? 0)
-        return sample
     }
 
     func memoryPeak() -> (bytes: UInt64, source: String)? {

@@ -120,6 +120,7 @@ final class CgroupV2Group: RunGroup {
     }
 
     var joinFiles: [String] { [directory + "/cgroup.procs"] }
+    var cloneIntoDirectory: String? { directory }
     var kernelPaths: [String: String] { ["unified": path] }
 
     func apply(_ limits: CgroupLimits) throws(CgroupError) {
@@ -156,12 +157,14 @@ final class CgroupV2Group: RunGroup {
     private static let cpuStatKeys: [[UInt8]] =
         ["usage_usec", "nr_periods", "nr_throttled", "throttled_usec"].map { Array($0.utf8) }
 
-    func sample() -> CgroupSample {
-        var sample = CgroupSample()
+    func sample(detail: Bool, into sample: inout CgroupSample) {
         sample.memoryBytes = memoryCurrent?.readNumber() ?? 0
+        sample.pids = Int(pidsCurrent?.readNumber() ?? 0)
+        guard detail else { return }
         if let stat = memoryStat?.read() {
             var kernel: UInt64?
             var kernelParts: UInt64 = 0
+            sample.anonBytes = 0; sample.fileBytes = 0; sample.shmemBytes = 0
             scanKeyValues(stat, keys: Self.memoryStatKeys) { key, value in
                 switch key {
                 case 0: sample.anonBytes = value
@@ -183,8 +186,6 @@ final class CgroupV2Group: RunGroup {
                 }
             }
         }
-        sample.pids = Int(pidsCurrent?.readNumber() ?? 0)
-        return sample
     }
 
     func memoryPeak() -> (bytes: UInt64, source: String)? {

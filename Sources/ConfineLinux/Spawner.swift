@@ -9,14 +9,18 @@ public struct SpawnRequest: Sendable {
     public var environment: [String]
     /// `cgroup.procs` files the child joins before exec.
     public var joinFiles: [String]
+    /// cgroup v2: the group's directory, for clone3(CLONE_INTO_CGROUP).
+    public var cloneIntoDirectory: String?
     /// RLIMIT_NOFILE soft = hard, when set.
     public var nofile: Int?
     public var dieWithParent = true
 
-    public init(arguments: [String], environment: [String], joinFiles: [String], nofile: Int?) {
+    public init(arguments: [String], environment: [String], joinFiles: [String], cloneIntoDirectory: String?,
+                nofile: Int?) {
         self.arguments = arguments
         self.environment = environment
         self.joinFiles = joinFiles
+        self.cloneIntoDirectory = cloneIntoDirectory
         self.nofile = nofile
     }
 }
@@ -34,10 +38,17 @@ public struct SpawnError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 }
 
+/// A started target.
+public struct SpawnedProcess: Sendable {
+    public var pid: Int32
+    /// How it entered its cgroup: `clone-into-cgroup` (born there) or `cgroup.procs` (moved before exec).
+    public var joinMethod: String
+}
+
 public enum Spawner {
-    /// Starts the target: fork, own process group, die-with-parent, join cgroup, rlimits,
-    /// clean signal state, exec (see CConfineSpawn). Returns the child's pid.
-    public static func spawn(_ request: SpawnRequest) throws(SpawnError) -> Int32 {
+    /// Starts the target: fork (or clone3 into the cgroup), own process group, die-with-parent,
+    /// join cgroup, rlimits, clean signal state, exec (see CConfineSpawn).
+    public static func spawn(_ request: SpawnRequest) throws(SpawnError) -> SpawnedProcess {
         guard let program = request.arguments.first else {
             throw SpawnError(step: "execve", errno: ENOENT, pid: 0)
         }
@@ -51,6 +62,11 @@ public enum Spawner {
             guard fd >= 0 else { throw SpawnError(step: "open \(file)", errno: errno, pid: 0) }
             joinFDs.append(fd)
         }
+        var cloneFD: Int32 = -1
+        if let directory = request.cloneIntoDirectory {
+            cloneFD = retryingEINTR { open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        }
+        defer { if cloneFD >= 0 { close(cloneFD) } }
         var rlimits: [confine_rlimit] = []
         if let nofile = request.nofile {
             rlimits.append(confine_rlimit(resource: Int32(RLIMIT_NOFILE.rawValue), soft: UInt64(nofile), hard: UInt64(nofile)))
@@ -63,7 +79,7 @@ public enum Spawner {
                 rlimits.withUnsafeBufferPointer { limits in
                     var spawnRequest = confine_spawn_request(
                         path: cPath, argv: UnsafePointer(argv.pointers), envp: UnsafePointer(envp.pointers),
-                        cgroup_fds: fds.baseAddress, cgroup_fd_count: Int32(fds.count),
+                        cgroup_fds: fds.baseAddress, cgroup_fd_count: Int32(fds.count), clone_cgroup_fd: cloneFD,
                         rlimits: limits.baseAddress, rlimit_count: Int32(limits.count),
                         die_with_parent: request.dieWithParent ? 1 : 0)
                     return confine_spawn(&spawnRequest)
@@ -87,7 +103,7 @@ public enum Spawner {
             }
             throw SpawnError(step: step == "execve" ? "execve \(path)" : step, errno: result.failed_errno, pid: result.pid)
         }
-        return result.pid
+        return SpawnedProcess(pid: result.pid, joinMethod: result.cloned_into_cgroup != 0 ? "clone-into-cgroup" : "cgroup.procs")
     }
 
     /// `execvp`'s search, done in the parent (the child must not allocate).

@@ -61,6 +61,7 @@ public final class Supervisor {
         let startedAt = rfc3339Now()
         var facts = RunFacts(timeoutSeconds: plan.profile.timeoutSeconds)
         var mainPid: Int32 = 0
+        var joinMethod: String?
 
         // Become the reaper of the target's orphans (daemons it starts), so none outlives us
         // unnoticed and zombies are collected.
@@ -96,8 +97,11 @@ public final class Supervisor {
                 warnings.append("process connector unavailable (\(error)): short-lived processes may go unnamed")
             }
             do {
-                mainPid = try Spawner.spawn(SpawnRequest(arguments: plan.arguments, environment: plan.environment,
-                                                         joinFiles: group?.joinFiles ?? [], nofile: profile.nofile))
+                let spawned = try Spawner.spawn(SpawnRequest(
+                    arguments: plan.arguments, environment: plan.environment, joinFiles: group?.joinFiles ?? [],
+                    cloneIntoDirectory: group?.cloneIntoDirectory, nofile: profile.nofile))
+                mainPid = spawned.pid
+                joinMethod = spawned.joinMethod
                 processes.addRoot(mainPid, at: 0)
             } catch {
                 if error.isExecFailure {
@@ -123,7 +127,8 @@ public final class Supervisor {
             connector?.drain { processes.handle($0, at: now()) }
         }
         let duration = now()
-        let finalSample = group?.sample() ?? lastSample
+        var finalSample = lastSample
+        group?.sample(detail: true, into: &finalSample)
         let kernelPeak = group?.memoryPeak()
         let pidsPeak = group?.pidsPeak()
         let forkFailures = group?.forkFailures()
@@ -158,7 +163,7 @@ public final class Supervisor {
             confineVersion: plan.confineVersion, outcome: verdict.outcome, exitCode: verdict.exitCode,
             reason: verdict.reason, command: plan.arguments, profile: profile,
             host: .init(kernel: kernelRelease(), cgroupLayout: driver.kind.rawValue, cgroups: kernelPaths,
-                        cpuCount: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))),
+                        cpuCount: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), joinMethod: joinMethod),
             startedAt: startedAt, durationSeconds: duration, mainProcess: mainProcess,
             setupError: facts.setupFailure,
             memory: .init(limitBytes: profile.memoryBytes, swapLimitBytes: profile.swapBytes,
@@ -188,7 +193,9 @@ public final class Supervisor {
         var nextSample = start
         var graceDeadline: Double?
         var sampleCount = 0
-        // Per-process RSS costs a few syscalls per process: read it about every 100 ms.
+        // Usage and pids every sample; the breakdown and CPU counters (costlier, and CPU is
+        // cumulative) about every 50 ms; per-process RSS, a few syscalls per process, every 100 ms.
+        let detailEvery = max(1, Int((0.05 / interval).rounded()))
         let processEvery = max(1, Int((0.1 / interval).rounded()))
 
         var fds: [pollfd] = [pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)]
@@ -198,7 +205,8 @@ public final class Supervisor {
         while true {
             let current = monotonicSeconds()
             if current >= nextSample {
-                takeSample(group, at: current - start, withProcesses: sampleCount % processEvery == 0)
+                takeSample(group, at: current - start, detail: sampleCount % detailEvery == 0,
+                           withProcesses: sampleCount % processEvery == 0)
                 sampleCount += 1
                 nextSample += interval
                 if nextSample < current { nextSample = current + interval } // we fell behind; do not burst
@@ -236,15 +244,15 @@ public final class Supervisor {
                 }
             }
             if let termination = reap(mainPid: mainPid) {
-                takeSample(group, at: now(), withProcesses: false)
+                takeSample(group, at: now(), detail: true, withProcesses: false)
                 return termination
             }
         }
     }
 
-    private func takeSample(_ group: any RunGroup, at time: Double, withProcesses: Bool) {
-        let sample = group.sample()
-        lastSample = sample
+    private func takeSample(_ group: any RunGroup, at time: Double, detail: Bool, withProcesses: Bool) {
+        group.sample(detail: detail, into: &lastSample)
+        let sample = lastSample
         samplePeakMemory = max(samplePeakMemory, sample.memoryBytes)
         samplePeakPids = max(samplePeakPids, sample.pids)
         timeline.append(TimelinePoint(

@@ -117,7 +117,8 @@ final class FakeCgroupfsTests: XCTestCase {
     func testV1ReadsCapturedCounters() throws {
         let group = try v1Driver().createGroup(named: "confine-2-bb", limits: CgroupLimits())
         let stat = keyValues(text(fixtures + "/v1/cpu.stat"))
-        let sample = group.sample()
+        var sample = CgroupSample()
+        group.sample(detail: true, into: &sample)
         XCTAssertEqual(sample.periods, stat["nr_periods"])
         XCTAssertEqual(sample.throttledPeriods, stat["nr_throttled"])
         XCTAssertEqual(sample.throttledNanos, stat["throttled_time"])
@@ -183,7 +184,8 @@ final class FakeCgroupfsTests: XCTestCase {
         let v2 = fixtures + "/v2"
         let memory = keyValues(text(v2 + "/memory.stat"))
         let cpu = keyValues(text(v2 + "/cpu.stat"))
-        let sample = group.sample()
+        var sample = CgroupSample()
+        group.sample(detail: true, into: &sample)
         XCTAssertEqual(sample.memoryBytes, UInt64(text(v2 + "/memory.current").trimmed()))
         XCTAssertEqual(sample.anonBytes, memory["anon"])
         XCTAssertEqual(sample.fileBytes, memory["file"])

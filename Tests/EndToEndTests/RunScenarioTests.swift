@@ -151,6 +151,20 @@ final class RunScenarioTests: XCTestCase {
         XCTAssertFalse(run.memory.timeline.isEmpty)
     }
 
+    func testTargetRunsInsideItsCgroupFromItsFirstInstruction() throws {
+        // `cat` reads its own /proc/self/cgroup as its first act: it must already be in the group.
+        let (result, report) = Harness.confineRun([], ["/bin/cat", "/proc/self/cgroup"])
+        let run = try XCTUnwrap(report)
+        XCTAssertFalse(run.host.cgroups.isEmpty)
+        for (controller, path) in run.host.cgroups {
+            let line = result.stdout.split(separator: "\n").first {
+                controller == "unified" ? $0.hasPrefix("0::") : $0.split(separator: ":")[1].split(separator: ",").contains(Substring(controller))
+            }
+            XCTAssertEqual(line.map { String($0.split(separator: ":", maxSplits: 2)[2]) }, path, "\(controller): \(result.stdout)")
+        }
+        XCTAssertEqual(run.host.joinMethod, run.host.cgroupLayout == "unified" ? "clone-into-cgroup" : "cgroup.procs")
+    }
+
     func testNofileRlimitReachesTheTarget() throws {
         let (result, _) = Harness.confineRun(["--nofile", "123"], ["/bin/sh", "-c", "ulimit -n"])
         XCTAssertEqual(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "123")

@@ -30,6 +30,7 @@ typedef struct {
     char *const *envp;
     const int *cgroup_fds;      /* open O_WRONLY cgroup.procs files; the child writes its pid to each */
     int cgroup_fd_count;
+    int clone_cgroup_fd;        /* cgroup v2 directory for clone3(CLONE_INTO_CGROUP), or -1 */
     const confine_rlimit *rlimits;
     int rlimit_count;
     int die_with_parent;        /* PR_SET_PDEATHSIG(SIGKILL): the target dies with confine */
@@ -40,6 +41,7 @@ typedef struct {
     int failed_step;            /* confine_step, CONFINE_STEP_NONE on success */
     int failed_errno;
     int failed_index;           /* which cgroup fd or rlimit failed */
+    int cloned_into_cgroup;     /* 1 if the child was born in its cgroup (no migration needed) */
 } confine_spawn_result;
 
 /// Forks, runs the setup steps in the child and execs. Returns once the exec succeeded or a
