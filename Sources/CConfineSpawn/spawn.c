@@ -28,18 +28,6 @@ static void report_and_exit(int fd, int step, int err, int index) {
     _exit(127);
 }
 
-static size_t format_pid(char *buffer, pid_t pid) {
-    char reversed[16];
-    size_t length = 0;
-    do {
-        reversed[length++] = (char)('0' + pid % 10);
-        pid /= 10;
-    } while (pid > 0 && length < sizeof reversed);
-    for (size_t i = 0; i < length; i++) buffer[i] = reversed[length - 1 - i];
-    buffer[length] = '\n';
-    return length + 1;
-}
-
 /* clone3(CLONE_INTO_CGROUP) (Linux 5.7+, cgroup v2): the child is born in its cgroup, which
  * skips the migration that writing cgroup.procs costs (an RCU grace period, ~15 ms on some
  * machines). Returns -2 when the kernel cannot do it, so the caller falls back to fork. */
@@ -69,13 +57,13 @@ static void child(const confine_spawn_request *request, int error_fd, pid_t pare
         if (getppid() != parent) _exit(127); /* confine died before the prctl took effect */
     }
 
-    /* 3. Join the run's cgroup(s) before running a single instruction of the target. */
-    char pid_text[24];
-    size_t pid_length = format_pid(pid_text, getpid());
+    /* 3. Join the run's cgroup(s) before running a single instruction of the target. "0" means
+     *    the writer itself; on a v1 `tasks` file that moves one thread (this child has only one)
+     *    without the global threadgroup lock whose RCU grace period costs ~10 ms. */
     for (int i = 0; i < request->cgroup_fd_count && !joined; i++) {
         ssize_t written;
         do {
-            written = write(request->cgroup_fds[i], pid_text, pid_length);
+            written = write(request->cgroup_fds[i], "0\n", 2);
         } while (written < 0 && errno == EINTR);
         if (written < 0) report_and_exit(error_fd, CONFINE_STEP_JOIN_CGROUP, errno, i);
         close(request->cgroup_fds[i]);

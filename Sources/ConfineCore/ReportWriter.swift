@@ -14,7 +14,19 @@ public enum ReportWriter {
             return false
         }
         do {
-            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+            // Atomically (temp file + rename) for regular files, so a reader never sees half a
+            // report; straight into anything else (/dev/null, /dev/stdout, a fifo), which a
+            // rename would replace with a regular file.
+            let type = (try? FileManager.default.attributesOfItem(atPath: path))?[.type] as? FileAttributeType
+            if type == nil || type == .typeRegular {
+                try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+            } else {
+                guard let handle = FileHandle(forWritingAtPath: path) else {
+                    throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path])
+                }
+                defer { try? handle.close() }
+                try handle.write(contentsOf: data)
+            }
             return true
         } catch {
             let reason = (error as NSError).localizedDescription

@@ -107,7 +107,7 @@ public protocol CgroupDriver: Sendable {
 /// A run's cgroup (on v1, one directory per hierarchy).
 public protocol RunGroup: AnyObject {
     var name: String { get }
-    /// `cgroup.procs` files the child writes its pid into between fork and exec.
+    /// Files the child writes itself into ("0") between fork and exec.
     var joinFiles: [String] { get }
     /// cgroup v2: the directory a child can be cloned straight into (CLONE_INTO_CGROUP).
     var cloneIntoDirectory: String? { get }

@@ -115,7 +115,9 @@ final class CgroupV1Group: RunGroup {
         self.controllerDirectory = controllerDirectory
     }
 
-    var joinFiles: [String] { directories.map { $0.directory + "/cgroup.procs" } }
+    /// `tasks`, not `cgroup.procs`: the child writes "0" for its single thread, which the kernel
+    /// migrates without taking the global threadgroup lock (an RCU grace period, ~10 ms here).
+    var joinFiles: [String] { directories.map { $0.directory + "/tasks" } }
     var cloneIntoDirectory: String? { nil } // CLONE_INTO_CGROUP is cgroup v2 only
 
     var kernelPaths: [String: String] {
@@ -258,7 +260,7 @@ final class CgroupV1Group: RunGroup {
     func remove() throws(CgroupError) {
         // Close kept-open counters first: an open file does not block rmdir, but keeps memory.
         memoryUsage = nil; memoryStat = nil; kernelUsage = nil; cpuacctUsage = nil; cpuStat = nil; pidsCurrent = nil
-        if !created.isEmpty { killAll() }
+        if !memberPids().isEmpty { killAll() }
         var firstError: CgroupError?
         for directory in created.reversed() {
             do {

@@ -230,7 +230,7 @@ final class CgroupV2Group: RunGroup {
     func remove() throws(CgroupError) {
         memoryCurrent = nil; memoryStat = nil; cpuStat = nil; pidsCurrent = nil
         guard exists else { return }
-        killAll()
+        if !memberPids().isEmpty { killAll() }
         do {
             try removeGroupDirectory(directory, filesystem: filesystem)
         } catch {

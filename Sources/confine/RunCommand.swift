@@ -118,9 +118,7 @@ struct Run: ParsableCommand {
 
         let written = ReportWriter.write(report, to: self.report)
         if !quiet {
-            var summary = Summary.render(report, reportPath: written ? self.report : nil)
-            if report.outcome == .setupFailed { summary += "  hint     `confine doctor` checks what this machine can do\n" }
-            FileHandle.standardError.write(Data(summary.utf8))
+            FileHandle.standardError.write(Data(Summary.render(report, reportPath: written ? self.report : nil).utf8))
         }
         throw ExitCode(report.exitCode)
     }

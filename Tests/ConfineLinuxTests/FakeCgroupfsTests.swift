@@ -18,7 +18,7 @@ struct FakeCgroupFilesystem: CgroupFilesystem {
             try? FileManager.default.copyItem(atPath: template + "/" + file, toPath: path + "/" + file)
         }
         for (file, contents) in extraFiles where !omit.contains(file) {
-            FileManager.default.createFile(atPath: path + "/" + file, contents: Data(contents.utf8))
+            _ = FileManager.default.createFile(atPath: path + "/" + file, contents: Data(contents.utf8))
         }
     }
 
@@ -87,7 +87,7 @@ final class FakeCgroupfsTests: XCTestCase {
             paths[controller] = "/job"
         }
         let filesystem = FakeCgroupFilesystem(template: fixtures + "/v1", omit: omit, extraFiles: [
-            "cgroup.procs": "", "memory.limit_in_bytes": "9223372036854771712\n",
+            "cgroup.procs": "", "tasks": "", "memory.limit_in_bytes": "9223372036854771712\n",
             "memory.memsw.limit_in_bytes": "9223372036854771712\n", "memory.swappiness": "60\n",
             "cpu.cfs_period_us": "100000\n", "cpu.cfs_quota_us": "-1\n", "pids.max": "max\n", "freezer.state": "THAWED\n",
         ])
@@ -105,7 +105,7 @@ final class FakeCgroupfsTests: XCTestCase {
         XCTAssertEqual(text(root + "/cpu/job/confine-1-aa/cpu.cfs_quota_us"), "25000")
         XCTAssertEqual(text(root + "/pids/job/confine-1-aa/pids.max"), "32")
         XCTAssertEqual(Set(group.joinFiles), Set(["memory", "cpu", "cpuacct", "pids", "freezer"].map {
-            root + "/\($0)/job/confine-1-aa/cgroup.procs" }))
+            root + "/\($0)/job/confine-1-aa/tasks" }))
         XCTAssertEqual(group.kernelPaths["memory"], "/job/confine-1-aa")
         XCTAssertEqual(Set(driver.parentDirectories), Set(["memory", "cpu", "cpuacct", "pids", "freezer"].map { root + "/\($0)/job" }))
         XCTAssertEqual(GarbageCollector(driver: driver).leftovers(), ["confine-1-aa"], "pid 1 is not a confine")
@@ -155,9 +155,9 @@ final class FakeCgroupfsTests: XCTestCase {
 
     func v2Driver(omit: Set<String> = [], procs: String = "") throws -> CgroupV2Driver {
         try FileManager.default.createDirectory(atPath: root + "/ci/job", withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: root + "/ci/job/cgroup.controllers", contents: Data("cpuset cpu io memory pids\n".utf8))
-        FileManager.default.createFile(atPath: root + "/ci/job/cgroup.subtree_control", contents: Data("".utf8))
-        FileManager.default.createFile(atPath: root + "/ci/job/cgroup.procs", contents: Data(procs.utf8))
+        _ = FileManager.default.createFile(atPath: root + "/ci/job/cgroup.controllers", contents: Data("cpuset cpu io memory pids\n".utf8))
+        _ = FileManager.default.createFile(atPath: root + "/ci/job/cgroup.subtree_control", contents: Data("".utf8))
+        _ = FileManager.default.createFile(atPath: root + "/ci/job/cgroup.procs", contents: Data(procs.utf8))
         let mounts = [CgroupMount(mountPoint: root, root: "/", fsType: "cgroup2", controllers: [])]
         return try CgroupV2Driver(placement: CgroupPlacement(kind: .unified, mounts: mounts, ownPaths: ["": "/ci/job"]),
                                   filesystem: FakeCgroupFilesystem(template: fixtures + "/v2", omit: omit))
