@@ -126,6 +126,8 @@ public protocol RunGroup: AnyObject {
     func forkFailures() -> UInt64?
     func oomKillCount() -> UInt64
     func memberPids() -> [Int32]
+    /// The members, read through a kept-open `cgroup.procs` (one syscall): the sampler's view.
+    func sampledPids(into pids: inout [Int32])
     func signalAll(_ signal: Int32)
     /// Kills every process in the group and waits until it is empty.
     func killAll()
@@ -197,6 +199,25 @@ func removeGroupDirectory(_ path: String, filesystem: any CgroupFilesystem) thro
         }
     }
     throw lastError
+}
+
+/// Parses a `cgroup.procs` buffer (one decimal pid per line) into `pids`, reusing its storage.
+func parsePidList(_ bytes: UnsafeRawBufferPointer?, into pids: inout [Int32]) {
+    pids.removeAll(keepingCapacity: true)
+    guard let bytes else { return }
+    var value: Int32 = 0
+    var digits = 0
+    for byte in bytes {
+        if byte >= 48 && byte <= 57 {
+            value = value &* 10 &+ Int32(byte - 48)
+            digits += 1
+        } else {
+            if digits > 0 { pids.append(value) }
+            value = 0
+            digits = 0
+        }
+    }
+    if digits > 0 { pids.append(value) }
 }
 
 /// Sends SIGKILL to every pid listed until the group stays empty (bounded).

@@ -106,6 +106,7 @@ final class CgroupV1Group: RunGroup {
     private var cpuacctUsage: KeptOpenFile?
     private var cpuStat: KeptOpenFile?
     private var pidsCurrent: KeptOpenFile?
+    private var procs: KeptOpenFile?
 
     init(name: String, filesystem: any CgroupFilesystem, directories: [(String, String, String)],
          controllerDirectory: @escaping (String) -> String?) {
@@ -171,6 +172,8 @@ final class CgroupV1Group: RunGroup {
 
     func openCounters() {
         if let memory = controllerDirectory("memory") {
+            // Every process is in every hierarchy's group: the memory one lists them all.
+            procs = KeptOpenFile(memory + "/cgroup.procs", capacity: 65536)
             memoryUsage = KeptOpenFile(memory + "/memory.usage_in_bytes")
             memoryStat = KeptOpenFile(memory + "/memory.stat")
             kernelUsage = KeptOpenFile(memory + "/memory.kmem.usage_in_bytes")
@@ -238,6 +241,10 @@ final class CgroupV1Group: RunGroup {
         return all.sorted()
     }
 
+    func sampledPids(into pids: inout [Int32]) {
+        parsePidList(procs?.read(), into: &pids)
+    }
+
     func signalAll(_ signal: Int32) {
         for pid in memberPids() { kill(pid, signal) }
     }
@@ -260,6 +267,7 @@ final class CgroupV1Group: RunGroup {
     func remove() throws(CgroupError) {
         // Close kept-open counters first: an open file does not block rmdir, but keeps memory.
         memoryUsage = nil; memoryStat = nil; kernelUsage = nil; cpuacctUsage = nil; cpuStat = nil; pidsCurrent = nil
+        procs = nil
         if !memberPids().isEmpty { killAll() }
         var firstError: CgroupError?
         for directory in created.reversed() {

@@ -111,6 +111,7 @@ final class CgroupV2Group: RunGroup {
     private var memoryStat: KeptOpenFile?
     private var cpuStat: KeptOpenFile?
     private var pidsCurrent: KeptOpenFile?
+    private var procs: KeptOpenFile?
 
     init(name: String, directory: String, path: String, filesystem: any CgroupFilesystem) {
         self.name = name
@@ -146,6 +147,7 @@ final class CgroupV2Group: RunGroup {
     }
 
     func openCounters() {
+        procs = KeptOpenFile(directory + "/cgroup.procs", capacity: 65536)
         memoryCurrent = KeptOpenFile(directory + "/memory.current")
         memoryStat = KeptOpenFile(directory + "/memory.stat", capacity: 16384)
         cpuStat = KeptOpenFile(directory + "/cpu.stat")
@@ -212,6 +214,10 @@ final class CgroupV2Group: RunGroup {
         exists ? readPids(directory + "/cgroup.procs") : []
     }
 
+    func sampledPids(into pids: inout [Int32]) {
+        parsePidList(procs?.read(), into: &pids)
+    }
+
     func signalAll(_ signal: Int32) {
         for pid in memberPids() { kill(pid, signal) }
     }
@@ -228,7 +234,7 @@ final class CgroupV2Group: RunGroup {
     }
 
     func remove() throws(CgroupError) {
-        memoryCurrent = nil; memoryStat = nil; cpuStat = nil; pidsCurrent = nil
+        memoryCurrent = nil; memoryStat = nil; cpuStat = nil; pidsCurrent = nil; procs = nil
         guard exists else { return }
         if !memberPids().isEmpty { killAll() }
         do {

@@ -18,6 +18,8 @@ struct ProcessTable {
     private(set) var tree = Set<Int32>()
     private let pageSize = UInt64(sysconf(Int32(_SC_PAGESIZE)))
     private var statmBuffer = [UInt8](repeating: 0, count: 128)
+    /// `/proc/<pid>/statm` kept open while the process lives: one `pread` per reading.
+    private var statmFiles: [Int32: Int32] = [:]
 
     mutating func addRoot(_ pid: Int32, at time: Double) {
         tree.insert(pid)
@@ -47,6 +49,19 @@ struct ProcessTable {
             let rss = residentBytes(pid)
             if rss > entries[pid]?.peakRssBytes ?? 0 { entries[pid]?.peakRssBytes = rss }
         }
+        // Close the files of processes that have left the group.
+        if statmFiles.count > pids.count {
+            let current = Set(pids)
+            for (pid, fd) in statmFiles where !current.contains(pid) {
+                close(fd)
+                statmFiles[pid] = nil
+            }
+        }
+    }
+
+    mutating func closeFiles() {
+        for fd in statmFiles.values { close(fd) }
+        statmFiles = [:]
     }
 
     func command(of pid: Int32) -> String? { entries[pid]?.command }
@@ -82,11 +97,14 @@ struct ProcessTable {
 
     private mutating func residentBytes(_ pid: Int32) -> UInt64 {
         // statm: "size resident shared ..." in pages.
-        let fd = retryingEINTR { open("/proc/\(pid)/statm", O_RDONLY | O_CLOEXEC) }
-        guard fd >= 0 else { return 0 }
-        defer { close(fd) }
+        var fd = statmFiles[pid] ?? -1
+        if fd < 0 {
+            fd = retryingEINTR { open("/proc/\(pid)/statm", O_RDONLY | O_CLOEXEC) }
+            guard fd >= 0 else { return 0 }
+            statmFiles[pid] = fd
+        }
         return statmBuffer.withUnsafeMutableBytes { raw -> UInt64 in
-            let count = retryingEINTR { read(fd, raw.baseAddress, raw.count) }
+            let count = retryingEINTR { pread(fd, raw.baseAddress, raw.count, 0) }
             guard count > 0 else { return 0 }
             let bytes = UnsafeRawBufferPointer(rebasing: raw[0..<count])
             guard let space = bytes.firstIndex(of: 32) else { return 0 }

@@ -45,6 +45,7 @@ public final class Supervisor {
     private var lastSample = CgroupSample()
     private var samplePeakMemory: UInt64 = 0
     private var samplePeakPids = 0
+    private var pidBuffer: [Int32] = []
     private var kernelOOMKills: [KernelOOMKill] = []
     private var oomParser: KernelOOMParser
     private var warnings: [String] = []
@@ -118,6 +119,7 @@ public final class Supervisor {
                                       connector: connector, facts: &facts)
         }
         if signalFD >= 0 { close(signalFD) }
+        processes.closeFiles()
 
         // Collect, then clean up: the group's counters die with it.
         if let group {
@@ -260,7 +262,10 @@ public final class Supervisor {
             breakdown: MemoryBreakdown(anonBytes: sample.anonBytes, fileBytes: sample.fileBytes,
                                        kernelBytes: sample.kernelBytes, shmemBytes: sample.shmemBytes),
             cpuSeconds: Double(sample.cpuUsageNanos) / 1e9, throttledPeriods: sample.throttledPeriods, pids: sample.pids))
-        if withProcesses { processes.sampleRSS(of: group.memberPids(), at: time) }
+        if withProcesses {
+            group.sampledPids(into: &pidBuffer)
+            processes.sampleRSS(of: pidBuffer, at: time)
+        }
     }
 
     /// Reaps every exited child; returns the main process's termination once it has one.

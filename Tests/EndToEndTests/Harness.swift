@@ -100,10 +100,16 @@ enum Harness {
         }
     }
 
-    /// The confine run groups currently present below this process's own cgroups.
+    /// Run groups whose confine is gone: what a confine that cleaned up must not leave. (Groups of
+    /// confines still running elsewhere on the machine are theirs, and not counted.)
     static func leftoverGroups() -> [String] {
-        let result = run([confine, "gc", "--dry-run", "--all"])
+        let result = run([confine, "gc", "--dry-run"])
         return result.stdout.split(separator: "\n").map(String.init)
+    }
+
+    /// Every run group present, live or not.
+    static func allGroups() -> [String] {
+        run([confine, "gc", "--dry-run", "--all"]).stdout.split(separator: "\n").map(String.init)
     }
 
     static var isRoot: Bool { getuid() == 0 }
