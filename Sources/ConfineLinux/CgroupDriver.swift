@@ -122,6 +122,8 @@ public protocol RunGroup: AnyObject {
     func sample(detail: Bool, into sample: inout CgroupSample)
     /// The kernel's own peak counter and its file name; nil if the kernel has none.
     func memoryPeak() -> (bytes: UInt64, source: String)?
+    /// The memory limit as the kernel applied it (rounded down to whole pages); nil for `max`.
+    func appliedMemoryLimit() -> UInt64?
     func pidsPeak() -> Int?
     func forkFailures() -> UInt64?
     func oomKillCount() -> UInt64
@@ -199,6 +201,14 @@ func removeGroupDirectory(_ path: String, filesystem: any CgroupFilesystem) thro
         }
     }
     throw lastError
+}
+
+/// A limit file's value: a number, or nil for `max` (v2) and the v1 "unlimited" sentinel
+/// (PAGE_COUNTER_MAX pages, printed as 9223372036854771712 on 4 KiB pages).
+func parseLimit(_ text: String) -> UInt64? {
+    let trimmed = text.trimmed()
+    guard trimmed != "max", let value = UInt64(trimmed), value < (1 << 62) else { return nil }
+    return value
 }
 
 /// Parses a `cgroup.procs` buffer (one decimal pid per line) into `pids`, reusing its storage.

@@ -219,6 +219,12 @@ final class CgroupV1Group: RunGroup {
         return (value, "memory.max_usage_in_bytes")
     }
 
+    func appliedMemoryLimit() -> UInt64? {
+        guard let directory = controllerDirectory("memory"),
+              let text = try? readControl(directory + "/memory.limit_in_bytes") else { return nil }
+        return parseLimit(text)
+    }
+
     func pidsPeak() -> Int? {
         guard let directory = controllerDirectory("pids"), let text = try? readControl(directory + "/pids.peak") else { return nil }
         return Int(text.trimmed())

@@ -17,9 +17,15 @@ public struct CgroupV2Driver: CgroupDriver {
             throw CgroupError(step: "detect cgroup layout", detail: "no cgroup2 mount found")
         }
         self.filesystem = filesystem
-        ownDirectory = placement.ownDirectory(in: mount, ownPath: own)
-        ownPath = own
+        // After an earlier run moved confine into `confine.leaf`, its groups still belong beside it.
+        var base = own
+        if base.hasSuffix("/" + Self.leafName) { base = String(base.dropLast(Self.leafName.count + 1)) }
+        if base.isEmpty { base = "/" }
+        ownDirectory = placement.ownDirectory(in: mount, ownPath: base)
+        ownPath = base
     }
+
+    static let leafName = "confine.leaf"
 
     public var parentDirectories: [String] { [ownDirectory] }
 
@@ -85,7 +91,7 @@ public struct CgroupV2Driver: CgroupDriver {
     }
 
     private func moveOwnProcessesToLeaf() throws(CgroupError) {
-        let leaf = ownDirectory + "/confine.leaf"
+        let leaf = ownDirectory + "/" + Self.leafName
         if !isDirectory(leaf) {
             do { try filesystem.makeDirectory(leaf) } catch { throw CgroupError(step: "create leaf cgroup", error) }
         }
@@ -193,6 +199,11 @@ final class CgroupV2Group: RunGroup {
     func memoryPeak() -> (bytes: UInt64, source: String)? {
         guard let text = try? readControl(directory + "/memory.peak"), let value = UInt64(text.trimmed()) else { return nil }
         return (value, "memory.peak")
+    }
+
+    func appliedMemoryLimit() -> UInt64? {
+        guard let text = try? readControl(directory + "/memory.max") else { return nil }
+        return parseLimit(text)
     }
 
     func pidsPeak() -> Int? {

@@ -132,6 +132,7 @@ public final class Supervisor {
         var finalSample = lastSample
         group?.sample(detail: true, into: &finalSample)
         let kernelPeak = group?.memoryPeak()
+        let appliedLimit = group?.appliedMemoryLimit()
         let pidsPeak = group?.pidsPeak()
         let forkFailures = group?.forkFailures()
         let oomCount = Int(group?.oomKillCount() ?? 0)
@@ -168,7 +169,7 @@ public final class Supervisor {
                         cpuCount: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), joinMethod: joinMethod),
             startedAt: startedAt, durationSeconds: duration, mainProcess: mainProcess,
             setupError: facts.setupFailure,
-            memory: .init(limitBytes: profile.memoryBytes, swapLimitBytes: profile.swapBytes,
+            memory: .init(limitBytes: appliedLimit ?? profile.memoryBytes, swapLimitBytes: profile.swapBytes,
                           peakBytes: useSamplesForPeak ? samplePeakMemory : kernelPeak!.bytes,
                           peakSource: useSamplesForPeak ? "samples" : kernelPeak!.source,
                           last: lastSample == CgroupSample() ? nil : MemoryBreakdown(

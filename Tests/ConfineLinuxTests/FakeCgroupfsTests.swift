@@ -104,6 +104,7 @@ final class FakeCgroupfsTests: XCTestCase {
         XCTAssertEqual(text(root + "/cpu/job/confine-1-aa/cpu.cfs_period_us"), "100000")
         XCTAssertEqual(text(root + "/cpu/job/confine-1-aa/cpu.cfs_quota_us"), "25000")
         XCTAssertEqual(text(root + "/pids/job/confine-1-aa/pids.max"), "32")
+        XCTAssertEqual(group.appliedMemoryLimit(), 64 << 20)
         XCTAssertEqual(Set(group.joinFiles), Set(["memory", "cpu", "cpuacct", "pids", "freezer"].map {
             root + "/\($0)/job/confine-1-aa/tasks" }))
         XCTAssertEqual(group.kernelPaths["memory"], "/job/confine-1-aa")
@@ -116,6 +117,7 @@ final class FakeCgroupfsTests: XCTestCase {
 
     func testV1ReadsCapturedCounters() throws {
         let group = try v1Driver().createGroup(named: "confine-2-bb", limits: CgroupLimits())
+        XCTAssertNil(group.appliedMemoryLimit(), "v1's unlimited sentinel 9223372036854771712 means no limit")
         let stat = keyValues(text(fixtures + "/v1/cpu.stat"))
         var sample = CgroupSample()
         group.sample(detail: true, into: &sample)
@@ -181,6 +183,7 @@ final class FakeCgroupfsTests: XCTestCase {
 
     func testV2ReadsCapturedCounters() throws {
         let group = try v2Driver().createGroup(named: "confine-6-ff", limits: CgroupLimits())
+        XCTAssertNil(group.appliedMemoryLimit(), "memory.max `max` means no limit")
         let v2 = fixtures + "/v2"
         let memory = keyValues(text(v2 + "/memory.stat"))
         let cpu = keyValues(text(v2 + "/cpu.stat"))
@@ -222,6 +225,16 @@ final class FakeCgroupfsTests: XCTestCase {
         XCTAssertThrowsError(try driver.enableControllers(["hugetlb"])) { error in
             XCTAssertTrue("\(error)".contains("controller(s) hugetlb not available"), "\(error)")
         }
+    }
+
+    func testV2GroupsOfAConfineMovedToItsLeafStayBesideTheLeaf() throws {
+        let mounts = [CgroupMount(mountPoint: root, root: "/", fsType: "cgroup2", controllers: [])]
+        let driver = try CgroupV2Driver(placement: CgroupPlacement(kind: .unified, mounts: mounts,
+                                                                   ownPaths: ["": "/ci/job/confine.leaf"]),
+                                        filesystem: FakeCgroupFilesystem(template: fixtures + "/v2"))
+        XCTAssertEqual(driver.parentDirectories, [root + "/ci/job"])
+        XCTAssertEqual(parseLimit("max\n"), nil)
+        XCTAssertEqual(parseLimit("67108864\n"), 67_108_864)
     }
 
     // MARK: kernel log
