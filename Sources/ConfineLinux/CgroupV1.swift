@@ -107,6 +107,8 @@ final class CgroupV1Group: RunGroup {
     private var cpuStat: KeptOpenFile?
     private var pidsCurrent: KeptOpenFile?
     private var procs: KeptOpenFile?
+    /// With the kernel's own `pids.peak`, the current count is only needed for the timeline.
+    private var pidsEverySample = true
 
     init(name: String, filesystem: any CgroupFilesystem, directories: [(String, String, String)],
          controllerDirectory: @escaping (String) -> String?) {
@@ -180,7 +182,10 @@ final class CgroupV1Group: RunGroup {
         }
         if let cpuacct = controllerDirectory("cpuacct") { cpuacctUsage = KeptOpenFile(cpuacct + "/cpuacct.usage") }
         if let cpu = controllerDirectory("cpu") { cpuStat = KeptOpenFile(cpu + "/cpu.stat") }
-        if let pids = controllerDirectory("pids") { pidsCurrent = KeptOpenFile(pids + "/pids.current") }
+        if let pids = controllerDirectory("pids") {
+            pidsCurrent = KeptOpenFile(pids + "/pids.current")
+            pidsEverySample = !fileExists(pids + "/pids.peak")
+        }
     }
 
     private static let memoryStatKeys: [[UInt8]] = ["rss", "cache", "shmem"].map { Array($0.utf8) }
@@ -188,7 +193,7 @@ final class CgroupV1Group: RunGroup {
 
     func sample(detail: Bool, into sample: inout CgroupSample) {
         sample.memoryBytes = memoryUsage?.readNumber() ?? 0
-        sample.pids = Int(pidsCurrent?.readNumber() ?? 0)
+        if detail || pidsEverySample { sample.pids = Int(pidsCurrent?.readNumber() ?? 0) }
         guard detail else { return }
         if let stat = memoryStat?.read() {
             scanKeyValues(stat, keys: Self.memoryStatKeys) { key, value in

@@ -27,14 +27,17 @@ public struct CgroupV2Driver: CgroupDriver {
 
     static let leafName = "confine.leaf"
 
+    private func childPath(_ name: String) -> String {
+        ownPath.hasSuffix("/") ? ownPath + name : ownPath + "/" + name
+    }
+
     public var parentDirectories: [String] { [ownDirectory] }
 
     public func createGroup(named name: String, limits: CgroupLimits) throws(CgroupError) -> any RunGroup {
         var controllers = ["memory", "cpu", "pids"]
         if limits.cpuset != nil { controllers.append("cpuset") }
         try enableControllers(controllers)
-        let group = CgroupV2Group(name: name, directory: ownDirectory + "/" + name,
-                                  path: ownPath.hasSuffix("/") ? ownPath + name : ownPath + "/" + name,
+        let group = CgroupV2Group(name: name, directory: ownDirectory + "/" + name, path: childPath(name),
                                   filesystem: filesystem)
         do {
             try filesystem.makeDirectory(group.directory)
@@ -53,7 +56,7 @@ public struct CgroupV2Driver: CgroupDriver {
     }
 
     public func existingGroup(named name: String) -> any RunGroup {
-        let group = CgroupV2Group(name: name, directory: ownDirectory + "/" + name, path: ownPath + "/" + name,
+        let group = CgroupV2Group(name: name, directory: ownDirectory + "/" + name, path: childPath(name),
                                   filesystem: filesystem)
         group.exists = isDirectory(group.directory)
         return group
@@ -118,6 +121,8 @@ final class CgroupV2Group: RunGroup {
     private var cpuStat: KeptOpenFile?
     private var pidsCurrent: KeptOpenFile?
     private var procs: KeptOpenFile?
+    /// With the kernel's own `pids.peak`, the current count is only needed for the timeline.
+    private var pidsEverySample = true
 
     init(name: String, directory: String, path: String, filesystem: any CgroupFilesystem) {
         self.name = name
@@ -158,6 +163,7 @@ final class CgroupV2Group: RunGroup {
         memoryStat = KeptOpenFile(directory + "/memory.stat", capacity: 16384)
         cpuStat = KeptOpenFile(directory + "/cpu.stat")
         pidsCurrent = KeptOpenFile(directory + "/pids.current")
+        pidsEverySample = !fileExists(directory + "/pids.peak")
     }
 
     private static let memoryStatKeys: [[UInt8]] =
@@ -167,7 +173,7 @@ final class CgroupV2Group: RunGroup {
 
     func sample(detail: Bool, into sample: inout CgroupSample) {
         sample.memoryBytes = memoryCurrent?.readNumber() ?? 0
-        sample.pids = Int(pidsCurrent?.readNumber() ?? 0)
+        if detail || pidsEverySample { sample.pids = Int(pidsCurrent?.readNumber() ?? 0) }
         guard detail else { return }
         if let stat = memoryStat?.read() {
             var kernel: UInt64?
