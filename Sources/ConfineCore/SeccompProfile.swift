@@ -1,0 +1,323 @@
+import Foundation
+
+// OCI / Docker seccomp profiles (the JSON `docker run --security-opt seccomp=` and
+// `linux.seccomp` in an OCI config.json take), loaded unchanged, and resolved the way Docker
+// resolves them for one container: capability-, architecture- and kernel-gated rules applied.
+// Compiling to BPF and installing are ConfineLinux's job (issue 3); this file is pure parsing.
+
+/// What a rule or the default does to a matching syscall.
+public enum SeccompAction: Equatable, Sendable, CustomStringConvertible {
+    case allow
+    case errno(Int32)
+    case killThread
+    case killProcess
+    case trap
+    case log
+    case notify
+
+    public var description: String {
+        switch self {
+        case .allow: return "SCMP_ACT_ALLOW"
+        case .errno(let code): return "SCMP_ACT_ERRNO(\(code))"
+        case .killThread: return "SCMP_ACT_KILL_THREAD"
+        case .killProcess: return "SCMP_ACT_KILL_PROCESS"
+        case .trap: return "SCMP_ACT_TRAP"
+        case .log: return "SCMP_ACT_LOG"
+        case .notify: return "SCMP_ACT_NOTIFY"
+        }
+    }
+}
+
+public enum SeccompOperator: String, Equatable, Sendable, CaseIterable {
+    case notEqual = "SCMP_CMP_NE"
+    case lessThan = "SCMP_CMP_LT"
+    case lessOrEqual = "SCMP_CMP_LE"
+    case equal = "SCMP_CMP_EQ"
+    case greaterOrEqual = "SCMP_CMP_GE"
+    case greaterThan = "SCMP_CMP_GT"
+    case maskedEqual = "SCMP_CMP_MASKED_EQ"
+}
+
+public struct SeccompArgument: Equatable, Sendable {
+    public var index: Int
+    public var value: UInt64
+    public var valueTwo: UInt64
+    public var op: SeccompOperator
+
+    /// Whether a syscall argument value satisfies this condition (libseccomp's semantics:
+    /// MASKED_EQ compares `arg & value == valueTwo`).
+    public func matches(_ argument: UInt64) -> Bool {
+        switch op {
+        case .notEqual: return argument != value
+        case .lessThan: return argument < value
+        case .lessOrEqual: return argument <= value
+        case .equal: return argument == value
+        case .greaterOrEqual: return argument >= value
+        case .greaterThan: return argument > value
+        case .maskedEqual: return argument & value == valueTwo
+        }
+    }
+}
+
+/// `includes` / `excludes` of a rule.
+public struct SeccompFilterCondition: Equatable, Sendable {
+    public var caps: [String] = []
+    public var arches: [String] = []
+    public var minKernel: String?
+}
+
+public struct SeccompRule: Equatable, Sendable {
+    public var names: [String]
+    public var action: SeccompAction
+    public var args: [SeccompArgument]
+    public var includes: SeccompFilterCondition
+    public var excludes: SeccompFilterCondition
+    /// The JSON path of the rule (`syscalls[12]`), for messages.
+    public var path: String
+}
+
+public struct SeccompProfile: Equatable, Sendable {
+    public var defaultAction: SeccompAction
+    /// `SCMP_ARCH_*` names from `architectures` and `archMap` (main and sub-architectures).
+    public var architectures: [String]
+    public var flags: [String]
+    public var rules: [SeccompRule]
+}
+
+/// A profile resolved for one container: only the rules that apply, in order.
+public struct ResolvedSeccompProfile: Equatable, Sendable {
+    public var defaultAction: SeccompAction
+    public var architectures: [String]
+    public var flags: [String]
+    public var rules: [(name: String, action: SeccompAction, args: [SeccompArgument])]
+
+    public static func == (lhs: ResolvedSeccompProfile, rhs: ResolvedSeccompProfile) -> Bool {
+        lhs.defaultAction == rhs.defaultAction && lhs.architectures == rhs.architectures && lhs.flags == rhs.flags
+            && lhs.rules.count == rhs.rules.count
+            && zip(lhs.rules, rhs.rules).allSatisfy { $0.name == $1.name && $0.action == $1.action && $0.args == $1.args }
+    }
+
+    /// The verdict for one call, as the kernel filter would give it: a rule without arguments
+    /// or whose conditions all hold decides; otherwise the default.
+    public func verdict(syscall name: String, arguments: [UInt64] = []) -> SeccompAction {
+        var verdict: SeccompAction?
+        for rule in rules where rule.name == name {
+            let holds = rule.args.allSatisfy { $0.index < arguments.count ? $0.matches(arguments[$0.index]) : $0.matches(0) }
+            guard holds else { continue }
+            // libseccomp keeps the most restrictive action when several rules match one call.
+            verdict = verdict.map { Self.moreRestrictive($0, rule.action) } ?? rule.action
+        }
+        return verdict ?? defaultAction
+    }
+
+    static func moreRestrictive(_ a: SeccompAction, _ b: SeccompAction) -> SeccompAction {
+        func rank(_ action: SeccompAction) -> Int {
+            switch action {
+            case .killProcess: return 0
+            case .killThread: return 1
+            case .trap: return 2
+            case .errno: return 3
+            case .notify: return 4
+            case .log: return 5
+            case .allow: return 6
+            }
+        }
+        return rank(a) <= rank(b) ? a : b
+    }
+}
+
+/// A bad seccomp profile: the file and the JSON path of what is wrong.
+public struct SeccompProfileError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var file: String
+    public var path: String
+    public var message: String
+    public var description: String { "\(file): error: \(path.isEmpty ? "" : path + ": ")\(message)" }
+}
+
+public enum SeccompProfileLoader {
+    /// Docker's default capability set for a container (moby `oci/caps/defaults.go`).
+    public static let dockerDefaultCapabilities = [
+        "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID",
+        "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL",
+        "CAP_AUDIT_WRITE",
+    ]
+
+    static let actions = ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_THREAD",
+                          "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_TRAP", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_NOTIFY"]
+    static let topLevelKeys = ["defaultAction", "defaultErrnoRet", "architectures", "archMap", "flags", "syscalls",
+                               "listenerPath", "listenerMetadata"]
+    static let ruleKeys = ["names", "name", "action", "errnoRet", "args", "includes", "excludes", "comment"]
+
+    public static func load(file: String, data: Data) throws(SeccompProfileError) -> SeccompProfile {
+        func fail(_ path: String, _ message: String) -> SeccompProfileError {
+            SeccompProfileError(file: file, path: path, message: message)
+        }
+        let json: Any
+        do {
+            json = try JSONSerialization.jsonObject(with: data)
+        } catch {
+            throw fail("", "not valid JSON: \((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)")")
+        }
+        guard let top = json as? [String: Any] else { throw fail("", "expected a JSON object with defaultAction and syscalls") }
+        for key in top.keys.sorted() where !topLevelKeys.contains(key) {
+            throw fail(key, unknownKeyMessage(key, allowed: topLevelKeys))
+        }
+        guard let defaultName = top["defaultAction"] as? String else {
+            throw fail("defaultAction", "missing; expected an action such as SCMP_ACT_ERRNO")
+        }
+        let defaultErrno = try errnoValue(top["defaultErrnoRet"], path: "defaultErrnoRet", fail)
+        let defaultAction = try action(defaultName, errnoRet: defaultErrno, path: "defaultAction", fail)
+
+        var architectures: [String] = []
+        if let list = top["architectures"] {
+            guard let names = list as? [String] else { throw fail("architectures", "expected a list of SCMP_ARCH_* names") }
+            architectures += names
+        }
+        if let map = top["archMap"] {
+            guard let entries = map as? [[String: Any]] else { throw fail("archMap", "expected a list of objects") }
+            for (index, entry) in entries.enumerated() {
+                guard let main = entry["architecture"] as? String else {
+                    throw fail("archMap[\(index)].architecture", "missing; expected an SCMP_ARCH_* name")
+                }
+                architectures.append(main)
+                architectures += (entry["subArchitectures"] as? [String]) ?? []
+            }
+        }
+        let flags = (top["flags"] as? [String]) ?? []
+
+        var rules: [SeccompRule] = []
+        let syscalls = top["syscalls"] ?? [Any]()
+        guard let list = syscalls as? [Any] else { throw fail("syscalls", "expected a list of rules") }
+        for (index, item) in list.enumerated() {
+            let path = "syscalls[\(index)]"
+            guard let rule = item as? [String: Any] else { throw fail(path, "expected an object with names and action") }
+            for key in rule.keys.sorted() where !ruleKeys.contains(key) {
+                throw fail("\(path).\(key)", unknownKeyMessage(key, allowed: ruleKeys))
+            }
+            var names = (rule["names"] as? [String]) ?? []
+            if let name = rule["name"] as? String { names.append(name) }
+            guard !names.isEmpty else { throw fail(path, "needs 'names' (a list of syscall names)") }
+            guard let actionName = rule["action"] as? String else {
+                throw fail("\(path).action", "missing; expected an action such as SCMP_ACT_ALLOW")
+            }
+            let errnoRet = try errnoValue(rule["errnoRet"], path: "\(path).errnoRet", fail)
+            let ruleAction = try action(actionName, errnoRet: errnoRet ?? (actionName == "SCMP_ACT_ERRNO" ? defaultErrno : nil),
+                                        path: "\(path).action", fail)
+            var args: [SeccompArgument] = []
+            if let argList = rule["args"], !(argList is NSNull) {
+                guard let entries = argList as? [[String: Any]] else { throw fail("\(path).args", "expected a list of objects") }
+                for (argIndex, arg) in entries.enumerated() {
+                    let argPath = "\(path).args[\(argIndex)]"
+                    guard let index = (arg["index"] as? NSNumber)?.intValue, (0...5).contains(index) else {
+                        throw fail("\(argPath).index", "expected an argument index from 0 to 5")
+                    }
+                    guard let opName = arg["op"] as? String else { throw fail("\(argPath).op", "missing; expected SCMP_CMP_EQ and the like") }
+                    guard let op = SeccompOperator(rawValue: opName) else {
+                        throw fail("\(argPath).op", "unknown operator '\(opName)'; expected one of "
+                                   + SeccompOperator.allCases.map(\.rawValue).joined(separator: ", "))
+                    }
+                    args.append(SeccompArgument(index: index, value: try number(arg["value"], "\(argPath).value", fail),
+                                                valueTwo: try number(arg["valueTwo"] ?? 0, "\(argPath).valueTwo", fail), op: op))
+                }
+            }
+            rules.append(SeccompRule(names: names, action: ruleAction, args: args,
+                                     includes: try condition(rule["includes"], "\(path).includes", fail),
+                                     excludes: try condition(rule["excludes"], "\(path).excludes", fail), path: path))
+        }
+        return SeccompProfile(defaultAction: defaultAction, architectures: architectures, flags: flags, rules: rules)
+    }
+
+    /// Applies `includes`/`excludes` as Docker does for a container with `capabilities` on
+    /// `architecture` (Go names: amd64, arm64) under kernel `kernelRelease`.
+    public static func resolve(_ profile: SeccompProfile, capabilities: [String] = dockerDefaultCapabilities,
+                               architecture: String = "amd64", kernelRelease: String) -> ResolvedSeccompProfile {
+        let caps = Set(capabilities)
+        let kernel = kernelVersion(kernelRelease)
+        func holds(_ condition: SeccompFilterCondition, all: Bool) -> Bool {
+            let capsHold = condition.caps.isEmpty || (all ? condition.caps.allSatisfy(caps.contains) : condition.caps.contains(where: caps.contains))
+            let archHolds = condition.arches.isEmpty || condition.arches.contains(architecture)
+            let kernelHolds = condition.minKernel.map { kernel >= kernelVersion($0) } ?? true
+            return capsHold && archHolds && kernelHolds
+        }
+        var rules: [(name: String, action: SeccompAction, args: [SeccompArgument])] = []
+        for rule in profile.rules {
+            // includes: every listed condition must hold; excludes: any listed one excludes.
+            if !holds(rule.includes, all: true) { continue }
+            let excluded = (!rule.excludes.caps.isEmpty && rule.excludes.caps.contains(where: caps.contains))
+                || (!rule.excludes.arches.isEmpty && rule.excludes.arches.contains(architecture))
+                || (rule.excludes.minKernel.map { kernel >= kernelVersion($0) } ?? false)
+            if excluded { continue }
+            for name in rule.names { rules.append((name, rule.action, rule.args)) }
+        }
+        return ResolvedSeccompProfile(defaultAction: profile.defaultAction, architectures: profile.architectures,
+                                      flags: profile.flags, rules: rules)
+    }
+
+    // MARK: - helpers
+
+    private static func action(_ name: String, errnoRet: Int32?, path: String,
+                               _ fail: (String, String) -> SeccompProfileError) throws(SeccompProfileError) -> SeccompAction {
+        switch name {
+        case "SCMP_ACT_ALLOW": return .allow
+        case "SCMP_ACT_ERRNO": return .errno(errnoRet ?? 1) // EPERM, as runc defaults
+        case "SCMP_ACT_KILL", "SCMP_ACT_KILL_THREAD": return .killThread
+        case "SCMP_ACT_KILL_PROCESS": return .killProcess
+        case "SCMP_ACT_TRAP": return .trap
+        case "SCMP_ACT_LOG": return .log
+        case "SCMP_ACT_TRACE": return .errno(38) // no tracer under confine: ENOSYS, as runc does without one
+        case "SCMP_ACT_NOTIFY": return .notify
+        default:
+            var message = "unknown action '\(name)'"
+            if let suggestion = closestMatch(to: name, in: actions) { message += "; did you mean '\(suggestion)'?" }
+            throw fail(path, message + " (expected one of: \(actions.joined(separator: ", ")))")
+        }
+    }
+
+    private static func errnoValue(_ value: Any?, path: String,
+                                   _ fail: (String, String) -> SeccompProfileError) throws(SeccompProfileError) -> Int32? {
+        guard let value, !(value is NSNull) else { return nil }
+        guard let number = value as? NSNumber, let code = Int32(exactly: number.doubleValue), code > 0, code < 4096 else {
+            throw fail(path, "expected an errno number from 1 to 4095 (1 is EPERM, 38 is ENOSYS)")
+        }
+        return code
+    }
+
+    private static func number(_ value: Any?, _ path: String,
+                               _ fail: (String, String) -> SeccompProfileError) throws(SeccompProfileError) -> UInt64 {
+        guard let number = value as? NSNumber, number.doubleValue >= 0 else {
+            throw fail(path, "expected a non-negative whole number")
+        }
+        return number.uint64Value
+    }
+
+    private static func condition(_ value: Any?, _ path: String,
+                                  _ fail: (String, String) -> SeccompProfileError) throws(SeccompProfileError) -> SeccompFilterCondition {
+        guard let value, !(value is NSNull) else { return SeccompFilterCondition() }
+        guard let object = value as? [String: Any] else { throw fail(path, "expected an object with caps, arches or minKernel") }
+        for key in object.keys.sorted() where !["caps", "arches", "minKernel"].contains(key) {
+            throw fail("\(path).\(key)", unknownKeyMessage(key, allowed: ["caps", "arches", "minKernel"]))
+        }
+        return SeccompFilterCondition(caps: (object["caps"] as? [String]) ?? [], arches: (object["arches"] as? [String]) ?? [],
+                                      minKernel: object["minKernel"] as? String)
+    }
+
+    private static func unknownKeyMessage(_ key: String, allowed: [String]) -> String {
+        var message = "unknown key '\(key)'"
+        if let suggestion = closestMatch(to: key, in: allowed) { message += "; did you mean '\(suggestion)'?" }
+        return message + " (expected one of: \(allowed.joined(separator: ", ")))"
+    }
+
+    /// `6.18.44-fc` → [6, 18, 44]
+    static func kernelVersion(_ release: String) -> [Int] {
+        release.split(whereSeparator: { !$0.isNumber && $0 != "." }).first?
+            .split(separator: ".").compactMap { Int($0) } ?? []
+    }
+}
+
+private func >= (lhs: [Int], rhs: [Int]) -> Bool {
+    for index in 0..<max(lhs.count, rhs.count) {
+        let a = index < lhs.count ? lhs[index] : 0, b = index < rhs.count ? rhs[index] : 0
+        if a != b { return a > b }
+    }
+    return true
+}
