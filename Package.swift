@@ -29,12 +29,14 @@ let package = Package(
         // Everything that talks to the kernel: cgroup drivers, spawner, sampler, OOM watch.
         .target(
             name: "ConfineLinux",
-            dependencies: ["ConfineCore", "CConfineSpawn", "CLinuxKernel"]
+            dependencies: ["ConfineCore", "CConfineSpawn", "CLinuxKernel", "CSeccomp"]
         ),
         // The only code that runs between fork and exec (async-signal-safe C).
         .target(name: "CConfineSpawn"),
         // Kernel headers Glibc's module lacks (signalfd, netlink, process connector).
         .target(name: "CLinuxKernel"),
+        // libseccomp, to compile seccomp profiles to BPF in the parent.
+        .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         .testTarget(name: "ConfineCoreTests", dependencies: ["ConfineCore"]),
         .testTarget(
             name: "ConfineLinuxTests",

@@ -7,7 +7,9 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <linux/filter.h>
 #include <linux/sched.h>
+#include <linux/seccomp.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/resource.h>
@@ -47,7 +49,7 @@ static pid_t fork_into_cgroup(int cgroup_fd) {
 #endif
 }
 
-static void child(const confine_spawn_request *request, int error_fd, pid_t parent, int joined) {
+static void child(const confine_spawn_request *request, int error_fd, int ack_fd, pid_t parent, int joined) {
     /* 1. Own process group, so signals to the group reach the whole tree. */
     if (setpgid(0, 0) != 0) report_and_exit(error_fd, CONFINE_STEP_PGROUP, errno, 0);
 
@@ -86,17 +88,44 @@ static void child(const confine_spawn_request *request, int error_fd, pid_t pare
     sigemptyset(&empty);
     if (sigprocmask(SIG_SETMASK, &empty, NULL) != 0) report_and_exit(error_fd, CONFINE_STEP_SIGNALS, errno, 0);
 
-    /* 6. Exec. The error pipe is close-on-exec: EOF in the parent means success. */
+    /* 6. Seccomp, last: no new privileges, then the program the parent compiled. With a
+     *    listener, hand its fd to the parent (which takes it with pidfd_getfd) and wait until it
+     *    has: the fd is close-on-exec. Only write and read run between here and execve. */
+    if (request->seccomp_program) {
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) report_and_exit(error_fd, CONFINE_STEP_NO_NEW_PRIVS, errno, 0);
+        struct sock_fprog program = {request->seccomp_length, (struct sock_filter *)request->seccomp_program};
+        unsigned int flags = request->seccomp_listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
+        long listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &program);
+        if (listener < 0) report_and_exit(error_fd, CONFINE_STEP_SECCOMP, errno, 0);
+        if (request->seccomp_listener) {
+            failure_message message = {CONFINE_STEP_LISTENER, 0, (int)listener};
+            if (write(error_fd, &message, sizeof message) != sizeof message) _exit(127);
+            char ack;
+            ssize_t got;
+            do { got = read(ack_fd, &ack, 1); } while (got < 0 && errno == EINTR);
+            if (got != 1) _exit(127);
+        }
+    }
+
+    /* 7. Exec. The error pipe is close-on-exec: EOF in the parent means success. */
     execve(request->path, request->argv, request->envp);
     report_and_exit(error_fd, CONFINE_STEP_EXEC, errno, 0);
 }
 
 confine_spawn_result confine_spawn(const confine_spawn_request *request) {
-    confine_spawn_result result = {0, CONFINE_STEP_NONE, 0, 0, 0};
-    int pipe_fds[2];
+    confine_spawn_result result = {0, CONFINE_STEP_NONE, 0, 0, 0, -1};
+    result.listener_fd = -1;
+    int pipe_fds[2], ack_fds[2];
     if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
         result.failed_step = CONFINE_STEP_PIPE;
         result.failed_errno = errno;
+        return result;
+    }
+    if (pipe2(ack_fds, O_CLOEXEC) != 0) {
+        result.failed_step = CONFINE_STEP_PIPE;
+        result.failed_errno = errno;
+        close(pipe_fds[0]);
+        close(pipe_fds[1]);
         return result;
     }
     /* Block every signal across fork so no handler of the parent runs in the child. */
@@ -109,13 +138,16 @@ confine_spawn_result confine_spawn(const confine_spawn_request *request) {
     if (pid == -2) pid = fork();
     if (pid == 0) {
         close(pipe_fds[0]);
-        child(request, pipe_fds[1], parent, joined);
+        close(ack_fds[1]);
+        child(request, pipe_fds[1], ack_fds[0], parent, joined);
     }
     int fork_errno = errno;
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
     close(pipe_fds[1]);
+    close(ack_fds[0]);
     if (pid < 0) {
         close(pipe_fds[0]);
+        close(ack_fds[1]);
         result.failed_step = CONFINE_STEP_FORK;
         result.failed_errno = fork_errno;
         return result;
@@ -124,11 +156,34 @@ confine_spawn_result confine_spawn(const confine_spawn_request *request) {
     result.cloned_into_cgroup = joined;
     failure_message message;
     ssize_t got;
-    do {
-        got = read(pipe_fds[0], &message, sizeof message);
-    } while (got < 0 && errno == EINTR);
+    for (;;) {
+        do {
+            got = read(pipe_fds[0], &message, sizeof message);
+        } while (got < 0 && errno == EINTR);
+        if (got != (ssize_t)sizeof message || message.step != CONFINE_STEP_LISTENER) break;
+        /* The child installed its filter: take a copy of its listener, then let it exec. */
+        int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        int listener = pidfd >= 0 ? (int)syscall(SYS_pidfd_getfd, pidfd, message.index, 0) : -1;
+        int saved = errno;
+        if (pidfd >= 0) close(pidfd);
+        if (listener < 0) {
+            kill(pid, SIGKILL);
+            message.step = CONFINE_STEP_LISTENER;
+            message.err = saved;
+            got = sizeof message;
+            break;
+        }
+        fcntl(listener, F_SETFD, FD_CLOEXEC);
+        result.listener_fd = listener;
+        if (write(ack_fds[1], "x", 1) != 1) { /* the child is gone; the read below says how */ }
+    }
+    close(ack_fds[1]);
     close(pipe_fds[0]);
     if (got == (ssize_t)sizeof message) {
+        if (result.listener_fd >= 0) {
+            close(result.listener_fd);
+            result.listener_fd = -1;
+        }
         result.failed_step = message.step;
         result.failed_errno = message.err;
         result.failed_index = message.index;

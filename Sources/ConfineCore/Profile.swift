@@ -51,6 +51,11 @@ public struct ProfileSpec: Equatable, Sendable {
     public var limits = LimitsSpec()
     public var timeout: Double?
     public var samplingInterval: Double?
+    /// A built-in seccomp profile name, a path to OCI/Docker JSON, or `unconfined`.
+    public var seccomp: String?
+    public var seccompLocation: SourceLocation?
+    /// Capabilities that capability-gated seccomp rules are evaluated against (`CAP_*`).
+    public var capabilities: [String]?
     public init() {}
 
     public func overridden(by child: ProfileSpec) -> ProfileSpec {
@@ -62,6 +67,11 @@ public struct ProfileSpec: Equatable, Sendable {
         merged.limits = limits.overridden(by: child.limits)
         merged.timeout = child.timeout ?? timeout
         merged.samplingInterval = child.samplingInterval ?? samplingInterval
+        if child.seccomp != nil {
+            merged.seccomp = child.seccomp
+            merged.seccompLocation = child.seccompLocation
+        }
+        merged.capabilities = child.capabilities ?? capabilities
         return merged
     }
 }
@@ -84,6 +94,16 @@ public struct ResolvedProfile: Equatable, Sendable, Codable {
     public var nofile: Int?
     public var timeoutSeconds: Double?
     public var samplingIntervalSeconds: Double
+    /// The seccomp profile (built-in name or path); nil means unconfined.
+    public var seccomp: String?
+    public var capabilities: [String]
+
+    /// Docker's default capability set for a container (moby `oci/caps/defaults.go`).
+    public static let defaultCapabilities = [
+        "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID",
+        "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL",
+        "CAP_AUDIT_WRITE",
+    ]
 
     public init(spec: ProfileSpec, chain: [String]) {
         name = spec.name ?? chain.last ?? "cli"
@@ -103,6 +123,8 @@ public struct ResolvedProfile: Equatable, Sendable, Codable {
         nofile = spec.limits.nofile
         timeoutSeconds = spec.timeout
         samplingIntervalSeconds = spec.samplingInterval ?? Self.defaultSamplingInterval
+        seccomp = spec.seccomp == "unconfined" ? nil : spec.seccomp
+        capabilities = spec.capabilities ?? Self.defaultCapabilities
     }
 
     /// The profile as YAML, every default written out, for `confine profile show`.
@@ -124,6 +146,10 @@ public struct ResolvedProfile: Equatable, Sendable, Codable {
         lines.append("timeout: \(orMax(timeoutSeconds, DurationQuantity.format))")
         lines.append("sampling:")
         lines.append("  interval: \(DurationQuantity.format(samplingIntervalSeconds))")
+        lines.append("seccomp: \(seccomp ?? "unconfined")")
+        lines.append(capabilities == Self.defaultCapabilities
+                     ? "capabilities: default    # \(capabilities.count): Docker's default set"
+                     : "capabilities: [\(capabilities.joined(separator: ", "))]")
         return lines.joined(separator: "\n") + "\n"
     }
 }

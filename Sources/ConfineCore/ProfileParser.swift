@@ -3,7 +3,7 @@ import Yams
 /// Turns one profile file's YAML into a `ProfileSpec`, or one `ProfileError` naming
 /// file:line:column and what was expected.
 struct ProfileParser {
-    static let topLevelKeys = ["name", "description", "extends", "limits", "timeout", "sampling"]
+    static let topLevelKeys = ["name", "description", "extends", "limits", "timeout", "sampling", "seccomp", "capabilities"]
     static let limitKeys = ["memory", "swap", "cpus", "cpuset", "pids", "nofile"]
     static let samplingKeys = ["interval"]
 
@@ -30,6 +30,10 @@ struct ProfileParser {
                 spec.extends = try string(value, key: "extends")
                 spec.extendsLocation = location(of: value)
             case "timeout": spec.timeout = try unit(value, key: "timeout", DurationQuantity.parse)
+            case "seccomp":
+                spec.seccomp = try string(value, key: "seccomp")
+                spec.seccompLocation = location(of: value)
+            case "capabilities": spec.capabilities = try capabilities(value)
             case "limits": spec.limits = try limits(value)
             case "sampling":
                 for (samplingKey, samplingValue) in try mapping(value, what: "'sampling'", allowed: Self.samplingKeys) {
@@ -46,6 +50,29 @@ struct ProfileParser {
             }
         }
         return spec
+    }
+
+    /// `default` (Docker's set) or a list of capability names, with or without `CAP_`.
+    private func capabilities(_ node: Node) throws(ProfileError) -> [String]? {
+        if let scalar = node.scalar {
+            guard scalar.string == "default" else {
+                throw ProfileError(at: location(of: node), "'capabilities' must be 'default' or a list such as [CAP_NET_ADMIN, CAP_SYS_PTRACE]")
+            }
+            return nil
+        }
+        guard let sequence = node.sequence else {
+            throw ProfileError(at: location(of: node), "'capabilities' must be 'default' or a list such as [CAP_NET_ADMIN, CAP_SYS_PTRACE]")
+        }
+        var names: [String] = []
+        for item in sequence {
+            guard let text = item.scalar?.string, !text.isEmpty,
+                  text.allSatisfy({ $0.isLetter || $0 == "_" }) else {
+                throw ProfileError(at: location(of: item), "capabilities: expected a capability name such as CAP_SYS_PTRACE")
+            }
+            let upper = text.uppercased()
+            names.append(upper.hasPrefix("CAP_") ? upper : "CAP_" + upper)
+        }
+        return names
     }
 
     private func limits(_ node: Node) throws(ProfileError) -> LimitsSpec {

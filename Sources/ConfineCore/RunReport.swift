@@ -35,7 +35,53 @@ public struct RunReport: Codable, Sendable, Equatable {
     public var oomKills: [OOMKill]
     /// The processes seen in the group, hungriest first (bounded).
     public var processes: [ProcessRecord]
+    /// Present when the run had a seccomp profile.
+    public var seccomp: Seccomp?
     public var warnings: [String]
+
+    public struct Seccomp: Codable, Sendable, Equatable {
+        /// The profile as given (`container-default`, a path).
+        public var profile: String
+        public var defaultAction: String
+        /// Rules that applied after capability, architecture and kernel gating.
+        public var rules: Int
+        /// Size of the compiled BPF program.
+        public var instructions: Int
+        public var violations: [SeccompViolation]
+        public init(profile: String, defaultAction: String, rules: Int, instructions: Int, violations: [SeccompViolation]) {
+            self.profile = profile
+            self.defaultAction = defaultAction
+            self.rules = rules
+            self.instructions = instructions
+            self.violations = violations
+        }
+    }
+
+    /// Calls the profile denied, one entry per process, syscall and action.
+    public struct SeccompViolation: Codable, Sendable, Equatable {
+        public var syscall: String
+        /// `errno`, `kill_process`, `kill_thread`, `trap`, `notify`.
+        public var action: String
+        public var errno: Int32?
+        public var errnoName: String?
+        public var pid: Int32
+        public var command: String
+        public var count: Int
+        public var firstSeconds: Double
+        public var lastSeconds: Double
+        public init(syscall: String, action: String, errno: Int32?, errnoName: String?, pid: Int32, command: String,
+                    count: Int, firstSeconds: Double, lastSeconds: Double) {
+            self.syscall = syscall
+            self.action = action
+            self.errno = errno
+            self.errnoName = errnoName
+            self.pid = pid
+            self.command = command
+            self.count = count
+            self.firstSeconds = firstSeconds
+            self.lastSeconds = lastSeconds
+        }
+    }
 
     public struct Host: Codable, Sendable, Equatable {
         public var kernel: String
@@ -178,7 +224,7 @@ public struct RunReport: Codable, Sendable, Equatable {
     public init(confineVersion: String, outcome: Outcome, exitCode: Int32, reason: String, command: [String],
                 profile: ResolvedProfile, host: Host, startedAt: String, durationSeconds: Double,
                 mainProcess: MainProcess?, setupError: SetupError?, memory: Memory, cpu: CPU, pids: Pids,
-                oomKills: [OOMKill], processes: [ProcessRecord], warnings: [String]) {
+                oomKills: [OOMKill], processes: [ProcessRecord], seccomp: Seccomp? = nil, warnings: [String]) {
         self.confineVersion = confineVersion
         self.outcome = outcome
         self.exitCode = exitCode
@@ -195,6 +241,7 @@ public struct RunReport: Codable, Sendable, Equatable {
         self.pids = pids
         self.oomKills = oomKills
         self.processes = processes
+        self.seccomp = seccomp
         self.warnings = warnings
     }
 

@@ -135,17 +135,12 @@ public struct SeccompProfileError: Error, Equatable, Sendable, CustomStringConve
 }
 
 public enum SeccompProfileLoader {
-    /// Docker's default capability set for a container (moby `oci/caps/defaults.go`).
-    public static let dockerDefaultCapabilities = [
-        "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID",
-        "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL",
-        "CAP_AUDIT_WRITE",
-    ]
+    public static let dockerDefaultCapabilities = ResolvedProfile.defaultCapabilities
 
     static let actions = ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_THREAD",
                           "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_TRAP", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_NOTIFY"]
     static let topLevelKeys = ["defaultAction", "defaultErrnoRet", "architectures", "archMap", "flags", "syscalls",
-                               "listenerPath", "listenerMetadata"]
+                               "listenerPath", "listenerMetadata", "comment"]
     static let ruleKeys = ["names", "name", "action", "errnoRet", "args", "includes", "excludes", "comment"]
 
     public static func load(file: String, data: Data) throws(SeccompProfileError) -> SeccompProfile {

@@ -46,14 +46,24 @@ public enum Summary {
                 lines.append(line)
             }
         }
+        if let seccomp = report.seccomp {
+            if seccomp.violations.isEmpty {
+                lines.append("  seccomp  \(seccomp.profile): no denied calls")
+            }
+            for violation in seccomp.violations {
+                let verdict = violation.errnoName ?? violation.action.uppercased()
+                lines.append("  seccomp  \(display(violation.command, limit: 40)) (pid \(violation.pid)): "
+                             + "\(violation.syscall) ×\(violation.count) → \(verdict)")
+            }
+        }
         for warning in report.warnings { lines.append("  warning  \(warning)") }
         if let reportPath { lines.append("  report   \(reportPath)") }
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// A command line on one line of at most 72 characters.
-    static func display(_ command: String) -> String {
+    /// A command line on one line of at most `limit` characters.
+    static func display(_ command: String, limit: Int = 72) -> String {
         let flat = command.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" }).joined(separator: " ")
-        return flat.count <= 72 ? flat : String(flat.prefix(71)) + "…"
+        return flat.count <= limit ? flat : String(flat.prefix(limit - 1)) + "…"
     }
 }

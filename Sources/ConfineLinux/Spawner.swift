@@ -14,6 +14,8 @@ public struct SpawnRequest: Sendable {
     /// RLIMIT_NOFILE soft = hard, when set.
     public var nofile: Int?
     public var dieWithParent = true
+    /// Installed last, just before execve.
+    public var seccomp: CompiledSeccompFilter?
 
     public init(arguments: [String], environment: [String], joinFiles: [String], cloneIntoDirectory: String?,
                 nofile: Int?) {
@@ -43,6 +45,8 @@ public struct SpawnedProcess: Sendable {
     public var pid: Int32
     /// How it entered its cgroup: `clone-into-cgroup` (born there) or `cgroup.procs` (moved before exec).
     public var joinMethod: String
+    /// The seccomp user-notification listener (denied calls wait here for confine's answer).
+    public var seccompListener: Int32?
 }
 
 public enum Spawner {
@@ -74,15 +78,21 @@ public enum Spawner {
 
         let argv = CStringArray(request.arguments)
         let envp = CStringArray(request.environment)
+        let filterProgram = request.seccomp?.program ?? []
         let result: confine_spawn_result = path.withCString { cPath in
             joinFDs.withUnsafeBufferPointer { fds in
                 rlimits.withUnsafeBufferPointer { limits in
-                    var spawnRequest = confine_spawn_request(
-                        path: cPath, argv: UnsafePointer(argv.pointers), envp: UnsafePointer(envp.pointers),
-                        cgroup_fds: fds.baseAddress, cgroup_fd_count: Int32(fds.count), clone_cgroup_fd: cloneFD,
-                        rlimits: limits.baseAddress, rlimit_count: Int32(limits.count),
-                        die_with_parent: request.dieWithParent ? 1 : 0)
-                    return confine_spawn(&spawnRequest)
+                    filterProgram.withUnsafeBytes { filter in
+                        var spawnRequest = confine_spawn_request(
+                            path: cPath, argv: UnsafePointer(argv.pointers), envp: UnsafePointer(envp.pointers),
+                            cgroup_fds: fds.baseAddress, cgroup_fd_count: Int32(fds.count), clone_cgroup_fd: cloneFD,
+                            rlimits: limits.baseAddress, rlimit_count: Int32(limits.count),
+                            die_with_parent: request.dieWithParent ? 1 : 0,
+                            seccomp_program: filterProgram.isEmpty ? nil : filter.baseAddress,
+                            seccomp_length: UInt16(filterProgram.count / 8),
+                            seccomp_listener: request.seccomp?.usesListener == true ? 1 : 0)
+                        return confine_spawn(&spawnRequest)
+                    }
                 }
             }
         }
@@ -99,11 +109,15 @@ public enum Spawner {
             case CONFINE_STEP_RLIMIT.rawValue: step = "setrlimit RLIMIT_NOFILE"
             case CONFINE_STEP_SIGNALS.rawValue: step = "sigprocmask"
             case CONFINE_STEP_EXEC.rawValue: step = "execve"
+            case CONFINE_STEP_NO_NEW_PRIVS.rawValue: step = "prctl PR_SET_NO_NEW_PRIVS"
+            case CONFINE_STEP_SECCOMP.rawValue: step = "seccomp SECCOMP_SET_MODE_FILTER"
+            case CONFINE_STEP_LISTENER.rawValue: step = "pidfd_getfd seccomp listener"
             default: step = "step \(result.failed_step)"
             }
             throw SpawnError(step: step == "execve" ? "execve \(path)" : step, errno: result.failed_errno, pid: result.pid)
         }
-        return SpawnedProcess(pid: result.pid, joinMethod: result.cloned_into_cgroup != 0 ? "clone-into-cgroup" : "cgroup.procs")
+        return SpawnedProcess(pid: result.pid, joinMethod: result.cloned_into_cgroup != 0 ? "clone-into-cgroup" : "cgroup.procs",
+                              seccompListener: result.listener_fd >= 0 ? result.listener_fd : nil)
     }
 
     /// `execvp`'s search, done in the parent (the child must not allocate).

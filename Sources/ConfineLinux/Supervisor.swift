@@ -14,6 +14,8 @@ public struct RunPlan: Sendable {
     public var confineVersion: String
     /// How long the target gets between SIGTERM and SIGKILL at timeout or interruption.
     public var killGraceSeconds: Double = 1
+    /// The seccomp program, compiled before anything is created.
+    public var seccomp: CompiledSeccompFilter?
 
     public init(arguments: [String], environment: [String], profile: ResolvedProfile, confineVersion: String) {
         self.arguments = arguments
@@ -50,6 +52,7 @@ public final class Supervisor {
     private var oomParser: KernelOOMParser
     private var warnings: [String] = []
     private var start = 0.0
+    private var seccompListener: SeccompListener?
 
     public init(plan: RunPlan, driver: any CgroupDriver) {
         self.plan = plan
@@ -73,6 +76,7 @@ public final class Supervisor {
                                   cpuset: profile.cpuset, pidsMax: profile.pids)
         var kernelLog: KernelLogReader?
         var connector: ProcessConnector?
+        warnings += plan.seccomp?.warnings ?? []
         var signalFD: Int32 = -1
         setup: do {
             do {
@@ -98,11 +102,16 @@ public final class Supervisor {
                 warnings.append("process connector unavailable (\(error)): short-lived processes may go unnamed")
             }
             do {
-                let spawned = try Spawner.spawn(SpawnRequest(
+                var request = SpawnRequest(
                     arguments: plan.arguments, environment: plan.environment, joinFiles: group?.joinFiles ?? [],
-                    cloneIntoDirectory: group?.cloneIntoDirectory, nofile: profile.nofile))
+                    cloneIntoDirectory: group?.cloneIntoDirectory, nofile: profile.nofile)
+                request.seccomp = plan.seccomp
+                let spawned = try Spawner.spawn(request)
                 mainPid = spawned.pid
                 joinMethod = spawned.joinMethod
+                if let fd = spawned.seccompListener, let filter = plan.seccomp {
+                    seccompListener = SeccompListener(fd: fd, profile: filter.profile)
+                }
                 processes.addRoot(mainPid, at: 0)
             } catch {
                 if error.isExecFailure {
@@ -183,7 +192,7 @@ public final class Supervisor {
                        throttledSeconds: Double(max(finalSample.throttledNanos, lastSample.throttledNanos)) / 1e9),
             pids: .init(limit: profile.pids, peak: pidsPeak ?? samplePeakPids,
                         peakSource: pidsPeak == nil ? "samples" : "pids.peak", forkFailures: forkFailures),
-            oomKills: oomKills, processes: processSummaries(), warnings: warnings)
+            oomKills: oomKills, processes: processSummaries(), seccomp: seccompSection(), warnings: warnings)
         return report
     }
 
@@ -204,6 +213,7 @@ public final class Supervisor {
         var fds: [pollfd] = [pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)]
         if let kernelLog { fds.append(pollfd(fd: kernelLog.fd, events: Int16(POLLIN), revents: 0)) }
         if let connector { fds.append(pollfd(fd: connector.fd, events: Int16(POLLIN), revents: 0)) }
+        if let seccompListener { fds.append(pollfd(fd: seccompListener.fd, events: Int16(POLLIN), revents: 0)) }
 
         while true {
             let current = monotonicSeconds()
@@ -232,6 +242,8 @@ public final class Supervisor {
             guard ready > 0 else { continue }
 
             if let connector { connector.drain { processes.handle($0, at: now()) } }
+            // Denied calls wait in the kernel for this answer: serve them first.
+            seccompListener?.drain(at: now, tgidOf: threadGroup)
             if let kernelLog {
                 kernelLog.drain { record in if let kill = oomParser.feed(record: record) { kernelOOMKills.append(kill) } }
             }
@@ -316,6 +328,14 @@ public final class Supervisor {
                                limitBytes: plan.profile.memoryBytes, mainProcess: false, source: "counter"))
         }
         return kills.sorted { $0.atSeconds < $1.atSeconds }
+    }
+
+    private func seccompSection() -> RunReport.Seccomp? {
+        guard let filter = plan.seccomp else { return nil }
+        return RunReport.Seccomp(
+            profile: plan.profile.seccomp ?? "custom", defaultAction: "\(filter.profile.defaultAction)",
+            rules: filter.profile.rules.count, instructions: filter.instructionCount,
+            violations: seccompListener?.violations(commandOf: { processes.command(of: $0) }) ?? [])
     }
 
     private func processSummaries() -> [RunReport.ProcessRecord] {

@@ -36,3 +36,32 @@ func failWithProfileError(_ error: ProfileError) -> ExitCode {
     FileHandle.standardError.write(Data("confine: \(error)\n".utf8))
     return ExitCode(ExitCodes.usage)
 }
+
+/// Built-in seccomp profiles: `seccomp/<name>.json` in the built-in profile directories.
+enum SeccompProfiles {
+    static func builtinNames() -> [String] {
+        var names = Set<String>()
+        for directory in BuiltinProfiles.directories() {
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory + "/seccomp")) ?? []
+            for entry in entries where entry.hasSuffix(".json") { names.insert(String(entry.dropLast(5))) }
+        }
+        return names.sorted()
+    }
+
+    static func locate(_ reference: String, relativeTo base: String?) -> String? {
+        if !reference.contains("/") && !reference.hasSuffix(".json") {
+            for directory in BuiltinProfiles.directories() {
+                let path = directory + "/seccomp/" + reference + ".json"
+                if FileManager.default.fileExists(atPath: path) { return path }
+            }
+        }
+        var path = reference
+        if !path.hasPrefix("/"), let base, !base.isEmpty { path = base + "/" + path }
+        return FileManager.default.fileExists(atPath: path) ? path : nil
+    }
+
+    static func kernelRelease() -> String {
+        (try? String(contentsOfFile: "/proc/sys/kernel/osrelease", encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+    }
+}

@@ -29,6 +29,10 @@ struct LimitOptions: ParsableArguments {
     @Option(name: .customLong("sample-interval"), help: ArgumentHelp("Sampling interval (default 10ms).", valueName: "duration"))
     var sampleInterval: String?
 
+    @Option(help: ArgumentHelp("Seccomp profile: a built-in name (container-default), an OCI/Docker JSON file, or unconfined.",
+                               valueName: "profile"))
+    var seccomp: String?
+
     /// The flags as a profile layer, or a usage error naming the flag.
     func spec() throws -> ProfileSpec {
         func parse<T>(_ flag: String, _ value: String?, _ parser: (String) throws(UnitError) -> T) throws -> T? {
@@ -59,6 +63,7 @@ struct LimitOptions: ParsableArguments {
         spec.limits.nofile = try count("nofile", nofile)
         spec.timeout = try parse("timeout", timeout, DurationQuantity.parse)
         spec.samplingInterval = try parse("sample-interval", sampleInterval, DurationQuantity.parse)
+        spec.seccomp = seccomp
         return spec
     }
 }
@@ -104,8 +109,11 @@ struct Run: ParsableCommand {
         } catch let error as ProfileError {
             throw failWithProfileError(error)
         }
-        let plan = RunPlan(arguments: arguments, environment: environment(), profile: resolved,
+        var plan = RunPlan(arguments: arguments, environment: environment(), profile: resolved,
                            confineVersion: Confine.version)
+        if let reference = resolved.seccomp {
+            plan.seccomp = try compileSeccomp(reference, capabilities: resolved.capabilities)
+        }
 
         let report: RunReport
         do {
@@ -134,6 +142,41 @@ struct Run: ParsableCommand {
         if flags != ProfileSpec() { chain.append(chain == ["cli"] ? "" : "cli flags") }
         spec = spec.overridden(by: flags)
         return ResolvedProfile(spec: spec, chain: chain.filter { !$0.isEmpty })
+    }
+
+    /// Loads, resolves (capabilities, architecture, kernel) and compiles the seccomp profile.
+    /// Every problem is a usage error (exit 64) naming the file and JSON path.
+    private func compileSeccomp(_ reference: String, capabilities: [String]) throws -> CompiledSeccompFilter {
+        let path = SeccompProfiles.locate(reference, relativeTo: seccompRelativeBase())
+        guard let path, let data = FileManager.default.contents(atPath: path) else {
+            let names = SeccompProfiles.builtinNames().joined(separator: ", ")
+            FileHandle.standardError.write(Data("confine: seccomp: no built-in profile or file named '\(reference)' (built-in: \(names))\n".utf8))
+            throw ExitCode(ExitCodes.usage)
+        }
+        do {
+            let profile = try SeccompProfileLoader.load(file: path, data: data)
+            #if arch(arm64)
+            let architecture = "arm64"
+            #else
+            let architecture = "amd64"
+            #endif
+            let resolved = SeccompProfileLoader.resolve(profile, capabilities: capabilities, architecture: architecture,
+                                                        kernelRelease: SeccompProfiles.kernelRelease())
+            return try SeccompCompiler.compile(resolved)
+        } catch let error as SeccompProfileError {
+            FileHandle.standardError.write(Data("confine: \(error)\n".utf8))
+            throw ExitCode(ExitCodes.usage)
+        } catch let error as SeccompCompileError {
+            FileHandle.standardError.write(Data("confine: \(path): error: \(error)\n".utf8))
+            throw ExitCode(ExitCodes.usage)
+        }
+    }
+
+    /// A seccomp path in a profile file is relative to that file; on the command line, to the cwd.
+    private func seccompRelativeBase() -> String? {
+        if limits.seccomp != nil { return nil }
+        guard let profile, let path = BuiltinProfiles.loader().builtinPath(named: profile) ?? Optional(profile) else { return nil }
+        return (path as NSString).deletingLastPathComponent
     }
 
     private func environment() -> [String] {

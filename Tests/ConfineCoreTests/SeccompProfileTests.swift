@@ -68,7 +68,7 @@ final class SeccompProfileTests: XCTestCase {
                        "p.json: error: syscalls[0].args[0].index: expected an argument index from 0 to 5")
         XCTAssertEqual(error(#"{"syscalls": []}"#), "p.json: error: defaultAction: missing; expected an action such as SCMP_ACT_ERRNO")
         XCTAssertEqual(error(#"{"defaultAction": "SCMP_ACT_ALLOW", "sycalls": []}"#),
-                       "p.json: error: sycalls: unknown key 'sycalls'; did you mean 'syscalls'? (expected one of: defaultAction, defaultErrnoRet, architectures, archMap, flags, syscalls, listenerPath, listenerMetadata)")
+                       "p.json: error: sycalls: unknown key 'sycalls'; did you mean 'syscalls'? (expected one of: defaultAction, defaultErrnoRet, architectures, archMap, flags, syscalls, listenerPath, listenerMetadata, comment)")
         XCTAssertEqual(error(#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"action": "SCMP_ACT_ALLOW"}]}"#),
                        "p.json: error: syscalls[0]: needs 'names' (a list of syscall names)")
         XCTAssertEqual(error(#"{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": -1}"#),

@@ -5,12 +5,17 @@
 //   busy SECONDS         spin on the CPU for SECONDS of wall time
 //   forkstorm N          try to fork N sleeping children; print how many forks failed; exit 0
 //   daemon PIDFILE       double-fork a setsid daemon that sleeps forever, write its pid, sleep
+//   syscalls N           try, N times each, calls a container profile denies; print "name errno"
+//   getppid N            call getppid N times (the seccomp syscall-cost benchmark)
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -80,6 +85,29 @@ int main(int argc, char **argv) {
         }
         waitpid(pid, NULL, 0);
         for (;;) pause();
+    }
+    if (!strcmp(mode, "syscalls")) {
+        int times = atoi(argv[2]);
+        struct { const char *name; long number; long a0, a1, a2; } calls[] = {
+            {"unshare", SYS_unshare, 0x40000000 /* CLONE_NEWNET */, 0, 0},
+            {"mount", SYS_mount, 0, 0, 0},
+            {"keyctl", SYS_keyctl, 0, 0, 0},
+            {"add_key", SYS_add_key, 0, 0, 0},
+            {"bpf", SYS_bpf, 0, 0, 0},
+            {"clone3", SYS_clone3, 0, 0, 0},
+            {"socket_vsock", SYS_socket, 40 /* AF_VSOCK */, SOCK_STREAM, 0},
+        };
+        for (unsigned i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+            long result = 0;
+            for (int n = 0; n < times; n++) result = syscall(calls[i].number, calls[i].a0, calls[i].a1, calls[i].a2, 0, 0, 0);
+            printf("%s %s\n", calls[i].name, result < 0 ? strerrorname_np(errno) : "ok");
+        }
+        return 0;
+    }
+    if (!strcmp(mode, "getppid")) {
+        long count = atol(argv[2]);
+        for (long i = 0; i < count; i++) syscall(SYS_getppid);
+        return 0;
     }
     fprintf(stderr, "unknown mode %s\n", mode);
     return 2;

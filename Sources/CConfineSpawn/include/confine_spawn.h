@@ -16,6 +16,9 @@ typedef enum {
     CONFINE_STEP_CHDIR = 7,
     CONFINE_STEP_EXEC = 8,
     CONFINE_STEP_PIPE = 9,
+    CONFINE_STEP_NO_NEW_PRIVS = 10,
+    CONFINE_STEP_SECCOMP = 11,
+    CONFINE_STEP_LISTENER = 12,   /* not a failure from the child: "here is my listener fd" */
 } confine_step;
 
 typedef struct {
@@ -34,6 +37,9 @@ typedef struct {
     const confine_rlimit *rlimits;
     int rlimit_count;
     int die_with_parent;        /* PR_SET_PDEATHSIG(SIGKILL): the target dies with confine */
+    const void *seccomp_program; /* struct sock_filter[] compiled by the parent, or NULL */
+    unsigned short seccomp_length; /* instructions */
+    int seccomp_listener;       /* 1: SECCOMP_FILTER_FLAG_NEW_LISTENER, the fd is handed to the parent */
 } confine_spawn_request;
 
 typedef struct {
@@ -42,6 +48,7 @@ typedef struct {
     int failed_errno;
     int failed_index;           /* which cgroup fd or rlimit failed */
     int cloned_into_cgroup;     /* 1 if the child was born in its cgroup (no migration needed) */
+    int listener_fd;            /* the seccomp user-notification listener, in the parent, or -1 */
 } confine_spawn_result;
 
 /// Forks, runs the setup steps in the child and execs. Returns once the exec succeeded or a
