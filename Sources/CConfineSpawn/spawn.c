@@ -8,6 +8,9 @@
 #include <signal.h>
 #include <string.h>
 #include <linux/filter.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
 #include <sys/prctl.h>
@@ -69,6 +72,21 @@ static void child(const confine_spawn_request *request, int error_fd, int ack_fd
         } while (written < 0 && errno == EINTR);
         if (written < 0) report_and_exit(error_fd, CONFINE_STEP_JOIN_CGROUP, errno, i);
         close(request->cgroup_fds[i]);
+    }
+
+    /* 3b. Its own network namespace with only lo, up (docker run --network none). It has no
+     *     name and dies with the last process in it: nothing to clean up, even after a SIGKILL. */
+    if (request->new_network_namespace) {
+        if (unshare(CLONE_NEWNET) != 0) report_and_exit(error_fd, CONFINE_STEP_NETNS, errno, 0);
+        int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (sock < 0) report_and_exit(error_fd, CONFINE_STEP_LOOPBACK, errno, 0);
+        struct ifreq request_lo;
+        memset(&request_lo, 0, sizeof request_lo);
+        memcpy(request_lo.ifr_name, "lo", 3);
+        if (ioctl(sock, SIOCGIFFLAGS, &request_lo) != 0) report_and_exit(error_fd, CONFINE_STEP_LOOPBACK, errno, 0);
+        request_lo.ifr_flags |= IFF_UP | IFF_RUNNING;
+        if (ioctl(sock, SIOCSIFFLAGS, &request_lo) != 0) report_and_exit(error_fd, CONFINE_STEP_LOOPBACK, errno, 1);
+        close(sock);
     }
 
     /* 4. Resource limits. */

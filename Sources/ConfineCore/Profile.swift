@@ -56,6 +56,7 @@ public struct ProfileSpec: Equatable, Sendable {
     public var seccompLocation: SourceLocation?
     /// Capabilities that capability-gated seccomp rules are evaluated against (`CAP_*`).
     public var capabilities: [String]?
+    public var network: NetworkProfile?
     public init() {}
 
     public func overridden(by child: ProfileSpec) -> ProfileSpec {
@@ -72,6 +73,7 @@ public struct ProfileSpec: Equatable, Sendable {
             merged.seccompLocation = child.seccompLocation
         }
         merged.capabilities = child.capabilities ?? capabilities
+        merged.network = child.network ?? network
         return merged
     }
 }
@@ -97,6 +99,8 @@ public struct ResolvedProfile: Equatable, Sendable, Codable {
     /// The seccomp profile (built-in name or path); nil means unconfined.
     public var seccomp: String?
     public var capabilities: [String]
+    /// `host`, `none` or `allow:HOST:PORT,...`.
+    public var network: String
 
     /// Docker's default capability set for a container (moby `oci/caps/defaults.go`).
     public static let defaultCapabilities = [
@@ -125,7 +129,11 @@ public struct ResolvedProfile: Equatable, Sendable, Codable {
         samplingIntervalSeconds = spec.samplingInterval ?? Self.defaultSamplingInterval
         seccomp = spec.seccomp == "unconfined" ? nil : spec.seccomp
         capabilities = spec.capabilities ?? Self.defaultCapabilities
+        network = (spec.network ?? .host).description
     }
+
+    /// The network profile (validated when the profile was parsed).
+    public var networkProfile: NetworkProfile { (try? NetworkProfile.parse(network)) ?? .host }
 
     /// The profile as YAML, every default written out, for `confine profile show`.
     public func yaml() -> String {
@@ -147,6 +155,7 @@ public struct ResolvedProfile: Equatable, Sendable, Codable {
         lines.append("sampling:")
         lines.append("  interval: \(DurationQuantity.format(samplingIntervalSeconds))")
         lines.append("seccomp: \(seccomp ?? "unconfined")")
+        lines.append("network: \(network)")
         lines.append(capabilities == Self.defaultCapabilities
                      ? "capabilities: default    # \(capabilities.count): Docker's default set"
                      : "capabilities: [\(capabilities.joined(separator: ", "))]")

@@ -3,7 +3,7 @@ import Yams
 /// Turns one profile file's YAML into a `ProfileSpec`, or one `ProfileError` naming
 /// file:line:column and what was expected.
 struct ProfileParser {
-    static let topLevelKeys = ["name", "description", "extends", "limits", "timeout", "sampling", "seccomp", "capabilities"]
+    static let topLevelKeys = ["name", "description", "extends", "limits", "timeout", "sampling", "seccomp", "capabilities", "network"]
     static let limitKeys = ["memory", "swap", "cpus", "cpuset", "pids", "nofile"]
     static let samplingKeys = ["interval"]
 
@@ -34,6 +34,7 @@ struct ProfileParser {
                 spec.seccomp = try string(value, key: "seccomp")
                 spec.seccompLocation = location(of: value)
             case "capabilities": spec.capabilities = try capabilities(value)
+            case "network": spec.network = try network(value)
             case "limits": spec.limits = try limits(value)
             case "sampling":
                 for (samplingKey, samplingValue) in try mapping(value, what: "'sampling'", allowed: Self.samplingKeys) {
@@ -50,6 +51,19 @@ struct ProfileParser {
             }
         }
         return spec
+    }
+
+    /// `host`, `none`, `allow:HOST:PORT,...`, or `{allow: [HOST:PORT, ...]}`.
+    private func network(_ node: Node) throws(ProfileError) -> NetworkProfile {
+        if node.scalar != nil { return try unit(node, key: "network", NetworkProfile.parse) }
+        guard let mapping = node.mapping, mapping.count == 1, let entries = mapping["allow"]?.sequence else {
+            throw ProfileError(at: location(of: node), "'network' must be host, none, or {allow: [HOST:PORT, ...]}")
+        }
+        var endpoints: [NetworkEndpoint] = []
+        for entry in entries {
+            endpoints.append(try unit(entry, key: "network.allow", NetworkEndpoint.parse))
+        }
+        return .allow(endpoints)
     }
 
     /// `default` (Docker's set) or a list of capability names, with or without `CAP_`.

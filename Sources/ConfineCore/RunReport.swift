@@ -37,6 +37,48 @@ public struct RunReport: Codable, Sendable, Equatable {
     public var processes: [ProcessRecord]
     /// Present when the run had a seccomp profile.
     public var seccomp: Seccomp?
+    public var network: Network?
+
+    public struct Network: Codable, Sendable, Equatable {
+        /// `host`, `none` or `allow`.
+        public var mode: String
+        /// The allow-list as given (`allow` mode).
+        public var allowed: [String]
+        /// Addresses the allow-list resolved to before the run (`127.0.0.1:5432`).
+        public var resolved: [String]
+        /// Every outbound attempt (`allow` mode), in order.
+        public var attempts: [NetworkAttempt]
+        public init(mode: String, allowed: [String] = [], resolved: [String] = [], attempts: [NetworkAttempt] = []) {
+            self.mode = mode
+            self.allowed = allowed
+            self.resolved = resolved
+            self.attempts = attempts
+        }
+    }
+
+    public struct NetworkAttempt: Codable, Sendable, Equatable {
+        public var address: String
+        public var port: Int
+        /// `tcp`, `udp` or another socket type.
+        public var `protocol`: String
+        /// `allowed` or `refused`.
+        public var verdict: String
+        public var syscall: String
+        public var pid: Int32
+        public var command: String
+        public var atSeconds: Double
+        public init(address: String, port: Int, protocol: String, verdict: String, syscall: String, pid: Int32,
+                    command: String, atSeconds: Double) {
+            self.address = address
+            self.port = port
+            self.protocol = `protocol`
+            self.verdict = verdict
+            self.syscall = syscall
+            self.pid = pid
+            self.command = command
+            self.atSeconds = atSeconds
+        }
+    }
     public var warnings: [String]
 
     public struct Seccomp: Codable, Sendable, Equatable {
@@ -224,7 +266,8 @@ public struct RunReport: Codable, Sendable, Equatable {
     public init(confineVersion: String, outcome: Outcome, exitCode: Int32, reason: String, command: [String],
                 profile: ResolvedProfile, host: Host, startedAt: String, durationSeconds: Double,
                 mainProcess: MainProcess?, setupError: SetupError?, memory: Memory, cpu: CPU, pids: Pids,
-                oomKills: [OOMKill], processes: [ProcessRecord], seccomp: Seccomp? = nil, warnings: [String]) {
+                oomKills: [OOMKill], processes: [ProcessRecord], seccomp: Seccomp? = nil, network: Network? = nil,
+                warnings: [String]) {
         self.confineVersion = confineVersion
         self.outcome = outcome
         self.exitCode = exitCode
@@ -242,6 +285,7 @@ public struct RunReport: Codable, Sendable, Equatable {
         self.oomKills = oomKills
         self.processes = processes
         self.seccomp = seccomp
+        self.network = network
         self.warnings = warnings
     }
 

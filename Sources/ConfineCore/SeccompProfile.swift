@@ -91,6 +91,14 @@ public struct ResolvedSeccompProfile: Equatable, Sendable {
     public var flags: [String]
     public var rules: [(name: String, action: SeccompAction, args: [SeccompArgument])]
 
+    public init(defaultAction: SeccompAction, architectures: [String], flags: [String],
+                rules: [(name: String, action: SeccompAction, args: [SeccompArgument])]) {
+        self.defaultAction = defaultAction
+        self.architectures = architectures
+        self.flags = flags
+        self.rules = rules
+    }
+
     public static func == (lhs: ResolvedSeccompProfile, rhs: ResolvedSeccompProfile) -> Bool {
         lhs.defaultAction == rhs.defaultAction && lhs.architectures == rhs.architectures && lhs.flags == rhs.flags
             && lhs.rules.count == rhs.rules.count

@@ -56,6 +56,18 @@ public enum Summary {
                              + "\(violation.syscall) ×\(violation.count) → \(verdict)")
             }
         }
+        if let network = report.network {
+            if network.mode == "allow" {
+                let refused = network.attempts.filter { $0.verdict == "refused" }.count
+                lines.append("  network  allow-list: \(network.attempts.count) attempts, \(refused) refused")
+                for attempt in network.attempts where attempt.verdict == "refused" {
+                    lines.append("  network  \(display(attempt.command, limit: 40)) (pid \(attempt.pid)): "
+                                 + "\(attempt.protocol) \(attempt.address):\(attempt.port) refused")
+                }
+            } else {
+                lines.append("  network  \(network.mode)")
+            }
+        }
         for warning in report.warnings { lines.append("  warning  \(warning)") }
         if let reportPath { lines.append("  report   \(reportPath)") }
         return lines.joined(separator: "\n") + "\n"

@@ -12,6 +12,8 @@ public struct CompiledSeccompFilter: Sendable {
     public var usesListener: Bool
     public var profile: ResolvedSeccompProfile
     public var warnings: [String]
+    /// Allowed syscalls that still come to the listener (network allow-list).
+    public var intercepted: [String] = []
     public var instructionCount: Int { program.count / 8 }
 }
 
@@ -28,8 +30,10 @@ public enum SeccompCompiler {
 
     /// - Parameter recordDenials: every non-allow action goes to confine's listener, which records
     ///   the call and answers as the profile says; allowed calls never leave the kernel.
-    public static func compile(_ profile: ResolvedSeccompProfile, recordDenials: Bool = true)
-        throws(SeccompCompileError) -> CompiledSeccompFilter {
+    /// - Parameter intercepting: syscalls the profile allows that still go to the listener (the
+    ///   network allow-list's connect/sendto/sendmsg/sendmmsg).
+    public static func compile(_ profile: ResolvedSeccompProfile, recordDenials: Bool = true,
+                               intercepting: [String] = []) throws(SeccompCompileError) -> CompiledSeccompFilter {
         for name in essentialSyscalls where profile.verdict(syscall: name) != .allow {
             throw SeccompCompileError(message: "the profile denies \(name) (\(profile.verdict(syscall: name))); "
                                       + "no program could run under it, so it is refused")
@@ -60,7 +64,7 @@ public enum SeccompCompiler {
         var warnings: [String] = []
         var unknown: [String] = []
         var maxKnown: Int32 = 0
-        for rule in profile.rules {
+        for rule in profile.rules where !(intercepting.contains(rule.name) && rule.action == .allow) {
             let number = seccomp_syscall_resolve_name(rule.name)
             guard number != __NR_SCMP_ERROR else {
                 if !unknown.contains(rule.name) { unknown.append(rule.name) }
@@ -81,6 +85,12 @@ public enum SeccompCompiler {
                 warnings.append("rule for \(rule.name) not added: \(String(cString: strerror(-status)))")
             }
         }
+        for name in intercepting where profile.verdict(syscall: name) == .allow || profile.rules.contains(where: { $0.name == name }) {
+            let number = seccomp_syscall_resolve_name(name)
+            guard number != __NR_SCMP_ERROR else { continue }
+            maxKnown = max(maxKnown, number)
+            _ = seccomp_rule_add_array(context, UInt32(SCMP_ACT_NOTIFY), number, 0, nil)
+        }
         if !unknown.isEmpty {
             warnings.append("syscalls unknown to libseccomp skipped: \(unknown.joined(separator: ", "))")
         }
@@ -89,8 +99,8 @@ public enum SeccompCompiler {
         if case .errno = profile.defaultAction, native == confine_arch_x86_64, maxKnown > 0 {
             program = newSyscallsGetENOSYS(above: UInt32(maxKnown)) + program
         }
-        return CompiledSeccompFilter(program: program, usesListener: recordDenials && program.count > 0,
-                                     profile: profile, warnings: warnings)
+        return CompiledSeccompFilter(program: program, usesListener: (recordDenials || !intercepting.isEmpty) && program.count > 0,
+                                     profile: profile, warnings: warnings, intercepted: intercepting)
     }
 
     /// The name libseccomp gives a syscall number on the native architecture.

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CLinuxKernel
 import CSeccomp
 import ConfineCore
 
@@ -29,9 +30,19 @@ final class SeccompListener {
     private(set) var records: [Key: Record] = [:]
     private var order: [Key] = []
 
-    init(fd: Int32, profile: ResolvedSeccompProfile) {
+    /// Network allow-list: intercepted syscalls and the endpoints they may reach.
+    private let intercepted: Set<String>
+    private let allowList: Set<ResolvedEndpoint>
+    private var attempts: [(attempt: RunReport.NetworkAttempt, tgid: Int32)] = []
+    /// Bounded so a chatty target cannot grow confine's memory without limit.
+    static let maximumAttempts = 10_000
+    private(set) var droppedAttempts = 0
+
+    init(fd: Int32, profile: ResolvedSeccompProfile, intercepted: [String] = [], allowList: Set<ResolvedEndpoint> = []) {
         self.fd = fd
         self.profile = profile
+        self.intercepted = Set(intercepted)
+        self.allowList = allowList
         _ = seccomp_notify_alloc(&request, &response)
     }
 
@@ -56,6 +67,16 @@ final class SeccompListener {
 
             memset(response, 0, MemoryLayout<seccomp_notif_resp>.size)
             response.pointee.id = request.pointee.id
+            if verdict == .allow && intercepted.contains(name) {
+                let decision = networkDecision(syscall: name, pid: pid, arguments: arguments, at: time())
+                if let refusal = decision {
+                    response.pointee.error = -refusal
+                } else {
+                    response.pointee.flags = UInt32(SECCOMP_USER_NOTIF_FLAG_CONTINUE)
+                }
+                _ = seccomp_notify_respond(fd, response)
+                continue
+            }
             var errnoValue: Int32?
             switch verdict {
             case .allow, .log:
@@ -82,6 +103,98 @@ final class SeccompListener {
             }
             records[key]?.count += 1
             records[key]?.last = now
+        }
+    }
+
+    func networkAttempts(commandOf: (Int32) -> String?) -> [RunReport.NetworkAttempt] {
+        attempts.map { entry in
+            var attempt = entry.attempt
+            attempt.command = commandOf(entry.tgid) ?? attempt.command
+            return attempt
+        }
+    }
+
+    /// Decides an intercepted send/connect: nil lets it through, otherwise the errno to fail it
+    /// with. Destinations that are not IP (unix sockets, netlink) and sends on connected sockets
+    /// pass without a record; every IP destination is recorded with its verdict.
+    /// (The kernel re-reads the address after CONTINUE, so a target racing its own memory could
+    /// slip past: this is a fidelity check, not a security boundary.)
+    private func networkDecision(syscall: String, pid: Int32, arguments: [UInt64], at time: Double) -> Int32? {
+        var destinations: [(address: String, port: UInt16)] = []
+        switch syscall {
+        case "connect":
+            if let destination = readSocketAddress(pid: pid, at: arguments[1], length: arguments[2]) { destinations.append(destination) }
+        case "sendto":
+            if arguments[4] != 0, let destination = readSocketAddress(pid: pid, at: arguments[4], length: arguments[5]) {
+                destinations.append(destination)
+            }
+        case "sendmsg":
+            if let destination = messageDestination(pid: pid, header: arguments[1]) { destinations.append(destination) }
+        case "sendmmsg":
+            // struct mmsghdr is a msghdr (56 bytes) and an unsigned int, padded to 64.
+            for index in 0..<min(arguments[2], 64) {
+                if let destination = messageDestination(pid: pid, header: arguments[1] + index * 64) { destinations.append(destination) }
+            }
+        default: break
+        }
+        guard !destinations.isEmpty else { return nil }
+        let tgid = threadGroup(of: pid)
+        let socketType = self.socketType(pid: tgid, fd: Int32(truncatingIfNeeded: arguments[0]))
+        var refused = false
+        for destination in destinations {
+            let allowed = allowList.contains(ResolvedEndpoint(address: destination.address, port: destination.port))
+            refused = refused || !allowed
+            if attempts.count < Self.maximumAttempts {
+                attempts.append((RunReport.NetworkAttempt(
+                    address: destination.address, port: Int(destination.port), protocol: socketType,
+                    verdict: allowed ? "allowed" : "refused", syscall: syscall, pid: tgid, command: "?",
+                    atSeconds: (time * 1000).rounded() / 1000), tgid))
+            } else {
+                droppedAttempts += 1
+            }
+        }
+        guard refused else { return nil }
+        return syscall == "connect" ? ECONNREFUSED : EPERM
+    }
+
+    private func messageDestination(pid: Int32, header: UInt64) -> (address: String, port: UInt16)? {
+        // struct msghdr { void *msg_name; socklen_t msg_namelen; ... }
+        guard let bytes = readMemory(pid: pid, at: header, count: 16) else { return nil }
+        let name = bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+        let length = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 8, as: UInt32.self) }
+        guard name != 0 else { return nil }
+        return readSocketAddress(pid: pid, at: name, length: UInt64(length))
+    }
+
+    private func readSocketAddress(pid: Int32, at address: UInt64, length: UInt64) -> (address: String, port: UInt16)? {
+        guard address != 0, length >= 2, length <= 128, let bytes = readMemory(pid: pid, at: address, count: Int(length)) else {
+            return nil
+        }
+        return bytes.withUnsafeBytes { NetworkAllowList.numericAddress($0.baseAddress!, length: $0.count) }
+    }
+
+    /// `process_vm_readv(2)` from the target (root, or the same user under ptrace rules).
+    private func readMemory(pid: Int32, at address: UInt64, count: Int) -> [UInt8]? {
+        var buffer = [UInt8](repeating: 0, count: count)
+        let read = buffer.withUnsafeMutableBytes { raw -> Int in
+            confine_read_process_memory(pid, raw.baseAddress, UInt(address), UInt(count))
+        }
+        return read == count ? buffer : nil
+    }
+
+    /// `tcp`/`udp` from the socket itself, borrowed with pidfd_getfd.
+    private func socketType(pid: Int32, fd target: Int32) -> String {
+        let copy = confine_pidfd_getfd(pid, target)
+        guard copy >= 0 else { return "?" }
+        defer { close(copy) }
+        var type: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(copy, SOL_SOCKET, SO_TYPE, &type, &length) == 0 else { return "?" }
+        switch type {
+        case Int32(SOCK_STREAM.rawValue): return "tcp"
+        case Int32(SOCK_DGRAM.rawValue): return "udp"
+        case Int32(SOCK_RAW.rawValue): return "raw"
+        default: return "type \(type)"
         }
     }
 

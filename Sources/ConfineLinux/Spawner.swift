@@ -16,6 +16,8 @@ public struct SpawnRequest: Sendable {
     public var dieWithParent = true
     /// Installed last, just before execve.
     public var seccomp: CompiledSeccompFilter?
+    /// A fresh network namespace with only lo (`--network none`).
+    public var newNetworkNamespace = false
 
     public init(arguments: [String], environment: [String], joinFiles: [String], cloneIntoDirectory: String?,
                 nofile: Int?) {
@@ -90,7 +92,8 @@ public enum Spawner {
                             die_with_parent: request.dieWithParent ? 1 : 0,
                             seccomp_program: filterProgram.isEmpty ? nil : filter.baseAddress,
                             seccomp_length: UInt16(filterProgram.count / 8),
-                            seccomp_listener: request.seccomp?.usesListener == true ? 1 : 0)
+                            seccomp_listener: request.seccomp?.usesListener == true ? 1 : 0,
+                            new_network_namespace: request.newNetworkNamespace ? 1 : 0)
                         return confine_spawn(&spawnRequest)
                     }
                 }
@@ -112,6 +115,8 @@ public enum Spawner {
             case CONFINE_STEP_NO_NEW_PRIVS.rawValue: step = "prctl PR_SET_NO_NEW_PRIVS"
             case CONFINE_STEP_SECCOMP.rawValue: step = "seccomp SECCOMP_SET_MODE_FILTER"
             case CONFINE_STEP_LISTENER.rawValue: step = "pidfd_getfd seccomp listener"
+            case CONFINE_STEP_NETNS.rawValue: step = "unshare CLONE_NEWNET"
+            case CONFINE_STEP_LOOPBACK.rawValue: step = "bring lo up"
             default: step = "step \(result.failed_step)"
             }
             throw SpawnError(step: step == "execve" ? "execve \(path)" : step, errno: result.failed_errno, pid: result.pid)

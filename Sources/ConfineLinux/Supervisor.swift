@@ -16,6 +16,10 @@ public struct RunPlan: Sendable {
     public var killGraceSeconds: Double = 1
     /// The seccomp program, compiled before anything is created.
     public var seccomp: CompiledSeccompFilter?
+    /// The network allow-list, resolved before the run (`allow` mode).
+    public var networkAllowList: [ResolvedEndpoint] = []
+    /// The seccomp profile was only made to intercept the network (no seccomp profile asked for).
+    public var seccompForNetworkOnly = false
 
     public init(arguments: [String], environment: [String], profile: ResolvedProfile, confineVersion: String) {
         self.arguments = arguments
@@ -106,11 +110,13 @@ public final class Supervisor {
                     arguments: plan.arguments, environment: plan.environment, joinFiles: group?.joinFiles ?? [],
                     cloneIntoDirectory: group?.cloneIntoDirectory, nofile: profile.nofile)
                 request.seccomp = plan.seccomp
+                request.newNetworkNamespace = profile.networkProfile == .none
                 let spawned = try Spawner.spawn(request)
                 mainPid = spawned.pid
                 joinMethod = spawned.joinMethod
                 if let fd = spawned.seccompListener, let filter = plan.seccomp {
-                    seccompListener = SeccompListener(fd: fd, profile: filter.profile)
+                    seccompListener = SeccompListener(fd: fd, profile: filter.profile, intercepted: filter.intercepted,
+                                                      allowList: Set(plan.networkAllowList))
                 }
                 processes.addRoot(mainPid, at: 0)
             } catch {
@@ -192,7 +198,8 @@ public final class Supervisor {
                        throttledSeconds: Double(max(finalSample.throttledNanos, lastSample.throttledNanos)) / 1e9),
             pids: .init(limit: profile.pids, peak: pidsPeak ?? samplePeakPids,
                         peakSource: pidsPeak == nil ? "samples" : "pids.peak", forkFailures: forkFailures),
-            oomKills: oomKills, processes: processSummaries(), seccomp: seccompSection(), warnings: warnings)
+            oomKills: oomKills, processes: processSummaries(), seccomp: seccompSection(), network: networkSection(),
+            warnings: warnings)
         return report
     }
 
@@ -331,11 +338,19 @@ public final class Supervisor {
     }
 
     private func seccompSection() -> RunReport.Seccomp? {
-        guard let filter = plan.seccomp else { return nil }
+        guard let filter = plan.seccomp, !plan.seccompForNetworkOnly else { return nil }
         return RunReport.Seccomp(
             profile: plan.profile.seccomp ?? "custom", defaultAction: "\(filter.profile.defaultAction)",
             rules: filter.profile.rules.count, instructions: filter.instructionCount,
             violations: seccompListener?.violations(commandOf: { processes.command(of: $0) }) ?? [])
+    }
+
+    private func networkSection() -> RunReport.Network {
+        let network = plan.profile.networkProfile
+        guard case .allow(let endpoints) = network else { return RunReport.Network(mode: network.mode) }
+        return RunReport.Network(mode: network.mode, allowed: endpoints.map(\.description),
+                                 resolved: plan.networkAllowList.map(\.description),
+                                 attempts: seccompListener?.networkAttempts(commandOf: { processes.command(of: $0) }) ?? [])
     }
 
     private func processSummaries() -> [RunReport.ProcessRecord] {

@@ -33,6 +33,10 @@ struct LimitOptions: ParsableArguments {
                                valueName: "profile"))
     var seccomp: String?
 
+    @Option(help: ArgumentHelp("Network: host, none (own namespace with lo only), or allow:HOST:PORT,HOST:PORT.",
+                               valueName: "profile"))
+    var network: String?
+
     /// The flags as a profile layer, or a usage error naming the flag.
     func spec() throws -> ProfileSpec {
         func parse<T>(_ flag: String, _ value: String?, _ parser: (String) throws(UnitError) -> T) throws -> T? {
@@ -64,6 +68,7 @@ struct LimitOptions: ParsableArguments {
         spec.timeout = try parse("timeout", timeout, DurationQuantity.parse)
         spec.samplingInterval = try parse("sample-interval", sampleInterval, DurationQuantity.parse)
         spec.seccomp = seccomp
+        spec.network = try parse("network", network, NetworkProfile.parse)
         return spec
     }
 }
@@ -111,8 +116,23 @@ struct Run: ParsableCommand {
         }
         var plan = RunPlan(arguments: arguments, environment: environment(), profile: resolved,
                            confineVersion: Confine.version)
+        var intercepting: [String] = []
+        if case .allow(let endpoints) = resolved.networkProfile {
+            do {
+                plan.networkAllowList = try NetworkAllowList.resolve(endpoints)
+            } catch {
+                FileHandle.standardError.write(Data("confine: network: \(error)\n".utf8))
+                throw ExitCode(ExitCodes.usage)
+            }
+            intercepting = NetworkAllowList.interceptedSyscalls
+        }
         if let reference = resolved.seccomp {
-            plan.seccomp = try compileSeccomp(reference, capabilities: resolved.capabilities)
+            plan.seccomp = try compileSeccomp(reference, capabilities: resolved.capabilities, intercepting: intercepting)
+        } else if !intercepting.isEmpty {
+            // No seccomp profile: a filter that allows everything but hands connect/send* to confine.
+            let allowAll = ResolvedSeccompProfile(defaultAction: .allow, architectures: [], flags: [], rules: [])
+            plan.seccomp = try SeccompCompiler.compile(allowAll, intercepting: intercepting)
+            plan.seccompForNetworkOnly = true
         }
 
         let report: RunReport
@@ -146,7 +166,7 @@ struct Run: ParsableCommand {
 
     /// Loads, resolves (capabilities, architecture, kernel) and compiles the seccomp profile.
     /// Every problem is a usage error (exit 64) naming the file and JSON path.
-    private func compileSeccomp(_ reference: String, capabilities: [String]) throws -> CompiledSeccompFilter {
+    private func compileSeccomp(_ reference: String, capabilities: [String], intercepting: [String]) throws -> CompiledSeccompFilter {
         let path = SeccompProfiles.locate(reference, relativeTo: seccompRelativeBase())
         guard let path, let data = FileManager.default.contents(atPath: path) else {
             let names = SeccompProfiles.builtinNames().joined(separator: ", ")
@@ -162,7 +182,7 @@ struct Run: ParsableCommand {
             #endif
             let resolved = SeccompProfileLoader.resolve(profile, capabilities: capabilities, architecture: architecture,
                                                         kernelRelease: SeccompProfiles.kernelRelease())
-            return try SeccompCompiler.compile(resolved)
+            return try SeccompCompiler.compile(resolved, intercepting: intercepting)
         } catch let error as SeccompProfileError {
             FileHandle.standardError.write(Data("confine: \(error)\n".utf8))
             throw ExitCode(ExitCodes.usage)

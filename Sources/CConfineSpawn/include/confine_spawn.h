@@ -19,6 +19,8 @@ typedef enum {
     CONFINE_STEP_NO_NEW_PRIVS = 10,
     CONFINE_STEP_SECCOMP = 11,
     CONFINE_STEP_LISTENER = 12,   /* not a failure from the child: "here is my listener fd" */
+    CONFINE_STEP_NETNS = 13,
+    CONFINE_STEP_LOOPBACK = 14,
 } confine_step;
 
 typedef struct {
@@ -40,6 +42,7 @@ typedef struct {
     const void *seccomp_program; /* struct sock_filter[] compiled by the parent, or NULL */
     unsigned short seccomp_length; /* instructions */
     int seccomp_listener;       /* 1: SECCOMP_FILTER_FLAG_NEW_LISTENER, the fd is handed to the parent */
+    int new_network_namespace;  /* 1: unshare(CLONE_NEWNET) and bring lo up (--network none) */
 } confine_spawn_request;
 
 typedef struct {

@@ -1,5 +1,8 @@
 #ifndef CONFINE_LINUX_KERNEL_H
 #define CONFINE_LINUX_KERNEL_H
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 // Kernel interfaces Glibc's Swift module does not export: signalfd, netlink, the process connector.
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -8,6 +11,26 @@
 #include <linux/cn_proc.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+/// pidfd_open + pidfd_getfd (Linux 5.6+): a copy of another process's file descriptor.
+static inline int confine_pidfd_getfd(int pid, int fd) {
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (pidfd < 0) return -1;
+    int copy = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+    close(pidfd);
+    return copy;
+}
+
+/// process_vm_readv(2), which Glibc's Swift module does not export.
+static inline long confine_read_process_memory(int pid, void *local, unsigned long address, unsigned long count) {
+    struct iovec local_vector = {local, count};
+    struct iovec remote_vector = {(void *)address, count};
+    return process_vm_readv(pid, &local_vector, 1, &remote_vector, 1, 0);
+}
 
 /// prctl(2) is variadic, which Swift cannot call.
 static inline int confine_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
