@@ -45,6 +45,11 @@ public func errnoName(_ code: Int32) -> String {
 
 /// Reads a whole (small) file: procfs, cgroupfs. `open(2)` + `read(2)`.
 public func readTextFile(_ path: String) throws(SystemError) -> String {
+    String(decoding: try readBinaryFile(path), as: UTF8.self)
+}
+
+/// A whole file's bytes.
+public func readBinaryFile(_ path: String) throws(SystemError) -> [UInt8] {
     let fd = retryingEINTR { open(path, O_RDONLY | O_CLOEXEC) }
     guard fd >= 0 else { throw SystemError("open", path: path, errno: errno) }
     defer { close(fd) }
@@ -58,7 +63,7 @@ public func readTextFile(_ path: String) throws(SystemError) -> String {
         if count == 0 { break }
         bytes.append(contentsOf: chunk[0..<count])
     }
-    return String(decoding: bytes, as: UTF8.self)
+    return bytes
 }
 
 /// Writes `text` to an existing file in one `write(2)`, as cgroupfs expects (O_TRUNC, as a
@@ -70,6 +75,31 @@ public func writeExistingFile(_ path: String, _ text: String) throws(SystemError
     let bytes = Array(text.utf8)
     let written = bytes.withUnsafeBytes { buffer in retryingEINTR { write(fd, buffer.baseAddress, buffer.count) } }
     if written < 0 { throw SystemError("write '\(text.trimmingCharacters(in: "\n"))' to", path: path, errno: errno) }
+}
+
+/// `mkdir -p`.
+public func makeDirectories(_ path: String) {
+    var current = ""
+    for component in path.split(separator: "/") {
+        current += "/" + component
+        mkdir(current, 0o755)
+    }
+}
+
+/// The process environment, without Foundation.
+enum ProcessInfoLite {
+    static var environment: [String: String] {
+        var result: [String: String] = [:]
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") {
+                result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            pointer += 1
+        }
+        return result
+    }
 }
 
 public func fileExists(_ path: String) -> Bool {

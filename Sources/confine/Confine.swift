@@ -15,6 +15,6 @@ struct Confine: ParsableCommand {
         process died of signal n.
         """,
         version: version,
-        subcommands: [Run.self, ProfileCommand.self, GC.self]
+        subcommands: [Run.self, ProfileCommand.self, SeccompCommand.self, GC.self]
     )
 }

@@ -145,3 +145,28 @@ final class SeccompEquivalenceTests: XCTestCase {
         Int32(SeccompCompiler.number(ofSyscall: name))
     }
 }
+
+final class SeccompCacheTests: XCTestCase {
+    func testCachedProgramIsTheCompiledOneAndACorruptCacheIsRecompiled() throws {
+        let directory = NSTemporaryDirectory() + "confine-seccomp-cache-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        let path = url.appendingPathComponent("profiles/seccomp/container-default.json").path
+        let profile = SeccompProfileLoader.resolve(try SeccompProfileLoader.load(file: path, data: Data(contentsOf: URL(fileURLWithPath: path))),
+                                                   kernelRelease: "6.1")
+        let fresh = try SeccompCompiler.compile(profile, cacheDirectory: nil)
+        let first = try SeccompCompiler.compile(profile, cacheDirectory: directory)
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory)
+        XCTAssertEqual(files.count, 1)
+        let cached = try SeccompCompiler.compile(profile, cacheDirectory: directory)
+        XCTAssertEqual(first.program, fresh.program)
+        XCTAssertEqual(cached.program, fresh.program)
+        // Another mode is another program, under another key.
+        _ = try SeccompCompiler.compile(profile, recordDenials: false, cacheDirectory: directory)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory).count, 2)
+        // A damaged cache entry is ignored and replaced.
+        try Data("confine-bpf-1\nshort".utf8).write(to: URL(fileURLWithPath: directory + "/" + files[0]))
+        XCTAssertEqual(try SeccompCompiler.compile(profile, cacheDirectory: directory).program, fresh.program)
+    }
+}

@@ -1,0 +1,65 @@
+import ArgumentParser
+import ConfineCore
+import ConfineLinux
+import Foundation
+
+struct SeccompCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "seccomp",
+        abstract: "Inspect seccomp profiles.",
+        subcommands: [Inspect.self, List.self]
+    )
+
+    struct Inspect: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Load, resolve and compile a seccomp profile; print what it does and how long that took.")
+
+        @Argument(help: "A built-in seccomp profile name or an OCI/Docker JSON file.")
+        var profile: String
+
+        @Flag(help: "Compile with libseccomp even if a compiled program is cached.")
+        var noCache = false
+
+        @Option(help: "Syscalls to show the verdict for.")
+        var check: [String] = ["read", "clone3", "unshare", "mount", "bpf", "ptrace"]
+
+        func run() throws {
+            let start = Date()
+            guard let path = SeccompProfiles.locate(profile, relativeTo: nil),
+                  let data = FileManager.default.contents(atPath: path) else {
+                FileHandle.standardError.write(Data("confine: seccomp: no built-in profile or file named '\(profile)'\n".utf8))
+                throw ExitCode(ExitCodes.usage)
+            }
+            do {
+                let loaded = try SeccompProfileLoader.load(file: path, data: data)
+                let resolved = SeccompProfileLoader.resolve(loaded, kernelRelease: SeccompProfiles.kernelRelease())
+                let loadedAt = Date()
+                let compiled = try SeccompCompiler.compile(
+                    resolved, cacheDirectory: noCache ? nil : SeccompCompiler.defaultCacheDirectory())
+                let milliseconds = Date().timeIntervalSince(start) * 1000
+                let compileMilliseconds = Date().timeIntervalSince(loadedAt) * 1000
+                print("profile       \(path)")
+                print("default       \(resolved.defaultAction)")
+                print("rules         \(resolved.rules.count) after capability, architecture and kernel gating")
+                print("program       \(compiled.instructionCount) BPF instructions")
+                print("prepared in   \(formatFixed(milliseconds, digits: 2)) ms (load JSON, resolve, compile; "
+                      + "compile alone \(formatFixed(compileMilliseconds, digits: 2)) ms)")
+                for name in check { print("  \(name.padding(toLength: 12, withPad: " ", startingAt: 0)) \(resolved.verdict(syscall: name))") }
+                for warning in compiled.warnings { print("warning: \(warning)") }
+            } catch let error as SeccompProfileError {
+                FileHandle.standardError.write(Data("confine: \(error)\n".utf8))
+                throw ExitCode(ExitCodes.usage)
+            } catch let error as SeccompCompileError {
+                FileHandle.standardError.write(Data("confine: \(path): error: \(error)\n".utf8))
+                throw ExitCode(ExitCodes.usage)
+            }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the built-in seccomp profiles.")
+        func run() throws {
+            for name in SeccompProfiles.builtinNames() { print(name) }
+        }
+    }
+}
