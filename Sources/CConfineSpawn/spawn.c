@@ -112,7 +112,7 @@ static void child(const confine_spawn_request *request, int error_fd, int ack_fd
     if (request->seccomp_program) {
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) report_and_exit(error_fd, CONFINE_STEP_NO_NEW_PRIVS, errno, 0);
         struct sock_fprog program = {request->seccomp_length, (struct sock_filter *)request->seccomp_program};
-        unsigned int flags = request->seccomp_listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
+        unsigned int flags = request->seccomp_flags | (request->seccomp_listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0);
         long listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &program);
         if (listener < 0) report_and_exit(error_fd, CONFINE_STEP_SECCOMP, errno, 0);
         if (request->seccomp_listener) {

@@ -14,6 +14,18 @@ public struct CompiledSeccompFilter: Sendable {
     public var warnings: [String]
     /// Allowed syscalls that still come to the listener (network allow-list).
     public var intercepted: [String] = []
+    /// `seccomp(2)` flags from the profile's `flags`.
+    public var kernelFlags: UInt32 {
+        var flags: UInt32 = 0
+        for flag in profile.flags {
+            switch flag {
+            case "SECCOMP_FILTER_FLAG_LOG": flags |= 2
+            case "SECCOMP_FILTER_FLAG_SPEC_ALLOW": flags |= 4
+            default: break // TSYNC: the child has one thread; others are not for a child to set
+            }
+        }
+        return flags
+    }
     public var instructionCount: Int { program.count / 8 }
 }
 

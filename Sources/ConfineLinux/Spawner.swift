@@ -93,6 +93,7 @@ public enum Spawner {
                             seccomp_program: filterProgram.isEmpty ? nil : filter.baseAddress,
                             seccomp_length: UInt16(filterProgram.count / 8),
                             seccomp_listener: request.seccomp?.usesListener == true ? 1 : 0,
+                            seccomp_flags: request.seccomp?.kernelFlags ?? 0,
                             new_network_namespace: request.newNetworkNamespace ? 1 : 0)
                         return confine_spawn(&spawnRequest)
                     }

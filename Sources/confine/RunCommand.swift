@@ -94,6 +94,9 @@ struct Run: ParsableCommand {
     @Flag(help: "Do not print the summary to stderr.")
     var quiet = false
 
+    @Flag(help: "Treat syscall names the seccomp profile uses but libseccomp does not know as errors, not warnings.")
+    var strict = false
+
     @Argument(parsing: .captureForPassthrough, help: "The command to run (after --).")
     var command: [String] = []
 
@@ -182,7 +185,12 @@ struct Run: ParsableCommand {
             #endif
             let resolved = SeccompProfileLoader.resolve(profile, capabilities: capabilities, architecture: architecture,
                                                         kernelRelease: SeccompProfiles.kernelRelease())
-            return try SeccompCompiler.compile(resolved, intercepting: intercepting)
+            let compiled = try SeccompCompiler.compile(resolved, intercepting: intercepting)
+            if strict, let unknown = compiled.warnings.first(where: { $0.hasPrefix("syscalls unknown") }) {
+                FileHandle.standardError.write(Data("confine: \(path): error: \(unknown) (--strict)\n".utf8))
+                throw ExitCode(ExitCodes.usage)
+            }
+            return compiled
         } catch let error as SeccompProfileError {
             FileHandle.standardError.write(Data("confine: \(error)\n".utf8))
             throw ExitCode(ExitCodes.usage)

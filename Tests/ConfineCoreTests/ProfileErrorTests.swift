@@ -77,6 +77,14 @@ final class ProfileErrorTests: XCTestCase {
              "p.yaml:1:1: error: the profile must be a mapping (key: value lines), found a list"),
             ("",
              "p.yaml:1:1: error: the profile is empty; expected a mapping with keys such as name, limits, timeout"),
+            ("network: allow:127.0.0.1:5432,db\n",
+             "p.yaml:1:10: error: 'network': allow-list entry 'db' does not parse; expected HOST:PORT such as 127.0.0.1:5432, localhost:6379 or [::1]:8080"),
+            ("network:\n  allow:\n    - localhost:6379\n    - \"[::1]\"\n",
+             "p.yaml:4:7: error: 'network.allow': allow-list entry '[::1]' does not parse; expected HOST:PORT such as 127.0.0.1:5432, localhost:6379 or [::1]:8080"),
+            ("network: bridged\n",
+             "p.yaml:1:10: error: 'network': 'bridged' is not a network profile; expected host, none or allow:HOST:PORT,HOST:PORT"),
+            ("capabilities: all\n",
+             "p.yaml:1:15: error: 'capabilities' must be 'default' or a list such as [CAP_NET_ADMIN, CAP_SYS_PTRACE]"),
             ("limits:\n  cpuset: 3-1\n",
              "p.yaml:2:11: error: 'limits.cpuset': '3-1' is not a CPU list; expected a CPU list such as 0-3 or 0,2,4-5"),
         ]
@@ -127,6 +135,21 @@ final class ProfileResolutionTests: XCTestCase {
         XCTAssertEqual(resolved.pids, 100)
         XCTAssertEqual(resolved.timeoutSeconds, 600)
         XCTAssertEqual(resolved.samplingIntervalSeconds, 0.05)
+    }
+
+    func testSeccompCapabilitiesAndNetworkKeys() throws {
+        let directory = NSTemporaryDirectory() + "confine-net-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try "seccomp: ./prod.json\ncapabilities: [sys_ptrace, CAP_NET_ADMIN]\nnetwork:\n  allow: [\"localhost:6379\", \"[::1]:5432\"]\n"
+            .write(toFile: directory + "/p.yaml", atomically: true, encoding: .utf8)
+        let resolved = try ProfileLoader(builtinDirectories: []).resolve(directory + "/p.yaml")
+        XCTAssertEqual(resolved.seccomp, "./prod.json")
+        XCTAssertEqual(resolved.capabilities, ["CAP_SYS_PTRACE", "CAP_NET_ADMIN"])
+        XCTAssertEqual(resolved.networkProfile, .allow([NetworkEndpoint(host: "localhost", port: 6379), NetworkEndpoint(host: "::1", port: 5432)]))
+        XCTAssertEqual(resolved.network, "allow:localhost:6379,[::1]:5432")
+        XCTAssertEqual(try NetworkProfile.parse("none"), .none)
+        XCTAssertNil(ResolvedProfile(spec: { var spec = ProfileSpec(); spec.seccomp = "unconfined"; return spec }(), chain: ["x"]).seccomp)
     }
 
     func testDefaultsAreFilledIn() {

@@ -170,3 +170,26 @@ final class SeccompCacheTests: XCTestCase {
         XCTAssertEqual(try SeccompCompiler.compile(profile, cacheDirectory: directory).program, fresh.program)
     }
 }
+
+final class SeccompAarch64EquivalenceTests: XCTestCase {
+    /// On aarch64 the compiled programs cannot run here; the resolved profiles (what the compiler
+    /// is given) must agree for every name libseccomp knows and the representative arguments.
+    func testContainerDefaultResolvesLikeDockersOnArm64() throws {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        func resolved(_ path: String) throws -> ResolvedSeccompProfile {
+            SeccompProfileLoader.resolve(try SeccompProfileLoader.load(file: path, data: Data(contentsOf: URL(fileURLWithPath: path))),
+                                         architecture: "arm64", kernelRelease: "6.1")
+        }
+        let ours = try resolved(url.appendingPathComponent("profiles/seccomp/container-default.json").path)
+        let docker = try resolved(url.deletingLastPathComponent().appendingPathComponent("shared/fixtures/seccomp/docker-default.json").path)
+        let names = Set(SeccompCompiler.knownSyscallNames() + ["arm_fadvise64_64", "breakpoint", "cacheflush", "set_tls", "arch_prctl"])
+        for name in names {
+            for args in [[], [0x1000_0000], [40], [0x0040_0000]] as [[UInt64]] {
+                XCTAssertEqual(ours.verdict(syscall: name, arguments: args), docker.verdict(syscall: name, arguments: args), "\(name)\(args)")
+            }
+        }
+        XCTAssertEqual(ours.verdict(syscall: "breakpoint"), .allow, "arm-only rules apply on arm64")
+        XCTAssertEqual(ours.verdict(syscall: "arch_prctl"), .errno(1), "amd64-only rules do not")
+    }
+}

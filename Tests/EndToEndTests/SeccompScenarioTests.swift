@@ -74,6 +74,19 @@ final class SeccompScenarioTests: XCTestCase {
         XCTAssertEqual(run.seccomp?.violations.first?.action, "kill_process")
     }
 
+    func testUnknownSyscallNamesWarnAndFailUnderStrict() throws {
+        let profile = NSTemporaryDirectory() + "confine-unknown-\(UUID().uuidString).json"
+        defer { try? FileManager.default.removeItem(atPath: profile) }
+        try #"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["frobnicate", "mount"], "action": "SCMP_ACT_ERRNO"}]}"#
+            .write(toFile: profile, atomically: true, encoding: .utf8)
+        let (result, report) = Harness.confineRun(["--seccomp", profile], ["/bin/true"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(report?.warnings, ["syscalls unknown to libseccomp skipped: frobnicate"])
+        let strict = Harness.run([Harness.confine, "run", "--strict", "--seccomp", profile, "--", "/bin/true"])
+        XCTAssertEqual(strict.status, 64)
+        XCTAssertTrue(strict.stderr.contains("frobnicate (--strict)"), strict.stderr)
+    }
+
     func testBadSeccompProfilesExit64NamingTheJSONPath() throws {
         let profile = NSTemporaryDirectory() + "confine-bad-\(UUID().uuidString).json"
         defer { try? FileManager.default.removeItem(atPath: profile) }

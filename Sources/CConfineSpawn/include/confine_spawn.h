@@ -42,6 +42,7 @@ typedef struct {
     const void *seccomp_program; /* struct sock_filter[] compiled by the parent, or NULL */
     unsigned short seccomp_length; /* instructions */
     int seccomp_listener;       /* 1: SECCOMP_FILTER_FLAG_NEW_LISTENER, the fd is handed to the parent */
+    unsigned int seccomp_flags; /* the profile's flags (SECCOMP_FILTER_FLAG_LOG, _SPEC_ALLOW) */
     int new_network_namespace;  /* 1: unshare(CLONE_NEWNET) and bring lo up (--network none) */
 } confine_spawn_request;
 
