@@ -73,9 +73,14 @@ public enum Summary {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// A command line on one line of at most `limit` characters.
+    /// A command line on one line of at most `limit` characters, the program by its base name
+    /// (`python3 -m pytest`, not `/root/.pyenv/versions/3.11.7/bin/python3 -m pytest`).
     static func display(_ command: String, limit: Int = 72) -> String {
-        let flat = command.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" }).joined(separator: " ")
+        var words = command.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" })
+        if let program = words.first, let slash = program.lastIndex(of: "/"), program.index(after: slash) < program.endIndex {
+            words[0] = program[program.index(after: slash)...]
+        }
+        let flat = words.joined(separator: " ")
         return flat.count <= limit ? flat : String(flat.prefix(limit - 1)) + "…"
     }
 }

@@ -118,5 +118,6 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(summary.contains("peak 64.0 MiB of 64.0 MiB limit (100.0%)"), summary)
         XCTAssertTrue(summary.contains("killed python3 -c x (pid 42, main process) at 1.40s"), summary)
         XCTAssertEqual(Summary.display("python3 -c \nimport x\n" + String(repeating: "y", count: 100)).count, 72)
+        XCTAssertEqual(Summary.display("/root/.pyenv/versions/3.11.7/bin/python3 -m pytest"), "python3 -m pytest")
     }
 }

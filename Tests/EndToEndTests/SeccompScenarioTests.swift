@@ -40,7 +40,7 @@ final class SeccompScenarioTests: XCTestCase {
         }
         XCTAssertEqual(seen["clone3"]?.1, "ENOSYS", file: file, line: line)
         XCTAssertEqual(seen["socket"]?.0, 3, "socket(AF_VSOCK)", file: file, line: line)
-        XCTAssertTrue(result.stderr.contains("unshare ×3 → EPERM"), result.stderr, file: file, line: line)
+        XCTAssertTrue(result.stderr.contains("(pid \(run.mainProcess?.pid ?? 0)): unshare ×3 → EPERM"), result.stderr, file: file, line: line)
     }
 
     func testContainerDefaultDeniesWhatDockerDenies() throws {

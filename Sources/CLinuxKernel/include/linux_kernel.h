@@ -1,8 +1,5 @@
 #ifndef CONFINE_LINUX_KERNEL_H
 #define CONFINE_LINUX_KERNEL_H
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 // Kernel interfaces Glibc's Swift module does not export: signalfd, netlink, the process connector.
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -25,11 +22,12 @@ static inline int confine_pidfd_getfd(int pid, int fd) {
     return copy;
 }
 
-/// process_vm_readv(2), which Glibc's Swift module does not export.
+/// process_vm_readv(2), through syscall(2): its glibc declaration needs _GNU_SOURCE, which must
+/// not be defined here (it changes fd_set and clashes with Glibc's Swift module).
 static inline long confine_read_process_memory(int pid, void *local, unsigned long address, unsigned long count) {
     struct iovec local_vector = {local, count};
     struct iovec remote_vector = {(void *)address, count};
-    return process_vm_readv(pid, &local_vector, 1, &remote_vector, 1, 0);
+    return syscall(SYS_process_vm_readv, pid, &local_vector, 1UL, &remote_vector, 1UL, 0UL);
 }
 
 /// prctl(2) is variadic, which Swift cannot call.
