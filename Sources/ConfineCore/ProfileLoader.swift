@@ -79,7 +79,12 @@ public struct ProfileLoader: Sendable {
     }
 
     private func load(path: String, visiting: [String]) throws(ProfileError) -> (ProfileSpec, [String]) {
-        let spec = try parseFile(path)
+        var spec = try parseFile(path)
+        // A seccomp profile path is relative to the profile that names it, whichever extends it.
+        if let seccomp = spec.seccomp, seccomp.contains("/") || seccomp.hasSuffix(".json"), !seccomp.hasPrefix("/") {
+            let directory = (path as NSString).deletingLastPathComponent
+            spec.seccomp = directory.isEmpty ? seccomp : directory + "/" + seccomp
+        }
         let displayName = spec.name ?? baseName(path)
         guard let parentReference = spec.extends else { return (spec, [displayName]) }
         let location = spec.extendsLocation ?? SourceLocation(file: path, line: 1, column: 1)

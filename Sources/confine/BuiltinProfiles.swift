@@ -1,5 +1,6 @@
 import ArgumentParser
 import ConfineCore
+import ConfineLinux
 import Foundation
 
 /// Where built-in profiles are found: `$CONFINE_PROFILES` (colon-separated directories), the
@@ -58,6 +59,36 @@ enum SeccompProfiles {
         var path = reference
         if !path.hasPrefix("/"), let base, !base.isEmpty { path = base + "/" + path }
         return FileManager.default.fileExists(atPath: path) ? path : nil
+    }
+
+    /// Locates, loads, resolves (capabilities, architecture, running kernel) and compiles a seccomp
+    /// profile. Problems are printed naming the file (and JSON path) and become exit 64.
+    static func prepare(_ reference: String, capabilities: [String] = ResolvedProfile.defaultCapabilities,
+                        intercepting: [String] = [], cacheDirectory: String? = SeccompCompiler.defaultCacheDirectory())
+        throws -> (path: String, resolved: ResolvedSeccompProfile, compiled: CompiledSeccompFilter) {
+        guard let path = locate(reference, relativeTo: nil), let data = FileManager.default.contents(atPath: path) else {
+            let names = builtinNames().joined(separator: ", ")
+            FileHandle.standardError.write(Data("confine: seccomp: no built-in profile or file named '\(reference)' (built-in: \(names))\n".utf8))
+            throw ExitCode(ExitCodes.usage)
+        }
+        do {
+            let profile = try SeccompProfileLoader.load(file: path, data: data)
+            #if arch(arm64)
+            let architecture = "arm64"
+            #else
+            let architecture = "amd64"
+            #endif
+            let resolved = SeccompProfileLoader.resolve(profile, capabilities: capabilities, architecture: architecture,
+                                                        kernelRelease: kernelRelease())
+            let compiled = try SeccompCompiler.compile(resolved, intercepting: intercepting, cacheDirectory: cacheDirectory)
+            return (path, resolved, compiled)
+        } catch let error as SeccompProfileError {
+            FileHandle.standardError.write(Data("confine: \(error)\n".utf8))
+            throw ExitCode(ExitCodes.usage)
+        } catch let error as SeccompCompileError {
+            FileHandle.standardError.write(Data("confine: \(path): error: \(error)\n".utf8))
+            throw ExitCode(ExitCodes.usage)
+        }
     }
 
     static func kernelRelease() -> String {

@@ -167,44 +167,14 @@ struct Run: ParsableCommand {
         return ResolvedProfile(spec: spec, chain: chain.filter { !$0.isEmpty })
     }
 
-    /// Loads, resolves (capabilities, architecture, kernel) and compiles the seccomp profile.
     /// Every problem is a usage error (exit 64) naming the file and JSON path.
     private func compileSeccomp(_ reference: String, capabilities: [String], intercepting: [String]) throws -> CompiledSeccompFilter {
-        let path = SeccompProfiles.locate(reference, relativeTo: seccompRelativeBase())
-        guard let path, let data = FileManager.default.contents(atPath: path) else {
-            let names = SeccompProfiles.builtinNames().joined(separator: ", ")
-            FileHandle.standardError.write(Data("confine: seccomp: no built-in profile or file named '\(reference)' (built-in: \(names))\n".utf8))
+        let prepared = try SeccompProfiles.prepare(reference, capabilities: capabilities, intercepting: intercepting)
+        if strict, let unknown = prepared.compiled.warnings.first(where: { $0.hasPrefix("syscalls unknown") }) {
+            FileHandle.standardError.write(Data("confine: \(prepared.path): error: \(unknown) (--strict)\n".utf8))
             throw ExitCode(ExitCodes.usage)
         }
-        do {
-            let profile = try SeccompProfileLoader.load(file: path, data: data)
-            #if arch(arm64)
-            let architecture = "arm64"
-            #else
-            let architecture = "amd64"
-            #endif
-            let resolved = SeccompProfileLoader.resolve(profile, capabilities: capabilities, architecture: architecture,
-                                                        kernelRelease: SeccompProfiles.kernelRelease())
-            let compiled = try SeccompCompiler.compile(resolved, intercepting: intercepting)
-            if strict, let unknown = compiled.warnings.first(where: { $0.hasPrefix("syscalls unknown") }) {
-                FileHandle.standardError.write(Data("confine: \(path): error: \(unknown) (--strict)\n".utf8))
-                throw ExitCode(ExitCodes.usage)
-            }
-            return compiled
-        } catch let error as SeccompProfileError {
-            FileHandle.standardError.write(Data("confine: \(error)\n".utf8))
-            throw ExitCode(ExitCodes.usage)
-        } catch let error as SeccompCompileError {
-            FileHandle.standardError.write(Data("confine: \(path): error: \(error)\n".utf8))
-            throw ExitCode(ExitCodes.usage)
-        }
-    }
-
-    /// A seccomp path in a profile file is relative to that file; on the command line, to the cwd.
-    private func seccompRelativeBase() -> String? {
-        if limits.seccomp != nil { return nil }
-        guard let profile, let path = BuiltinProfiles.loader().builtinPath(named: profile) ?? Optional(profile) else { return nil }
-        return (path as NSString).deletingLastPathComponent
+        return prepared.compiled
     }
 
     private func environment() -> [String] {

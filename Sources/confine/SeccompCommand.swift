@@ -25,34 +25,16 @@ struct SeccompCommand: ParsableCommand {
 
         func run() throws {
             let start = Date()
-            guard let path = SeccompProfiles.locate(profile, relativeTo: nil),
-                  let data = FileManager.default.contents(atPath: path) else {
-                FileHandle.standardError.write(Data("confine: seccomp: no built-in profile or file named '\(profile)'\n".utf8))
-                throw ExitCode(ExitCodes.usage)
-            }
-            do {
-                let loaded = try SeccompProfileLoader.load(file: path, data: data)
-                let resolved = SeccompProfileLoader.resolve(loaded, kernelRelease: SeccompProfiles.kernelRelease())
-                let loadedAt = Date()
-                let compiled = try SeccompCompiler.compile(
-                    resolved, cacheDirectory: noCache ? nil : SeccompCompiler.defaultCacheDirectory())
-                let milliseconds = Date().timeIntervalSince(start) * 1000
-                let compileMilliseconds = Date().timeIntervalSince(loadedAt) * 1000
-                print("profile       \(path)")
-                print("default       \(resolved.defaultAction)")
-                print("rules         \(resolved.rules.count) after capability, architecture and kernel gating")
-                print("program       \(compiled.instructionCount) BPF instructions")
-                print("prepared in   \(formatFixed(milliseconds, digits: 2)) ms (load JSON, resolve, compile; "
-                      + "compile alone \(formatFixed(compileMilliseconds, digits: 2)) ms)")
-                for name in check { print("  \(name.padding(toLength: 12, withPad: " ", startingAt: 0)) \(resolved.verdict(syscall: name))") }
-                for warning in compiled.warnings { print("warning: \(warning)") }
-            } catch let error as SeccompProfileError {
-                FileHandle.standardError.write(Data("confine: \(error)\n".utf8))
-                throw ExitCode(ExitCodes.usage)
-            } catch let error as SeccompCompileError {
-                FileHandle.standardError.write(Data("confine: \(path): error: \(error)\n".utf8))
-                throw ExitCode(ExitCodes.usage)
-            }
+            let (path, resolved, compiled) = try SeccompProfiles.prepare(
+                profile, cacheDirectory: noCache ? nil : SeccompCompiler.defaultCacheDirectory())
+            let milliseconds = Date().timeIntervalSince(start) * 1000
+            print("profile       \(path)")
+            print("default       \(resolved.defaultAction)")
+            print("rules         \(resolved.rules.count) after capability, architecture and kernel gating")
+            print("program       \(compiled.instructionCount) BPF instructions")
+            print("prepared in   \(formatFixed(milliseconds, digits: 2)) ms (load JSON, resolve, compile\(noCache ? "" : " or load from cache"))")
+            for name in check { print("  \(name.padding(toLength: 12, withPad: " ", startingAt: 0)) \(resolved.verdict(syscall: name))") }
+            for warning in compiled.warnings { print("warning: \(warning)") }
         }
     }
 

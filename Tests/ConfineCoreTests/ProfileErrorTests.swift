@@ -144,7 +144,7 @@ final class ProfileResolutionTests: XCTestCase {
         try "seccomp: ./prod.json\ncapabilities: [sys_ptrace, CAP_NET_ADMIN]\nnetwork:\n  allow: [\"localhost:6379\", \"[::1]:5432\"]\n"
             .write(toFile: directory + "/p.yaml", atomically: true, encoding: .utf8)
         let resolved = try ProfileLoader(builtinDirectories: []).resolve(directory + "/p.yaml")
-        XCTAssertEqual(resolved.seccomp, "./prod.json")
+        XCTAssertEqual(resolved.seccomp, directory + "/./prod.json", "relative to the profile that names it")
         XCTAssertEqual(resolved.capabilities, ["CAP_SYS_PTRACE", "CAP_NET_ADMIN"])
         XCTAssertEqual(resolved.networkProfile, .allow([NetworkEndpoint(host: "localhost", port: 6379), NetworkEndpoint(host: "::1", port: 5432)]))
         XCTAssertEqual(resolved.network, "allow:localhost:6379,[::1]:5432")
