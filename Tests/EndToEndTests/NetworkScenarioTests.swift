@@ -89,6 +89,19 @@ final class NetworkScenarioTests: XCTestCase {
         XCTAssertEqual(run.seccomp?.violations.map(\.syscall), ["unshare"])
     }
 
+    func testSendmsgAndIPv6DestinationsAreCheckedToo() throws {
+        let udpPort = try listen() // any port number will do for a datagram; reuse a free one
+        let (result, report) = Harness.confineRun(["--network", "allow:127.0.0.1:\(udpPort)"],
+                                                  ["python3", client, "--sendmsg=\(udpPort)", "--sendmsg=9", "--ipv6=\(udpPort)"])
+        let run = try XCTUnwrap(report)
+        XCTAssertTrue(result.stdout.contains("udp-sendmsg 127.0.0.1:\(udpPort) ok"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("udp-sendmsg 127.0.0.1:9 EPERM"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("tcp6 [::1]:\(udpPort) ECONNREFUSED"), result.stdout)
+        let attempts = run.network?.attempts.map { "\($0.protocol) \($0.address):\($0.port) \($0.verdict) \($0.syscall)" } ?? []
+        XCTAssertEqual(attempts, ["udp 127.0.0.1:\(udpPort) allowed sendmsg", "udp 127.0.0.1:9 refused sendmsg",
+                                  "tcp ::1:\(udpPort) refused connect"])
+    }
+
     func testBadAllowListEntryExits64NamingIt() {
         let result = Harness.run([Harness.confine, "run", "--network", "allow:127.0.0.1:5432,db-without-port", "--", "/bin/true"])
         XCTAssertEqual(result.status, 64)
