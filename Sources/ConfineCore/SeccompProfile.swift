@@ -72,8 +72,6 @@ public struct SeccompRule: Equatable, Sendable {
     public var args: [SeccompArgument]
     public var includes: SeccompFilterCondition
     public var excludes: SeccompFilterCondition
-    /// The JSON path of the rule (`syscalls[12]`), for messages.
-    public var path: String
 }
 
 public struct SeccompProfile: Equatable, Sendable {
@@ -143,7 +141,6 @@ public struct SeccompProfileError: Error, Equatable, Sendable, CustomStringConve
 }
 
 public enum SeccompProfileLoader {
-    public static let dockerDefaultCapabilities = ResolvedProfile.defaultCapabilities
 
     static let actions = ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_THREAD",
                           "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_TRAP", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_NOTIFY"]
@@ -225,14 +222,14 @@ public enum SeccompProfileLoader {
             }
             rules.append(SeccompRule(names: names, action: ruleAction, args: args,
                                      includes: try condition(rule["includes"], "\(path).includes", fail),
-                                     excludes: try condition(rule["excludes"], "\(path).excludes", fail), path: path))
+                                     excludes: try condition(rule["excludes"], "\(path).excludes", fail)))
         }
         return SeccompProfile(defaultAction: defaultAction, architectures: architectures, flags: flags, rules: rules)
     }
 
     /// Applies `includes`/`excludes` as Docker does for a container with `capabilities` on
     /// `architecture` (Go names: amd64, arm64) under kernel `kernelRelease`.
-    public static func resolve(_ profile: SeccompProfile, capabilities: [String] = dockerDefaultCapabilities,
+    public static func resolve(_ profile: SeccompProfile, capabilities: [String] = ResolvedProfile.defaultCapabilities,
                                architecture: String = "amd64", kernelRelease: String) -> ResolvedSeccompProfile {
         let caps = Set(capabilities)
         let kernel = kernelVersion(kernelRelease)

@@ -203,7 +203,8 @@ private func isPlainDecimal<S: StringProtocol>(_ s: S) -> Bool {
 }
 
 extension StringProtocol {
-    func trimmingWhitespace() -> String {
+    /// The text without leading and trailing spaces, tabs and newlines (no Foundation needed).
+    public func trimmingWhitespace() -> String {
         String(drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
     }
 }

@@ -182,8 +182,10 @@ func writeControl(_ directory: String, _ file: String, _ value: String, step: St
 
 /// Pids listed in a `cgroup.procs` file.
 func readPids(_ path: String) -> [Int32] {
-    guard let text = try? readTextFile(path) else { return [] }
-    return text.split(separator: "\n").compactMap { Int32($0) }
+    var pids: [Int32] = []
+    guard let bytes = try? readBinaryFile(path) else { return pids }
+    bytes.withUnsafeBytes { parsePidList($0, into: &pids) }
+    return pids
 }
 
 /// Removes a directory, retrying briefly while the kernel still releases exiting tasks.
@@ -206,7 +208,7 @@ func removeGroupDirectory(_ path: String, filesystem: any CgroupFilesystem) thro
 /// A limit file's value: a number, or nil for `max` (v2) and the v1 "unlimited" sentinel
 /// (PAGE_COUNTER_MAX pages, printed as 9223372036854771712 on 4 KiB pages).
 func parseLimit(_ text: String) -> UInt64? {
-    let trimmed = text.trimmed()
+    let trimmed = text.trimmingWhitespace()
     guard trimmed != "max", let value = UInt64(trimmed), value < (1 << 62) else { return nil }
     return value
 }

@@ -164,7 +164,7 @@ final class CgroupV1Group: RunGroup {
         if let cpus = limits.cpuset, let cpusetDirectory = controllerDirectory("cpuset") {
             // A new v1 cpuset group starts empty; mems must be copied from the parent first.
             let parentMems = parentCpusetDirectory.flatMap { try? readControl($0 + "/cpuset.mems") } ?? "0"
-            try writeControl(cpusetDirectory, "cpuset.mems", parentMems.trimmed(), step: "set cpuset mems")
+            try writeControl(cpusetDirectory, "cpuset.mems", parentMems.trimmingWhitespace(), step: "set cpuset mems")
             try writeControl(cpusetDirectory, "cpuset.cpus", cpus.map(String.init).joined(separator: ","), step: "set cpuset")
         }
         if let pids = limits.pidsMax, let pidsDirectory = controllerDirectory("pids") {
@@ -220,7 +220,7 @@ final class CgroupV1Group: RunGroup {
     func memoryPeak() -> (bytes: UInt64, source: String)? {
         guard let directory = controllerDirectory("memory"),
               let text = try? readControl(directory + "/memory.max_usage_in_bytes"),
-              let value = UInt64(text.trimmed()) else { return nil }
+              let value = UInt64(text.trimmingWhitespace()) else { return nil }
         return (value, "memory.max_usage_in_bytes")
     }
 
@@ -232,7 +232,7 @@ final class CgroupV1Group: RunGroup {
 
     func pidsPeak() -> Int? {
         guard let directory = controllerDirectory("pids"), let text = try? readControl(directory + "/pids.peak") else { return nil }
-        return Int(text.trimmed())
+        return Int(text.trimmingWhitespace())
     }
 
     func forkFailures() -> UInt64? {
@@ -268,7 +268,7 @@ final class CgroupV1Group: RunGroup {
             try? writeExistingFile(freezer + "/freezer.state", "FROZEN")
             let deadline = monotonicSeconds() + 1
             while monotonicSeconds() < deadline,
-                  (try? readControl(freezer + "/freezer.state"))?.trimmed() != "FROZEN" { usleep(1_000) }
+                  (try? readControl(freezer + "/freezer.state"))?.trimmingWhitespace() != "FROZEN" { usleep(1_000) }
         }
         for pid in memberPids() { kill(pid, SIGKILL) }
         if let freezer { try? writeExistingFile(freezer + "/freezer.state", "THAWED") }
@@ -290,14 +290,5 @@ final class CgroupV1Group: RunGroup {
         }
         created = []
         if let firstError { throw firstError }
-    }
-}
-
-extension String {
-    func trimmed() -> String {
-        var s = Substring(self)
-        while let c = s.first, c == " " || c == "\n" || c == "\t" { s = s.dropFirst() }
-        while let c = s.last, c == " " || c == "\n" || c == "\t" { s = s.dropLast() }
-        return String(s)
     }
 }

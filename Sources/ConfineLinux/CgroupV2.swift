@@ -67,9 +67,9 @@ public struct CgroupV2Driver: CgroupDriver {
     /// `confine.leaf` — what container entrypoints do on a delegated cgroup.
     func enableControllers(_ controllers: [String]) throws(CgroupError) {
         let available = Set(((try? readControl(ownDirectory + "/cgroup.controllers")) ?? "").split(separator: " ")
-            .map { String($0).trimmed() })
+            .map { String($0).trimmingWhitespace() })
         let enabled = Set(((try? readControl(ownDirectory + "/cgroup.subtree_control")) ?? "").split(separator: " ")
-            .map { String($0).trimmed() })
+            .map { String($0).trimmingWhitespace() })
         let missing = controllers.filter { !enabled.contains($0) }
         guard !missing.isEmpty else { return }
         let unavailable = missing.filter { !available.contains($0) }
@@ -203,7 +203,7 @@ final class CgroupV2Group: RunGroup {
     }
 
     func memoryPeak() -> (bytes: UInt64, source: String)? {
-        guard let text = try? readControl(directory + "/memory.peak"), let value = UInt64(text.trimmed()) else { return nil }
+        guard let text = try? readControl(directory + "/memory.peak"), let value = UInt64(text.trimmingWhitespace()) else { return nil }
         return (value, "memory.peak")
     }
 
@@ -214,7 +214,7 @@ final class CgroupV2Group: RunGroup {
 
     func pidsPeak() -> Int? {
         guard let text = try? readControl(directory + "/pids.peak") else { return nil }
-        return Int(text.trimmed())
+        return Int(text.trimmingWhitespace())
     }
 
     func forkFailures() -> UInt64? {

@@ -91,7 +91,7 @@ struct ProcessTable {
             while line.hasSuffix(" ") { line.removeLast() }
             return line
         }
-        if let comm = try? readTextFile("/proc/\(pid)/comm") { return comm.trimmed() }
+        if let comm = try? readTextFile("/proc/\(pid)/comm") { return comm.trimmingWhitespace() }
         return nil
     }
 

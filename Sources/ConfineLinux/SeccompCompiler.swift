@@ -143,11 +143,19 @@ public enum SeccompCompiler {
         return String(cString: name)
     }
 
+    /// This machine's architecture as OCI profiles name it in `includes.arches` (Go's names).
+    public static var hostArchitecture: String {
+        #if arch(arm64)
+        return "arm64"
+        #else
+        return "amd64"
+        #endif
+    }
+
     /// `$XDG_CACHE_HOME/confine/seccomp`, else `~/.cache/confine/seccomp`.
     public static func defaultCacheDirectory() -> String? {
-        let environment = ProcessInfoLite.environment
-        if let cache = environment["XDG_CACHE_HOME"], !cache.isEmpty { return cache + "/confine/seccomp" }
-        if let home = environment["HOME"], !home.isEmpty { return home + "/.cache/confine/seccomp" }
+        if let cache = environmentVariable("XDG_CACHE_HOME") { return cache + "/confine/seccomp" }
+        if let home = environmentVariable("HOME") { return home + "/.cache/confine/seccomp" }
         return nil
     }
 

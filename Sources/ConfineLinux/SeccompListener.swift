@@ -226,13 +226,7 @@ final class SeccompListener {
 func threadGroup(of tid: Int32) -> Int32 {
     guard let status = try? readTextFile("/proc/\(tid)/status") else { return tid }
     for line in status.split(separator: "\n") where line.hasPrefix("Tgid:") {
-        return Int32(line.dropFirst(5).trimmingCharacters()) ?? tid
+        return Int32(line.dropFirst(5).trimmingWhitespace()) ?? tid
     }
     return tid
-}
-
-private extension Substring {
-    func trimmingCharacters() -> Substring {
-        drop { $0 == " " || $0 == "\t" }
-    }
 }

@@ -35,7 +35,8 @@ public struct SpawnError: Error, Equatable, Sendable, CustomStringConvertible {
     public var errno: Int32
     /// The child existed and was reaped (its pid), or 0 if it never did.
     public var pid: Int32
-    public var isExecFailure: Bool { step.hasPrefix("execve") }
+    /// The command itself could not be executed (not found, not executable): 127/126, as shells do.
+    public var isExecFailure = false
 
     public var description: String {
         "\(step): \(errnoName(errno)) (\(String(cString: strerror(errno))))"
@@ -56,10 +57,10 @@ public enum Spawner {
     /// join cgroup, rlimits, clean signal state, exec (see CConfineSpawn).
     public static func spawn(_ request: SpawnRequest) throws(SpawnError) -> SpawnedProcess {
         guard let program = request.arguments.first else {
-            throw SpawnError(step: "execve", errno: ENOENT, pid: 0)
+            throw SpawnError(step: "execve", errno: ENOENT, pid: 0, isExecFailure: true)
         }
         guard let path = resolveExecutable(program, environment: request.environment) else {
-            throw SpawnError(step: "execve \(program)", errno: ENOENT, pid: 0)
+            throw SpawnError(step: "execve \(program)", errno: ENOENT, pid: 0, isExecFailure: true)
         }
         var joinFDs: [Int32] = []
         defer { for fd in joinFDs { close(fd) } }
@@ -120,7 +121,9 @@ public enum Spawner {
             case CONFINE_STEP_LOOPBACK.rawValue: step = "bring lo up"
             default: step = "step \(result.failed_step)"
             }
-            throw SpawnError(step: step == "execve" ? "execve \(path)" : step, errno: result.failed_errno, pid: result.pid)
+            let execFailed = result.failed_step == Int32(CONFINE_STEP_EXEC.rawValue)
+            throw SpawnError(step: execFailed ? "execve \(path)" : step, errno: result.failed_errno, pid: result.pid,
+                             isExecFailure: execFailed)
         }
         return SpawnedProcess(pid: result.pid, joinMethod: result.cloned_into_cgroup != 0 ? "clone-into-cgroup" : "cgroup.procs",
                               seccompListener: result.listener_fd >= 0 ? result.listener_fd : nil)

@@ -140,7 +140,7 @@ public final class Supervisor {
         if let group {
             group.killAll()
             reapAll()
-            kernelLog?.drain { record in if let kill = oomParser.feed(record: record) { kernelOOMKills.append(kill) } }
+            if let kernelLog { readOOMKills(from: kernelLog) }
             connector?.drain { processes.handle($0, at: now()) }
         }
         let duration = now()
@@ -159,6 +159,9 @@ public final class Supervisor {
         }
         group = nil
 
+        if let dropped = seccompListener?.droppedAttempts, dropped > 0 {
+            warnings.append("network: \(dropped) attempts past the first \(SeccompListener.maximumAttempts) were enforced but not listed")
+        }
         let oomKills = identifyOOMKills(count: oomCount, mainPid: mainPid, endedAt: duration)
         facts.oomKillCount = max(oomCount, oomKills.count)
         facts.mainProcessOOMKilled = oomKills.contains { $0.mainProcess }
@@ -217,10 +220,18 @@ public final class Supervisor {
         let detailEvery = max(1, Int((0.05 / interval).rounded()))
         let processEvery = max(1, Int((0.1 / interval).rounded()))
 
-        var fds: [pollfd] = [pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)]
-        if let kernelLog { fds.append(pollfd(fd: kernelLog.fd, events: Int16(POLLIN), revents: 0)) }
-        if let connector { fds.append(pollfd(fd: connector.fd, events: Int16(POLLIN), revents: 0)) }
-        if let seccompListener { fds.append(pollfd(fd: seccompListener.fd, events: Int16(POLLIN), revents: 0)) }
+        // One pollfd per source; each is drained only when the kernel says it is readable.
+        var fds: [pollfd] = []
+        func watchFD(_ fd: Int32?) -> Int? {
+            guard let fd else { return nil }
+            fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0))
+            return fds.count - 1
+        }
+        let signalSlot = watchFD(signalFD)!
+        let listenerSlot = watchFD(seccompListener?.fd)
+        let connectorSlot = watchFD(connector?.fd)
+        let kernelLogSlot = watchFD(kernelLog?.fd)
+        func isReady(_ slot: Int?) -> Bool { slot.map { fds[$0].revents != 0 } ?? false }
 
         while true {
             let current = monotonicSeconds()
@@ -248,12 +259,11 @@ public final class Supervisor {
             let ready = fds.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), timeoutMs) }
             guard ready > 0 else { continue }
 
-            if let connector { connector.drain { processes.handle($0, at: now()) } }
             // Denied calls wait in the kernel for this answer: serve them first.
-            seccompListener?.drain(at: now, tgidOf: threadGroup)
-            if let kernelLog {
-                kernelLog.drain { record in if let kill = oomParser.feed(record: record) { kernelOOMKills.append(kill) } }
-            }
+            if isReady(listenerSlot) { seccompListener?.drain(at: now, tgidOf: threadGroup) }
+            if isReady(connectorSlot) { connector?.drain { processes.handle($0, at: now()) } }
+            if isReady(kernelLogSlot), let kernelLog { readOOMKills(from: kernelLog) }
+            guard isReady(signalSlot) else { continue }
             for signal in Signals.drain(signalFD) {
                 if signal == SIGCHLD { continue }
                 // Forward to the whole group (a daemonised grandchild included), then give it the grace period.
@@ -270,6 +280,10 @@ public final class Supervisor {
                 return termination
             }
         }
+    }
+
+    private func readOOMKills(from kernelLog: KernelLogReader) {
+        kernelLog.drain { record in if let kill = oomParser.feed(record: record) { kernelOOMKills.append(kill) } }
     }
 
     private func takeSample(_ group: any RunGroup, at time: Double, detail: Bool, withProcesses: Bool) {
@@ -365,13 +379,15 @@ public final class Supervisor {
     private func now() -> Double { monotonicSeconds() - start }
 }
 
-func kernelRelease() -> String {
+/// The running kernel's release (`uname -r`), for the report and seccomp's `minKernel`.
+public func kernelRelease() -> String {
     var name = utsname()
     uname(&name)
     return withUnsafeBytes(of: name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
 }
 
-func rfc3339Now() -> String {
+/// Now as RFC 3339 UTC (`2026-11-22T10:54:49Z`), the report's `startedAt`.
+public func rfc3339Now() -> String {
     var now = time(nil)
     var parts = tm()
     gmtime_r(&now, &parts)

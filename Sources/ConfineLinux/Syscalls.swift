@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import ConfineCore
 
 /// A failed system call, naming the call and the file it was about.
 public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -74,7 +75,7 @@ public func writeExistingFile(_ path: String, _ text: String) throws(SystemError
     defer { close(fd) }
     let bytes = Array(text.utf8)
     let written = bytes.withUnsafeBytes { buffer in retryingEINTR { write(fd, buffer.baseAddress, buffer.count) } }
-    if written < 0 { throw SystemError("write '\(text.trimmingCharacters(in: "\n"))' to", path: path, errno: errno) }
+    if written < 0 { throw SystemError("write '\(text.trimmingWhitespace())' to", path: path, errno: errno) }
 }
 
 /// `mkdir -p`.
@@ -86,20 +87,10 @@ public func makeDirectories(_ path: String) {
     }
 }
 
-/// The process environment, without Foundation.
-enum ProcessInfoLite {
-    static var environment: [String: String] {
-        var result: [String: String] = [:]
-        var pointer = environ
-        while let entry = pointer.pointee {
-            let text = String(cString: entry)
-            if let equals = text.firstIndex(of: "=") {
-                result[String(text[..<equals])] = String(text[text.index(after: equals)...])
-            }
-            pointer += 1
-        }
-        return result
-    }
+/// An environment variable (`getenv(3)`), nil if unset or empty.
+func environmentVariable(_ name: String) -> String? {
+    guard let value = getenv(name), value.pointee != 0 else { return nil }
+    return String(cString: value)
 }
 
 public func fileExists(_ path: String) -> Bool {
@@ -163,14 +154,5 @@ final class KeptOpenFile {
     func readNumber() -> UInt64? {
         guard let bytes = read() else { return nil }
         return parseLeadingNumber(bytes)
-    }
-}
-
-extension String {
-    fileprivate func trimmingCharacters(in set: String) -> String {
-        var s = Substring(self)
-        while let first = s.first, set.contains(first) { s = s.dropFirst() }
-        while let last = s.last, set.contains(last) { s = s.dropLast() }
-        return String(s)
     }
 }

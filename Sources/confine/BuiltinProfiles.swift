@@ -49,16 +49,15 @@ enum SeccompProfiles {
         return names.sorted()
     }
 
-    static func locate(_ reference: String, relativeTo base: String?) -> String? {
+    /// A built-in name, or a path (profile files make theirs absolute when they are loaded).
+    static func locate(_ reference: String) -> String? {
         if !reference.contains("/") && !reference.hasSuffix(".json") {
             for directory in BuiltinProfiles.directories() {
                 let path = directory + "/seccomp/" + reference + ".json"
                 if FileManager.default.fileExists(atPath: path) { return path }
             }
         }
-        var path = reference
-        if !path.hasPrefix("/"), let base, !base.isEmpty { path = base + "/" + path }
-        return FileManager.default.fileExists(atPath: path) ? path : nil
+        return FileManager.default.fileExists(atPath: reference) ? reference : nil
     }
 
     /// Locates, loads, resolves (capabilities, architecture, running kernel) and compiles a seccomp
@@ -66,19 +65,15 @@ enum SeccompProfiles {
     static func prepare(_ reference: String, capabilities: [String] = ResolvedProfile.defaultCapabilities,
                         intercepting: [String] = [], cacheDirectory: String? = SeccompCompiler.defaultCacheDirectory())
         throws -> (path: String, resolved: ResolvedSeccompProfile, compiled: CompiledSeccompFilter) {
-        guard let path = locate(reference, relativeTo: nil), let data = FileManager.default.contents(atPath: path) else {
+        guard let path = locate(reference), let data = FileManager.default.contents(atPath: path) else {
             let names = builtinNames().joined(separator: ", ")
             FileHandle.standardError.write(Data("confine: seccomp: no built-in profile or file named '\(reference)' (built-in: \(names))\n".utf8))
             throw ExitCode(ExitCodes.usage)
         }
         do {
             let profile = try SeccompProfileLoader.load(file: path, data: data)
-            #if arch(arm64)
-            let architecture = "arm64"
-            #else
-            let architecture = "amd64"
-            #endif
-            let resolved = SeccompProfileLoader.resolve(profile, capabilities: capabilities, architecture: architecture,
+            let resolved = SeccompProfileLoader.resolve(profile, capabilities: capabilities,
+                                                        architecture: SeccompCompiler.hostArchitecture,
                                                         kernelRelease: kernelRelease())
             let compiled = try SeccompCompiler.compile(resolved, intercepting: intercepting, cacheDirectory: cacheDirectory)
             return (path, resolved, compiled)
@@ -89,10 +84,5 @@ enum SeccompProfiles {
             FileHandle.standardError.write(Data("confine: \(path): error: \(error)\n".utf8))
             throw ExitCode(ExitCodes.usage)
         }
-    }
-
-    static func kernelRelease() -> String {
-        (try? String(contentsOfFile: "/proc/sys/kernel/osrelease", encoding: .utf8))?
-            .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
     }
 }

@@ -190,8 +190,9 @@ extension RunReport {
         return RunReport(
             confineVersion: plan.confineVersion, outcome: verdict.outcome, exitCode: verdict.exitCode,
             reason: verdict.reason, command: plan.arguments, profile: plan.profile,
-            host: .init(kernel: "", cgroupLayout: "unknown", cgroups: [:], cpuCount: ProcessInfo.processInfo.activeProcessorCount),
-            startedAt: ISO8601DateFormatter().string(from: Date()), durationSeconds: 0, mainProcess: nil,
+            host: .init(kernel: kernelRelease(), cgroupLayout: "unknown", cgroups: [:],
+                        cpuCount: ProcessInfo.processInfo.activeProcessorCount),
+            startedAt: rfc3339Now(), durationSeconds: 0, mainProcess: nil,
             setupError: failure,
             memory: .init(limitBytes: plan.profile.memoryBytes, swapLimitBytes: plan.profile.swapBytes, peakBytes: 0,
                           peakSource: "none", last: nil, timeline: [], timelineResolutionSeconds: 0),

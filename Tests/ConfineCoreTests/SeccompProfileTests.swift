@@ -49,7 +49,7 @@ final class SeccompProfileTests: XCTestCase {
         XCTAssertEqual(resolved.verdict(syscall: "clone", arguments: [0x0120_0011]), .allow)
         XCTAssertEqual(resolved.verdict(syscall: "clone", arguments: [0x1000_0000]), .errno(1))
 
-        let admin = SeccompProfileLoader.resolve(profile, capabilities: SeccompProfileLoader.dockerDefaultCapabilities + ["CAP_SYS_ADMIN"],
+        let admin = SeccompProfileLoader.resolve(profile, capabilities: ResolvedProfile.defaultCapabilities + ["CAP_SYS_ADMIN"],
                                                  kernelRelease: "6.18")
         XCTAssertEqual(admin.verdict(syscall: "unshare"), .allow, "CAP_SYS_ADMIN rules apply once the capability is granted")
         XCTAssertEqual(admin.verdict(syscall: "clone3"), .allow)
