@@ -66,6 +66,11 @@ struct ProcessTable {
 
     func command(of pid: Int32) -> String? { entries[pid]?.command }
 
+    /// Names a process confine meets outside the samples (a denied call), while it still lives.
+    mutating func observe(_ pid: Int32, at time: Double) {
+        if entries[pid] == nil { remember(pid, at: time, refresh: false) }
+    }
+
     /// Processes SIGKILLed while the run was alive, in exit order (OOM-kill candidates).
     func sigkilled(before cutoff: Double) -> [(pid: Int32, at: Double)] {
         entries.compactMap { pid, entry in

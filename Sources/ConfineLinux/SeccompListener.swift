@@ -51,8 +51,9 @@ final class SeccompListener {
         close(fd)
     }
 
-    /// Answers every pending notification. `commandOf` names the process for the report.
-    func drain(at time: () -> Double, tgidOf: (Int32) -> Int32) {
+    /// Answers every pending notification. `observe` is called with the caller's thread group
+    /// while it is still blocked in the call, so its command line can be read before it exits.
+    func drain(at time: () -> Double, tgidOf: (Int32) -> Int32, observe: (Int32) -> Void) {
         guard let request, let response else { return }
         while true {
             var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
@@ -64,11 +65,13 @@ final class SeccompListener {
             let arguments = withUnsafeBytes(of: data.args) { Array($0.bindMemory(to: UInt64.self)) }
             let verdict = profile.verdict(syscall: name, arguments: arguments)
             let pid = Int32(bitPattern: request.pointee.pid)
+            let tgid = tgidOf(pid)
+            observe(tgid)
 
             memset(response, 0, MemoryLayout<seccomp_notif_resp>.size)
             response.pointee.id = request.pointee.id
             if verdict == .allow && intercepted.contains(name) {
-                let decision = networkDecision(syscall: name, pid: pid, arguments: arguments, at: time())
+                let decision = networkDecision(syscall: name, pid: pid, tgid: tgid, arguments: arguments, at: time())
                 if let refusal = decision {
                     response.pointee.error = -refusal
                 } else {
@@ -95,7 +98,7 @@ final class SeccompListener {
             }
             _ = seccomp_notify_respond(fd, response)
 
-            let key = Key(pid: tgidOf(pid), syscall: name, action: actionName(verdict))
+            let key = Key(pid: tgid, syscall: name, action: actionName(verdict))
             let now = time()
             if records[key] == nil {
                 records[key] = Record(first: now, last: now, errno: errnoValue)
@@ -119,7 +122,7 @@ final class SeccompListener {
     /// pass without a record; every IP destination is recorded with its verdict.
     /// (The kernel re-reads the address after CONTINUE, so a target racing its own memory could
     /// slip past: this is a fidelity check, not a security boundary.)
-    private func networkDecision(syscall: String, pid: Int32, arguments: [UInt64], at time: Double) -> Int32? {
+    private func networkDecision(syscall: String, pid: Int32, tgid: Int32, arguments: [UInt64], at time: Double) -> Int32? {
         var destinations: [(address: String, port: UInt16)] = []
         switch syscall {
         case "connect":
@@ -138,7 +141,6 @@ final class SeccompListener {
         default: break
         }
         guard !destinations.isEmpty else { return nil }
-        let tgid = threadGroup(of: pid)
         let socketType = self.socketType(pid: tgid, fd: Int32(truncatingIfNeeded: arguments[0]))
         var refused = false
         for destination in destinations {

@@ -221,17 +221,10 @@ public final class Supervisor {
         let processEvery = max(1, Int((0.1 / interval).rounded()))
 
         // One pollfd per source; each is drained only when the kernel says it is readable.
-        var fds: [pollfd] = []
-        func watchFD(_ fd: Int32?) -> Int? {
-            guard let fd else { return nil }
-            fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0))
-            return fds.count - 1
-        }
-        let signalSlot = watchFD(signalFD)!
-        let listenerSlot = watchFD(seccompListener?.fd)
-        let connectorSlot = watchFD(connector?.fd)
-        let kernelLogSlot = watchFD(kernelLog?.fd)
-        func isReady(_ slot: Int?) -> Bool { slot.map { fds[$0].revents != 0 } ?? false }
+        let sources: [Int32?] = [signalFD, seccompListener?.fd, connector?.fd, kernelLog?.fd]
+        var fds = sources.compactMap { $0 }.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        let slots = sources.map { fd in fd.flatMap { fd in fds.firstIndex { $0.fd == fd } } }
+        let (signalSlot, listenerSlot, connectorSlot, kernelLogSlot) = (slots[0]!, slots[1], slots[2], slots[3])
 
         while true {
             let current = monotonicSeconds()
@@ -258,10 +251,14 @@ public final class Supervisor {
             let timeoutMs = Int32(max(0, ((wake - monotonicSeconds()) * 1000).rounded(.up)))
             let ready = fds.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), timeoutMs) }
             guard ready > 0 else { continue }
+            let isReady = { (slot: Int?) -> Bool in slot.map { fds[$0].revents != 0 } ?? false }
 
-            // Denied calls wait in the kernel for this answer: serve them first.
-            if isReady(listenerSlot) { seccompListener?.drain(at: now, tgidOf: threadGroup) }
+            // Process events first, so every process is named while it lives; then the denied
+            // calls, which wait in the kernel for their answer.
             if isReady(connectorSlot) { connector?.drain { processes.handle($0, at: now()) } }
+            if isReady(listenerSlot) {
+                seccompListener?.drain(at: now, tgidOf: threadGroup) { processes.observe($0, at: now()) }
+            }
             if isReady(kernelLogSlot), let kernelLog { readOOMKills(from: kernelLog) }
             guard isReady(signalSlot) else { continue }
             for signal in Signals.drain(signalFD) {
