@@ -6,10 +6,13 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "confine", targets: ["confine"]),
+        // What a target links to report per-function timings to confine (no dependencies).
+        .library(name: "ConfineProbe", targets: ["ConfineProbe"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // The command line: @main and one file per subcommand.
@@ -24,8 +27,13 @@ let package = Package(
         // Pure Swift: units, profiles, outcomes, reports. No syscalls.
         .target(
             name: "ConfineCore",
-            dependencies: [.product(name: "Yams", package: "Yams")]
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
         ),
+        // The probe library targets link: batches per-function timings into confine's socket.
+        .target(name: "ConfineProbe"),
         // Everything that talks to the kernel: cgroup drivers, spawner, sampler, OOM watch.
         .target(
             name: "ConfineLinux",

@@ -90,6 +90,10 @@ static void child(const confine_spawn_request *request, int error_fd, int ack_fd
     }
 
     /* 4. Resource limits. */
+    /* Runner output goes through confine (which passes it on unchanged) when it parses it. */
+    if (request->stdout_fd >= 0 && dup2(request->stdout_fd, 1) < 0) report_and_exit(error_fd, CONFINE_STEP_STDIO, errno, 1);
+    if (request->stderr_fd >= 0 && dup2(request->stderr_fd, 2) < 0) report_and_exit(error_fd, CONFINE_STEP_STDIO, errno, 2);
+
     for (int i = 0; i < request->rlimit_count; i++) {
         struct rlimit limit = {request->rlimits[i].soft, request->rlimits[i].hard};
         if (setrlimit(request->rlimits[i].resource, &limit) != 0)

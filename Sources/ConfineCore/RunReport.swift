@@ -11,9 +11,10 @@ public enum Outcome: String, Codable, Sendable {
     case budgetExceeded = "budget_exceeded"
 }
 
-/// The run report, schema version 1. Written on every outcome.
+/// The run report, schema version 2. Written on every outcome.
 public struct RunReport: Codable, Sendable, Equatable {
-    public static let currentSchemaVersion = 1
+    /// 2 added `tests`, `functions`, `probe`, and the test running at each denial and network attempt.
+    public static let currentSchemaVersion = 2
 
     public var schemaVersion = RunReport.currentSchemaVersion
     public var confineVersion: String
@@ -38,6 +39,29 @@ public struct RunReport: Codable, Sendable, Equatable {
     /// Present when the run had a seccomp profile.
     public var seccomp: Seccomp?
     public var network: Network?
+    /// The tests that ran, in start order (see docs/report-schema.md for how memory is attributed).
+    public var tests: [TestRecord] = []
+    /// Probed functions, slowest p99 first.
+    public var functions: [FunctionRecord] = []
+    /// The probe channel's accounting; nil when it was off.
+    public var probe: ProbeSummary?
+
+    public struct ProbeSummary: Codable, Sendable, Equatable {
+        /// The socket named in `CONFINE_PROBE_SOCKET` (removed after the run).
+        public var socket: String
+        public var datagrams: Int
+        public var recordsReceived: Int
+        /// Records senders could not deliver plus records of function names past the limit.
+        public var recordsDropped: Int
+        public var malformedDatagrams: Int
+        public init(socket: String, datagrams: Int, recordsReceived: Int, recordsDropped: Int, malformedDatagrams: Int) {
+            self.socket = socket
+            self.datagrams = datagrams
+            self.recordsReceived = recordsReceived
+            self.recordsDropped = recordsDropped
+            self.malformedDatagrams = malformedDatagrams
+        }
+    }
 
     public struct Network: Codable, Sendable, Equatable {
         /// `host`, `none` or `allow`.
@@ -67,6 +91,8 @@ public struct RunReport: Codable, Sendable, Equatable {
         public var pid: Int32
         public var command: String
         public var atSeconds: Double
+        /// The test running at the time, when confine knew the tests.
+        public var test: String?
         public init(address: String, port: Int, protocol: String, verdict: String, syscall: String, pid: Int32,
                     command: String, atSeconds: Double) {
             self.address = address
@@ -111,6 +137,8 @@ public struct RunReport: Codable, Sendable, Equatable {
         public var count: Int
         public var firstSeconds: Double
         public var lastSeconds: Double
+        /// The test running at the first denial, when confine knew the tests.
+        public var test: String?
         public init(syscall: String, action: String, errno: Int32?, errnoName: String?, pid: Int32, command: String,
                     count: Int, firstSeconds: Double, lastSeconds: Double) {
             self.syscall = syscall

@@ -68,9 +68,39 @@ public enum Summary {
                 lines.append("  network  \(network.mode)")
             }
         }
+        lines += offenders(report)
         for warning in report.warnings { lines.append("  warning  \(warning)") }
         if let reportPath { lines.append("  report   \(reportPath)") }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Tests and functions a reviewer should look at first: slowest tests, hungriest tests,
+    /// slowest functions by p99 (three of each).
+    static func offenders(_ report: RunReport) -> [String] {
+        var lines: [String] = []
+        let tests = report.tests
+        if !tests.isEmpty {
+            let failed = tests.filter { $0.outcome == "failed" || $0.outcome == "error" }.count
+            lines.append("  tests    \(tests.count) seen, \(failed) failed")
+            for test in tests.filter({ $0.durationSeconds != nil }).sorted(by: { $0.durationSeconds! > $1.durationSeconds! }).prefix(3) {
+                lines.append("  slowest  \(formatFixed(test.durationSeconds!, digits: 3))s  \(display(test.name, limit: 60))")
+            }
+            let hungry = tests.filter { $0.peakBytes != nil }.sorted { ($0.peakBytes!, $0.name) > ($1.peakBytes!, $1.name) }.prefix(3)
+            for test in hungry {
+                var line = "  hungriest \(ByteQuantity.human(test.peakBytes!)) peak"
+                if let growth = test.peakGrowthBytes { line += " (+\(ByteQuantity.human(growth)))" }
+                line += "  \(display(test.name, limit: 50))"
+                if test.attribution == .process { line += " [own process]" }
+                if test.concurrentTests > 0 && test.attribution == .group { line += " [shared with \(test.concurrentTests) concurrent]" }
+                lines.append(line)
+            }
+        }
+        for function in report.functions.prefix(3) {
+            let ms = { (seconds: Double) in formatFixed(seconds * 1000, digits: 3) + "ms" }
+            lines.append("  function \(display(function.name, limit: 40)): p50 \(ms(function.p50Seconds)) p99 \(ms(function.p99Seconds)) "
+                         + "max \(ms(function.maxSeconds)) over \(function.calls) calls")
+        }
+        return lines
     }
 
     /// A command line on one line of at most `limit` characters, the program by its base name

@@ -122,6 +122,9 @@ public protocol RunGroup: AnyObject {
     func sample(detail: Bool, into sample: inout CgroupSample)
     /// The kernel's own peak counter and its file name; nil if the kernel has none.
     func memoryPeak() -> (bytes: UInt64, source: String)?
+    /// The group's peak since the previous call, the kernel's counter then reset (a segment
+    /// between two test boundaries); nil where the kernel cannot reset it (cgroup v2 before 6.12).
+    func takeSegmentPeak() -> UInt64?
     /// The memory limit as the kernel applied it (rounded down to whole pages); nil for `max`.
     func appliedMemoryLimit() -> UInt64?
     func pidsPeak() -> Int?
@@ -240,5 +243,39 @@ func killUntilEmpty(procsFile: String, maxWaitSeconds: Double = 10) {
         if pids.isEmpty { return }
         for pid in pids { kill(pid, SIGKILL) }
         usleep(1_000)
+    }
+}
+
+/// A peak counter confine reads and resets through one descriptor: cgroup v1's
+/// `memory.max_usage_in_bytes` (write 0), or cgroup v2's `memory.peak` on 6.12+, where the
+/// reset applies only to the descriptor that wrote it (so `memoryPeak()` stays the run's).
+final class ResettablePeak {
+    private let fd: Int32
+    private let reset: [UInt8]
+    private var buffer = [UInt8](repeating: 0, count: 64)
+
+    init?(_ path: String, resetWith value: String) {
+        let fd = retryingEINTR { open(path, O_RDWR | O_CLOEXEC) }
+        guard fd >= 0 else { return nil }
+        self.fd = fd
+        reset = Array(value.utf8)
+        guard writeReset() else {
+            close(fd)
+            return nil
+        }
+    }
+
+    deinit { close(fd) }
+
+    private func writeReset() -> Bool {
+        reset.withUnsafeBytes { bytes in retryingEINTR { pwrite(fd, bytes.baseAddress, bytes.count, 0) } } == reset.count
+    }
+
+    func take() -> UInt64? {
+        let count = buffer.withUnsafeMutableBytes { raw in retryingEINTR { pread(fd, raw.baseAddress, raw.count, 0) } }
+        guard count > 0 else { return nil }
+        let value = buffer.withUnsafeBytes { parseLeadingNumber(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+        _ = writeReset()
+        return value
     }
 }

@@ -217,6 +217,10 @@ final class CgroupV1Group: RunGroup {
         }
     }
 
+    private lazy var segmentPeak: ResettablePeak? = controllerDirectory("memory").map { $0 + "/memory.max_usage_in_bytes" }.flatMap { ResettablePeak($0, resetWith: "0") }
+
+    func takeSegmentPeak() -> UInt64? { segmentPeak?.take() }
+
     func memoryPeak() -> (bytes: UInt64, source: String)? {
         guard let directory = controllerDirectory("memory"),
               let text = try? readControl(directory + "/memory.max_usage_in_bytes"),

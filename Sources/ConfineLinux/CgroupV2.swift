@@ -202,6 +202,10 @@ final class CgroupV2Group: RunGroup {
         }
     }
 
+    private lazy var segmentPeak: ResettablePeak? = (Optional(directory + "/memory.peak")).flatMap { ResettablePeak($0, resetWith: "reset\n") }
+
+    func takeSegmentPeak() -> UInt64? { segmentPeak?.take() }
+
     func memoryPeak() -> (bytes: UInt64, source: String)? {
         guard let text = try? readControl(directory + "/memory.peak"), let value = UInt64(text.trimmingWhitespace()) else { return nil }
         return (value, "memory.peak")

@@ -18,6 +18,9 @@ public struct SpawnRequest: Sendable {
     public var seccomp: CompiledSeccompFilter?
     /// A fresh network namespace with only lo (`--network none`).
     public var newNetworkNamespace = false
+    /// Pipes that become the child's stdout and stderr (-1: inherit confine's).
+    public var stdoutFD: Int32 = -1
+    public var stderrFD: Int32 = -1
 
     public init(arguments: [String], environment: [String], joinFiles: [String], cloneIntoDirectory: String?,
                 nofile: Int?) {
@@ -95,7 +98,8 @@ public enum Spawner {
                             seccomp_length: UInt16(filterProgram.count / 8),
                             seccomp_listener: request.seccomp?.usesListener == true ? 1 : 0,
                             seccomp_flags: request.seccomp?.kernelFlags ?? 0,
-                            new_network_namespace: request.newNetworkNamespace ? 1 : 0)
+                            new_network_namespace: request.newNetworkNamespace ? 1 : 0,
+                            stdout_fd: request.stdoutFD, stderr_fd: request.stderrFD)
                         return confine_spawn(&spawnRequest)
                     }
                 }
@@ -119,6 +123,7 @@ public enum Spawner {
             case CONFINE_STEP_LISTENER.rawValue: step = "pidfd_getfd seccomp listener"
             case CONFINE_STEP_NETNS.rawValue: step = "unshare CLONE_NEWNET"
             case CONFINE_STEP_LOOPBACK.rawValue: step = "bring lo up"
+            case CONFINE_STEP_STDIO.rawValue: step = "dup2 fd \(index)"
             default: step = "step \(result.failed_step)"
             }
             let execFailed = result.failed_step == Int32(CONFINE_STEP_EXEC.rawValue)

@@ -86,3 +86,24 @@ enum SeccompProfiles {
         }
     }
 }
+
+/// The Python side of the probe protocol: `confine_probe.py` and the pytest plugin
+/// `confine_pytest.py`, from `$CONFINE_PYTHON`, `../share/confine/python` next to the binary,
+/// or `Sources/ConfinePython` of the source checkout the binary was built in.
+enum PythonSupport {
+    static let pytestPlugin = "confine_pytest"
+
+    static func directory() -> String? {
+        var candidates: [String] = []
+        if let variable = ProcessInfo.processInfo.environment["CONFINE_PYTHON"] { candidates.append(variable) }
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            ?? CommandLine.arguments[0]
+        var directory = (executable as NSString).deletingLastPathComponent
+        candidates.append(((directory + "/../share/confine/python") as NSString).standardizingPath)
+        while directory.count > 1 {
+            candidates.append(directory + "/Sources/ConfinePython")
+            directory = (directory as NSString).deletingLastPathComponent
+        }
+        return candidates.first { FileManager.default.fileExists(atPath: $0 + "/confine_probe.py") }
+    }
+}

@@ -97,6 +97,17 @@ struct Run: ParsableCommand {
     @Flag(help: "Treat syscall names the seccomp profile uses but libseccomp does not know as errors, not warnings.")
     var strict = false
 
+    @Option(help: ArgumentHelp("A JUnit XML file the command writes; its tests are added to the report after the run.",
+                               valueName: "file"))
+    var junit: String?
+
+    @Option(help: ArgumentHelp("Whose console output to read test boundaries from: auto (swift test), swift-test, none.",
+                               valueName: "runner"))
+    var runner = "auto"
+
+    @Flag(help: "Do not open the probe channel (no per-function figures, no pytest plugin).")
+    var noProbe = false
+
     @Argument(parsing: .captureForPassthrough, help: "The command to run (after --).")
     var command: [String] = []
 
@@ -105,6 +116,21 @@ struct Run: ParsableCommand {
     func validate() throws {
         guard !arguments.isEmpty else { throw ValidationError("name the command to run after --, e.g. confine run -- swift test") }
         _ = try limits.spec()
+        guard ["auto", "none", RunnerOutputKind.swiftTest.rawValue].contains(runner) else {
+            throw ValidationError("--runner: '\(runner)' is not one of auto, swift-test, none")
+        }
+    }
+
+    /// `swift test …` (also through `env` or a path to swift) is read from its output.
+    private var runnerOutput: RunnerOutputKind? {
+        switch runner {
+        case "none": return nil
+        case RunnerOutputKind.swiftTest.rawValue: return .swiftTest
+        default:
+            let words = arguments.drop { $0 == "env" || $0.contains("=") }
+            guard let program = words.first, (program as NSString).lastPathComponent == "swift" else { return nil }
+            return words.dropFirst().first == "test" ? .swiftTest : nil
+        }
     }
 
     func run() throws {
@@ -119,6 +145,9 @@ struct Run: ParsableCommand {
         }
         var plan = RunPlan(arguments: arguments, environment: environment(), profile: resolved,
                            confineVersion: Confine.version)
+        plan.probeChannel = !noProbe
+        plan.runnerOutput = runnerOutput
+        plan.junitPath = junit
         var intercepting: [String] = []
         if case .allow(let endpoints) = resolved.networkProfile {
             do {
@@ -177,8 +206,19 @@ struct Run: ParsableCommand {
         return prepared.compiled
     }
 
+    /// confine's environment, plus the Python probe module and pytest plugin on PYTHONPATH and
+    /// PYTEST_PLUGINS (a no-op for anything but Python and pytest).
     private func environment() -> [String] {
-        ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }.sorted()
+        var variables = ProcessInfo.processInfo.environment
+        if !noProbe, let directory = PythonSupport.directory() {
+            variables["PYTHONPATH"] = [directory, variables["PYTHONPATH"]].compactMap { $0 }.filter { !$0.isEmpty }
+                .joined(separator: ":")
+            let plugins = (variables["PYTEST_PLUGINS"] ?? "").split(separator: ",").map(String.init)
+            if !plugins.contains(PythonSupport.pytestPlugin) {
+                variables["PYTEST_PLUGINS"] = (plugins + [PythonSupport.pytestPlugin]).joined(separator: ",")
+            }
+        }
+        return variables.map { "\($0.key)=\($0.value)" }.sorted()
     }
 }
 

@@ -21,6 +21,7 @@ typedef enum {
     CONFINE_STEP_LISTENER = 12,   /* not a failure from the child: "here is my listener fd" */
     CONFINE_STEP_NETNS = 13,
     CONFINE_STEP_LOOPBACK = 14,
+    CONFINE_STEP_STDIO = 15,
 } confine_step;
 
 typedef struct {
@@ -44,6 +45,8 @@ typedef struct {
     int seccomp_listener;       /* 1: SECCOMP_FILTER_FLAG_NEW_LISTENER, the fd is handed to the parent */
     unsigned int seccomp_flags; /* the profile's flags (SECCOMP_FILTER_FLAG_LOG, _SPEC_ALLOW) */
     int new_network_namespace;  /* 1: unshare(CLONE_NEWNET) and bring lo up (--network none) */
+    int stdout_fd;              /* dup2'd onto 1 (a pipe confine reads runner output from), or -1 to inherit */
+    int stderr_fd;              /* dup2'd onto 2, or -1 */
 } confine_spawn_request;
 
 typedef struct {

@@ -1,0 +1,279 @@
+import Histogram
+
+/// Tests and probed functions as they happen, and what the group did while they ran.
+///
+/// Test spans arrive live (pytest plugin records, `swift test` output lines, one process per
+/// test); between two boundaries lies a *segment* whose peak the caller reads from the kernel
+/// (resetting the counter where the kernel allows) or takes from samples, and every test open
+/// in that segment is credited with it. A test that owns its process is measured by that
+/// process instead (`attribution: process`). Pure: times in seconds since the run started.
+public struct AttributionLedger: Sendable {
+    /// Distinct function names kept; later names are counted as dropped (a name per call would
+    /// otherwise grow without bound).
+    public static let maximumFunctions = 256
+    public static let maximumTests = 50_000
+
+    struct OpenTest: Sendable {
+        var index: Int
+        var startBytes: UInt64
+        var startCPUNanos: UInt64
+    }
+
+    public private(set) var tests: [TestRecord] = []
+    private var open: [String: [OpenTest]] = [:]
+    private var openCount = 0
+    private var functions: [String: FunctionAccumulator] = [:]
+    public private(set) var droppedFunctionRecords = 0
+    public private(set) var droppedTests = 0
+    /// Largest number of tests open at once.
+    public private(set) var maximumConcurrency = 0
+
+    public init() {}
+
+    public var openTestCount: Int { openCount }
+    public var hasTests: Bool { !tests.isEmpty }
+
+    // MARK: tests
+
+    /// A test began. `key` is unique while it runs (source, process and name).
+    public mutating func testStarted(key: String, name: String, source: TestSource, pid: Int32?, at time: Double,
+                                     memoryBytes: UInt64, cpuNanos: UInt64, attribution: TestRecord.Attribution = .group) {
+        guard tests.count < Self.maximumTests else {
+            droppedTests += 1
+            return
+        }
+        var record = TestRecord(name: name, source: source, startSeconds: time)
+        record.pid = pid
+        record.attribution = attribution
+        if attribution == .group {
+            record.startBytes = memoryBytes
+            record.peakBytes = memoryBytes
+        }
+        for other in open.values.joined() { tests[other.index].concurrentTests += 1 }
+        record.concurrentTests = openCount
+        open[key, default: []].append(OpenTest(index: tests.count, startBytes: memoryBytes, startCPUNanos: cpuNanos))
+        openCount += 1
+        tests.append(record)
+        maximumConcurrency = max(maximumConcurrency, openCount)
+    }
+
+    /// A test ended. `reportedDuration` is the runner's own figure, kept when given;
+    /// `processPeakBytes`/`processCPUSeconds` measure the test's own process.
+    public mutating func testEnded(key: String, at time: Double, outcome: String, reportedDuration: Double? = nil,
+                                   memoryBytes: UInt64, cpuNanos: UInt64, processPeakBytes: UInt64? = nil,
+                                   processCPUSeconds: Double? = nil) {
+        // Same-named tests may run at once (Swift Testing names functions without their suite): first in, first out.
+        guard let entry = open[key]?.first else { return }
+        open[key]!.removeFirst()
+        if open[key]!.isEmpty { open[key] = nil }
+        openCount -= 1
+        close(entry, at: time, outcome: outcome, memoryBytes: memoryBytes, cpuNanos: cpuNanos)
+        let index = entry.index
+        if let reportedDuration { tests[index].durationSeconds = reportedDuration }
+        if let processPeakBytes { tests[index].processPeakBytes = processPeakBytes }
+        if tests[index].attribution == .process {
+            tests[index].peakBytes = processPeakBytes ?? tests[index].peakBytes
+            tests[index].cpuSeconds = processCPUSeconds
+        }
+    }
+
+    private mutating func close(_ entry: OpenTest, at time: Double, outcome: String, memoryBytes: UInt64, cpuNanos: UInt64) {
+        let index = entry.index
+        tests[index].endSeconds = time
+        tests[index].durationSeconds = max(0, time - (tests[index].startSeconds ?? time))
+        tests[index].outcome = outcome
+        if tests[index].attribution == .group {
+            credit(index, memoryBytes)
+            tests[index].endGrowthBytes = Int64(memoryBytes) - Int64(entry.startBytes)
+            tests[index].cpuSeconds = Double(cpuNanos &- entry.startCPUNanos) / 1e9
+        }
+        if let peak = tests[index].peakBytes, let start = tests[index].startBytes {
+            tests[index].peakGrowthBytes = peak >= start ? peak - start : 0
+        }
+    }
+
+    /// The peak of the segment that just ended (kernel counter since the last boundary, or a
+    /// sample), credited to every test open during it.
+    public mutating func segmentPeak(_ bytes: UInt64) {
+        for entry in open.values.joined() { credit(entry.index, bytes) }
+    }
+
+    /// The latest RSS of a process that runs one test by itself.
+    public mutating func processSample(key: String, rssBytes: UInt64) {
+        guard let entry = open[key]?.first, tests[entry.index].attribution == .process else { return }
+        tests[entry.index].peakBytes = max(tests[entry.index].peakBytes ?? 0, rssBytes)
+    }
+
+    private mutating func credit(_ index: Int, _ bytes: UInt64) {
+        guard tests[index].attribution == .group else { return }
+        tests[index].peakBytes = max(tests[index].peakBytes ?? 0, bytes)
+    }
+
+    /// Closes what is still open when the run ends (a test killed mid-way, an OOM kill).
+    public mutating func finish(at time: Double, memoryBytes: UInt64, cpuNanos: UInt64) {
+        for entry in open.values.joined() { close(entry, at: time, outcome: "incomplete", memoryBytes: memoryBytes, cpuNanos: cpuNanos) }
+        open = [:]
+        openCount = 0
+    }
+
+    /// Tests from a JUnit file: the ones already seen live get the file's outcome when they had
+    /// none; the others are added with the file's names, outcomes and durations only.
+    public mutating func merge(junit cases: [JUnitCase]) {
+        var byName: [String: [Int]] = [:]
+        for (index, test) in tests.enumerated() { byName[test.name, default: []].append(index) }
+        for testCase in cases {
+            let names = [testCase.qualifiedName, testCase.name]
+            if let index = names.lazy.compactMap({ byName[$0]?.first }).first {
+                if tests[index].outcome == "incomplete" || tests[index].outcome == nil { tests[index].outcome = testCase.outcome }
+                continue
+            }
+            var record = TestRecord(name: testCase.qualifiedName, source: .junit, startSeconds: nil)
+            record.attribution = .junit
+            record.outcome = testCase.outcome
+            record.durationSeconds = testCase.durationSeconds
+            tests.append(record)
+        }
+    }
+
+    /// The test running at `time`: the latest started, among those of process `pid` if any is.
+    public func test(at time: Double, pid: Int32? = nil) -> String? {
+        let running = tests.filter { test in
+            guard let start = test.startSeconds else { return false }
+            return start <= time && time <= (test.endSeconds ?? .infinity)
+        }
+        let own = running.filter { pid != nil && $0.pid == pid }
+        return (own.isEmpty ? running : own).max { $0.startSeconds! < $1.startSeconds! }?.name
+    }
+
+    /// OOM kills counted against the tests running at the moment of each kill.
+    public mutating func countOOMKills(at times: [(Double, Int32)]) {
+        for (time, pid) in times {
+            for index in tests.indices {
+                guard let start = tests[index].startSeconds, start <= time + 0.001,
+                      time <= (tests[index].endSeconds ?? .infinity) + 0.05 else { continue }
+                if let own = tests[index].pid, tests[index].attribution == .process, own != pid { continue }
+                tests[index].oomKills += 1
+            }
+        }
+    }
+
+    // MARK: functions
+
+    public mutating func call(name: String, durationNanoseconds: UInt64, bytes: Int64?, pid: Int32, memoryBytes: UInt64) {
+        if functions[name] == nil {
+            guard functions.count < Self.maximumFunctions else {
+                droppedFunctionRecords += 1
+                return
+            }
+            functions[name] = FunctionAccumulator(firstMemoryBytes: memoryBytes)
+        }
+        functions[name]!.add(durationNanoseconds: durationNanoseconds, bytes: bytes, pid: pid, memoryBytes: memoryBytes)
+    }
+
+    public var functionRecords: [FunctionRecord] {
+        functions.map { $0.value.record(name: $0.key) }.sorted { ($0.p99Seconds, $1.name) > ($1.p99Seconds, $0.name) }
+    }
+}
+
+public enum TestSource: String, Codable, Sendable {
+    case pytest
+    case xctest
+    case swiftTesting = "swift-testing"
+    case junit
+}
+
+/// One test in the report (`tests[]`).
+public struct TestRecord: Codable, Sendable, Equatable {
+    public enum Attribution: String, Codable, Sendable {
+        /// The group's memory while the test ran (exact segment peaks where the kernel allows a reset).
+        case group
+        /// The test ran in a process of its own (`swift test --parallel`): that process's figures.
+        case process
+        /// Known only from a JUnit file: names, outcomes and durations.
+        case junit
+    }
+
+    public var name: String
+    public var source: TestSource
+    /// `passed`, `failed`, `skipped`, `error`, or `incomplete` (never ended: killed, timed out).
+    public var outcome: String?
+    public var attribution: Attribution = .group
+    public var pid: Int32?
+    public var startSeconds: Double?
+    public var endSeconds: Double?
+    public var durationSeconds: Double?
+    public var cpuSeconds: Double?
+    /// Group memory when the test began (group attribution).
+    public var startBytes: UInt64?
+    /// The peak while the test ran: the group's, or its own process's (see `attribution`).
+    public var peakBytes: UInt64?
+    /// `peakBytes - startBytes`: what the test added at its highest.
+    public var peakGrowthBytes: UInt64?
+    /// Group memory at the end minus at the start (negative when the test freed memory).
+    public var endGrowthBytes: Int64?
+    /// The test's process's own peak RSS during the test, when the runner measured it (pytest).
+    public var processPeakBytes: UInt64?
+    /// Other tests that ran at some point alongside this one; their memory is in this one's group figures.
+    public var concurrentTests = 0
+    public var oomKills = 0
+
+    public init(name: String, source: TestSource, startSeconds: Double?) {
+        self.name = name
+        self.source = source
+        self.startSeconds = startSeconds
+    }
+}
+
+/// One probed function in the report (`functions[]`).
+public struct FunctionRecord: Codable, Sendable, Equatable {
+    public var name: String
+    public var calls: UInt64
+    public var totalSeconds: Double
+    public var minSeconds: Double
+    public var meanSeconds: Double
+    public var p50Seconds: Double
+    public var p90Seconds: Double
+    public var p95Seconds: Double
+    public var p99Seconds: Double
+    public var maxSeconds: Double
+    /// Sum of the `bytes` the probes reported, when they reported any.
+    public var bytes: Int64?
+    /// Group memory when the last calls arrived minus when the first did.
+    public var memoryGrowthBytes: Int64
+    public var processes: Int
+}
+
+struct FunctionAccumulator: Sendable {
+    /// Nanoseconds, 1 ns to 1 hour, 3 significant digits.
+    var histogram = Histogram<UInt32>(lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000_000,
+                                      numberOfSignificantValueDigits: .three)
+    var totalNanoseconds: UInt64 = 0
+    var bytes: Int64?
+    var firstMemoryBytes: UInt64
+    var lastMemoryBytes: UInt64 = 0
+    var pids = Set<Int32>()
+
+    init(firstMemoryBytes: UInt64) {
+        self.firstMemoryBytes = firstMemoryBytes
+        lastMemoryBytes = firstMemoryBytes
+    }
+
+    mutating func add(durationNanoseconds: UInt64, bytes: Int64?, pid: Int32, memoryBytes: UInt64) {
+        _ = histogram.record(min(max(durationNanoseconds, 1), histogram.highestTrackableValue))
+        totalNanoseconds &+= durationNanoseconds
+        if let bytes { self.bytes = (self.bytes ?? 0) &+ bytes }
+        lastMemoryBytes = memoryBytes
+        if pids.count < 1024 { pids.insert(pid) }
+    }
+
+    func record(name: String) -> FunctionRecord {
+        let seconds = { (ns: UInt64) in Double(ns) / 1e9 }
+        return FunctionRecord(
+            name: name, calls: histogram.totalCount, totalSeconds: seconds(totalNanoseconds),
+            minSeconds: seconds(histogram.min), meanSeconds: histogram.mean / 1e9,
+            p50Seconds: seconds(histogram.valueAtPercentile(50)), p90Seconds: seconds(histogram.valueAtPercentile(90)),
+            p95Seconds: seconds(histogram.valueAtPercentile(95)), p99Seconds: seconds(histogram.valueAtPercentile(99)),
+            maxSeconds: seconds(histogram.max), bytes: bytes,
+            memoryGrowthBytes: Int64(lastMemoryBytes) - Int64(firstMemoryBytes), processes: pids.count)
+    }
+}

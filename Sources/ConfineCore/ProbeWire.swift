@@ -1,0 +1,139 @@
+/// Decodes probe datagrams (docs/probe-protocol.md, version 1). Pure: bytes in, records out,
+/// and a reason for every datagram it refuses.
+public enum ProbeWire {
+    public static let magic: [UInt8] = Array("CPRB".utf8)
+    public static let version: UInt8 = 1
+    public static let headerSize = 20
+    public static let recordSize = 32
+
+    public enum Kind: UInt8, Sendable {
+        case call = 1
+        case testStart = 2
+        case testEnd = 3
+    }
+
+    public enum TestOutcome: UInt8, Sendable {
+        case passed = 0, failed = 1, skipped = 2, error = 3
+        public var name: String {
+            switch self {
+            case .passed: "passed"
+            case .failed: "failed"
+            case .skipped: "skipped"
+            case .error: "error"
+            }
+        }
+    }
+
+    /// One decoded record. `name` indexes the datagram's name table, already resolved.
+    public struct Record: Sendable, Equatable {
+        public var kind: Kind
+        public var flags: UInt8
+        public var name: String
+        public var tid: UInt32
+        public var startNanoseconds: UInt64
+        public var durationNanoseconds: UInt64
+        public var value: Int64
+
+        /// `bytes` of a call, when the sender gave it.
+        public var bytes: Int64? { flags & 1 != 0 ? value : nil }
+        public var outcome: TestOutcome { TestOutcome(rawValue: flags & 3) ?? .error }
+        /// A test end's process peak RSS during the test, when the sender measured it.
+        public var processPeakBytes: UInt64? { flags & 4 != 0 && value >= 0 ? UInt64(value) : nil }
+    }
+
+    public struct Datagram: Sendable {
+        public var pid: Int32
+        /// Records the sender could not deliver so far (a running total per process).
+        public var senderDropped: UInt32
+        public var records: [Record]
+    }
+
+    public struct Malformed: Error, Equatable, Sendable, CustomStringConvertible {
+        public var reason: String
+        public var description: String { reason }
+    }
+
+    public static func decode(_ bytes: UnsafeRawBufferPointer) throws(Malformed) -> Datagram {
+        guard bytes.count >= headerSize else { throw Malformed(reason: "datagram of \(bytes.count) bytes is shorter than the 20-byte header") }
+        guard bytes[0] == magic[0], bytes[1] == magic[1], bytes[2] == magic[2], bytes[3] == magic[3] else {
+            throw Malformed(reason: "datagram does not start with \"CPRB\"")
+        }
+        guard bytes[4] == version else { throw Malformed(reason: "protocol version \(bytes[4]), expected \(version)") }
+        let nameCount = Int(load(UInt16.self, bytes, 6))
+        let pid = Int32(bitPattern: load(UInt32.self, bytes, 8))
+        let recordCount = Int(load(UInt32.self, bytes, 12))
+        let dropped = load(UInt32.self, bytes, 16)
+        var offset = headerSize
+        var names: [String] = []
+        names.reserveCapacity(nameCount)
+        for index in 0..<nameCount {
+            guard offset + 2 <= bytes.count else { throw Malformed(reason: "name \(index) runs past the datagram") }
+            let length = Int(load(UInt16.self, bytes, offset))
+            offset += 2
+            guard offset + length <= bytes.count else { throw Malformed(reason: "name \(index) runs past the datagram") }
+            guard let name = String(validating: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + length]), as: UTF8.self),
+                  !name.isEmpty
+            else { throw Malformed(reason: "name \(index) is empty or not UTF-8") }
+            names.append(name)
+            offset += length
+        }
+        guard bytes.count - offset == recordCount * recordSize else {
+            throw Malformed(reason: "header announces \(recordCount) records, the datagram holds \(bytes.count - offset) bytes of them")
+        }
+        var records: [Record] = []
+        records.reserveCapacity(recordCount)
+        for index in 0..<recordCount {
+            let base = offset + index * recordSize
+            guard let kind = Kind(rawValue: bytes[base]) else {
+                throw Malformed(reason: "record \(index) has unknown kind \(bytes[base])")
+            }
+            let nameIndex = Int(load(UInt16.self, bytes, base + 2))
+            guard nameIndex < names.count else {
+                throw Malformed(reason: "record \(index) names entry \(nameIndex) of \(names.count)")
+            }
+            records.append(Record(kind: kind, flags: bytes[base + 1], name: names[nameIndex],
+                                  tid: load(UInt32.self, bytes, base + 4),
+                                  startNanoseconds: load(UInt64.self, bytes, base + 8),
+                                  durationNanoseconds: load(UInt64.self, bytes, base + 16),
+                                  value: Int64(bitPattern: load(UInt64.self, bytes, base + 24))))
+        }
+        return Datagram(pid: pid, senderDropped: dropped, records: records)
+    }
+
+    /// Encodes a datagram (tests and the test-event senders; the libraries have their own).
+    public static func encode(pid: Int32, dropped: UInt32 = 0, records: [Record]) -> [UInt8] {
+        var names: [String] = []
+        var index: [String: UInt16] = [:]
+        for record in records where index[record.name] == nil {
+            index[record.name] = UInt16(names.count)
+            names.append(record.name)
+        }
+        var out = magic + [version, 0]
+        put(UInt16(names.count), &out)
+        put(UInt32(bitPattern: pid), &out)
+        put(UInt32(records.count), &out)
+        put(dropped, &out)
+        for name in names {
+            put(UInt16(name.utf8.count), &out)
+            out += Array(name.utf8)
+        }
+        for record in records {
+            out += [record.kind.rawValue, record.flags]
+            put(index[record.name]!, &out)
+            put(record.tid, &out)
+            put(record.startNanoseconds, &out)
+            put(record.durationNanoseconds, &out)
+            put(UInt64(bitPattern: record.value), &out)
+        }
+        return out
+    }
+
+    @inline(__always)
+    static func load<T: FixedWidthInteger>(_: T.Type, _ bytes: UnsafeRawBufferPointer, _ offset: Int) -> T {
+        T(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: T.self))
+    }
+
+    static func put<T: FixedWidthInteger>(_ value: T, _ out: inout [UInt8]) {
+        withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }
+    }
+}

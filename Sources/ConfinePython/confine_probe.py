@@ -1,0 +1,166 @@
+"""Per-function timings for confine (docs/probe-protocol.md).
+
+    from confine_probe import measure
+
+    @measure("calculate_discount")
+    def calculate_discount(order): ...
+
+    with measure("load_fixtures"):
+        ...
+
+Outside confine (CONFINE_PROBE_SOCKET unset) the decorator returns the function unchanged
+and the context manager does nothing. Under confine each call appends one record to an
+in-process buffer, sent to confine as one datagram per batch (1024 records, or 200 ms, or at
+exit). Sending blocks while confine's queue is full: a fast target is slowed, never cut.
+"""
+import atexit
+import collections
+import functools
+import os
+import socket
+import struct
+import threading
+import time
+
+__all__ = ["measure", "record", "flush", "enabled", "dropped"]
+
+_PATH = os.environ.get("CONFINE_PROBE_SOCKET") or None
+enabled = _PATH is not None
+
+_HEADER = struct.Struct("<4sBBHIII")  # magic, version, reserved, names, pid, records, dropped
+_RECORD = struct.Struct("<BBHIQQq")  # kind, flags, name index, tid, start ns, duration ns, value
+_NAME_LENGTH = struct.Struct("<H")
+KIND_CALL, KIND_TEST_START, KIND_TEST_END = 1, 2, 3
+FLAG_BYTES, FLAG_PEAK = 1, 4
+OUTCOMES = {"passed": 0, "failed": 1, "skipped": 2, "error": 3}
+
+BATCH = int(os.environ.get("CONFINE_PROBE_BATCH", "1024"))
+FLUSH_NS = 200_000_000
+
+_clock = time.monotonic_ns  # CLOCK_MONOTONIC, confine's clock
+_tid = threading.get_native_id
+_pending = collections.deque()  # append and popleft are atomic: no lock on the hot path
+_send_lock = threading.Lock()
+_socket = None
+_dropped = 0
+_last_flush = _clock()
+
+
+def dropped():
+    """Records this process could not deliver to confine."""
+    return _dropped
+
+
+def _encode(batch):
+    names = {}
+    name_bytes = []
+    records = []
+    pack = _RECORD.pack
+    for kind, flags, name, tid, start, duration, value in batch:
+        index = names.get(name)
+        if index is None:
+            index = names[name] = len(names)
+            raw = name.encode("utf-8", "replace")[:1024]
+            name_bytes.append(_NAME_LENGTH.pack(len(raw)) + raw)
+        records.append(pack(kind, flags, index, tid & 0xFFFFFFFF, start, duration, value))
+    header = _HEADER.pack(b"CPRB", 1, 0, len(names), os.getpid(), len(batch), _dropped & 0xFFFFFFFF)
+    return header + b"".join(name_bytes) + b"".join(records)
+
+
+def _send(batch):
+    global _socket, _dropped
+    if not batch:
+        return
+    data = _encode(batch)
+    with _send_lock:
+        try:
+            if _socket is None:
+                _socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            _socket.sendto(data, _PATH)
+        except OSError:
+            _dropped += len(batch)
+
+
+def flush():
+    """Sends what is buffered now."""
+    global _last_flush
+    if not enabled:
+        return
+    _last_flush = _clock()
+    batch = []
+    popleft = _pending.popleft
+    try:
+        while len(batch) < 1800:
+            batch.append(popleft())
+    except IndexError:
+        pass
+    _send(batch)
+    if _pending:
+        flush()
+
+
+def _record(name, start, end, value=0, flags=0):
+    _pending.append((KIND_CALL, flags, name, _tid(), start, end - start, value))
+    if len(_pending) >= BATCH or end - _last_flush >= FLUSH_NS:
+        flush()
+
+
+def record(name, start_ns, duration_ns, nbytes=None):
+    """Records a call measured elsewhere (times from time.monotonic_ns())."""
+    if enabled:
+        _record(name, start_ns, start_ns + duration_ns, nbytes or 0, FLAG_BYTES if nbytes is not None else 0)
+
+
+def send_event(kind, name, start_ns, duration_ns=0, flags=0, value=0):
+    """A test boundary (the pytest plugin): buffered calls first, then the event, at once."""
+    if not enabled:
+        return
+    flush()
+    _send([(kind, flags, name, _tid(), start_ns, duration_ns, value)])
+
+
+class measure:
+    """Decorator (`@measure`, `@measure("name")`) and context manager (`with measure("name"):`)."""
+
+    __slots__ = ("name", "start")
+
+    def __new__(cls, name=None):
+        if callable(name):  # @measure without arguments
+            return cls(None)(name)
+        return super().__new__(cls)
+
+    def __init__(self, name=None):
+        self.name = name
+        self.start = 0
+
+    def __call__(self, function):
+        if not enabled:
+            return function
+        label = self.name or function.__qualname__
+        clock = _clock
+        append = _record
+
+        @functools.wraps(function)
+        def measured(*args, **kwargs):
+            start = clock()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                append(label, start, clock())
+
+        return measured
+
+    def __enter__(self):
+        self.start = _clock()
+        return self
+
+    def __exit__(self, *exc):
+        if enabled:
+            _record(self.name or "anonymous", self.start, _clock())
+        return False
+
+
+if enabled:
+    atexit.register(flush)
+    # A forked child must not send its parent's buffered records again.
+    os.register_at_fork(after_in_child=_pending.clear)

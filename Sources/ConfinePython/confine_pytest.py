@@ -1,0 +1,65 @@
+"""pytest plugin confine enables through PYTEST_PLUGINS: each test's start and end, with the
+worker process's own peak RSS during the test, go to confine over the probe channel.
+
+The peak is exact per process: /proc/self/clear_refs (5) resets the kernel's RSS high-water
+mark at the start of the test, and VmHWM in /proc/self/status is read at its end. Works in
+pytest-xdist workers too (each is its own process with its own tests).
+"""
+import time
+
+import pytest
+
+import confine_probe as probe
+
+_outcomes = {}
+
+
+def _reset_peak():
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _peak_bytes():
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    if not probe.enabled:
+        yield
+        return
+    reset = _reset_peak()
+    start = time.monotonic_ns()
+    probe.send_event(probe.KIND_TEST_START, item.nodeid, start)
+    yield
+    end = time.monotonic_ns()
+    outcome = _outcomes.pop(item.nodeid, "passed")
+    peak = _peak_bytes() if reset else None
+    flags = probe.OUTCOMES.get(outcome, 3) | (probe.FLAG_PEAK if peak is not None else 0)
+    probe.send_event(probe.KIND_TEST_END, item.nodeid, start, end - start, flags, peak or 0)
+
+
+def pytest_runtest_logreport(report):
+    if not probe.enabled:
+        return
+    previous = _outcomes.get(report.nodeid, "passed")
+    if report.failed:
+        outcome = "failed" if report.when == "call" else "error"
+    elif report.skipped:
+        outcome = "skipped"
+    else:
+        outcome = "passed"
+    # The worst phase wins: error/failed over skipped over passed.
+    rank = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
+    _outcomes[report.nodeid] = max(previous, outcome, key=rank.get)
