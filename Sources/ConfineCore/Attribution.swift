@@ -119,11 +119,10 @@ public struct AttributionLedger: Sendable {
     /// Tests from a JUnit file: the ones already seen live get the file's outcome when they had
     /// none; the others are added with the file's names, outcomes and durations only.
     public mutating func merge(junit cases: [JUnitCase]) {
-        var byName: [String: [Int]] = [:]
-        for (index, test) in tests.enumerated() { byName[test.name, default: []].append(index) }
+        var matched = Set<Int>()
         for testCase in cases {
-            let names = [testCase.qualifiedName, testCase.name]
-            if let index = names.lazy.compactMap({ byName[$0]?.first }).first {
+            if let index = tests.indices.first(where: { !matched.contains($0) && Self.isSame(tests[$0].name, testCase) }) {
+                matched.insert(index)
                 if tests[index].outcome == "incomplete" || tests[index].outcome == nil { tests[index].outcome = testCase.outcome }
                 continue
             }
@@ -133,6 +132,18 @@ public struct AttributionLedger: Sendable {
             record.durationSeconds = testCase.durationSeconds
             tests.append(record)
         }
+    }
+
+    /// A live name and a JUnit case name the same test: `dir/test_x.py::test_big` is
+    /// `test_x`/`test_big`; `MemoryXCTests.testBig` is `Pkg.MemoryXCTests`/`testBig`.
+    static func isSame(_ live: String, _ testCase: JUnitCase) -> Bool {
+        if live == testCase.qualifiedName { return true }
+        let separators: Set<Character> = [".", ":", "/"]
+        let last = live.split(whereSeparator: { separators.contains($0) }).last.map(String.init) ?? live
+        guard last == testCase.name || live.hasSuffix("::" + testCase.name) else { return false }
+        guard let className = testCase.className else { return true }
+        let classLast = className.split(whereSeparator: { separators.contains($0) }).last.map(String.init) ?? className
+        return live.contains(classLast)
     }
 
     /// The test running at `time`: the latest started, among those of process `pid` if any is.

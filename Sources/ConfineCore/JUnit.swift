@@ -32,13 +32,13 @@ public enum JUnitReader {
             case .start(let name, let attributes, let selfClosing):
                 if !sawRoot {
                     guard name == "testsuites" || name == "testsuite" else {
-                        throw scanner.error("root element is <\(name)>, expected <testsuites> or <testsuite>")
+                        throw scanner.error("root element is <\(name)>, expected <testsuites> or <testsuite>", at: scanner.tagStart)
                     }
                     sawRoot = true
                 }
                 switch name {
                 case "testcase":
-                    guard let caseName = attributes["name"] else { throw scanner.error("<testcase> without a name attribute") }
+                    guard let caseName = attributes["name"] else { throw scanner.error("<testcase> without a name attribute", at: scanner.tagStart) }
                     let time = attributes["time"].flatMap { Double($0.filter { $0 != "," }) }
                     let testCase = JUnitCase(name: caseName, className: attributes["classname"].flatMap { $0.isEmpty ? nil : $0 },
                                              outcome: "passed", durationSeconds: time)
@@ -73,6 +73,8 @@ struct XMLScanner {
     private var index = 0
     private var open: [String] = []
     private var seenRootEnd = false
+    /// Where the last start tag began, for errors about the element as a whole.
+    private(set) var tagStart = 0
 
     init(_ bytes: [UInt8], path: String) {
         self.bytes = bytes
@@ -116,6 +118,7 @@ struct XMLScanner {
                 if open.isEmpty { seenRootEnd = true }
                 return .end(name)
             }
+            self.tagStart = tagStart
             index += 1
             let name = try readName()
             if seenRootEnd { throw error("a second root element <\(name)>", at: tagStart) }

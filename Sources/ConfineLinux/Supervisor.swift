@@ -24,8 +24,8 @@ public struct RunPlan: Sendable {
     public var probeChannel = true
     /// Read test boundaries from the runner's console output (its output passes through confine).
     public var runnerOutput: RunnerOutputKind?
-    /// A JUnit XML file the runner writes, read after the run.
-    public var junitPath: String?
+    /// JUnit XML files the runner writes, read after the run.
+    public var junitPaths: [String] = []
 
     public init(arguments: [String], environment: [String], profile: ResolvedProfile, confineVersion: String) {
         self.arguments = arguments
@@ -501,7 +501,7 @@ public final class Supervisor {
 
     /// JUnit import, then the probe channel's accounting and the warnings bad input earned.
     private func finishAttribution() -> RunReport.ProbeSummary? {
-        if let path = plan.junitPath {
+        for path in plan.junitPaths {
             do {
                 let text = try readTextFile(path)
                 do {

@@ -97,9 +97,9 @@ struct Run: ParsableCommand {
     @Flag(help: "Treat syscall names the seccomp profile uses but libseccomp does not know as errors, not warnings.")
     var strict = false
 
-    @Option(help: ArgumentHelp("A JUnit XML file the command writes; its tests are added to the report after the run.",
+    @Option(help: ArgumentHelp("A JUnit XML file the command writes; its tests are added to the report after the run (repeatable).",
                                valueName: "file"))
-    var junit: String?
+    var junit: [String] = []
 
     @Option(help: ArgumentHelp("Whose console output to read test boundaries from: auto (swift test), swift-test, none.",
                                valueName: "runner"))
@@ -147,7 +147,7 @@ struct Run: ParsableCommand {
                            confineVersion: Confine.version)
         plan.probeChannel = !noProbe
         plan.runnerOutput = runnerOutput
-        plan.junitPath = junit
+        plan.junitPaths = junit
         var intercepting: [String] = []
         if case .allow(let endpoints) = resolved.networkProfile {
             do {

@@ -34,6 +34,15 @@ enum Harness {
         return output
     }()
 
+    /// The probe flooder (Tests/Helpers/probeflood.c), compiled once per test process.
+    static let probeFlood: String = {
+        let output = NSTemporaryDirectory() + "confine-probeflood-\(getpid())"
+        let source = packageRoot.appendingPathComponent("Tests/Helpers/probeflood.c").path
+        let result = run(["/usr/bin/env", "cc", "-O2", "-o", output, source])
+        precondition(result.status == 0, "cannot compile \(source): \(result.stderr)")
+        return output
+    }()
+
     struct Result {
         var status: Int32
         var stdout: String

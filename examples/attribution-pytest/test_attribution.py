@@ -24,7 +24,11 @@ def test_small_after():
 
 @measure("sleep_2ms")
 def sleep_2ms():
-    time.sleep(0.002)
+    # Sleep to 150 us short of 2 ms, then spin: a plain sleep overshoots by 50-200 us.
+    deadline = time.monotonic_ns() + 2_000_000
+    time.sleep(0.00185)
+    while time.monotonic_ns() < deadline:
+        pass
 
 
 def test_probed_function():

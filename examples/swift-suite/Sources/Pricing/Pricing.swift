@@ -3,12 +3,20 @@ import Glibc
 #endif
 import ConfineProbe
 
-/// Stands in for a function with a latency budget: 2 ms of "work".
+/// Stands in for a function with a latency budget: exactly 2 ms of "work".
 public func calculateDiscount(_ amount: Int) -> Int {
     Probe.measure("calculate_discount") {
-        usleep(2000)
+        preciseSleep(nanoseconds: 2_000_000)
         return amount / 10
     }
+}
+
+/// Sleeps to 150 µs short of the deadline, then spins to it: a plain sleep overshoots by the
+/// timer slack and the wake-up (50–200 µs), which would blur what the test checks.
+func preciseSleep(nanoseconds: UInt64) {
+    let deadline = ProbeClock.nanoseconds() + nanoseconds
+    if nanoseconds > 150_000 { usleep(UInt32((nanoseconds - 150_000) / 1000)) }
+    while ProbeClock.nanoseconds() < deadline {}
 }
 
 /// Allocates `mebibytes`, writes every page (so it is resident), frees it; returns a checksum.

@@ -1,0 +1,262 @@
+import ConfineCore
+import Foundation
+import XCTest
+
+/// Per-test and per-function attribution on real suites: pytest through confine's plugin,
+/// a Swift package (XCTest and Swift Testing) through its output, serial and parallel, the
+/// probe channel under load and under bad input, and JUnit import.
+final class AttributionScenarioTests: XCTestCase {
+    static let mebibyte: UInt64 = 1 << 20
+    static let pytestSuite = Harness.packageRoot.appendingPathComponent("examples/attribution-pytest").path
+    static let swiftSuite = Harness.packageRoot.appendingPathComponent("examples/swift-suite").path
+
+    override func setUpWithError() throws {
+        try XCTSkipUnless(Harness.isRoot, "needs root to create cgroups")
+    }
+
+    override func tearDown() {
+        XCTAssertEqual(Harness.leftoverGroups(), [], "a confine cgroup was left behind")
+        let probes = (try? FileManager.default.contentsOfDirectory(atPath: "/tmp"))?.filter {
+            $0.hasPrefix("confine-probe-") && Harness.isAlive(Int32($0.split(separator: "-")[2]) ?? 0) == false
+        } ?? []
+        XCTAssertEqual(probes, [], "a probe socket directory was left behind")
+    }
+
+    func test(_ report: RunReport, named suffix: String, file: StaticString = #filePath, line: UInt = #line) -> TestRecord? {
+        let found = report.tests.first { $0.name.hasSuffix(suffix) }
+        XCTAssertNotNil(found, "no test \(suffix) in \(report.tests.map(\.name))", file: file, line: line)
+        return found
+    }
+
+    /// The big test is credited with its 100 MiB (within 8 MiB); none of the small ones is.
+    func assertBigTestAttributed(_ report: RunReport, big: String, small: [String], file: StaticString = #filePath,
+                                 line: UInt = #line) {
+        guard let bigTest = test(report, named: big, file: file, line: line) else { return }
+        let smallTests = small.compactMap { test(report, named: $0, file: file, line: line) }
+        let hundred = 100 * Self.mebibyte
+        switch bigTest.attribution {
+        case .group:
+            let growth = bigTest.peakGrowthBytes ?? 0
+            XCTAssertLessThanOrEqual(max(growth, hundred) - min(growth, hundred), 8 * Self.mebibyte,
+                                     "\(big) grew \(growth >> 20) MiB, expected 100 ± 8", file: file, line: line)
+            for small in smallTests {
+                XCTAssertLessThan(small.peakGrowthBytes ?? .max, 8 * Self.mebibyte,
+                                  "\(small.name) was credited with \((small.peakGrowthBytes ?? 0) >> 20) MiB", file: file, line: line)
+            }
+        case .process:
+            // Each test is a process of its own: the big one's peak is 100 MiB above the small ones'.
+            for small in smallTests {
+                XCTAssertEqual(small.attribution, .process, file: file, line: line)
+                let difference = Int64(bigTest.peakBytes ?? 0) - Int64(small.peakBytes ?? 0)
+                XCTAssertLessThanOrEqual(abs(difference - Int64(hundred)), Int64(8 * Self.mebibyte),
+                                         "\(big) peaked \(difference >> 20) MiB above \(small.name)", file: file, line: line)
+            }
+        case .junit:
+            XCTFail("\(big) has no memory figures", file: file, line: line)
+        }
+        XCTAssertEqual(bigTest.outcome, "passed", file: file, line: line)
+    }
+
+    func assertTwoMillisecondFunction(_ report: RunReport, name: String, file: StaticString = #filePath, line: UInt = #line) {
+        guard let function = report.functions.first(where: { $0.name == name }) else {
+            return XCTFail("no function \(name) in \(report.functions.map(\.name))", file: file, line: line)
+        }
+        XCTAssertEqual(function.calls, 500, file: file, line: line)
+        XCTAssertEqual(function.p50Seconds, 0.002, accuracy: 0.0002, "p50 \(function.p50Seconds)", file: file, line: line)
+        XCTAssertGreaterThanOrEqual(function.minSeconds, 0.0019, file: file, line: line)
+        XCTAssertGreaterThanOrEqual(function.p99Seconds, function.p50Seconds, file: file, line: line)
+        XCTAssertEqual(function.totalSeconds, 1.0, accuracy: 0.5, file: file, line: line)
+    }
+
+    // MARK: pytest
+
+    func testPytestSuiteIsAttributedThroughThePlugin() throws {
+        let (result, report) = Harness.confineRun(["--memory", "512Mi"], ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", Self.pytestSuite])
+        let run = try XCTUnwrap(report)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(run.schemaVersion, 2)
+        XCTAssertEqual(run.tests.count, 5, "\(run.tests.map(\.name))")
+        XCTAssertTrue(run.tests.allSatisfy { $0.source == .pytest && $0.outcome == "passed" && $0.pid != nil })
+        assertBigTestAttributed(run, big: "::test_big_allocation", small: ["::test_small_before", "::test_small_after", "::test_small_last"])
+        // The plugin's own per-process peak agrees.
+        let big = try XCTUnwrap(test(run, named: "::test_big_allocation"))
+        XCTAssertGreaterThan(big.processPeakBytes ?? 0, 100 * Self.mebibyte)
+        assertTwoMillisecondFunction(run, name: "sleep_2ms")
+        XCTAssertEqual(run.probe?.recordsDropped, 0)
+        XCTAssertEqual(run.probe?.malformedDatagrams, 0)
+        XCTAssertTrue(result.stderr.contains("hungriest"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("test_big_allocation"), result.stderr)
+    }
+
+    func testPytestOOMKillIsChargedToTheTestThatWasRunning() throws {
+        // 100 MiB does not fit in 64 MiB: the test dies, its span stays open and is closed at the end.
+        let (result, report) = Harness.confineRun(["--memory", "64Mi", "--swap", "0"],
+                                                  ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "big_allocation", Self.pytestSuite])
+        let run = try XCTUnwrap(report)
+        XCTAssertEqual(result.status, 137, result.stderr)
+        let big = try XCTUnwrap(test(run, named: "::test_big_allocation"))
+        XCTAssertEqual(big.outcome, "incomplete")
+        XCTAssertEqual(big.oomKills, 1)
+    }
+
+    // MARK: Swift
+
+    static let swiftSuiteBuilt: Bool = {
+        let result = Harness.run(["/usr/bin/env", "swift", "build", "--build-tests", "--package-path", swiftSuite])
+        if result.status != 0 { print(result.stdout, result.stderr) }
+        return result.status == 0
+    }()
+
+    func runSwiftSuite(_ mode: String) throws -> RunReport {
+        XCTAssertTrue(Self.swiftSuiteBuilt, "examples/swift-suite does not build")
+        let (result, report) = Harness.confineRun([], ["swift", "test", "--skip-build", "--package-path", Self.swiftSuite, mode])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains(mode == "--parallel" ? "Testing PricingTests" : "Test Case"),
+                      "the runner's output must still reach the user")
+        return try XCTUnwrap(report)
+    }
+
+    func testSwiftSuiteSerial() throws {
+        let run = try runSwiftSuite("--no-parallel")
+        XCTAssertEqual(run.tests.filter { $0.source == .xctest }.count, 4, "\(run.tests.map(\.name))")
+        XCTAssertEqual(run.tests.filter { $0.source == .swiftTesting }.count, 3, "\(run.tests.map(\.name))")
+        XCTAssertTrue(run.tests.allSatisfy { $0.concurrentTests == 0 && $0.attribution == .group })
+        assertBigTestAttributed(run, big: "MemoryXCTests.testBigAllocation", small: ["MemoryXCTests.testSmallA", "MemoryXCTests.testSmallB"])
+        assertBigTestAttributed(run, big: "bigAllocation()", small: ["smallOne()", "small two"])
+        assertTwoMillisecondFunction(run, name: "calculate_discount")
+        XCTAssertEqual(run.warnings, [])
+    }
+
+    func testSwiftSuiteParallel() throws {
+        let run = try runSwiftSuite("--parallel")
+        let xctests = run.tests.filter { $0.source == .xctest }
+        XCTAssertEqual(xctests.count, 4, "\(run.tests.map(\.name))")
+        XCTAssertTrue(xctests.allSatisfy { $0.attribution == .process && $0.pid != nil && $0.outcome == "passed" })
+        assertBigTestAttributed(run, big: "MemoryXCTests.testBigAllocation", small: ["MemoryXCTests.testSmallA", "MemoryXCTests.testSmallB"])
+        // Swift Testing runs its tests concurrently in one process, and says so.
+        XCTAssertTrue(run.tests.filter { $0.source == .swiftTesting }.allSatisfy { $0.concurrentTests > 0 })
+        assertBigTestAttributed(run, big: "bigAllocation()", small: ["smallOne()", "small two"])
+        assertTwoMillisecondFunction(run, name: "calculate_discount")
+    }
+
+    // MARK: probe channel
+
+    func testAMillionRecordsFromFourProcessesAreAllCounted() throws {
+        let (result, report) = Harness.confineRun([], [Harness.probeFlood, "4", "250000"])
+        let run = try XCTUnwrap(report)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(run.probe?.recordsReceived, 1_000_000)
+        XCTAssertEqual(run.probe?.recordsDropped, 0)
+        XCTAssertEqual(run.functions.first?.calls, 1_000_000)
+        XCTAssertEqual(run.functions.first?.processes, 4)
+    }
+
+    func testMalformedProbeDatagramsAreCountedAndTheRunCarriesOn() throws {
+        let (result, report) = Harness.confineRun([], [Harness.probeFlood, "2", "5000", "malformed"])
+        let run = try XCTUnwrap(report)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(run.probe?.malformedDatagrams, 10)
+        XCTAssertEqual(run.probe?.recordsReceived, 10_000)
+        XCTAssertEqual(run.functions.first?.calls, 10_000)
+        XCTAssertTrue(run.warnings.contains { $0.contains("10 malformed datagrams") }, "\(run.warnings)")
+    }
+
+    func testAPythonTargetThatClosesTheChannelLosesNothingItSent() throws {
+        // Sends half, closes its socket, sends the rest from a fresh one, exits without flushing by hand.
+        let script = """
+        import confine_probe as p
+        for i in range(3000): p.record("half", 0, 1000)
+        p.flush(); p._socket.close(); p._socket = None
+        for i in range(3000): p.record("half", 0, 1000)
+        """
+        let (result, report) = Harness.confineRun([], ["python3", "-c", script])
+        let run = try XCTUnwrap(report)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(run.functions.first { $0.name == "half" }?.calls, 6000)
+        XCTAssertEqual(run.probe?.recordsDropped, 0)
+    }
+
+    func testWithoutConfineTheProbesCostNothingAndSendNothing() throws {
+        let result = Harness.run(["/usr/bin/env", "python3", "-c",
+                                  "import sys; sys.path.insert(0, '\(Harness.packageRoot.path)/Sources/ConfinePython'); import confine_probe as p; f = lambda: 1; assert p.measure('x')(f) is f; assert not p.enabled"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+    }
+
+    // MARK: JUnit
+
+    func testJUnitFromPytestIsImported() throws {
+        let file = NSTemporaryDirectory() + "confine-junit-\(UUID().uuidString).xml"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        // The plugin off: every test comes from the file.
+        let (_, report) = Harness.confineRun(["--junit", file],
+                                             ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:confine_pytest",
+                                              "--junitxml=\(file)", Self.pytestSuite])
+        let run = try XCTUnwrap(report)
+        XCTAssertEqual(run.tests.count, 5, "\(run.tests.map(\.name))")
+        XCTAssertTrue(run.tests.allSatisfy { $0.source == .junit && $0.outcome == "passed" && $0.durationSeconds != nil })
+        XCTAssertNotNil(run.tests.first { $0.name.hasSuffix("test_attribution.test_big_allocation") })
+    }
+
+    func testJUnitMergesWithLiveTests() throws {
+        let file = NSTemporaryDirectory() + "confine-junit-\(UUID().uuidString).xml"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let (_, report) = Harness.confineRun(["--junit", file],
+                                             ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "--junitxml=\(file)", Self.pytestSuite])
+        let run = try XCTUnwrap(report)
+        XCTAssertEqual(run.tests.count, 5, "live and JUnit tests are the same five: \(run.tests.map(\.name))")
+        XCTAssertTrue(run.tests.allSatisfy { $0.source == .pytest })
+    }
+
+    func testJUnitFromSwiftTestXunitOutputIsImported() throws {
+        XCTAssertTrue(Self.swiftSuiteBuilt, "examples/swift-suite does not build")
+        let file = NSTemporaryDirectory() + "confine-xunit-\(UUID().uuidString).xml"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        // SwiftPM writes XCTest's file only with --parallel, and Swift Testing's beside it.
+        let swiftTesting = file.replacingOccurrences(of: ".xml", with: "-swift-testing.xml")
+        defer { try? FileManager.default.removeItem(atPath: swiftTesting) }
+        let (result, report) = Harness.confineRun(["--junit", file, "--junit", swiftTesting, "--runner", "none"],
+                                                  ["swift", "test", "--skip-build", "--package-path", Self.swiftSuite, "--parallel",
+                                                   "--xunit-output", file])
+        let run = try XCTUnwrap(report)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let names = run.tests.map(\.name)
+        XCTAssertTrue(names.contains { $0.hasSuffix("MemoryXCTests.testBigAllocation") }, "\(names)")
+        XCTAssertTrue(names.contains("PricingTests.bigAllocation()"), "\(names)")
+        XCTAssertEqual(run.tests.count, 7, "\(names)")
+        XCTAssertTrue(run.tests.allSatisfy { $0.attribution == .junit && $0.outcome == "passed" })
+    }
+
+    func testJUnitFromGotestsumIsImported() throws {
+        let file = Harness.packageRoot.appendingPathComponent("Tests/Fixtures/junit/gotestsum.xml").path
+        let (_, report) = Harness.confineRun(["--junit", file], ["true"])
+        let run = try XCTUnwrap(report)
+        XCTAssertEqual(run.tests.map(\.name), ["example.com/shop/pricing.TestDiscount", "example.com/shop/pricing.TestDiscount/negative_amount",
+                                               "example.com/shop/pricing.TestRounding", "example.com/shop/cart.TestTotals"])
+        XCTAssertEqual(run.tests.map { $0.outcome ?? "" }, ["passed", "failed", "skipped", "passed"])
+        XCTAssertEqual(run.tests.first?.durationSeconds, 0.12)
+    }
+
+    func testMissingOrBrokenJUnitIsAWarningNotAFailure() throws {
+        let missing = "/nonexistent/junit.xml"
+        let (result, report) = Harness.confineRun(["--junit", missing], ["true"])
+        XCTAssertEqual(result.status, 0)
+        XCTAssertTrue(report?.warnings.contains { $0.contains("cannot read \(missing)") } == true, "\(report?.warnings ?? [])")
+
+        let broken = NSTemporaryDirectory() + "confine-broken-\(UUID().uuidString).xml"
+        defer { try? FileManager.default.removeItem(atPath: broken) }
+        try "<testsuites>\n  <testsuite name=\"x\">\n    <testcase name=\"a\">\n</testsuites>\n".write(toFile: broken, atomically: true, encoding: .utf8)
+        let (brokenResult, brokenReport) = Harness.confineRun(["--junit", broken], ["true"])
+        XCTAssertEqual(brokenResult.status, 0)
+        XCTAssertTrue(brokenReport?.warnings.contains { $0.contains("\(broken):4:1: </testsuites> closes <testcase>") } == true,
+                      "\(brokenReport?.warnings ?? [])")
+    }
+
+    func testUnmatchedRunnerOutputIsReported() throws {
+        let (result, report) = Harness.confineRun(["--runner", "swift-test"], ["sh", "-c", "echo \"Test Case 'Broken' exploded\"; echo '◇ Test nonsense started.'"])
+        XCTAssertEqual(result.status, 0)
+        let warnings = report?.warnings ?? []
+        XCTAssertTrue(warnings.contains { $0.contains("did not parse") }, "\(warnings)")
+        XCTAssertTrue(warnings.contains { $0.contains("no test boundaries") }, "\(warnings)")
+        XCTAssertTrue(result.stdout.contains("Test Case 'Broken' exploded"), "output passes through: \(result.stdout)")
+    }
+}
