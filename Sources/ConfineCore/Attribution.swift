@@ -21,8 +21,11 @@ public struct AttributionLedger: Sendable {
 
     public private(set) var tests: [TestRecord] = []
     private var open: [String: [OpenTest]] = [:]
+    /// Tests that own a process, by key, open or ended: the kernel's exit report may come after the exit event.
+    private var processTests: [String: Int] = [:]
     private var openCount = 0
-    private var functions: [String: FunctionAccumulator] = [:]
+    private var functionSlots: [String: Int] = [:]
+    private var functions: [FunctionAccumulator] = []
     public private(set) var droppedFunctionRecords = 0
     public private(set) var droppedTests = 0
     /// Largest number of tests open at once.
@@ -51,6 +54,7 @@ public struct AttributionLedger: Sendable {
         }
         for other in open.values.joined() { tests[other.index].concurrentTests += 1 }
         record.concurrentTests = openCount
+        if attribution == .process { processTests[key] = tests.count }
         open[key, default: []].append(OpenTest(index: tests.count, startBytes: memoryBytes, startCPUNanos: cpuNanos))
         openCount += 1
         tests.append(record)
@@ -72,8 +76,8 @@ public struct AttributionLedger: Sendable {
         if let reportedDuration { tests[index].durationSeconds = reportedDuration }
         if let processPeakBytes { tests[index].processPeakBytes = processPeakBytes }
         if tests[index].attribution == .process {
-            tests[index].peakBytes = processPeakBytes ?? tests[index].peakBytes
-            tests[index].cpuSeconds = processCPUSeconds
+            if let processPeakBytes { tests[index].peakBytes = max(tests[index].peakBytes ?? 0, processPeakBytes) }
+            if let processCPUSeconds { tests[index].cpuSeconds = processCPUSeconds }
         }
     }
 
@@ -98,10 +102,12 @@ public struct AttributionLedger: Sendable {
         for entry in open.values.joined() { credit(entry.index, bytes) }
     }
 
-    /// The latest RSS of a process that runs one test by itself.
-    public mutating func processSample(key: String, rssBytes: UInt64) {
-        guard let entry = open[key]?.first, tests[entry.index].attribution == .process else { return }
-        tests[entry.index].peakBytes = max(tests[entry.index].peakBytes ?? 0, rssBytes)
+    /// A reading of a process that runs one test by itself (its RSS high-water mark, and at
+    /// its exit its CPU time); accepted after the test ended too.
+    public mutating func processSample(key: String, rssBytes: UInt64, cpuSeconds: Double? = nil) {
+        guard let index = processTests[key] else { return }
+        tests[index].peakBytes = max(tests[index].peakBytes ?? 0, rssBytes)
+        if let cpuSeconds { tests[index].cpuSeconds = cpuSeconds }
     }
 
     private mutating func credit(_ index: Int, _ bytes: UInt64) {
@@ -171,18 +177,45 @@ public struct AttributionLedger: Sendable {
     // MARK: functions
 
     public mutating func call(name: String, durationNanoseconds: UInt64, bytes: Int64?, pid: Int32, memoryBytes: UInt64) {
-        if functions[name] == nil {
-            guard functions.count < Self.maximumFunctions else {
-                droppedFunctionRecords += 1
-                return
-            }
-            functions[name] = FunctionAccumulator(firstMemoryBytes: memoryBytes)
+        guard let slot = slot(for: name, memoryBytes: memoryBytes) else {
+            droppedFunctionRecords += 1
+            return
         }
-        functions[name]!.add(durationNanoseconds: durationNanoseconds, bytes: bytes, pid: pid, memoryBytes: memoryBytes)
+        functions[slot].add(durationNanoseconds: durationNanoseconds, bytes: bytes)
+        functions[slot].note(pid: pid, memoryBytes: memoryBytes)
+    }
+
+    /// Every call record of a datagram: names resolved once per datagram, then one histogram
+    /// update per record.
+    public mutating func addCalls(_ view: ProbeWire.View, memoryBytes: UInt64) {
+        var slots: [Int?] = view.names.map { _ in nil }
+        var resolved = [Bool](repeating: false, count: view.names.count)
+        let call = ProbeWire.Kind.call.rawValue
+        for index in 0..<view.count where view.kind(index) == call {
+            let name = view.nameIndex(index)
+            if !resolved[name] {
+                resolved[name] = true
+                slots[name] = slot(for: view.names[name], memoryBytes: memoryBytes)
+                if let slot = slots[name] { functions[slot].note(pid: view.pid, memoryBytes: memoryBytes) }
+            }
+            guard let slot = slots[name] else {
+                droppedFunctionRecords += 1
+                continue
+            }
+            functions[slot].add(durationNanoseconds: view.duration(index), bytes: view.flags(index) & 1 != 0 ? view.value(index) : nil)
+        }
+    }
+
+    private mutating func slot(for name: String, memoryBytes: UInt64) -> Int? {
+        if let slot = functionSlots[name] { return slot }
+        guard functions.count < Self.maximumFunctions else { return nil }
+        functionSlots[name] = functions.count
+        functions.append(FunctionAccumulator(firstMemoryBytes: memoryBytes))
+        return functions.count - 1
     }
 
     public var functionRecords: [FunctionRecord] {
-        functions.map { $0.value.record(name: $0.key) }.sorted { ($0.p99Seconds, $1.name) > ($1.p99Seconds, $0.name) }
+        functionSlots.map { functions[$0.value].record(name: $0.key) }.sorted { ($0.p99Seconds, $1.name) > ($1.p99Seconds, $0.name) }
     }
 }
 
@@ -269,10 +302,14 @@ struct FunctionAccumulator: Sendable {
         lastMemoryBytes = firstMemoryBytes
     }
 
-    mutating func add(durationNanoseconds: UInt64, bytes: Int64?, pid: Int32, memoryBytes: UInt64) {
+    @inline(__always)
+    mutating func add(durationNanoseconds: UInt64, bytes: Int64?) {
         _ = histogram.record(min(max(durationNanoseconds, 1), histogram.highestTrackableValue))
         totalNanoseconds &+= durationNanoseconds
         if let bytes { self.bytes = (self.bytes ?? 0) &+ bytes }
+    }
+
+    mutating func note(pid: Int32, memoryBytes: UInt64) {
         lastMemoryBytes = memoryBytes
         if pids.count < 1024 { pids.insert(pid) }
     }

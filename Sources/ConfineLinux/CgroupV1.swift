@@ -177,6 +177,7 @@ final class CgroupV1Group: RunGroup {
             // Every process is in every hierarchy's group: the memory one lists them all.
             procs = KeptOpenFile(memory + "/cgroup.procs", capacity: 65536)
             memoryUsage = KeptOpenFile(memory + "/memory.usage_in_bytes")
+            segmentPeak = ResettablePeak(memory + "/memory.max_usage_in_bytes", resetWith: "0")
             memoryStat = KeptOpenFile(memory + "/memory.stat")
             kernelUsage = KeptOpenFile(memory + "/memory.kmem.usage_in_bytes")
         }
@@ -217,7 +218,8 @@ final class CgroupV1Group: RunGroup {
         }
     }
 
-    private lazy var segmentPeak: ResettablePeak? = controllerDirectory("memory").map { $0 + "/memory.max_usage_in_bytes" }.flatMap { ResettablePeak($0, resetWith: "0") }
+    /// Opened (and reset, harmlessly) while the group is still empty, so the first segment starts at creation.
+    private var segmentPeak: ResettablePeak?
 
     func takeSegmentPeak() -> UInt64? { segmentPeak?.take() }
 
@@ -281,7 +283,7 @@ final class CgroupV1Group: RunGroup {
 
     func remove() throws(CgroupError) {
         // Close kept-open counters first: an open file does not block rmdir, but keeps memory.
-        memoryUsage = nil; memoryStat = nil; kernelUsage = nil; cpuacctUsage = nil; cpuStat = nil; pidsCurrent = nil
+        memoryUsage = nil; segmentPeak = nil; memoryStat = nil; kernelUsage = nil; cpuacctUsage = nil; cpuStat = nil; pidsCurrent = nil
         procs = nil
         if !memberPids().isEmpty { killAll() }
         var firstError: CgroupError?

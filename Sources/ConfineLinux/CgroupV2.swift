@@ -160,6 +160,7 @@ final class CgroupV2Group: RunGroup {
     func openCounters() {
         procs = KeptOpenFile(directory + "/cgroup.procs", capacity: 65536)
         memoryCurrent = KeptOpenFile(directory + "/memory.current")
+        segmentPeak = ResettablePeak(directory + "/memory.peak", resetWith: "reset\n")
         memoryStat = KeptOpenFile(directory + "/memory.stat", capacity: 16384)
         cpuStat = KeptOpenFile(directory + "/cpu.stat")
         pidsCurrent = KeptOpenFile(directory + "/pids.current")
@@ -202,7 +203,8 @@ final class CgroupV2Group: RunGroup {
         }
     }
 
-    private lazy var segmentPeak: ResettablePeak? = (Optional(directory + "/memory.peak")).flatMap { ResettablePeak($0, resetWith: "reset\n") }
+    /// Opened while the group is still empty: the reset that proves the kernel supports it loses nothing.
+    private var segmentPeak: ResettablePeak?
 
     func takeSegmentPeak() -> UInt64? { segmentPeak?.take() }
 
@@ -255,7 +257,7 @@ final class CgroupV2Group: RunGroup {
     }
 
     func remove() throws(CgroupError) {
-        memoryCurrent = nil; memoryStat = nil; cpuStat = nil; pidsCurrent = nil; procs = nil
+        memoryCurrent = nil; segmentPeak = nil; memoryStat = nil; cpuStat = nil; pidsCurrent = nil; procs = nil
         guard exists else { return }
         if !memberPids().isEmpty { killAll() }
         do {

@@ -59,8 +59,8 @@ public final class ProbeReceiver {
         buffer = .allocate(byteCount: Self.bufferSize, alignment: 8)
     }
 
-    /// Reads every datagram waiting, handing each decoded one to `visit`.
-    public func drain(_ visit: (ProbeWire.Datagram) -> Void) {
+    /// Reads every datagram waiting, handing each validated one to `visit` (valid only during the call).
+    public func drain(_ visit: (ProbeWire.View) -> Void) {
         while true {
             let count = recv(fd, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT | MSG_TRUNC))
             if count < 0 {
@@ -73,8 +73,8 @@ public final class ProbeReceiver {
                 continue
             }
             do {
-                let datagram = try ProbeWire.decode(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
-                records += datagram.records.count
+                let datagram = try ProbeWire.scan(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+                records += datagram.count
                 if datagram.senderDropped > 0 { senderDropped[datagram.pid] = max(senderDropped[datagram.pid] ?? 0, datagram.senderDropped) }
                 visit(datagram)
             } catch {

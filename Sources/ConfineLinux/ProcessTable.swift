@@ -66,6 +66,12 @@ struct ProcessTable {
 
     func command(of pid: Int32) -> String? { entries[pid]?.command }
 
+    /// The kernel's exact high-water mark, reported at exit (taskstats), for processes of the run.
+    mutating func notePeak(_ pid: Int32, bytes: UInt64) {
+        guard tree.contains(pid) || entries[pid] != nil else { return }
+        if bytes > entries[pid]?.peakRssBytes ?? 0 { entries[pid]?.peakRssBytes = bytes }
+    }
+
     /// Names a process confine meets outside the samples (a denied call), while it still lives.
     mutating func observe(_ pid: Int32, at time: Double) {
         if entries[pid] == nil { remember(pid, at: time, refresh: false) }

@@ -104,6 +104,7 @@ public final class Supervisor {
                                   cpuset: profile.cpuset, pidsMax: profile.pids)
         var kernelLog: KernelLogReader?
         var connector: ProcessConnector?
+        var taskStats: TaskStatsListener?
         warnings += plan.seccomp?.warnings ?? []
         var signalFD: Int32 = -1
         setup: do {
@@ -128,6 +129,11 @@ public final class Supervisor {
                 connector = try ProcessConnector()
             } catch {
                 warnings.append("process connector unavailable (\(error)): short-lived processes may go unnamed")
+            }
+            do {
+                taskStats = try TaskStatsListener()
+            } catch {
+                warnings.append("taskstats unavailable (\(error)): process peaks come from samples only")
             }
             var environment = plan.environment
             if plan.probeChannel {
@@ -176,7 +182,7 @@ public final class Supervisor {
 
         if mainPid > 0, let group {
             facts.termination = watch(mainPid: mainPid, group: group, signalFD: signalFD, kernelLog: kernelLog,
-                                      connector: connector, facts: &facts)
+                                      connector: connector, taskStats: taskStats, facts: &facts)
         }
         if signalFD >= 0 { close(signalFD) }
         processes.closeFiles()
@@ -187,10 +193,11 @@ public final class Supervisor {
             reapAll()
             if let kernelLog { readOOMKills(from: kernelLog) }
             connector?.drain { handleProcessEvent($0, group: group) }
+            taskStats?.drain { handleTaskExit($0) }
             // Whatever the target wrote before it ended: output still in the pipes, probe batches sent at exit.
             for relay in relays { relay.drain { line in parseRunnerLine(line, group: group) } }
             probe?.drain { receive($0, group: group) }
-            boundary(group)
+            if ledger.openTestCount > 0 { boundary(group) }
             ledger.finish(at: now(), memoryBytes: lastSample.memoryBytes, cpuNanos: lastSample.cpuUsageNanos)
         }
         for relay in relays { relay.close() }
@@ -269,7 +276,7 @@ public final class Supervisor {
     // MARK: - the loop
 
     private func watch(mainPid: Int32, group: any RunGroup, signalFD: Int32, kernelLog: KernelLogReader?,
-                       connector: ProcessConnector?, facts: inout RunFacts) -> Termination? {
+                       connector: ProcessConnector?, taskStats: TaskStatsListener?, facts: inout RunFacts) -> Termination? {
         let interval = plan.profile.samplingIntervalSeconds
         let deadline = plan.profile.timeoutSeconds.map { start + $0 }
         var nextSample = start
@@ -282,11 +289,11 @@ public final class Supervisor {
 
         // One pollfd per source; each is drained only when the kernel says it is readable.
         let sources: [Int32?] = [signalFD, seccompListener?.fd, connector?.fd, kernelLog?.fd, probe?.fd,
-                                 relays.first?.fd]
+                                 relays.first?.fd, taskStats?.fd]
         var fds = sources.compactMap { $0 }.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
         let slots = sources.map { fd in fd.flatMap { fd in fds.firstIndex { $0.fd == fd } } }
         let (signalSlot, listenerSlot, connectorSlot, kernelLogSlot) = (slots[0]!, slots[1], slots[2], slots[3])
-        let (probeSlot, stdoutSlot) = (slots[4], slots[5])
+        let (probeSlot, stdoutSlot, taskStatsSlot) = (slots[4], slots[5], slots[6])
 
         while true {
             let current = monotonicSeconds()
@@ -319,6 +326,7 @@ public final class Supervisor {
             // calls, which wait in the kernel for their answer.
             if isReady(connectorSlot) { connector?.drain { handleProcessEvent($0, group: group) } }
             if isReady(probeSlot) { probe?.drain { receive($0, group: group) } }
+            if isReady(taskStatsSlot) { taskStats?.drain { handleTaskExit($0) } }
             for (slot, relay) in [(stdoutSlot, relays.first)] where isReady(slot) {
                 relay?.drain { line in parseRunnerLine(line, group: group) }
                 // At EOF the pipe stays readable: stop polling it.
@@ -409,12 +417,14 @@ public final class Supervisor {
         ledger.segmentPeak(peak)
     }
 
-    private func receive(_ datagram: ProbeWire.Datagram, group: any RunGroup) {
-        for record in datagram.records {
+    private func receive(_ datagram: ProbeWire.View, group: any RunGroup) {
+        ledger.addCalls(datagram, memoryBytes: lastSample.memoryBytes)
+        // Test boundaries are rare (a datagram of their own, from the pytest plugin).
+        for index in 0..<datagram.count where datagram.kind(index) != ProbeWire.Kind.call.rawValue {
+            let record = datagram.record(index)
             switch record.kind {
             case .call:
-                ledger.call(name: record.name, durationNanoseconds: record.durationNanoseconds, bytes: record.bytes,
-                            pid: datagram.pid, memoryBytes: lastSample.memoryBytes)
+                break
             case .testStart:
                 boundary(group)
                 ledger.testStarted(key: "\(datagram.pid):\(record.name)", name: record.name, source: .pytest,
@@ -468,6 +478,14 @@ public final class Supervisor {
             ledger.testEnded(key: "pid:\(pid)", at: now(), outcome: status == 0 ? "passed" : "failed",
                              memoryBytes: lastSample.memoryBytes, cpuNanos: lastSample.cpuUsageNanos)
         case .fork: break
+        }
+    }
+
+    private func handleTaskExit(_ exit: TaskExit) {
+        processes.notePeak(exit.tgid, bytes: exit.peakRssBytes)
+        if !processTestNames.isEmpty {
+            ledger.processSample(key: "pid:\(exit.tgid)", rssBytes: exit.peakRssBytes,
+                                 cpuSeconds: exit.pid == exit.tgid ? Double(exit.cpuMicroseconds) / 1e6 : nil)
         }
     }
 

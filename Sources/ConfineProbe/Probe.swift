@@ -47,7 +47,7 @@ public enum Probe {
     /// True when the process runs under confine with a probe channel.
     public static var isEnabled: Bool { ProbeSink.shared != nil }
 
-    /// Records dropped because confine could not be reached (sent to confine in later batches).
+    /// Records dropped because confine could not be reached (reported to confine in later batches).
     public static var droppedRecords: UInt32 { ProbeSink.shared?.droppedCount ?? 0 }
 }
 
@@ -71,32 +71,21 @@ public enum ProbeWireFormat {
     public static let flagBytes: UInt8 = 1
 }
 
-/// The process-wide buffer and socket. Internal to the library; `@usableFromInline` so that
-/// `measure` inlines into the caller and costs two clock reads and one locked append.
-public final class ProbeSink: Sendable {
+/// The socket and the per-thread buffers. Internal to the library; `@usableFromInline` so
+/// that `measure` inlines into the caller and costs two clock reads and a 32-byte store: each
+/// thread fills its own buffer (no lock), and sends it itself when full or old.
+public final class ProbeSink: @unchecked Sendable {
     @usableFromInline
     static let shared: ProbeSink? = ProbeSink.fromEnvironment()
-
-    @usableFromInline
-    struct Pending: Sendable {
-        var name: String
-        var tid: UInt32
-        var start: UInt64
-        var duration: UInt64
-        var bytes: Int64?
-    }
-
-    struct State: Sendable {
-        var pending: [Pending] = []
-        var oldest: UInt64 = 0
-        var dropped: UInt32 = 0
-    }
 
     let batchSize: Int
     let flushInterval: UInt64
     private let socket: Int32
     private let address: sockaddr_un
-    private let state = Mutex(State())
+    /// Every thread's buffer, for the flush at exit.
+    private let buffers = Mutex<[ThreadBuffer]>([])
+    private let dropped = Atomic<UInt32>(0)
+    private let key: pthread_key_t
 
     private init?(path: String, batchSize: Int, flushIntervalNanoseconds: UInt64) {
         var address = sockaddr_un()
@@ -112,11 +101,18 @@ public final class ProbeSink: Sendable {
         let fd = socket(AF_UNIX, SOCK_DGRAM, 0)
         #endif
         guard fd >= 0 else { return nil }
+        var key = pthread_key_t()
+        // A thread that ends sends what it buffered.
+        guard pthread_key_create(&key, { raw in
+            guard let raw else { return }
+            let buffer = Unmanaged<ThreadBuffer>.fromOpaque(raw).takeUnretainedValue()
+            ProbeSink.shared?.send(buffer)
+        }) == 0 else { return nil }
+        self.key = key
         self.socket = fd
         self.address = address
         self.batchSize = batchSize
         self.flushInterval = flushIntervalNanoseconds
-        state.withLock { $0.pending.reserveCapacity(batchSize) }
     }
 
     static func fromEnvironment() -> ProbeSink? {
@@ -129,109 +125,168 @@ public final class ProbeSink: Sendable {
         return sink
     }
 
-    var droppedCount: UInt32 { state.withLock { $0.dropped } }
+    var droppedCount: UInt32 { dropped.load(ordering: .relaxed) }
 
     @usableFromInline
     func record(_ name: String, start: UInt64, end: UInt64, bytes: Int64?) {
-        let entry = Pending(name: name, tid: ProbeSink.threadID(), start: start, duration: end &- start, bytes: bytes)
-        let batch: [Pending]? = state.withLock { state in
-            if state.pending.isEmpty { state.oldest = start }
-            state.pending.append(entry)
-            guard state.pending.count >= batchSize || end &- state.oldest >= flushInterval else { return nil }
-            let full = state.pending
-            state.pending.removeAll(keepingCapacity: true)
-            return full
+        guard let raw = pthread_getspecific(key) else {
+            let buffer = newBuffer()
+            if buffer.append(name, start: start, duration: end &- start, bytes: bytes, flushInterval: flushInterval) { send(buffer) }
+            return
         }
-        if let batch { send(batch) }
+        // The thread's buffer lives as long as the sink (registered in `buffers`): no retain needed.
+        let full = Unmanaged<ThreadBuffer>.fromOpaque(raw)._withUnsafeGuaranteedRef {
+            $0.append(name, start: start, duration: end &- start, bytes: bytes, flushInterval: flushInterval)
+        }
+        if full { send(Unmanaged<ThreadBuffer>.fromOpaque(raw).takeUnretainedValue()) }
     }
 
+    private func newBuffer() -> ThreadBuffer {
+        let buffer = ThreadBuffer(tid: ProbeSink.kernelThreadID(), capacity: batchSize)
+        buffers.withLock { $0.append(buffer) }
+        pthread_setspecific(key, Unmanaged.passUnretained(buffer).toOpaque())
+        return buffer
+    }
+
+    /// Sends every thread's buffer (at exit, and from `Probe.flush()`).
     func flush() {
-        let batch: [Pending] = state.withLock { state in
-            let all = state.pending
-            state.pending.removeAll(keepingCapacity: true)
-            return all
-        }
-        if !batch.isEmpty { send(batch) }
+        for buffer in buffers.withLock({ $0 }) { send(buffer) }
     }
 
-    /// Encodes one datagram and sends it, blocking while confine's queue is full (backpressure,
-    /// never loss). If confine cannot be reached the records are counted as dropped.
-    private func send(_ batch: [Pending]) {
-        var names: [String: UInt16] = [:]
-        var nameBytes: [UInt8] = []
-        var records: [UInt8] = []
-        records.reserveCapacity(batch.count * ProbeWireFormat.recordSize)
-        for entry in batch {
-            let index: UInt16
-            if let known = names[entry.name] {
-                index = known
-            } else {
-                index = UInt16(names.count)
-                names[entry.name] = index
-                let utf8 = Array(entry.name.utf8.prefix(1024))
-                append(UInt16(utf8.count), to: &nameBytes)
-                nameBytes += utf8
-            }
-            records.append(ProbeWireFormat.kindCall)
-            records.append(entry.bytes == nil ? 0 : ProbeWireFormat.flagBytes)
-            append(index, to: &records)
-            append(entry.tid, to: &records)
-            append(entry.start, to: &records)
-            append(entry.duration, to: &records)
-            append(UInt64(bitPattern: entry.bytes ?? 0), to: &records)
-        }
-        let dropped = state.withLock { $0.dropped }
-        var datagram = ProbeWireFormat.magic
+    /// One datagram per buffer: header, the batch's names, the records as the thread wrote them.
+    /// Blocks while confine's queue is full (backpressure, never loss); if confine cannot be
+    /// reached the records are counted as dropped and the count travels in later headers.
+    func send(_ buffer: ThreadBuffer) {
+        guard let batch = buffer.take() else { return }
+        let count = batch.count
+        var datagram = [UInt8]()
+        datagram.reserveCapacity(ProbeWireFormat.headerSize + batch.nameBytes.count + batch.records.count)
+        datagram += ProbeWireFormat.magic
         datagram.append(ProbeWireFormat.version)
         datagram.append(0)
-        append(UInt16(names.count), to: &datagram)
+        append(UInt16(batch.names), to: &datagram)
         append(UInt32(bitPattern: getpid()), to: &datagram)
-        append(UInt32(batch.count), to: &datagram)
-        append(dropped, to: &datagram)
-        datagram += nameBytes
-        datagram += records
+        append(UInt32(count), to: &datagram)
+        append(dropped.load(ordering: .relaxed), to: &datagram)
+        datagram += batch.nameBytes
+        datagram += batch.records
         var address = self.address
-        let sent = datagram.withUnsafeBytes { buffer in
+        let sent = datagram.withUnsafeBytes { raw in
             withUnsafePointer(to: &address) { pointer in
                 pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
                     var result: Int
                     repeat {
-                        result = sendto(socket, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL), socketAddress,
+                        result = sendto(socket, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL), socketAddress,
                                         socklen_t(MemoryLayout<sockaddr_un>.size))
                     } while result < 0 && errno == EINTR
                     return result
                 }
             }
         }
-        if sent < 0 { state.withLock { $0.dropped &+= UInt32(batch.count) } }
+        if sent < 0 { dropped.add(UInt32(count), ordering: .relaxed) }
     }
 
     private func append<T: FixedWidthInteger>(_ value: T, to buffer: inout [UInt8]) {
         withUnsafeBytes(of: value.littleEndian) { buffer.append(contentsOf: $0) }
     }
 
-    /// gettid() is a system call; the answer is kept per thread.
-    private static let tidKey: pthread_key_t = {
-        var key = pthread_key_t()
-        pthread_key_create(&key, nil)
-        return key
-    }()
-
-    @usableFromInline
-    static func threadID() -> UInt32 {
-        if let cached = pthread_getspecific(tidKey) { return UInt32(truncatingIfNeeded: Int(bitPattern: cached)) }
-        let tid = kernelThreadID()
-        pthread_setspecific(tidKey, UnsafeRawPointer(bitPattern: Int(tid)))
-        return tid
-    }
-
     /// The kernel's thread id, from `/proc/thread-self` (`<pid>/task/<tid>`): Swift cannot call
     /// the variadic `syscall` and Glibc's module does not export `gettid`. Once per thread.
-    private static func kernelThreadID() -> UInt32 {
+    static func kernelThreadID() -> UInt32 {
         var buffer = [CChar](repeating: 0, count: 64)
         let count = readlink("/proc/thread-self", &buffer, buffer.count - 1)
         guard count > 0 else { return UInt32(bitPattern: getpid()) }
         let text = String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
         return text.split(separator: "/").last.flatMap { UInt32($0) } ?? UInt32(bitPattern: getpid())
+    }
+}
+
+/// One thread's batch, in wire format already: records are written where they will be sent from.
+/// Its state sits behind a pointer (no dynamic exclusivity checks on the hot path) and a spin
+/// lock that only the exit flush ever contends for.
+final class ThreadBuffer: @unchecked Sendable {
+    struct State {
+        var count = 0
+        var oldest: UInt64 = 0
+        var lastName = ""
+        var lastIndex: UInt16 = 0
+        var names: [String] = []
+        var nameIndex: [String: UInt16] = [:]
+        var nameBytes: [UInt8] = []
+    }
+
+    let tid: UInt32
+    let capacity: Int
+    let records: UnsafeMutableRawPointer
+    let state: UnsafeMutablePointer<State>
+    private let lock = Atomic<Bool>(false)
+
+    init(tid: UInt32, capacity: Int) {
+        self.tid = tid
+        self.capacity = capacity
+        records = .allocate(byteCount: capacity * ProbeWireFormat.recordSize, alignment: 8)
+        state = .allocate(capacity: 1)
+        state.initialize(to: State())
+    }
+
+    @inline(__always)
+    func withLock<T>(_ body: () -> T) -> T {
+        while lock.exchange(true, ordering: .acquiring) {}
+        defer { lock.store(false, ordering: .releasing) }
+        return body()
+    }
+
+    /// Appends one call; true when the batch should be sent now.
+    @inline(__always)
+    func append(_ name: String, start: UInt64, duration: UInt64, bytes: Int64?, flushInterval: UInt64) -> Bool {
+        withLock {
+            let index = self.index(of: name)
+            let used = state.pointee.count
+            if used == 0 { state.pointee.oldest = start }
+            let slot = records + used * ProbeWireFormat.recordSize
+            slot.storeBytes(of: ProbeWireFormat.kindCall, as: UInt8.self)
+            slot.storeBytes(of: bytes == nil ? 0 : ProbeWireFormat.flagBytes, toByteOffset: 1, as: UInt8.self)
+            slot.storeBytes(of: index.littleEndian, toByteOffset: 2, as: UInt16.self)
+            slot.storeBytes(of: tid.littleEndian, toByteOffset: 4, as: UInt32.self)
+            slot.storeBytes(of: start.littleEndian, toByteOffset: 8, as: UInt64.self)
+            slot.storeBytes(of: duration.littleEndian, toByteOffset: 16, as: UInt64.self)
+            slot.storeBytes(of: (bytes ?? 0).littleEndian, toByteOffset: 24, as: Int64.self)
+            state.pointee.count = used + 1
+            return used + 1 >= capacity || start &- state.pointee.oldest >= flushInterval
+        }
+    }
+
+    @inline(__always)
+    private func index(of name: String) -> UInt16 {
+        if state.pointee.count > 0, name == state.pointee.lastName { return state.pointee.lastIndex }
+        let found = state.pointee.nameIndex[name] ?? intern(name)
+        state.pointee.lastName = name
+        state.pointee.lastIndex = found
+        return found
+    }
+
+    private func intern(_ name: String) -> UInt16 {
+        let utf8 = Array(name.utf8.prefix(1024))
+        let index = UInt16(state.pointee.names.count)
+        withUnsafeBytes(of: UInt16(utf8.count).littleEndian) { state.pointee.nameBytes.append(contentsOf: $0) }
+        state.pointee.nameBytes += utf8
+        state.pointee.names.append(name)
+        state.pointee.nameIndex[name] = index
+        return index
+    }
+
+    /// The batch as a datagram body (names, records), and the buffer emptied; nil when empty.
+    func take() -> (names: Int, nameBytes: [UInt8], records: [UInt8], count: Int)? {
+        withLock {
+            let count = state.pointee.count
+            guard count > 0 else { return nil }
+            let taken = (state.pointee.names.count, state.pointee.nameBytes,
+                         Array(UnsafeRawBufferPointer(start: records, count: count * ProbeWireFormat.recordSize)), count)
+            state.pointee.count = 0
+            state.pointee.names.removeAll(keepingCapacity: true)
+            state.pointee.nameIndex.removeAll(keepingCapacity: true)
+            state.pointee.nameBytes.removeAll(keepingCapacity: true)
+            return taken
+        }
     }
 }

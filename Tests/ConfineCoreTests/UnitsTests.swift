@@ -113,7 +113,7 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(decoded, report)
         let json = String(decoding: try report.jsonData(), as: UTF8.self)
         XCTAssertTrue(json.contains("\"outcome\" : \"oom_killed\""), json)
-        XCTAssertTrue(json.contains("\"schemaVersion\" : 1"), json)
+        XCTAssertTrue(json.contains("\"schemaVersion\" : 2"), json)
         let summary = Summary.render(report, reportPath: "r.json")
         XCTAssertTrue(summary.contains("peak 64.0 MiB of 64.0 MiB limit (100.0%)"), summary)
         XCTAssertTrue(summary.contains("killed python3 -c x (pid 42, main process) at 1.40s"), summary)

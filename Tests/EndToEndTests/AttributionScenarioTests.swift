@@ -81,6 +81,9 @@ final class AttributionScenarioTests: XCTestCase {
         // The plugin's own per-process peak agrees.
         let big = try XCTUnwrap(test(run, named: "::test_big_allocation"))
         XCTAssertGreaterThan(big.processPeakBytes ?? 0, 100 * Self.mebibyte)
+        // Resetting the kernel's counter at each boundary must not lose the run's own peak.
+        XCTAssertGreaterThanOrEqual(run.memory.peakBytes, big.peakBytes ?? .max)
+        XCTAssertEqual(run.memory.peakSource, "memory.max_usage_in_bytes")
         assertTwoMillisecondFunction(run, name: "sleep_2ms")
         XCTAssertEqual(run.probe?.recordsDropped, 0)
         XCTAssertEqual(run.probe?.malformedDatagrams, 0)

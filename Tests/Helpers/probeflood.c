@@ -51,7 +51,8 @@ static size_t header(uint8_t *out, uint16_t names, uint32_t records) {
 static size_t record(uint8_t *out, uint8_t kind, uint16_t name, uint64_t start, uint64_t duration) {
     out[0] = kind; out[1] = 0;
     memcpy(out + 2, &name, 2);
-    uint32_t tid = (uint32_t)gettid();
+    static __thread uint32_t tid;
+    if (!tid) tid = (uint32_t)gettid();
     memcpy(out + 4, &tid, 4);
     memcpy(out + 8, &start, 8);
     memcpy(out + 16, &duration, 8);

@@ -1,11 +1,14 @@
 #ifndef CONFINE_LINUX_KERNEL_H
 #define CONFINE_LINUX_KERNEL_H
-// Kernel interfaces Glibc's Swift module does not export: signalfd, netlink, the process connector.
+// Kernel interfaces Glibc's Swift module does not export: signalfd, netlink, the process connector,
+// taskstats (generic netlink).
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <linux/netlink.h>
 #include <linux/connector.h>
 #include <linux/cn_proc.h>
+#include <linux/genetlink.h>
+#include <linux/taskstats.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 
