@@ -45,6 +45,17 @@ public struct RunReport: Codable, Sendable, Equatable {
     public var functions: [FunctionRecord] = []
     /// The probe channel's accounting; nil when it was off.
     public var probe: ProbeSummary?
+    /// What confine itself cost: its own peak RSS (`VmHWM`) and CPU time.
+    public var supervisor: SupervisorCost?
+
+    public struct SupervisorCost: Codable, Sendable, Equatable {
+        public var peakRssBytes: UInt64
+        public var cpuSeconds: Double
+        public init(peakRssBytes: UInt64, cpuSeconds: Double) {
+            self.peakRssBytes = peakRssBytes
+            self.cpuSeconds = cpuSeconds
+        }
+    }
 
     public struct ProbeSummary: Codable, Sendable, Equatable {
         /// The socket named in `CONFINE_PROBE_SOCKET` (removed after the run).

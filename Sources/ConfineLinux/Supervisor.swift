@@ -269,6 +269,7 @@ public final class Supervisor {
         finished.tests = ledger.tests
         finished.functions = ledger.functionRecords
         finished.probe = attribution
+        finished.supervisor = Self.ownCost()
         finished.warnings = warnings
         return finished
     }
@@ -511,6 +512,17 @@ public final class Supervisor {
         guard let start = rest.firstIndex(where: { $0 >= 0x30 && $0 <= 0x39 }),
               let kilobytes = parseLeadingNumber(UnsafeRawBufferPointer(rebasing: rest[start...])) else { return }
         ledger.processSample(key: "pid:\(pid)", rssBytes: kilobytes * 1024)
+    }
+
+    /// confine's own peak RSS (this process's `VmHWM`, not inherited from whoever exec'd it) and CPU time.
+    static func ownCost() -> RunReport.SupervisorCost? {
+        guard let status = try? readTextFile("/proc/self/status"),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ UInt64($0) }) else { return nil }
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        return RunReport.SupervisorCost(peakRssBytes: kilobytes * 1024, cpuSeconds: (cpu * 1000).rounded() / 1000)
     }
 
     private func seconds(fromMonotonic nanoseconds: UInt64) -> Double {

@@ -1,6 +1,6 @@
 /* Sends probe records to confine (docs/probe-protocol.md) from several processes at once,
  * for the tests and bench/probe-throughput.
- *   probeflood <processes> <records-per-process> [valid|malformed]
+ *   probeflood <processes> <records-per-process> [valid|malformed] [records-per-second-per-process]
  * "malformed" first sends datagrams confine must refuse (bad magic, short header, a record
  * count the datagram does not hold, an unknown kind, a name index out of range), then the
  * valid records, which must all still be counted. */
@@ -75,10 +75,19 @@ static void malformed(void) {
     send_bytes(buffer, size);
 }
 
-static int flood(long count) {
+static int flood(long count, double rate) {
     static uint8_t buffer[27 + BATCH * 32];
     long sent = 0;
+    uint64_t began = now_ns();
     while (sent < count) {
+        if (rate > 0) { /* paced: batch n leaves no earlier than n * BATCH / rate after the start */
+            uint64_t due = began + (uint64_t)((double)sent / rate * 1e9);
+            uint64_t current = now_ns();
+            if (due > current) {
+                struct timespec pause = {(time_t)((due - current) / 1000000000u), (long)((due - current) % 1000000000u)};
+                nanosleep(&pause, NULL);
+            }
+        }
         uint32_t batch = (uint32_t)(count - sent < BATCH ? count - sent : BATCH);
         size_t size = header(buffer, 1, batch);
         uint64_t start = now_ns();
@@ -95,13 +104,14 @@ int main(int argc, char **argv) {
     int processes = atoi(argv[1]);
     long records = atol(argv[2]);
     int bad = argc > 3 && strcmp(argv[3], "malformed") == 0;
+    double rate = argc > 4 ? atof(argv[4]) : 0;
     address.sun_family = AF_UNIX;
     strncpy(address.sun_path, path, sizeof address.sun_path - 1);
     for (int p = 0; p < processes; p++) {
         if (fork() == 0) {
             sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
             if (bad) malformed();
-            _exit(flood(records));
+            _exit(flood(records, rate));
         }
     }
     int status, failed = 0;
