@@ -19,6 +19,7 @@ import functools
 import os
 import socket
 import struct
+import sys
 import threading
 import time
 
@@ -160,7 +161,16 @@ class measure:
         return False
 
 
+def _after_fork_in_child():
+    # The child must not send its parent's buffered records again.
+    _pending.clear()
+    # multiprocessing ends its forked workers with os._exit(), which skips atexit: flush from
+    # its own exit hook instead.
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        util.Finalize(None, flush, exitpriority=100)
+
+
 if enabled:
     atexit.register(flush)
-    # A forked child must not send its parent's buffered records again.
-    os.register_at_fork(after_in_child=_pending.clear)
+    os.register_at_fork(after_in_child=_after_fork_in_child)
