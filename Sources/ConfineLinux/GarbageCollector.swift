@@ -41,10 +41,30 @@ public struct GarbageCollector {
         }
     }
 
+    /// Probe socket directories (`/tmp/confine-probe-<pid>-XXXXXX`) of confines that are gone:
+    /// removed, with the socket in each. Returns the directories removed.
+    @discardableResult
+    public func collectProbeDirectories(in parent: String = "/tmp") -> [String] {
+        let prefix = "confine-probe-"
+        var removed: [String] = []
+        for entry in directoryEntries(parent) where entry.hasPrefix(prefix) {
+            guard let pidText = entry.dropFirst(prefix.count).split(separator: "-").first, let pid = Int32(pidText),
+                  !Self.isRunningConfine(pid) else { continue }
+            let directory = parent + "/" + entry
+            unlink(directory + "/probe.sock")
+            if rmdir(directory) == 0 { removed.append(directory) }
+        }
+        return removed
+    }
+
     /// `confine-<pid>-<random>`: is that pid a live confine?
     func ownerIsRunning(_ name: String) -> Bool {
         let parts = name.dropFirst(RunPlan.groupPrefix.count).split(separator: "-")
         guard let pidText = parts.first, let pid = Int32(pidText) else { return false }
+        return Self.isRunningConfine(pid)
+    }
+
+    static func isRunningConfine(_ pid: Int32) -> Bool {
         if pid == getpid() { return true }
         guard kill(pid, 0) == 0 || errno == EPERM else { return false }
         // /proc/<pid>/stat: "pid (comm) state ..."; a zombie confine is not running.

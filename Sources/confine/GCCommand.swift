@@ -37,6 +37,7 @@ struct GC: ParsableCommand {
                 print("removed \(removal.name)\(removal.killedProcesses > 0 ? " (killed \(removal.killedProcesses) processes)" : "")")
             }
         }
+        for directory in collector.collectProbeDirectories() { print("removed \(directory)") }
         if failed { throw ExitCode(ExitCodes.setupFailed) }
     }
 }

@@ -136,6 +136,9 @@ struct Run: ParsableCommand {
     func run() throws {
         // Before any thread exists: the supervisor takes these signals from a signalfd.
         Signals.blockHandledSignals()
+        // A reader of confine's output that goes away (`| head`) must not kill confine: the
+        // report still has to be written. The child's dispositions are reset before exec.
+        signal(SIGPIPE, SIG_IGN)
 
         let resolved: ResolvedProfile
         do {
@@ -170,7 +173,9 @@ struct Run: ParsableCommand {
         let report: RunReport
         do {
             let driver = try CgroupDrivers.detect()
-            _ = GarbageCollector(driver: driver).collect() // leftovers of a confine that was SIGKILLed
+            let collector = GarbageCollector(driver: driver)
+            _ = collector.collect() // leftovers of a confine that was SIGKILLed
+            collector.collectProbeDirectories()
             report = Supervisor(plan: plan, driver: driver).run()
         } catch {
             report = RunReport.setupFailure(plan: plan, step: error.step, errno: error.errno, message: error.description)

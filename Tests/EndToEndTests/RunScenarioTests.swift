@@ -119,9 +119,21 @@ final class RunScenarioTests: XCTestCase {
         let gc = Harness.run([Harness.confine, "gc"])
         XCTAssertEqual(gc.status, 0, gc.stderr)
         XCTAssertTrue(gc.stdout.contains("removed confine-\(confine.pid)-"), gc.stdout)
+        XCTAssertTrue(gc.stdout.contains("removed /tmp/confine-probe-\(confine.pid)-"), "the probe socket's directory: \(gc.stdout)")
         XCTAssertEqual(Harness.leftoverGroups(), [])
+        XCTAssertFalse(((try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? []).contains { $0.hasPrefix("confine-probe-\(confine.pid)-") })
         Thread.sleep(forTimeInterval: 0.05)
         XCTAssertFalse(Harness.isAlive(daemon), "the daemonized grandchild survived confine gc")
+    }
+
+    func testAReaderThatGoesAwayDoesNotStopTheReport() throws {
+        // `confine run … -- swift test | head -1`: confine's stdout closes early; it must carry on.
+        let report = NSTemporaryDirectory() + "confine-epipe-\(UUID().uuidString).json"
+        defer { try? FileManager.default.removeItem(atPath: report) }
+        let result = Harness.run(["/bin/sh", "-c", "\(Harness.confine) run --runner swift-test --report \(report) -- "
+                                  + "sh -c 'for i in $(seq 1 20000); do echo \"Test Case x.y$i started\"; done' | head -1"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: report), result.stderr)
     }
 
     func testSetupFailureStillWritesAReport() throws {
