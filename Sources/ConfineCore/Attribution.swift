@@ -17,7 +17,12 @@ public struct AttributionLedger: Sendable {
         var index: Int
         var startBytes: UInt64
         var startCPUNanos: UInt64
+        /// The test's own process's RSS at its start, when the runner measured it (pytest plugin).
+        var processStartBytes: UInt64?
     }
+
+    /// Per test: it overlapped a test in another process, so the group's figures are not its own.
+    private var overlapsOtherProcess: [Bool] = []
 
     public private(set) var tests: [TestRecord] = []
     private var open: [String: [OpenTest]] = [:]
@@ -40,7 +45,8 @@ public struct AttributionLedger: Sendable {
 
     /// A test began. `key` is unique while it runs (source, process and name).
     public mutating func testStarted(key: String, name: String, source: TestSource, pid: Int32?, at time: Double,
-                                     memoryBytes: UInt64, cpuNanos: UInt64, attribution: TestRecord.Attribution = .group) {
+                                     memoryBytes: UInt64, cpuNanos: UInt64, attribution: TestRecord.Attribution = .group,
+                                     processStartBytes: UInt64? = nil) {
         guard tests.count < Self.maximumTests else {
             droppedTests += 1
             return
@@ -52,12 +58,21 @@ public struct AttributionLedger: Sendable {
             record.startBytes = memoryBytes
             record.peakBytes = memoryBytes
         }
-        for other in open.values.joined() { tests[other.index].concurrentTests += 1 }
+        var overlaps = false
+        for other in open.values.joined() {
+            tests[other.index].concurrentTests += 1
+            if pid == nil || tests[other.index].pid != pid {
+                overlapsOtherProcess[other.index] = true
+                overlaps = true
+            }
+        }
         record.concurrentTests = openCount
         if attribution == .process { processTests[key] = tests.count }
-        open[key, default: []].append(OpenTest(index: tests.count, startBytes: memoryBytes, startCPUNanos: cpuNanos))
+        open[key, default: []].append(OpenTest(index: tests.count, startBytes: memoryBytes, startCPUNanos: cpuNanos,
+                                               processStartBytes: processStartBytes))
         openCount += 1
         tests.append(record)
+        overlapsOtherProcess.append(overlaps)
         maximumConcurrency = max(maximumConcurrency, openCount)
     }
 
@@ -75,6 +90,17 @@ public struct AttributionLedger: Sendable {
         let index = entry.index
         if let reportedDuration { tests[index].durationSeconds = reportedDuration }
         if let processPeakBytes { tests[index].processPeakBytes = processPeakBytes }
+        // Tests running at once in separate processes (pytest-xdist): the group's figures mix
+        // them, the test's own process's do not.
+        if overlapsOtherProcess[index], tests[index].attribution == .group, let processPeakBytes,
+           let processStart = entry.processStartBytes {
+            tests[index].attribution = .process
+            tests[index].startBytes = processStart
+            tests[index].peakBytes = processPeakBytes
+            tests[index].peakGrowthBytes = processPeakBytes >= processStart ? processPeakBytes - processStart : 0
+            tests[index].endGrowthBytes = nil
+            tests[index].cpuSeconds = nil
+        }
         if tests[index].attribution == .process {
             if let processPeakBytes { tests[index].peakBytes = max(tests[index].peakBytes ?? 0, processPeakBytes) }
             if let processCPUSeconds { tests[index].cpuSeconds = processCPUSeconds }

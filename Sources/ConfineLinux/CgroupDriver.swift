@@ -249,6 +249,7 @@ func killUntilEmpty(procsFile: String, maxWaitSeconds: Double = 10) {
 /// A peak counter confine reads and resets through one descriptor: cgroup v1's
 /// `memory.max_usage_in_bytes` (write 0), or cgroup v2's `memory.peak` on 6.12+, where the
 /// reset applies only to the descriptor that wrote it (so `memoryPeak()` stays the run's).
+/// Nothing is written until the first `take()`: the first segment runs from the group's creation.
 final class ResettablePeak {
     private let fd: Int32
     private let reset: [UInt8]
@@ -259,10 +260,6 @@ final class ResettablePeak {
         guard fd >= 0 else { return nil }
         self.fd = fd
         reset = Array(value.utf8)
-        guard writeReset() else {
-            close(fd)
-            return nil
-        }
     }
 
     deinit { close(fd) }
@@ -271,11 +268,18 @@ final class ResettablePeak {
         reset.withUnsafeBytes { bytes in retryingEINTR { pwrite(fd, bytes.baseAddress, bytes.count, 0) } } == reset.count
     }
 
+    /// The peak since the previous call; nil once a reset has failed (the values would no longer be per segment).
     func take() -> UInt64? {
         let count = buffer.withUnsafeMutableBytes { raw in retryingEINTR { pread(fd, raw.baseAddress, raw.count, 0) } }
         guard count > 0 else { return nil }
         let value = buffer.withUnsafeBytes { parseLeadingNumber(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
-        _ = writeReset()
-        return value
+        return writeReset() ? value : nil
     }
+}
+
+/// The running kernel is at least `major.minor` (from `uname -r`, e.g. `6.18.0-1-cloud-amd64`).
+func kernelIsAtLeast(_ major: Int, _ minor: Int) -> Bool {
+    let parts = kernelRelease().split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
+    guard parts.count == 2 else { return false }
+    return (parts[0], parts[1]) >= (major, minor)
 }

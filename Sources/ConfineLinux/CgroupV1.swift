@@ -218,7 +218,6 @@ final class CgroupV1Group: RunGroup {
         }
     }
 
-    /// Opened (and reset, harmlessly) while the group is still empty, so the first segment starts at creation.
     private var segmentPeak: ResettablePeak?
 
     func takeSegmentPeak() -> UInt64? { segmentPeak?.take() }

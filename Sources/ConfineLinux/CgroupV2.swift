@@ -160,7 +160,8 @@ final class CgroupV2Group: RunGroup {
     func openCounters() {
         procs = KeptOpenFile(directory + "/cgroup.procs", capacity: 65536)
         memoryCurrent = KeptOpenFile(directory + "/memory.current")
-        segmentPeak = ResettablePeak(directory + "/memory.peak", resetWith: "reset\n")
+        // memory.peak takes a per-descriptor reset from Linux 6.12; before, a write fails or is refused.
+        segmentPeak = kernelIsAtLeast(6, 12) ? ResettablePeak(directory + "/memory.peak", resetWith: "reset\n") : nil
         memoryStat = KeptOpenFile(directory + "/memory.stat", capacity: 16384)
         cpuStat = KeptOpenFile(directory + "/cpu.stat")
         pidsCurrent = KeptOpenFile(directory + "/pids.current")
@@ -203,7 +204,6 @@ final class CgroupV2Group: RunGroup {
         }
     }
 
-    /// Opened while the group is still empty: the reset that proves the kernel supports it loses nothing.
     private var segmentPeak: ResettablePeak?
 
     func takeSegmentPeak() -> UInt64? { segmentPeak?.take() }

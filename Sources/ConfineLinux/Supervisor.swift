@@ -430,7 +430,8 @@ public final class Supervisor {
                 boundary(group)
                 ledger.testStarted(key: "\(datagram.pid):\(record.name)", name: record.name, source: .pytest,
                                    pid: datagram.pid, at: seconds(fromMonotonic: record.startNanoseconds),
-                                   memoryBytes: lastSample.memoryBytes, cpuNanos: lastSample.cpuUsageNanos)
+                                   memoryBytes: lastSample.memoryBytes, cpuNanos: lastSample.cpuUsageNanos,
+                                   processStartBytes: record.processPeakBytes)
             case .testEnd:
                 boundary(group)
                 ledger.testEnded(key: "\(datagram.pid):\(record.name)",

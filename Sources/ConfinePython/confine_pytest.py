@@ -1,5 +1,5 @@
-"""pytest plugin confine enables through PYTEST_PLUGINS: each test's start and end, with the
-worker process's own peak RSS during the test, go to confine over the probe channel.
+"""pytest plugin confine enables through PYTEST_PLUGINS: each test's start (with the worker's
+RSS then) and end (with its peak RSS during the test) go to confine over the probe channel.
 
 The peak is exact per process: /proc/self/clear_refs (5) resets the kernel's RSS high-water
 mark at the start of the test, and VmHWM in /proc/self/status is read at its end. Works in
@@ -23,11 +23,11 @@ def _reset_peak():
         return False
 
 
-def _peak_bytes():
+def _status_bytes(field):
     try:
         with open("/proc/self/status") as handle:
             for line in handle:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field):
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
@@ -40,12 +40,14 @@ def pytest_runtest_protocol(item, nextitem):
         yield
         return
     reset = _reset_peak()
+    rss = _status_bytes("VmRSS:") if reset else None
     start = time.monotonic_ns()
-    probe.send_event(probe.KIND_TEST_START, item.nodeid, start)
+    probe.send_event(probe.KIND_TEST_START, item.nodeid, start, 0,
+                     probe.FLAG_PEAK if rss is not None else 0, rss or 0)
     yield
     end = time.monotonic_ns()
     outcome = _outcomes.pop(item.nodeid, "passed")
-    peak = _peak_bytes() if reset else None
+    peak = _status_bytes("VmHWM:") if reset else None
     flags = probe.OUTCOMES.get(outcome, 3) | (probe.FLAG_PEAK if peak is not None else 0)
     probe.send_event(probe.KIND_TEST_END, item.nodeid, start, end - start, flags, peak or 0)
 

@@ -91,6 +91,25 @@ final class AttributionScenarioTests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("test_big_allocation"), result.stderr)
     }
 
+    func testPytestXdistWorkersAreMeasuredEachInTheirOwnProcess() throws {
+        let (result, report) = Harness.confineRun(["--memory", "1Gi"], ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", Self.pytestSuite])
+        let run = try XCTUnwrap(report)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(run.tests.count, 5, "\(run.tests.map(\.name))")
+        XCTAssertEqual(Set(run.tests.compactMap(\.pid)).count, 2, "two workers, each sending its own tests")
+        // Workers run tests at the same time: each overlapping test is measured by its worker.
+        let big = try XCTUnwrap(test(run, named: "::test_big_allocation"))
+        XCTAssertGreaterThan(big.concurrentTests, 0)
+        XCTAssertEqual(big.attribution, .process)
+        let growth = big.peakGrowthBytes ?? 0
+        XCTAssertLessThanOrEqual(max(growth, 100 * Self.mebibyte) - min(growth, 100 * Self.mebibyte), 8 * Self.mebibyte, "grew \(growth >> 20) MiB")
+        for name in ["::test_small_before", "::test_small_after", "::test_small_last"] {
+            let small = try XCTUnwrap(test(run, named: name))
+            XCTAssertLessThan(small.peakGrowthBytes ?? .max, 8 * Self.mebibyte, "\(name) credited with \((small.peakGrowthBytes ?? 0) >> 20) MiB")
+        }
+        assertTwoMillisecondFunction(run, name: "sleep_2ms")
+    }
+
     func testPytestOOMKillIsChargedToTheTestThatWasRunning() throws {
         // 100 MiB does not fit in 64 MiB: the test dies, its span stays open and is closed at the end.
         let (result, report) = Harness.confineRun(["--memory", "64Mi", "--swap", "0"],
@@ -122,11 +141,12 @@ final class AttributionScenarioTests: XCTestCase {
     func testSwiftSuiteSerial() throws {
         let run = try runSwiftSuite("--no-parallel")
         XCTAssertEqual(run.tests.filter { $0.source == .xctest }.count, 4, "\(run.tests.map(\.name))")
-        XCTAssertEqual(run.tests.filter { $0.source == .swiftTesting }.count, 3, "\(run.tests.map(\.name))")
+        XCTAssertEqual(run.tests.filter { $0.source == .swiftTesting }.count, 4, "\(run.tests.map(\.name))")
         XCTAssertTrue(run.tests.allSatisfy { $0.concurrentTests == 0 && $0.attribution == .group })
         assertBigTestAttributed(run, big: "MemoryXCTests.testBigAllocation", small: ["MemoryXCTests.testSmallA", "MemoryXCTests.testSmallB"])
         assertBigTestAttributed(run, big: "bigAllocation()", small: ["smallOne()", "small two"])
         assertTwoMillisecondFunction(run, name: "calculate_discount")
+        XCTAssertEqual(run.functions.first { $0.name == "fetch_quote" }?.calls, 50, "async probes on Swift Testing's threads, flushed at exit")
         XCTAssertEqual(run.warnings, [])
     }
 
@@ -140,6 +160,7 @@ final class AttributionScenarioTests: XCTestCase {
         XCTAssertTrue(run.tests.filter { $0.source == .swiftTesting }.allSatisfy { $0.concurrentTests > 0 })
         assertBigTestAttributed(run, big: "bigAllocation()", small: ["smallOne()", "small two"])
         assertTwoMillisecondFunction(run, name: "calculate_discount")
+        XCTAssertEqual(run.functions.first { $0.name == "fetch_quote" }?.calls, 50)
     }
 
     // MARK: probe channel
@@ -225,7 +246,7 @@ final class AttributionScenarioTests: XCTestCase {
         let names = run.tests.map(\.name)
         XCTAssertTrue(names.contains { $0.hasSuffix("MemoryXCTests.testBigAllocation") }, "\(names)")
         XCTAssertTrue(names.contains("PricingTests.bigAllocation()"), "\(names)")
-        XCTAssertEqual(run.tests.count, 7, "\(names)")
+        XCTAssertEqual(run.tests.count, 8, "\(names)")
         XCTAssertTrue(run.tests.allSatisfy { $0.attribution == .junit && $0.outcome == "passed" })
     }
 

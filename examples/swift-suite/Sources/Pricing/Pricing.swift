@@ -19,6 +19,14 @@ func preciseSleep(nanoseconds: UInt64) {
     while ProbeClock.nanoseconds() < deadline {}
 }
 
+/// An async call with a latency budget (1 ms of waiting), probed across its suspension.
+public func fetchQuote() async -> Int {
+    await Probe.measure("fetch_quote") {
+        try? await Task.sleep(nanoseconds: 1_000_000)
+        return 42
+    }
+}
+
 /// Allocates `mebibytes`, writes every page (so it is resident), frees it; returns a checksum.
 public func touchAndFree(mebibytes: Int) -> Int {
     let count = mebibytes << 20

@@ -19,3 +19,7 @@ import Testing
 @Test("small two") func smallTwo() {
     #expect("confine".count == 7)
 }
+
+@Test func asyncQuotes() async {
+    for _ in 0..<50 { #expect(await fetchQuote() == 42) }
+}
