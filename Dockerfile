@@ -9,4 +9,5 @@ RUN ci/setup build && swift build -c release --static-swift-stdlib
 FROM debian:bookworm-slim
 COPY --from=build /confine/.build/release/confine /usr/local/bin/confine
 COPY --from=build /confine/profiles /usr/local/share/confine/profiles
+COPY --from=build /confine/Sources/ConfinePython /usr/local/share/confine/python
 ENTRYPOINT ["/usr/local/bin/confine"]
