@@ -69,27 +69,18 @@ public final class Supervisor {
     private var warnings: [String] = []
     private var start = 0.0
     private var seccompListener: SeccompListener?
-    private var ledger = AttributionLedger()
-    private var probe: ProbeReceiver?
-    private var relays: [OutputRelay] = []
-    private var outputParser = SwiftTestOutputParser()
-    /// The largest segment peak read so far: the kernel's run-wide counter restarts at each reset.
-    private var segmentPeakMax: UInt64 = 0
-    private var segmentPeaksWork = true
-    /// XCTest tests running one per process (`swift test --parallel`), by pid.
-    private var testProcesses: [Int32: String] = [:]
-    private var testProcessStatus: [Int32: KeptOpenFile] = [:]
-    private var processTestNames = Set<String>()
-    private var marks = 0
+    private var tests: TestWatcher
 
     public init(plan: RunPlan, driver: any CgroupDriver) {
         self.plan = plan
         self.driver = driver
         oomParser = KernelOOMParser(groupName: plan.groupName)
+        tests = TestWatcher(plan: plan)
     }
 
     public func run() -> RunReport {
         start = monotonicSeconds()
+        tests.start = start
         let startedAt = rfc3339Now()
         var facts = RunFacts(timeoutSeconds: plan.profile.timeoutSeconds)
         var mainPid: Int32 = 0
@@ -136,32 +127,16 @@ public final class Supervisor {
                 warnings.append("taskstats unavailable (\(error)): process peaks come from samples only")
             }
             var environment = plan.environment
-            if plan.probeChannel {
-                do {
-                    let receiver = try ProbeReceiver()
-                    probe = receiver
-                    environment.removeAll { $0.hasPrefix(ProbeReceiver.environmentVariable + "=") }
-                    environment.append("\(ProbeReceiver.environmentVariable)=\(receiver.path)")
-                } catch {
-                    warnings.append("probe channel unavailable (\(error)): no per-function figures, no pytest test boundaries")
-                }
-            }
-            if plan.runnerOutput != nil {
-                do {
-                    relays = [try OutputRelay(destination: 1)]
-                } catch {
-                    warnings.append("cannot read the runner's output (\(error)): no test boundaries from it")
-                }
-            }
+            tests.prepare(environment: &environment)
             do {
                 var request = SpawnRequest(
                     arguments: plan.arguments, environment: environment, joinFiles: group?.joinFiles ?? [],
                     cloneIntoDirectory: group?.cloneIntoDirectory, nofile: profile.nofile)
-                if let relay = relays.first { request.stdoutFD = relay.childFD }
+                request.stdoutFD = tests.childStdout
                 request.seccomp = plan.seccomp
                 request.newNetworkNamespace = profile.networkProfile == .none
                 let spawned: SpawnedProcess
-                defer { for relay in relays { relay.closeChildEnd() } }
+                defer { tests.spawned() }
                 spawned = try Spawner.spawn(request)
                 mainPid = spawned.pid
                 joinMethod = spawned.joinMethod
@@ -192,21 +167,15 @@ public final class Supervisor {
             group.killAll()
             reapAll()
             if let kernelLog { readOOMKills(from: kernelLog) }
-            connector?.drain { handleProcessEvent($0, group: group) }
+            connector?.drain { handleProcessEvent($0) }
             taskStats?.drain { handleTaskExit($0) }
-            // Whatever the target wrote before it ended: output still in the pipes, probe batches sent at exit.
-            for relay in relays { relay.drain { line in parseRunnerLine(line, group: group) } }
-            probe?.drain { receive($0, group: group) }
-            if ledger.openTestCount > 0 { boundary(group) }
-            ledger.finish(at: now(), memoryBytes: lastSample.memoryBytes, cpuNanos: lastSample.cpuUsageNanos)
+            tests.finish(group, &lastSample)
         }
-        for relay in relays { relay.close() }
-        relays = []
-        testProcessStatus = [:]
         let duration = now()
         var finalSample = lastSample
         group?.sample(detail: true, into: &finalSample)
-        let kernelPeak = group?.memoryPeak().map { (bytes: max($0.bytes, segmentPeakMax), source: $0.source) }
+        let kernelPeak = group?.memoryPeak().map { (bytes: max($0.bytes, tests.segmentPeakMax), source: $0.source) }
+        samplePeakMemory = max(samplePeakMemory, tests.segmentPeakMax)
         let appliedLimit = group?.appliedMemoryLimit()
         let pidsPeak = group?.pidsPeak()
         let forkFailures = group?.forkFailures()
@@ -223,8 +192,9 @@ public final class Supervisor {
             warnings.append("network: \(dropped) attempts past the first \(SeccompListener.maximumAttempts) were enforced but not listed")
         }
         let oomKills = identifyOOMKills(count: oomCount, mainPid: mainPid, endedAt: duration)
-        ledger.countOOMKills(at: oomKills.map { ($0.atSeconds, $0.pid) })
-        let attribution = finishAttribution()
+        tests.countOOMKills(oomKills)
+        let probeSummary = tests.close()
+        warnings += tests.warnings
         facts.oomKillCount = max(oomCount, oomKills.count)
         facts.mainProcessOOMKilled = oomKills.contains { $0.mainProcess }
         let verdict = Verdict.decide(facts, signalName: Signals.name)
@@ -266,9 +236,9 @@ public final class Supervisor {
             oomKills: oomKills, processes: processSummaries(), seccomp: seccompSection(), network: networkSection(),
             warnings: warnings)
         var finished = report
-        finished.tests = ledger.tests
-        finished.functions = ledger.functionRecords
-        finished.probe = attribution
+        finished.tests = tests.ledger.tests
+        finished.functions = tests.ledger.functionRecords
+        finished.probe = probeSummary
         finished.supervisor = Self.ownCost()
         finished.warnings = warnings
         return finished
@@ -289,8 +259,8 @@ public final class Supervisor {
         let processEvery = max(1, Int((0.1 / interval).rounded()))
 
         // One pollfd per source; each is drained only when the kernel says it is readable.
-        let sources: [Int32?] = [signalFD, seccompListener?.fd, connector?.fd, kernelLog?.fd, probe?.fd,
-                                 relays.first?.fd, taskStats?.fd]
+        let sources: [Int32?] = [signalFD, seccompListener?.fd, connector?.fd, kernelLog?.fd, tests.probeFD,
+                                 tests.outputFD, taskStats?.fd]
         var fds = sources.compactMap { $0 }.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
         let slots = sources.map { fd in fd.flatMap { fd in fds.firstIndex { $0.fd == fd } } }
         let (signalSlot, listenerSlot, connectorSlot, kernelLogSlot) = (slots[0]!, slots[1], slots[2], slots[3])
@@ -325,13 +295,13 @@ public final class Supervisor {
 
             // Process events first, so every process is named while it lives; then the denied
             // calls, which wait in the kernel for their answer.
-            if isReady(connectorSlot) { connector?.drain { handleProcessEvent($0, group: group) } }
-            if isReady(probeSlot) { probe?.drain { receive($0, group: group) } }
+            if isReady(connectorSlot) { connector?.drain { handleProcessEvent($0) } }
+            if isReady(probeSlot) { tests.drainProbe(group, &lastSample) }
             if isReady(taskStatsSlot) { taskStats?.drain { handleTaskExit($0) } }
-            for (slot, relay) in [(stdoutSlot, relays.first)] where isReady(slot) {
-                relay?.drain { line in parseRunnerLine(line, group: group) }
-                // At EOF the pipe stays readable: stop polling it.
-                if relay?.isClosed == true, let slot { fds[slot].fd = -1 }
+            if isReady(stdoutSlot), let slot = stdoutSlot {
+                tests.drainOutput(group, &lastSample)
+                // At end of file the terminal stays readable: stop polling it.
+                if tests.outputClosed { fds[slot].fd = -1 }
             }
             if isReady(listenerSlot) {
                 seccompListener?.drain(at: now, tgidOf: threadGroup) { processes.observe($0, at: now()) }
@@ -365,10 +335,7 @@ public final class Supervisor {
         let sample = lastSample
         samplePeakMemory = max(samplePeakMemory, sample.memoryBytes)
         samplePeakPids = max(samplePeakPids, sample.pids)
-        if ledger.openTestCount > 0 {
-            ledger.segmentPeak(sample.memoryBytes)
-            sampleTestProcesses()
-        }
+        tests.sampled(sample)
         timeline.append(TimelinePoint(
             t: (time * 1000).rounded() / 1000, memoryBytes: sample.memoryBytes,
             breakdown: MemoryBreakdown(anonBytes: sample.anonBytes, fileBytes: sample.fileBytes,
@@ -399,121 +366,17 @@ public final class Supervisor {
         while waitpid(-1, &status, WNOHANG) > 0 {}
     }
 
-    // MARK: - attribution
-
-    /// A test boundary: read the group now, close the segment that just ended (its kernel peak,
-    /// then reset) and credit it to every test open during it.
-    private func boundary(_ group: any RunGroup) {
-        group.sample(detail: true, into: &lastSample)
-        samplePeakMemory = max(samplePeakMemory, lastSample.memoryBytes)
-        var peak = lastSample.memoryBytes
-        if segmentPeaksWork {
-            if let segment = group.takeSegmentPeak() {
-                segmentPeakMax = max(segmentPeakMax, segment)
-                peak = max(peak, segment)
-            } else {
-                segmentPeaksWork = false
-            }
-        }
-        ledger.segmentPeak(peak)
-    }
-
-    private func receive(_ datagram: ProbeWire.View, group: any RunGroup) {
-        ledger.addCalls(datagram, memoryBytes: lastSample.memoryBytes)
-        // Test boundaries are rare (a datagram of their own, from the pytest plugin).
-        for index in 0..<datagram.count where datagram.kind(index) != ProbeWire.Kind.call.rawValue {
-            let record = datagram.record(index)
-            switch record.kind {
-            case .call:
-                break
-            case .testStart:
-                boundary(group)
-                ledger.testStarted(key: "\(datagram.pid):\(record.name)", name: record.name, source: .pytest,
-                                   pid: datagram.pid, at: seconds(fromMonotonic: record.startNanoseconds),
-                                   memoryBytes: lastSample.memoryBytes, cpuNanos: lastSample.cpuUsageNanos,
-                                   processStartBytes: record.processPeakBytes)
-            case .testEnd:
-                boundary(group)
-                ledger.testEnded(key: "\(datagram.pid):\(record.name)",
-                                 at: seconds(fromMonotonic: record.startNanoseconds &+ record.durationNanoseconds),
-                                 outcome: record.outcome.name, reportedDuration: Double(record.durationNanoseconds) / 1e9,
-                                 memoryBytes: lastSample.memoryBytes, cpuNanos: lastSample.cpuUsageNanos,
-                                 processPeakBytes: record.processPeakBytes)
-            }
-        }
-    }
-
-    private func parseRunnerLine(_ line: Substring, group: any RunGroup) {
-        guard let event = outputParser.feed(line) else { return }
-        // With --parallel, SwiftPM reprints a failed test's output after it ran: that test is already measured.
-        if case .started(.xctest, let name) = event, processTestNames.contains(name) { return }
-        if case .ended(.xctest, let name, _, _) = event, processTestNames.contains(name) { return }
-        boundary(group)
-        switch event {
-        case .started(let source, let name):
-            ledger.testStarted(key: "\(source.rawValue):\(name)", name: name, source: source, pid: nil, at: now(),
-                               memoryBytes: lastSample.memoryBytes, cpuNanos: lastSample.cpuUsageNanos)
-        case .ended(let source, let name, let outcome, let duration):
-            ledger.testEnded(key: "\(source.rawValue):\(name)", at: now(), outcome: outcome, reportedDuration: duration,
-                             memoryBytes: lastSample.memoryBytes, cpuNanos: lastSample.cpuUsageNanos)
-        }
-    }
-
-    /// Process events; with `swift test --parallel`, each XCTest test is a process of its own
-    /// (`….xctest Module.Class/test`), measured from its exec to its exit.
-    private func handleProcessEvent(_ event: ProcessEvent, group: any RunGroup) {
+    private func handleProcessEvent(_ event: ProcessEvent) {
         processes.handle(event, at: now())
-        guard plan.runnerOutput == .swiftTest else { return }
-        switch event {
-        case .exec(let pid):
-            guard let command = processes.command(of: pid), let name = Self.parallelXCTestName(command) else { return }
-            testProcesses[pid] = name
-            processTestNames.insert(name)
-            testProcessStatus[pid] = KeptOpenFile("/proc/\(pid)/status", capacity: 4096)
-            ledger.testStarted(key: "pid:\(pid)", name: name, source: .xctest, pid: pid, at: now(),
-                               memoryBytes: lastSample.memoryBytes, cpuNanos: lastSample.cpuUsageNanos,
-                               attribution: .process)
-        case .exit(let pid, let status):
-            guard testProcesses.removeValue(forKey: pid) != nil else { return }
-            sampleTestProcess(pid)
-            testProcessStatus[pid] = nil
-            ledger.testEnded(key: "pid:\(pid)", at: now(), outcome: status == 0 ? "passed" : "failed",
-                             memoryBytes: lastSample.memoryBytes, cpuNanos: lastSample.cpuUsageNanos)
-        case .fork: break
-        }
+        tests.processEvent(event, command: { processes.command(of: $0) }, lastSample)
     }
 
     private func handleTaskExit(_ exit: TaskExit) {
         processes.notePeak(exit.tgid, bytes: exit.peakRssBytes)
-        if !processTestNames.isEmpty {
-            ledger.processSample(key: "pid:\(exit.tgid)", rssBytes: exit.peakRssBytes,
-                                 cpuSeconds: exit.pid == exit.tgid ? Double(exit.cpuMicroseconds) / 1e6 : nil)
-        }
+        tests.taskExited(exit)
     }
 
-    /// `/path/PkgPackageTests.xctest Module.Class/testName` → `Class.testName`, as serial XCTest names it.
-    static func parallelXCTestName(_ command: String) -> String? {
-        let words = command.split(separator: " ")
-        guard words.count >= 2, words[0].hasSuffix(".xctest") else { return nil }
-        let test = words[words.count - 1]
-        guard let slash = test.firstIndex(of: "/"), !test.hasPrefix("-") else { return nil }
-        let className = test[..<slash].split(separator: ".").last ?? test[..<slash]
-        return "\(className).\(test[test.index(after: slash)...])"
-    }
-
-    private func sampleTestProcesses() {
-        for pid in testProcessStatus.keys { sampleTestProcess(pid) }
-    }
-
-    /// The kernel keeps each process's RSS high-water mark (`VmHWM`): one read after the peak finds it.
-    private func sampleTestProcess(_ pid: Int32) {
-        guard let file = testProcessStatus[pid], let bytes = file.read(),
-              let range = bytes.firstRange(of: Array("VmHWM:".utf8)) else { return }
-        let rest = UnsafeRawBufferPointer(rebasing: bytes[range.upperBound...])
-        guard let start = rest.firstIndex(where: { $0 >= 0x30 && $0 <= 0x39 }),
-              let kilobytes = parseLeadingNumber(UnsafeRawBufferPointer(rebasing: rest[start...])) else { return }
-        ledger.processSample(key: "pid:\(pid)", rssBytes: kilobytes * 1024)
-    }
+    // MARK: - cost
 
     /// confine's own peak RSS (this process's `VmHWM`, not inherited from whoever exec'd it) and CPU time.
     static func ownCost() -> RunReport.SupervisorCost? {
@@ -524,52 +387,6 @@ public final class Supervisor {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
         return RunReport.SupervisorCost(peakRssBytes: kilobytes * 1024, cpuSeconds: (cpu * 1000).rounded() / 1000)
-    }
-
-    private func seconds(fromMonotonic nanoseconds: UInt64) -> Double {
-        Double(nanoseconds) / 1e9 - start
-    }
-
-    /// JUnit import, then the probe channel's accounting and the warnings bad input earned.
-    private func finishAttribution() -> RunReport.ProbeSummary? {
-        for path in plan.junitPaths {
-            do {
-                let text = try readTextFile(path)
-                do {
-                    ledger.merge(junit: try JUnitReader.parse(text, path: path))
-                } catch {
-                    warnings.append("junit: \(error)")
-                }
-            } catch {
-                warnings.append("junit: cannot read \(path): \(error)")
-            }
-        }
-        if plan.runnerOutput != nil {
-            if outputParser.unrecognizedCount > 0 {
-                warnings.append("runner output: \(outputParser.unrecognizedCount) lines looked like test boundaries but did not parse, "
-                                + "first: \"\(outputParser.unrecognized.first ?? "")\"")
-            }
-            if outputParser.boundaries == 0 && testProcesses.isEmpty && !ledger.hasTests {
-                warnings.append("runner output: no test boundaries in \(outputParser.linesRead) lines of `swift test` output")
-            }
-        }
-        if ledger.droppedFunctionRecords > 0 {
-            warnings.append("probe: more than \(AttributionLedger.maximumFunctions) function names; \(ledger.droppedFunctionRecords) records of later names not kept")
-        }
-        guard let probe else { return nil }
-        defer {
-            probe.close()
-            self.probe = nil
-        }
-        if probe.malformedDatagrams > 0 {
-            warnings.append("probe: \(probe.malformedDatagrams) malformed datagrams ignored, first: \(probe.firstMalformed.first ?? "")")
-        }
-        if probe.droppedBySenders > 0 {
-            warnings.append("probe: senders could not deliver \(probe.droppedBySenders) records")
-        }
-        return RunReport.ProbeSummary(socket: probe.path, datagrams: probe.datagrams, recordsReceived: probe.records,
-                                      recordsDropped: probe.droppedBySenders + ledger.droppedFunctionRecords,
-                                      malformedDatagrams: probe.malformedDatagrams)
     }
 
     // MARK: - OOM victims
@@ -609,7 +426,7 @@ public final class Supervisor {
             rules: filter.profile.rules.count, instructions: filter.instructionCount,
             violations: (seccompListener?.violations(commandOf: { processes.command(of: $0) }) ?? []).map { violation in
                 var violation = violation
-                violation.test = ledger.test(at: violation.firstSeconds, pid: violation.pid)
+                violation.test = tests.test(at: violation.firstSeconds, pid: violation.pid)
                 return violation
             })
     }
@@ -621,7 +438,7 @@ public final class Supervisor {
                                  resolved: plan.networkAllowList.map(\.description),
                                  attempts: (seccompListener?.networkAttempts(commandOf: { processes.command(of: $0) }) ?? []).map { attempt in
                                      var attempt = attempt
-                                     attempt.test = ledger.test(at: attempt.atSeconds, pid: attempt.pid)
+                                     attempt.test = tests.test(at: attempt.atSeconds, pid: attempt.pid)
                                      return attempt
                                  })
     }

@@ -1,0 +1,249 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ConfineCore
+
+/// Which test and which function were running: the probe socket, the runner's output, the
+/// processes that run one test each, and the `AttributionLedger` they feed (docs/ARCHITECTURE.md,
+/// "Attribution"). The supervisor's poll loop calls it when one of its descriptors is readable,
+/// on process events, and after each sample; it reads the group itself at every test boundary.
+final class TestWatcher {
+    private let plan: RunPlan
+    /// CLOCK_MONOTONIC seconds at the run's start: the timeline's zero (set by the supervisor).
+    var start = 0.0
+    private(set) var ledger = AttributionLedger()
+    private var probe: ProbeReceiver?
+    private var relay: OutputRelay?
+    private var outputParser = SwiftTestOutputParser()
+    /// The largest segment peak read: the kernel's run-wide counter restarts at each reset.
+    private(set) var segmentPeakMax: UInt64 = 0
+    private var segmentPeaksWork = true
+    /// XCTest tests running one per process (`swift test --parallel`), by pid, while they run.
+    private var testProcesses: [Int32: KeptOpenFile?] = [:]
+    private var processTestNames = Set<String>()
+    private(set) var warnings: [String] = []
+
+    init(plan: RunPlan) {
+        self.plan = plan
+    }
+
+    private func now() -> Double { monotonicSeconds() - start }
+
+    private func seconds(fromMonotonic nanoseconds: UInt64) -> Double { Double(nanoseconds) / 1e9 - start }
+
+    // MARK: before the spawn
+
+    /// Opens the probe socket (named in `environment`) and the runner-output relay, as the plan asks.
+    func prepare(environment: inout [String]) {
+        if plan.probeChannel {
+            do {
+                let receiver = try ProbeReceiver()
+                probe = receiver
+                environment.removeAll { $0.hasPrefix(ProbeReceiver.environmentVariable + "=") }
+                environment.append("\(ProbeReceiver.environmentVariable)=\(receiver.path)")
+            } catch {
+                warnings.append("probe channel unavailable (\(error)): no per-function figures, no pytest test boundaries")
+            }
+        }
+        if plan.runnerOutput != nil {
+            do {
+                relay = try OutputRelay(destination: 1)
+            } catch {
+                warnings.append("cannot read the runner's output (\(error)): no test boundaries from it")
+            }
+        }
+    }
+
+    /// What the child's stdout should be (-1: confine's own).
+    var childStdout: Int32 { relay?.childFD ?? -1 }
+
+    /// After the spawn (or its failure): only the child may hold the relay's write end.
+    func spawned() { relay?.closeChildEnd() }
+
+    // MARK: while it runs
+
+    var probeFD: Int32? { probe?.fd }
+    var outputFD: Int32? { relay?.fd }
+    var outputClosed: Bool { relay?.isClosed ?? true }
+
+    func drainProbe(_ group: any RunGroup, _ sample: inout CgroupSample) {
+        probe?.drain { receive($0, group, &sample) }
+    }
+
+    func drainOutput(_ group: any RunGroup, _ sample: inout CgroupSample) {
+        relay?.drain { line in parse(line, group, &sample) }
+    }
+
+    /// After each sample: samples between boundaries are credited to the open tests too.
+    func sampled(_ sample: CgroupSample) {
+        guard ledger.openTestCount > 0 else { return }
+        ledger.segmentPeak(sample.memoryBytes)
+        for pid in testProcesses.keys { readHighWaterMark(pid) }
+    }
+
+    /// A test boundary: read the group now, close the segment that just ended (its kernel peak,
+    /// then reset) and credit it to every test open during it.
+    private func boundary(_ group: any RunGroup, _ sample: inout CgroupSample) {
+        group.sample(detail: true, into: &sample)
+        var peak = sample.memoryBytes
+        if segmentPeaksWork {
+            if let segment = group.takeSegmentPeak() {
+                peak = max(peak, segment)
+            } else {
+                segmentPeaksWork = false
+            }
+        }
+        segmentPeakMax = max(segmentPeakMax, peak)
+        ledger.segmentPeak(peak)
+    }
+
+    private func receive(_ datagram: ProbeWire.View, _ group: any RunGroup, _ sample: inout CgroupSample) {
+        ledger.addCalls(datagram, memoryBytes: sample.memoryBytes)
+        // Test boundaries are rare (a datagram of their own, from the pytest plugin).
+        for index in 0..<datagram.count where datagram.kind(index) != ProbeWire.Kind.call.rawValue {
+            let record = datagram.record(index)
+            let key = "\(datagram.pid):\(record.name)"
+            boundary(group, &sample)
+            if record.kind == .testStart {
+                ledger.testStarted(key: key, name: record.name, source: .pytest, pid: datagram.pid,
+                                   at: seconds(fromMonotonic: record.startNanoseconds), memoryBytes: sample.memoryBytes,
+                                   cpuNanos: sample.cpuUsageNanos, processStartBytes: record.processPeakBytes)
+            } else {
+                ledger.testEnded(key: key, at: seconds(fromMonotonic: record.startNanoseconds &+ record.durationNanoseconds),
+                                 outcome: record.outcome.name, reportedDuration: Double(record.durationNanoseconds) / 1e9,
+                                 memoryBytes: sample.memoryBytes, cpuNanos: sample.cpuUsageNanos,
+                                 processPeakBytes: record.processPeakBytes)
+            }
+        }
+    }
+
+    private func parse(_ line: Substring, _ group: any RunGroup, _ sample: inout CgroupSample) {
+        guard let event = outputParser.feed(line) else { return }
+        // With --parallel, SwiftPM reprints a failed test's output after it ran: that test is already measured.
+        if case .started(.xctest, let name) = event, processTestNames.contains(name) { return }
+        if case .ended(.xctest, let name, _, _) = event, processTestNames.contains(name) { return }
+        boundary(group, &sample)
+        switch event {
+        case .started(let source, let name):
+            ledger.testStarted(key: "\(source.rawValue):\(name)", name: name, source: source, pid: nil, at: now(),
+                               memoryBytes: sample.memoryBytes, cpuNanos: sample.cpuUsageNanos)
+        case .ended(let source, let name, let outcome, let duration):
+            ledger.testEnded(key: "\(source.rawValue):\(name)", at: now(), outcome: outcome, reportedDuration: duration,
+                             memoryBytes: sample.memoryBytes, cpuNanos: sample.cpuUsageNanos)
+        }
+    }
+
+    /// With `swift test --parallel`, each XCTest test is a process of its own
+    /// (`….xctest Module.Class/test`), measured from its exec to its exit.
+    func processEvent(_ event: ProcessEvent, command: (Int32) -> String?, _ sample: CgroupSample) {
+        guard plan.runnerOutput == .swiftTest else { return }
+        switch event {
+        case .exec(let pid):
+            guard let line = command(pid), let name = Self.parallelXCTestName(line) else { return }
+            testProcesses[pid] = .some(KeptOpenFile("/proc/\(pid)/status", capacity: 4096))
+            processTestNames.insert(name)
+            ledger.testStarted(key: "pid:\(pid)", name: name, source: .xctest, pid: pid, at: now(),
+                               memoryBytes: sample.memoryBytes, cpuNanos: sample.cpuUsageNanos, attribution: .process)
+        case .exit(let pid, let status):
+            guard testProcesses[pid] != nil else { return }
+            readHighWaterMark(pid)
+            testProcesses.removeValue(forKey: pid)
+            ledger.testEnded(key: "pid:\(pid)", at: now(), outcome: status == 0 ? "passed" : "failed",
+                             memoryBytes: sample.memoryBytes, cpuNanos: sample.cpuUsageNanos)
+        case .fork:
+            break
+        }
+    }
+
+    /// The kernel's exit report for a thread: exact for a test's process, even after its exit event.
+    func taskExited(_ exit: TaskExit) {
+        guard !processTestNames.isEmpty else { return }
+        ledger.processSample(key: "pid:\(exit.tgid)", rssBytes: exit.peakRssBytes,
+                             cpuSeconds: exit.pid == exit.tgid ? Double(exit.cpuMicroseconds) / 1e6 : nil)
+    }
+
+    /// `/path/PkgPackageTests.xctest Module.Class/testName` → `Class.testName`, as serial XCTest names it.
+    static func parallelXCTestName(_ command: String) -> String? {
+        let words = command.split(separator: " ")
+        guard words.count >= 2, words[0].hasSuffix(".xctest") else { return nil }
+        let test = words[words.count - 1]
+        guard let slash = test.firstIndex(of: "/"), !test.hasPrefix("-") else { return nil }
+        let className = test[..<slash].split(separator: ".").last ?? test[..<slash]
+        return "\(className).\(test[test.index(after: slash)...])"
+    }
+
+    /// The kernel keeps each process's RSS high-water mark (`VmHWM`): one read after the peak finds it.
+    private func readHighWaterMark(_ pid: Int32) {
+        guard let file = testProcesses[pid] ?? nil, let bytes = file.read(),
+              let range = bytes.firstRange(of: Array("VmHWM:".utf8)) else { return }
+        let rest = UnsafeRawBufferPointer(rebasing: bytes[range.upperBound...])
+        guard let digits = rest.firstIndex(where: { $0 >= 0x30 && $0 <= 0x39 }),
+              let kilobytes = parseLeadingNumber(UnsafeRawBufferPointer(rebasing: rest[digits...])) else { return }
+        ledger.processSample(key: "pid:\(pid)", rssBytes: kilobytes * 1024)
+    }
+
+    // MARK: after it ran
+
+    /// Everything the target sent before it ended (output in the terminal, batches sent at exit),
+    /// the last segment, and the tests still open closed as incomplete.
+    func finish(_ group: any RunGroup, _ sample: inout CgroupSample) {
+        drainOutput(group, &sample)
+        drainProbe(group, &sample)
+        if ledger.openTestCount > 0 { boundary(group, &sample) }
+        ledger.finish(at: now(), memoryBytes: sample.memoryBytes, cpuNanos: sample.cpuUsageNanos)
+        relay?.close()
+        relay = nil
+        testProcesses = [:]
+    }
+
+    func countOOMKills(_ kills: [RunReport.OOMKill]) {
+        ledger.countOOMKills(at: kills.map { ($0.atSeconds, $0.pid) })
+    }
+
+    /// The test running at `time` (for denials and network attempts).
+    func test(at time: Double, pid: Int32) -> String? { ledger.test(at: time, pid: pid) }
+
+    /// JUnit import, the probe channel's accounting, and a warning for each kind of bad input.
+    /// Closes the probe socket.
+    func close() -> RunReport.ProbeSummary? {
+        for path in plan.junitPaths {
+            do {
+                let text = try readTextFile(path)
+                do {
+                    ledger.merge(junit: try JUnitReader.parse(text, path: path))
+                } catch {
+                    warnings.append("junit: \(error)")
+                }
+            } catch {
+                warnings.append("junit: cannot read \(path): \(error)")
+            }
+        }
+        if plan.runnerOutput != nil {
+            if outputParser.unrecognizedCount > 0 {
+                warnings.append("runner output: \(outputParser.unrecognizedCount) lines looked like test boundaries but did not parse, "
+                                + "first: \"\(outputParser.unrecognized.first ?? "")\"")
+            }
+            if outputParser.boundaries == 0 && processTestNames.isEmpty {
+                warnings.append("runner output: no test boundaries in \(outputParser.linesRead) lines of `swift test` output")
+            }
+        }
+        if ledger.droppedFunctionRecords > 0 {
+            warnings.append("probe: more than \(AttributionLedger.maximumFunctions) function names; "
+                            + "\(ledger.droppedFunctionRecords) records of later names not kept")
+        }
+        guard let probe else { return nil }
+        defer {
+            probe.close()
+            self.probe = nil
+        }
+        if probe.malformedDatagrams > 0 {
+            warnings.append("probe: \(probe.malformedDatagrams) malformed datagrams ignored, first: \(probe.firstMalformed.first ?? "")")
+        }
+        if probe.droppedBySenders > 0 {
+            warnings.append("probe: senders could not deliver \(probe.droppedBySenders) records")
+        }
+        return RunReport.ProbeSummary(socket: probe.path, datagrams: probe.datagrams, recordsReceived: probe.records,
+                                      recordsDropped: probe.droppedBySenders + ledger.droppedFunctionRecords,
+                                      malformedDatagrams: probe.malformedDatagrams)
+    }
+}
