@@ -52,5 +52,6 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "EndToEndTests", dependencies: ["ConfineCore"]),
+        .testTarget(name: "ConfineProbeTests", dependencies: ["ConfineProbe", "ConfineCore"]),
     ]
 )

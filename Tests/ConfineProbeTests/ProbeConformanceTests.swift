@@ -1,0 +1,101 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+@testable import ConfineCore
+import ConfineProbe
+import XCTest
+
+/// The Swift probe library against confine's decoder: what `Probe.measure` sends, from several
+/// threads, is exactly what `ProbeWire` reads back. (The library reads CONFINE_PROBE_SOCKET
+/// once, at first use: this test process points it at a socket of its own first.)
+final class ProbeConformanceTests: XCTestCase {
+    static let directory: String = {
+        var template = Array("/tmp/confine-probe-test-XXXXXX".utf8CString)
+        return String(cString: mkdtemp(&template)!)
+    }()
+    static let path = directory + "/probe.sock"
+    static let receiver: Int32 = {
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in for (i, byte) in path.utf8.enumerated() { raw[i] = byte } }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        precondition(bound == 0, "bind \(path)")
+        setenv("CONFINE_PROBE_SOCKET", path, 1)
+        return fd
+    }()
+
+    override class func tearDown() {
+        close(receiver)
+        unlink(path)
+        rmdir(directory)
+    }
+
+    /// Runs `body` while a second thread reads the socket (senders block when its queue is
+    /// full, as they would with confine), then returns every datagram read.
+    func receiving(_ body: () -> Void) -> [ProbeWire.Datagram] {
+        let done = DispatchSemaphore(value: 0)
+        let stop = UnsafeMutablePointer<Bool>.allocate(capacity: 1)
+        stop.initialize(to: false)
+        defer { stop.deallocate() }
+        nonisolated(unsafe) var datagrams: [ProbeWire.Datagram] = []
+        nonisolated(unsafe) let flag = stop
+        Thread.detachNewThread {
+            var buffer = [UInt8](repeating: 0, count: 256 * 1024)
+            while true {
+                var ready = pollfd(fd: Self.receiver, events: Int16(POLLIN), revents: 0)
+                if poll(&ready, 1, 50) <= 0 {
+                    if flag.pointee { break } else { continue }
+                }
+                let count = buffer.withUnsafeMutableBytes { recv(Self.receiver, $0.baseAddress, $0.count, 0) }
+                guard count > 0 else { continue }
+                datagrams.append(try! buffer.withUnsafeBytes { try ProbeWire.decode(UnsafeRawBufferPointer(rebasing: $0[0..<count])) })
+            }
+            done.signal()
+        }
+        body()
+        stop.pointee = true
+        done.wait()
+        return datagrams
+    }
+
+    func testWhatTheLibrarySendsIsWhatConfineReads() throws {
+        _ = Self.receiver
+        XCTAssertTrue(Probe.isEnabled)
+        let threads = 4, calls = 3000 // more than two batches per thread
+        let datagrams = receiving {
+            DispatchQueue.concurrentPerform(iterations: threads) { thread in
+                for i in 0..<calls {
+                    let value = Probe.measure(i % 2 == 0 ? "even" : "odd") { i * 2 }
+                    precondition(value == i * 2)
+                }
+                Probe.record("with bytes", startNanoseconds: ProbeClock.nanoseconds(), durationNanoseconds: 1500, bytes: 4096)
+            }
+            Probe.flush()
+        }
+        let records = datagrams.flatMap { datagram in datagram.records.map { (datagram.pid, $0) } }
+        XCTAssertEqual(records.filter { $0.1.name == "even" }.count, threads * calls / 2)
+        XCTAssertEqual(records.filter { $0.1.name == "odd" }.count, threads * calls / 2)
+        let withBytes = records.filter { $0.1.name == "with bytes" }
+        XCTAssertEqual(withBytes.count, threads)
+        XCTAssertTrue(withBytes.allSatisfy { $0.1.bytes == 4096 && $0.1.durationNanoseconds == 1500 })
+        XCTAssertTrue(records.allSatisfy { $0.0 == getpid() && $0.1.kind == .call })
+        XCTAssertGreaterThanOrEqual(Set(records.map(\.1.tid)).count, 2, "thread ids are the kernel's, per thread")
+        let now = ProbeClock.nanoseconds()
+        XCTAssertTrue(records.allSatisfy { $0.1.startNanoseconds <= now && $0.1.startNanoseconds > now - 60_000_000_000 })
+        XCTAssertEqual(Probe.droppedRecords, 0)
+    }
+
+    func testAsyncMeasureSpansTheSuspension() async throws {
+        _ = Self.receiver
+        let value = await Probe.measure("async") { () async -> Int in
+            try? await Task.sleep(nanoseconds: 5_000_000)
+            return 7
+        }
+        XCTAssertEqual(value, 7)
+        let record = try XCTUnwrap(receiving { Probe.flush() }.flatMap(\.records).first { $0.name == "async" })
+        XCTAssertGreaterThanOrEqual(record.durationNanoseconds, 5_000_000)
+    }
+}
