@@ -9,28 +9,32 @@ import XCTest
 /// threads, is exactly what `ProbeWire` reads back. (The library reads CONFINE_PROBE_SOCKET
 /// once, at first use: this test process points it at a socket of its own first.)
 final class ProbeConformanceTests: XCTestCase {
-    static let directory: String = {
-        var template = Array("/tmp/confine-probe-test-XXXXXX".utf8CString)
-        return String(cString: mkdtemp(&template)!)
-    }()
-    static let path = directory + "/probe.sock"
-    static let receiver: Int32 = {
-        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in for (i, byte) in path.utf8.enumerated() { raw[i] = byte } }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        precondition(bound == 0, "bind \(path)")
-        setenv("CONFINE_PROBE_SOCKET", path, 1)
-        return fd
+    /// One path for the whole process (the library reads the variable once); each test binds
+    /// and removes the socket there itself.
+    static let directory = "/tmp/confine-probetest-\(getpid())"
+    static let path: String = {
+        setenv("CONFINE_PROBE_SOCKET", directory + "/probe.sock", 1)
+        return directory + "/probe.sock"
     }()
 
-    override class func tearDown() {
+    var receiver: Int32 = -1
+
+    override func setUpWithError() throws {
+        mkdir(Self.directory, 0o700)
+        receiver = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in for (i, byte) in Self.path.utf8.enumerated() { raw[i] = byte } }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(receiver, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        XCTAssertEqual(bound, 0, "bind \(Self.path)")
+    }
+
+    override func tearDown() {
         close(receiver)
-        unlink(path)
-        rmdir(directory)
+        unlink(Self.path)
+        rmdir(Self.directory)
     }
 
     /// Runs `body` while a second thread reads the socket (senders block when its queue is
@@ -42,14 +46,15 @@ final class ProbeConformanceTests: XCTestCase {
         defer { stop.deallocate() }
         nonisolated(unsafe) var datagrams: [ProbeWire.Datagram] = []
         nonisolated(unsafe) let flag = stop
+        let fd = receiver
         Thread.detachNewThread {
             var buffer = [UInt8](repeating: 0, count: 256 * 1024)
             while true {
-                var ready = pollfd(fd: Self.receiver, events: Int16(POLLIN), revents: 0)
+                var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
                 if poll(&ready, 1, 50) <= 0 {
                     if flag.pointee { break } else { continue }
                 }
-                let count = buffer.withUnsafeMutableBytes { recv(Self.receiver, $0.baseAddress, $0.count, 0) }
+                let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
                 guard count > 0 else { continue }
                 datagrams.append(try! buffer.withUnsafeBytes { try ProbeWire.decode(UnsafeRawBufferPointer(rebasing: $0[0..<count])) })
             }
@@ -62,7 +67,6 @@ final class ProbeConformanceTests: XCTestCase {
     }
 
     func testWhatTheLibrarySendsIsWhatConfineReads() throws {
-        _ = Self.receiver
         XCTAssertTrue(Probe.isEnabled)
         let threads = 4, calls = 3000 // more than two batches per thread
         let datagrams = receiving {
@@ -89,7 +93,6 @@ final class ProbeConformanceTests: XCTestCase {
     }
 
     func testAsyncMeasureSpansTheSuspension() async throws {
-        _ = Self.receiver
         let value = await Probe.measure("async") { () async -> Int in
             try? await Task.sleep(nanoseconds: 5_000_000)
             return 7

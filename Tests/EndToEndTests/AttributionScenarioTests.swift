@@ -16,8 +16,10 @@ final class AttributionScenarioTests: XCTestCase {
 
     override func tearDown() {
         XCTAssertEqual(Harness.leftoverGroups(), [], "a confine cgroup was left behind")
-        let probes = (try? FileManager.default.contentsOfDirectory(atPath: "/tmp"))?.filter {
-            $0.hasPrefix("confine-probe-") && Harness.isAlive(Int32($0.split(separator: "-")[2]) ?? 0) == false
+        // confine-probe-<confine pid>-XXXXXX of confines that are gone.
+        let probes = (try? FileManager.default.contentsOfDirectory(atPath: "/tmp"))?.filter { entry in
+            guard entry.hasPrefix("confine-probe-"), let pid = Int32(entry.split(separator: "-")[2]) else { return false }
+            return !Harness.isAlive(pid)
         } ?? []
         XCTAssertEqual(probes, [], "a probe socket directory was left behind")
     }

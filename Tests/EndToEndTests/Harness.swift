@@ -31,8 +31,16 @@ enum Harness {
         let source = packageRoot.appendingPathComponent("Tests/Helpers/stress.c").path
         let result = run(["/usr/bin/env", "cc", "-static", "-O2", "-o", output, source])
         precondition(result.status == 0, "cannot compile \(source): \(result.stderr)")
+        removeAtExit(output)
         return output
     }()
+
+    /// Compiled helpers are removed when the test process exits.
+    static func removeAtExit(_ path: String) {
+        helpers.append(path)
+        if helpers.count == 1 { atexit { for path in Harness.helpers { unlink(path) } } }
+    }
+    nonisolated(unsafe) static var helpers: [String] = []
 
     /// The probe flooder (Tests/Helpers/probeflood.c), compiled once per test process.
     static let probeFlood: String = {
@@ -40,6 +48,7 @@ enum Harness {
         let source = packageRoot.appendingPathComponent("Tests/Helpers/probeflood.c").path
         let result = run(["/usr/bin/env", "cc", "-O2", "-o", output, source])
         precondition(result.status == 0, "cannot compile \(source): \(result.stderr)")
+        removeAtExit(output)
         return output
     }()
 
