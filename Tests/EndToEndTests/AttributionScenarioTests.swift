@@ -203,7 +203,8 @@ final class AttributionScenarioTests: XCTestCase {
     }
 
     func testWithoutConfineTheProbesCostNothingAndSendNothing() throws {
-        let result = Harness.run(["/usr/bin/env", "python3", "-c",
+        // -u: another test in this process may have pointed the variable at its own socket.
+        let result = Harness.run(["/usr/bin/env", "-u", "CONFINE_PROBE_SOCKET", "python3", "-c",
                                   "import sys; sys.path.insert(0, '\(Harness.packageRoot.path)/Sources/ConfinePython'); import confine_probe as p; f = lambda: 1; assert p.measure('x')(f) is f; assert not p.enabled"])
         XCTAssertEqual(result.status, 0, result.stderr)
     }
