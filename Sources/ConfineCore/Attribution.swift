@@ -311,6 +311,36 @@ public struct FunctionRecord: Codable, Sendable, Equatable {
     /// Group memory when the last calls arrived minus when the first did.
     public var memoryGrowthBytes: Int64
     public var processes: Int
+    /// Every call, as HdrHistogram buckets: `[[nanoseconds, count], ...]` (the bucket's highest
+    /// equivalent value), for `confine compare` and `confine merge`.
+    public var histogram: [[UInt64]]?
+
+    public init(name: String, distribution: LatencyDistribution, bytes: Int64?, memoryGrowthBytes: Int64, processes: Int) {
+        let seconds = { (ns: UInt64) in Double(ns) / 1e9 }
+        let calls = distribution.count
+        self.name = name
+        self.calls = calls
+        totalSeconds = seconds(distribution.sumNanoseconds)
+        minSeconds = seconds(distribution.minimum)
+        meanSeconds = calls > 0 ? Double(distribution.sumNanoseconds) / Double(calls) / 1e9 : 0
+        p50Seconds = seconds(distribution.percentile(50))
+        p90Seconds = seconds(distribution.percentile(90))
+        p95Seconds = seconds(distribution.percentile(95))
+        p99Seconds = seconds(distribution.percentile(99))
+        maxSeconds = seconds(distribution.maximum)
+        self.bytes = bytes
+        self.memoryGrowthBytes = memoryGrowthBytes
+        self.processes = processes
+        histogram = distribution.pairs
+    }
+
+    /// The calls as a distribution (nil for a report written without histograms).
+    public var distribution: LatencyDistribution? {
+        histogram.flatMap {
+            LatencyDistribution(pairs: $0, minimum: UInt64((minSeconds * 1e9).rounded()), maximum: UInt64((maxSeconds * 1e9).rounded()),
+                                sumNanoseconds: UInt64((totalSeconds * 1e9).rounded()))
+        }
+    }
 }
 
 struct FunctionAccumulator: Sendable {
@@ -341,13 +371,15 @@ struct FunctionAccumulator: Sendable {
     }
 
     func record(name: String) -> FunctionRecord {
-        let seconds = { (ns: UInt64) in Double(ns) / 1e9 }
-        return FunctionRecord(
-            name: name, calls: histogram.totalCount, totalSeconds: seconds(totalNanoseconds),
-            minSeconds: seconds(histogram.min), meanSeconds: histogram.mean / 1e9,
-            p50Seconds: seconds(histogram.valueAtPercentile(50)), p90Seconds: seconds(histogram.valueAtPercentile(90)),
-            p95Seconds: seconds(histogram.valueAtPercentile(95)), p99Seconds: seconds(histogram.valueAtPercentile(99)),
-            maxSeconds: seconds(histogram.max), bytes: bytes,
-            memoryGrowthBytes: Int64(lastMemoryBytes) - Int64(firstMemoryBytes), processes: pids.count)
+        var values: [UInt64] = []
+        var counts: [UInt64] = []
+        for bucket in histogram.recordedValues() {
+            values.append(bucket.value)
+            counts.append(UInt64(bucket.count))
+        }
+        let distribution = LatencyDistribution(values: values, counts: counts, minimum: histogram.min,
+                                               maximum: histogram.maxRecorded, sumNanoseconds: totalNanoseconds)
+        return FunctionRecord(name: name, distribution: distribution, bytes: bytes,
+                              memoryGrowthBytes: Int64(lastMemoryBytes) - Int64(firstMemoryBytes), processes: pids.count)
     }
 }

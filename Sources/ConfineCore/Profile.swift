@@ -57,6 +57,8 @@ public struct ProfileSpec: Equatable, Sendable {
     /// Capabilities that capability-gated seccomp rules are evaluated against (`CAP_*`).
     public var capabilities: [String]?
     public var network: NetworkProfile?
+    public var budgets: BudgetSpec?
+    public var regression: RegressionSpec?
     public init() {}
 
     public func overridden(by child: ProfileSpec) -> ProfileSpec {
@@ -74,6 +76,8 @@ public struct ProfileSpec: Equatable, Sendable {
         }
         merged.capabilities = child.capabilities ?? capabilities
         merged.network = child.network ?? network
+        if let childBudgets = child.budgets { merged.budgets = (budgets ?? BudgetSpec()).overridden(by: childBudgets) }
+        merged.regression = child.regression ?? regression
         return merged
     }
 }
@@ -101,6 +105,10 @@ public struct ResolvedProfile: Equatable, Sendable, Codable {
     public var capabilities: [String]
     /// `host`, `none` or `allow:HOST:PORT,...`.
     public var network: String
+    /// Performance budgets checked after the run (none: only the OOM rule).
+    public var budgets: BudgetSpec?
+    /// Thresholds for `confine compare` (defaults when absent).
+    public var regression: RegressionSpec?
 
     /// Docker's default capability set for a container (moby `oci/caps/defaults.go`).
     public static let defaultCapabilities = [
@@ -130,6 +138,8 @@ public struct ResolvedProfile: Equatable, Sendable, Codable {
         seccomp = spec.seccomp == "unconfined" ? nil : spec.seccomp
         capabilities = spec.capabilities ?? Self.defaultCapabilities
         network = (spec.network ?? .host).description
+        budgets = spec.budgets
+        regression = spec.regression
     }
 
     /// The network profile (validated when the profile was parsed).

@@ -3,7 +3,8 @@ import Yams
 /// Turns one profile file's YAML into a `ProfileSpec`, or one `ProfileError` naming
 /// file:line:column and what was expected.
 struct ProfileParser {
-    static let topLevelKeys = ["name", "description", "extends", "limits", "timeout", "sampling", "seccomp", "capabilities", "network"]
+    static let topLevelKeys = ["name", "description", "extends", "limits", "timeout", "sampling", "seccomp", "capabilities", "network",
+                               "budgets", "regression"]
     static let limitKeys = ["memory", "swap", "cpus", "cpuset", "pids", "nofile"]
     static let samplingKeys = ["interval"]
 
@@ -36,6 +37,8 @@ struct ProfileParser {
             case "capabilities": spec.capabilities = try capabilities(value)
             case "network": spec.network = try network(value)
             case "limits": spec.limits = try limits(value)
+            case "budgets": spec.budgets = try budgets(value)
+            case "regression": spec.regression = try regression(value)
             case "sampling":
                 for (samplingKey, samplingValue) in try mapping(value, what: "'sampling'", allowed: Self.samplingKeys) {
                     if samplingKey.string == "interval" {
@@ -114,7 +117,7 @@ struct ProfileParser {
 
     // MARK: - node helpers, each error naming where and what was expected
 
-    private func mapping(_ node: Node, what: String, allowed: [String]) throws(ProfileError) -> [(key: Node, value: Node)] {
+    func mapping(_ node: Node, what: String, allowed: [String]) throws(ProfileError) -> [(key: Node, value: Node)] {
         guard let mapping = node.mapping else {
             throw ProfileError(at: location(of: node), "\(what) must be a mapping (key: value lines), found \(kind(of: node))")
         }
@@ -140,7 +143,7 @@ struct ProfileParser {
         return pairs
     }
 
-    private func scalarText(_ node: Node, key: String) throws(ProfileError) -> String {
+    func scalarText(_ node: Node, key: String) throws(ProfileError) -> String {
         guard let scalar = node.scalar else {
             throw ProfileError(at: location(of: node), "'\(key)' must be a single value, found \(kind(of: node))")
         }
@@ -193,7 +196,7 @@ struct ProfileParser {
         }
     }
 
-    private func kind(of node: Node) -> String {
+    func kind(of node: Node) -> String {
         switch node {
         case .mapping: return "a mapping"
         case .sequence: return "a list"
@@ -202,7 +205,7 @@ struct ProfileParser {
         }
     }
 
-    private func location(of node: Node) -> SourceLocation {
+    func location(of node: Node) -> SourceLocation {
         guard let mark = node.mark else { return location(line: 1, column: 1) }
         return location(line: mark.line, column: mark.column)
     }
@@ -255,6 +258,7 @@ struct ProfileParser {
     }
 }
 
-private extension Node {
+extension Node {
+    /// The scalar's text, or empty for anything else.
     var string: String { scalar?.string ?? "" }
 }

@@ -47,6 +47,22 @@ public struct RunReport: Codable, Sendable, Equatable {
     public var probe: ProbeSummary?
     /// What confine itself cost: its own peak RSS (`VmHWM`) and CPU time.
     public var supervisor: SupervisorCost?
+    /// The profile's budgets, judged after the run (absent when it has none).
+    public var budgets: [BudgetResult]?
+    /// Present in a report made by `confine merge`: each shard's own suite figures.
+    public var shards: [Shard]?
+
+    public struct Shard: Codable, Sendable, Equatable {
+        public var path: String
+        public var command: [String]
+        public var outcome: Outcome
+        public var exitCode: Int32
+        public var startedAt: String
+        public var durationSeconds: Double
+        public var peakBytes: UInt64
+        public var cpuSeconds: Double
+        public var tests: Int
+    }
 
     public struct SupervisorCost: Codable, Sendable, Equatable {
         public var peakRssBytes: UInt64

@@ -69,9 +69,23 @@ public enum Summary {
             }
         }
         lines += offenders(report)
+        lines += budgetLines(report)
         for warning in report.warnings { lines.append("  warning  \(warning)") }
         if let reportPath { lines.append("  report   \(reportPath)") }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The budgets' tally, then every one that did not pass (failed first).
+    static func budgetLines(_ report: RunReport) -> [String] {
+        guard let results = report.budgets, !results.isEmpty else { return [] }
+        let count = { (verdict: BudgetResult.Verdict) in results.filter { $0.verdict == verdict }.count }
+        var lines = ["  budgets  \(count(.pass)) passed, \(count(.fail)) failed, \(count(.warn)) warned, \(count(.missing)) missing"]
+        for verdict in [BudgetResult.Verdict.fail, .warn, .missing] {
+            for result in results where result.verdict == verdict {
+                lines.append("  \(verdict.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(result.message)")
+            }
+        }
+        return lines
     }
 
     /// Tests and functions a reviewer should look at first: slowest tests, hungriest tests,

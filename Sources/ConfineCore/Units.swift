@@ -134,6 +134,15 @@ public enum DurationQuantity {
         return total
     }
 
+    /// A measured time for people, four significant figures at most: `812ns`, `41.2µs`, `2.004ms`, `1.25s`.
+    public static func formatMeasured(_ seconds: Double) -> String {
+        let magnitude = abs(seconds)
+        let (value, unit): (Double, String) = magnitude < 1e-6 ? (seconds * 1e9, "ns")
+            : magnitude < 1e-3 ? (seconds * 1e6, "µs") : magnitude < 1 ? (seconds * 1e3, "ms") : (seconds, "s")
+        let digits = abs(value) >= 100 ? 1 : abs(value) >= 10 ? 2 : 3
+        return formatFixed(value, digits: unit == "ns" ? 0 : digits) + unit
+    }
+
     public static func format(_ seconds: Double) -> String {
         if seconds < 1 {
             let ms = seconds * 1000

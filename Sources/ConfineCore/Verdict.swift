@@ -14,6 +14,8 @@ public struct RunFacts: Sendable {
     public var timeoutSeconds: Double?
     public var mainProcessOOMKilled: Bool
     public var oomKillCount: Int
+    /// OOM kills the profile allows in the group (`budgets.suite.oom_kills`, 0 by default).
+    public var allowedOOMKills = 0
     public init(setupFailure: RunReport.SetupError? = nil, execFailureExitCode: Int32? = nil,
                 termination: Termination? = nil, timedOut: Bool = false, timeoutSeconds: Double? = nil,
                 mainProcessOOMKilled: Bool = false, oomKillCount: Int = 0) {
@@ -72,7 +74,7 @@ public struct Verdict: Equatable, Sendable {
         case .exited, nil:
             break
         }
-        if facts.oomKillCount > 0 {
+        if facts.oomKillCount > facts.allowedOOMKills {
             let noun = facts.oomKillCount == 1 ? "process was" : "processes were"
             return Verdict(outcome: .budgetExceeded, exitCode: ExitCodes.budgetExceeded,
                            reason: "the command succeeded but \(facts.oomKillCount) \(noun) OOM-killed in its group")

@@ -197,6 +197,7 @@ public final class Supervisor {
         warnings += tests.warnings
         facts.oomKillCount = max(oomCount, oomKills.count)
         facts.mainProcessOOMKilled = oomKills.contains { $0.mainProcess }
+        facts.allowedOOMKills = plan.profile.budgets?.allowedOOMKills ?? 0
         let verdict = Verdict.decide(facts, signalName: Signals.name)
 
         var mainProcess: RunReport.MainProcess?
@@ -240,6 +241,7 @@ public final class Supervisor {
         finished.functions = tests.ledger.functionRecords
         finished.probe = probeSummary
         finished.supervisor = Self.ownCost()
+        finished = finished.applyingBudgets()
         finished.warnings = warnings
         return finished
     }

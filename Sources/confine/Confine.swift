@@ -10,11 +10,12 @@ struct Confine: ParsableCommand {
         abstract: "Run a test suite under production container limits and report how close it came to them.",
         discussion: """
         Exit codes: 0 passed; 1-123 the command's own failure; 64 invalid arguments or profile; \
-        99 a budget failed (an OOM kill in the group while the main process succeeded); 124 timeout; \
+        99 a budget failed (or an OOM kill in the group while the main process succeeded; for compare: a \
+        regression); 66 compare's baseline report does not exist; 124 timeout; \
         125 confine could not set up the run; 137 the main process was OOM-killed; 128+n the main \
         process died of signal n.
         """,
         version: version,
-        subcommands: [Run.self, ProfileCommand.self, SeccompCommand.self, GC.self]
+        subcommands: [Run.self, ReportCommand.self, CompareCommand.self, MergeCommand.self, ProfileCommand.self, SeccompCommand.self, GC.self]
     )
 }

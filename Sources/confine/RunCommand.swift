@@ -182,6 +182,7 @@ struct Run: ParsableCommand {
         }
 
         let written = ReportWriter.write(report, to: self.report)
+        appendStepSummary(report)
         if !quiet {
             FileHandle.standardError.write(Data(Summary.render(report, reportPath: written ? self.report : nil).utf8))
         }
@@ -209,6 +210,18 @@ struct Run: ParsableCommand {
             throw ExitCode(ExitCodes.usage)
         }
         return prepared.compiled
+    }
+
+    /// On GitHub Actions, the Markdown report goes into the job's summary page as well.
+    private func appendStepSummary(_ report: RunReport) {
+        guard let path = ProcessInfo.processInfo.environment["GITHUB_STEP_SUMMARY"], !path.isEmpty else { return }
+        guard let handle = FileHandle(forWritingAtPath: path) else {
+            FileHandle.standardError.write(Data("confine: cannot append to GITHUB_STEP_SUMMARY (\(path))\n".utf8))
+            return
+        }
+        handle.seekToEndOfFile()
+        handle.write(Data(MarkdownRenderer.render(report).utf8))
+        handle.closeFile()
     }
 
     /// confine's environment, plus the Python probe module and pytest plugin on PYTHONPATH and

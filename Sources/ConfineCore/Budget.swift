@@ -1,0 +1,296 @@
+/// Performance budgets a profile declares (`budgets:`), and how a run is judged against them.
+/// See docs/profiles.md ("Budgets").
+
+/// What a budget can limit. Every metric is "lower is better"; each applies to some scopes.
+public enum BudgetMetric: String, CaseIterable, Codable, Sendable {
+    case duration
+    case cpuTime = "cpu_time"
+    case peakRss = "peak_rss"
+    case rssGrowth = "rss_growth"
+    case throttled
+    case oomKills = "oom_kills"
+    case seccompDenials = "seccomp_denials"
+    case networkAttempts = "network_attempts"
+    case p50, p90, p95, p99, max, mean
+    case calls
+
+    public enum Unit: Sendable { case seconds, bytes, percent, count }
+
+    public var unit: Unit {
+        switch self {
+        case .duration, .cpuTime, .p50, .p90, .p95, .p99, .max, .mean: .seconds
+        case .peakRss, .rssGrowth: .bytes
+        case .throttled: .percent
+        case .oomKills, .seccompDenials, .networkAttempts, .calls: .count
+        }
+    }
+
+    public static func allowed(in scope: BudgetScope) -> [BudgetMetric] {
+        switch scope {
+        case .suite: [.duration, .cpuTime, .peakRss, .throttled, .oomKills, .seccompDenials, .networkAttempts]
+        case .tests: [.duration, .cpuTime, .peakRss, .rssGrowth, .oomKills]
+        case .functions: [.p50, .p90, .p95, .p99, .max, .mean, .calls]
+        }
+    }
+
+    /// A value of this metric for people: `2.0ms`, `256.0 MiB`, `20%`, `3`.
+    public func format(_ value: Double) -> String {
+        switch unit {
+        case .seconds: DurationQuantity.formatMeasured(value)
+        case .bytes: ByteQuantity.human(UInt64(Swift.max(0, value)))
+        case .percent: formatFixed(value, digits: 1) + "%"
+        case .count: String(Int(value))
+        }
+    }
+
+    /// Parses a limit in this metric's unit: `2ms`, `400Mi`, `20%`, `0`.
+    public func parseLimit(_ text: String) throws(UnitError) -> Double {
+        switch unit {
+        case .seconds: return try DurationQuantity.parse(text)
+        case .bytes: return Double(try ByteQuantity.parse(text))
+        case .percent:
+            guard text.hasSuffix("%"), let value = Double(text.dropLast().trimmingWhitespace()), value >= 0 else {
+                throw UnitError("'\(text)' is not a percentage; expected one such as 20%")
+            }
+            return value
+        case .count:
+            guard let value = Int(text), value >= 0 else { throw UnitError("'\(text)' is not a whole number; expected a count such as 0 or 3") }
+            return Double(value)
+        }
+    }
+}
+
+public enum BudgetScope: String, Codable, Sendable, CaseIterable {
+    case suite, tests, functions
+}
+
+public enum BudgetLevel: String, Codable, Sendable {
+    /// A broken budget fails the run (exit 99).
+    case fail
+    /// A broken budget is reported; the exit code does not change.
+    case warn
+}
+
+/// One limit: `p95 < 2ms`, `peak_rss <= 400Mi` (a bare value means "at most").
+public struct BudgetThreshold: Codable, Sendable, Equatable {
+    public var metric: BudgetMetric
+    /// `<` or `<=`.
+    public var comparison: String
+    public var limit: Double
+    public var level: BudgetLevel
+
+    public init(metric: BudgetMetric, comparison: String = "<=", limit: Double, level: BudgetLevel = .fail) {
+        self.metric = metric
+        self.comparison = comparison
+        self.limit = limit
+        self.level = level
+    }
+
+    public func holds(_ value: Double) -> Bool { comparison == "<" ? value < limit : value <= limit }
+
+    /// `p95 < 2.0ms`.
+    public var description: String { "\(metric.rawValue) \(comparison) \(metric.format(limit))" }
+
+    /// `p95<2ms`, `< 20%`, `400Mi` (the metric known from the key): the comparison and the limit.
+    public static func parse(metric: BudgetMetric, _ text: String) throws(UnitError) -> (String, Double) {
+        var rest = text.trimmingWhitespace()[...]
+        var comparison = "<="
+        if rest.hasPrefix("<=") {
+            rest = rest.dropFirst(2)
+        } else if rest.hasPrefix("<") {
+            comparison = "<"
+            rest = rest.dropFirst()
+        } else if rest.hasPrefix(">") {
+            throw UnitError("'\(text)': budgets are upper limits; write '< value' or a bare value (at most)")
+        }
+        let value = String(rest).trimmingWhitespace()
+        guard !value.isEmpty else { throw UnitError("'\(text)' has no limit after '\(comparison)'") }
+        return (comparison, try metric.parseLimit(value))
+    }
+}
+
+/// Budgets for one scope and name pattern (`tests: "ReportTests/*": {...}`).
+public struct BudgetRule: Codable, Sendable, Equatable {
+    public var scope: BudgetScope
+    /// A glob (`*`, `?`) over test or function names; empty for the suite.
+    public var pattern: String
+    public var thresholds: [BudgetThreshold]
+
+    public init(scope: BudgetScope, pattern: String, thresholds: [BudgetThreshold]) {
+        self.scope = scope
+        self.pattern = pattern
+        self.thresholds = thresholds
+    }
+}
+
+/// Everything under `budgets:`.
+public struct BudgetSpec: Codable, Sendable, Equatable {
+    public var rules: [BudgetRule]
+    public init(rules: [BudgetRule] = []) { self.rules = rules }
+
+    /// A child profile's rules replace the parent's for the same scope and pattern.
+    public func overridden(by child: BudgetSpec) -> BudgetSpec {
+        var merged = rules.filter { rule in !child.rules.contains { $0.scope == rule.scope && $0.pattern == rule.pattern } }
+        merged += child.rules
+        return BudgetSpec(rules: merged)
+    }
+
+    /// OOM kills the suite may have (`budgets.suite.oom_kills`); 0 unless the profile allows more.
+    public var allowedOOMKills: Int {
+        rules.filter { $0.scope == .suite }.flatMap(\.thresholds).first { $0.metric == .oomKills }
+            .map { Int($0.comparison == "<" ? $0.limit - 1 : $0.limit) } ?? 0
+    }
+}
+
+/// The verdict on one threshold for one target.
+public struct BudgetResult: Codable, Sendable, Equatable {
+    public enum Verdict: String, Codable, Sendable {
+        case pass, warn, fail
+        /// No test or function matched the rule's pattern (renamed? removed?).
+        case missing
+    }
+
+    public var scope: BudgetScope
+    public var pattern: String
+    /// The test or function measured; nil when `missing` (and for the suite).
+    public var target: String?
+    public var metric: BudgetMetric
+    public var comparison: String
+    public var limit: Double
+    public var measured: Double?
+    public var level: BudgetLevel
+    public var verdict: Verdict
+
+    /// `calculate_discount p95 3.1ms > limit 2.0ms`.
+    public var message: String {
+        let subject = target ?? (scope == .suite ? "suite" : pattern)
+        guard let measured else { return "\(subject): no \(scope == .tests ? "test" : "function") matches '\(pattern)'" }
+        let relation = verdict == .pass ? (comparison == "<" ? "<" : "≤") : (comparison == "<" ? "≥" : ">")
+        return "\(subject) \(metric.rawValue) \(metric.format(measured)) \(relation) limit \(metric.format(limit))"
+    }
+}
+
+public enum BudgetEvaluator {
+    /// Judges `report` against `spec`: one result per threshold and matching target, and one
+    /// `missing` result per threshold of a rule that matched nothing.
+    public static func evaluate(_ report: RunReport, _ spec: BudgetSpec) -> [BudgetResult] {
+        var results: [BudgetResult] = []
+        for rule in spec.rules {
+            let targets: [(String?, (BudgetMetric) -> Double?)]
+            switch rule.scope {
+            case .suite:
+                targets = [(nil, { suiteValue(report, $0) })]
+            case .tests:
+                targets = report.tests.filter { Glob.matches(rule.pattern, $0.name) }.map { test in (test.name, { testValue(test, $0) }) }
+            case .functions:
+                targets = report.functions.filter { Glob.matches(rule.pattern, $0.name) }.map { function in (function.name, { functionValue(function, $0) }) }
+            }
+            for threshold in rule.thresholds {
+                if targets.isEmpty {
+                    results.append(BudgetResult(scope: rule.scope, pattern: rule.pattern, target: nil, metric: threshold.metric,
+                                                comparison: threshold.comparison, limit: threshold.limit, measured: nil,
+                                                level: threshold.level, verdict: .missing))
+                }
+                for (name, value) in targets {
+                    guard let measured = value(threshold.metric) else { continue }
+                    let verdict: BudgetResult.Verdict = threshold.holds(measured) ? .pass : (threshold.level == .warn ? .warn : .fail)
+                    results.append(BudgetResult(scope: rule.scope, pattern: rule.pattern, target: name, metric: threshold.metric,
+                                                comparison: threshold.comparison, limit: threshold.limit, measured: measured,
+                                                level: threshold.level, verdict: verdict))
+                }
+            }
+        }
+        return results
+    }
+
+    static func suiteValue(_ report: RunReport, _ metric: BudgetMetric) -> Double? {
+        switch metric {
+        case .duration: report.durationSeconds
+        case .cpuTime: report.cpu.usageSeconds
+        case .peakRss: Double(report.memory.peakBytes)
+        case .throttled: report.cpu.periods > 0 ? Double(report.cpu.throttledPeriods) / Double(report.cpu.periods) * 100 : 0
+        case .oomKills: Double(report.oomKills.count)
+        case .seccompDenials: Double(report.seccomp?.violations.reduce(0) { $0 + $1.count } ?? 0)
+        case .networkAttempts: Double(report.network?.attempts.count ?? 0)
+        default: nil
+        }
+    }
+
+    static func testValue(_ test: TestRecord, _ metric: BudgetMetric) -> Double? {
+        switch metric {
+        case .duration: test.durationSeconds
+        case .cpuTime: test.cpuSeconds
+        case .peakRss: test.peakBytes.map { Double($0) }
+        case .rssGrowth: test.peakGrowthBytes.map { Double($0) }
+        case .oomKills: Double(test.oomKills)
+        default: nil
+        }
+    }
+
+    static func functionValue(_ function: FunctionRecord, _ metric: BudgetMetric) -> Double? {
+        switch metric {
+        case .p50: function.p50Seconds
+        case .p90: function.p90Seconds
+        case .p95: function.p95Seconds
+        case .p99: function.p99Seconds
+        case .max: function.maxSeconds
+        case .mean: function.meanSeconds
+        case .calls: Double(function.calls)
+        default: nil
+        }
+    }
+}
+
+/// Shell-style globs over test and function names: `*` any run, `?` one character. A name also
+/// matches in its slash form (`ReportTests.testMonthly`, `tests/test_x.py::test_y` match
+/// `ReportTests/*` and `tests/test_x.py/*`).
+public enum Glob {
+    public static func matches(_ pattern: String, _ name: String) -> Bool {
+        if match(Array(pattern.unicodeScalars), Array(name.unicodeScalars)) { return true }
+        let slashed = name.replacingAll("::", with: "/").replacingAll(".", with: "/")
+        let slashedPattern = pattern.replacingAll("::", with: "/").replacingAll(".", with: "/")
+        return match(Array(slashedPattern.unicodeScalars), Array(slashed.unicodeScalars))
+    }
+
+    /// Iterative matcher with one backtrack point per `*` (linear in practice).
+    static func match(_ pattern: [Unicode.Scalar], _ text: [Unicode.Scalar]) -> Bool {
+        var p = 0, t = 0
+        var star = -1, resume = 0
+        while t < text.count {
+            if p < pattern.count && (pattern[p] == "?" || pattern[p] == text[t]) {
+                p += 1
+                t += 1
+            } else if p < pattern.count && pattern[p] == "*" {
+                star = p
+                resume = t
+                p += 1
+            } else if star >= 0 {
+                p = star + 1
+                resume += 1
+                t = resume
+            } else {
+                return false
+            }
+        }
+        while p < pattern.count && pattern[p] == "*" { p += 1 }
+        return p == pattern.count
+    }
+}
+
+extension RunReport {
+    /// The report with its profile's budgets judged: a failed fail-level budget turns a run
+    /// that otherwise passed into `budget_exceeded` (exit 99); anything worse keeps its code.
+    public func applyingBudgets(_ spec: BudgetSpec? = nil) -> RunReport {
+        guard let spec = spec ?? profile.budgets, !spec.rules.isEmpty else { return self }
+        var report = self
+        let results = BudgetEvaluator.evaluate(self, spec)
+        report.budgets = results
+        let failed = results.filter { $0.verdict == .fail }
+        if !failed.isEmpty && report.outcome == .passed {
+            report.outcome = .budgetExceeded
+            report.exitCode = ExitCodes.budgetExceeded
+            report.reason = "the command succeeded but \(failed.count) budget\(failed.count == 1 ? "" : "s") failed: \(failed[0].message)"
+        }
+        return report
+    }
+}

@@ -1,0 +1,94 @@
+/// Shared by the renderers: one way to write each kind of value, and plain-text tables.
+enum Format {
+    static func value(_ metric: String, _ value: Double?) -> String {
+        guard let value else { return "—" }
+        switch metric {
+        case "peak_rss", "rss_growth": return ByteQuantity.human(UInt64(max(0, value)))
+        case "throttled": return formatFixed(value, digits: 1) + "%"
+        case "oom_kills", "seccomp_denials", "network_attempts", "calls": return String(Int(value))
+        default: return DurationQuantity.formatMeasured(value)
+        }
+    }
+
+    static func change(_ change: Double?) -> String {
+        guard let change else { return "" }
+        return (change >= 0 ? "+" : "") + formatFixed(change * 100, digits: 1) + "%"
+    }
+
+    static func pValue(_ p: Double?) -> String {
+        guard let p else { return "" }
+        if p < 0.0001 { return "<0.0001" }
+        return formatFixed(p, digits: 4)
+    }
+
+    /// Shortens from the left, keeping the end of a test path (its most specific part).
+    static func fit(_ text: String, _ width: Int) -> String {
+        text.count <= width ? text : "…" + String(text.suffix(width - 1))
+    }
+
+    static func outcomeMark(_ outcome: Outcome) -> String {
+        switch outcome {
+        case .passed: "✅"
+        case .budgetExceeded: "❌"
+        default: "❌"
+        }
+    }
+}
+
+/// A plain-text table: columns padded to their widest cell (right-aligned when numeric-looking).
+struct TextTable {
+    var header: [String]
+    var rows: [[String]] = []
+    var rightAligned: Set<Int> = []
+
+    func render(indent: String = "  ") -> [String] {
+        var widths = header.map(\.count)
+        for row in rows { for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) } }
+        func line(_ cells: [String]) -> String {
+            let padded = cells.enumerated().map { index, cell in
+                let pad = String(repeating: " ", count: widths[index] - cell.count)
+                return rightAligned.contains(index) ? pad + cell : cell + pad
+            }
+            return (indent + padded.joined(separator: "  ")).trimmingTrailingSpaces()
+        }
+        return [line(header)] + rows.map(line)
+    }
+}
+
+/// A Markdown table; `|` in cells escaped.
+struct MarkdownTable {
+    var header: [String]
+    var rows: [[String]] = []
+    var rightAligned: Set<Int> = []
+
+    func render() -> [String] {
+        func cell(_ text: String) -> String { text.replacingAll("|", with: "\\\\|").replacingAll("\n", with: " ") }
+        let separator = header.indices.map { rightAligned.contains($0) ? "---:" : "---" }
+        return ["| " + header.map(cell).joined(separator: " | ") + " |", "| " + separator.joined(separator: " | ") + " |"]
+            + rows.map { "| " + $0.map(cell).joined(separator: " | ") + " |" }
+    }
+}
+
+extension String {
+    func trimmingTrailingSpaces() -> String {
+        var copy = self
+        while copy.hasSuffix(" ") { copy.removeLast() }
+        return copy
+    }
+
+    /// `&`, `<`, `>`, `"` as entities, for XML and HTML.
+    var xmlEscaped: String {
+        var out = ""
+        out.reserveCapacity(count)
+        for character in self {
+            switch character {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,153 @@
+/// Markdown for pull-request comments and GitHub job summaries: the verdict first, then only
+/// what failed or changed; the rest folded in `<details>`.
+public enum MarkdownRenderer {
+    public static func render(_ report: RunReport) -> String {
+        var lines: [String] = []
+        let command = Summary.display(report.command.joined(separator: " "), limit: 60)
+        lines.append("### \(Format.outcomeMark(report.outcome)) confine: \(report.outcome.rawValue) (exit \(report.exitCode)) — `\(command)` under `\(report.profile.name)`")
+        lines.append("")
+        lines.append(report.reason.prefix(1).uppercased() + report.reason.dropFirst() + ".")
+        lines.append("")
+        var suite = MarkdownTable(header: ["peak memory", "CPU", "throttled", "OOM kills", "duration"])
+        let memory = report.memory.limitBytes.map {
+            "\(ByteQuantity.human(report.memory.peakBytes)) of \(ByteQuantity.human($0)) (\(formatFixed(Double(report.memory.peakBytes) / Double($0) * 100, digits: 0))%)"
+        } ?? ByteQuantity.human(report.memory.peakBytes)
+        let throttled = report.cpu.periods > 0
+            ? formatFixed(Double(report.cpu.throttledPeriods) / Double(report.cpu.periods) * 100, digits: 0) + "%" : "—"
+        suite.rows.append([memory, formatFixed(report.cpu.usageSeconds, digits: 2) + "s", throttled, String(report.oomKills.count),
+                           formatFixed(report.durationSeconds, digits: 2) + "s"])
+        lines += suite.render()
+        for kill in report.oomKills {
+            lines.append("")
+            lines.append("- 💥 OOM kill: `\(Summary.display(kill.command, limit: 60))` (pid \(kill.pid)) at \(formatFixed(kill.atSeconds, digits: 2))s")
+        }
+
+        if let budgets = report.budgets, !budgets.isEmpty {
+            let count = { (verdict: BudgetResult.Verdict) in budgets.filter { $0.verdict == verdict }.count }
+            lines.append("")
+            lines.append("**Budgets:** \(count(.pass)) passed, \(count(.fail)) failed, \(count(.warn)) warned, \(count(.missing)) missing")
+            let notPassed = budgets.filter { $0.verdict != .pass }
+            if !notPassed.isEmpty {
+                lines.append("")
+                var table = MarkdownTable(header: ["", "budget", "measured", "limit"], rightAligned: [2, 3])
+                for result in notPassed.sorted(by: { order($0.verdict) < order($1.verdict) }) {
+                    let subject = result.target ?? (result.scope == .suite ? "suite" : result.pattern)
+                    table.rows.append([mark(result.verdict), "`\(subject)` \(result.metric.rawValue)",
+                                       result.measured.map { result.metric.format($0) } ?? "not in this run",
+                                       "\(result.comparison) \(result.metric.format(result.limit))"])
+                }
+                lines += table.render()
+            }
+        }
+
+        if !report.tests.isEmpty {
+            let failed = report.tests.filter { $0.outcome == "failed" || $0.outcome == "error" || $0.outcome == "incomplete" }
+            lines.append("")
+            lines.append("<details><summary>Tests: \(report.tests.count), \(failed.count) failed or incomplete</summary>")
+            lines.append("")
+            var table = MarkdownTable(header: ["test", "outcome", "duration", "peak", "growth"], rightAligned: [2, 3, 4])
+            let shown = report.tests.sorted { ($0.peakBytes ?? 0, $0.durationSeconds ?? 0) > ($1.peakBytes ?? 0, $1.durationSeconds ?? 0) }
+            for test in shown.prefix(25) {
+                table.rows.append(["`\(Format.fit(test.name, 70))`", test.outcome ?? "—", Format.value("duration", test.durationSeconds),
+                                   Format.value("peak_rss", test.peakBytes.map { Double($0) }),
+                                   test.peakGrowthBytes.map { "+" + ByteQuantity.human($0) } ?? "—"])
+            }
+            lines += table.render()
+            if shown.count > 25 { lines.append(""); lines.append("… and \(shown.count - 25) more (hungriest first).") }
+            lines.append("")
+            lines.append("</details>")
+        }
+
+        if !report.functions.isEmpty {
+            lines.append("")
+            lines.append("<details><summary>Functions: \(report.functions.count)</summary>")
+            lines.append("")
+            var table = MarkdownTable(header: ["function", "calls", "p50", "p95", "p99", "max"], rightAligned: [1, 2, 3, 4, 5])
+            for function in report.functions.prefix(25) {
+                table.rows.append(["`\(Format.fit(function.name, 60))`", String(function.calls),
+                                   Format.value("p50", function.p50Seconds), Format.value("p95", function.p95Seconds),
+                                   Format.value("p99", function.p99Seconds), Format.value("max", function.maxSeconds)])
+            }
+            lines += table.render()
+            lines.append("")
+            lines.append("</details>")
+        }
+        if !report.warnings.isEmpty {
+            lines.append("")
+            lines.append("<details><summary>Warnings: \(report.warnings.count)</summary>")
+            lines.append("")
+            for warning in report.warnings { lines.append("- \(warning)") }
+            lines.append("")
+            lines.append("</details>")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    public static func render(_ comparison: Comparison) -> String {
+        var lines: [String] = []
+        let regressions = comparison.regressions, improvements = comparison.improvements
+        let added = comparison.rows.filter { $0.verdict == .added }, removed = comparison.rows.filter { $0.verdict == .removed }
+        let mark = regressions.isEmpty ? "✅" : "❌"
+        lines.append("### \(mark) confine compare: \(regressions.count) regression\(regressions.count == 1 ? "" : "s"), "
+                     + "\(improvements.count) improvement\(improvements.count == 1 ? "" : "s")")
+        lines.append("")
+        let spec = comparison.regression
+        lines.append("`\(comparison.base)` → `\(comparison.head)` · thresholds: latency \(spec.latency.description) "
+                     + "(one-sided Mann-Whitney p < \(spec.alpha)), peak memory \(spec.peakRss.description), "
+                     + "duration \(spec.duration.description), CPU \(spec.cpuTime.description)")
+        let changed = regressions + improvements
+        if !changed.isEmpty {
+            lines.append("")
+            var table = MarkdownTable(header: ["", "what", "metric", "base", "head", "change", "p (calls)"], rightAligned: [3, 4, 5])
+            for row in changed {
+                let calls = row.baseCalls.map { base in " (\(base)/\(row.headCalls ?? 0))" } ?? ""
+                table.rows.append([row.verdict == .regression ? "🔺 regression" : "🔻 improvement",
+                                   "\(row.kind) `\(Format.fit(row.name, 60))`", row.metric, Format.value(row.metric, row.base),
+                                   Format.value(row.metric, row.head), Format.change(row.change),
+                                   row.pValue.map { Format.pValue($0) + calls } ?? ""])
+            }
+            lines += table.render()
+        }
+        if !added.isEmpty || !removed.isEmpty {
+            lines.append("")
+            lines.append("<details><summary>Added: \(added.count), removed: \(removed.count)</summary>")
+            lines.append("")
+            for row in added { lines.append("- added \(row.kind) `\(row.name)`") }
+            for row in removed { lines.append("- removed \(row.kind) `\(row.name)`") }
+            lines.append("")
+            lines.append("</details>")
+        }
+        let unchanged = comparison.rows.filter { $0.verdict == .unchanged }
+        lines.append("")
+        lines.append("<details><summary>Unchanged: \(unchanged.count)</summary>")
+        lines.append("")
+        var table = MarkdownTable(header: ["what", "metric", "base", "head", "change"], rightAligned: [2, 3, 4])
+        for row in unchanged.prefix(50) {
+            table.rows.append(["\(row.kind) `\(Format.fit(row.name, 60))`", row.metric, Format.value(row.metric, row.base),
+                               Format.value(row.metric, row.head), Format.change(row.change)])
+        }
+        lines += table.render()
+        if unchanged.count > 50 { lines.append(""); lines.append("… and \(unchanged.count - 50) more.") }
+        lines.append("")
+        lines.append("</details>")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func mark(_ verdict: BudgetResult.Verdict) -> String {
+        switch verdict {
+        case .pass: "✅"
+        case .fail: "❌"
+        case .warn: "⚠️"
+        case .missing: "❔"
+        }
+    }
+
+    static func order(_ verdict: BudgetResult.Verdict) -> Int {
+        switch verdict {
+        case .fail: 0
+        case .warn: 1
+        case .missing: 2
+        case .pass: 3
+        }
+    }
+}

@@ -1,0 +1,109 @@
+/// Tables for a terminal, at most 100 columns; colour only when asked (the CLI asks when
+/// stdout is a terminal and `NO_COLOR` is unset).
+public enum TerminalRenderer {
+    public static let width = 100
+
+    struct Palette {
+        let color: Bool
+        func paint(_ text: String, _ code: String) -> String { color ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text }
+        func red(_ text: String) -> String { paint(text, "31") }
+        func green(_ text: String) -> String { paint(text, "32") }
+        func yellow(_ text: String) -> String { paint(text, "33") }
+        func bold(_ text: String) -> String { paint(text, "1") }
+        func dim(_ text: String) -> String { paint(text, "2") }
+    }
+
+    public static func render(_ report: RunReport, color: Bool) -> String {
+        let palette = Palette(color: color)
+        var lines = Summary.render(report, reportPath: nil).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        while lines.last?.isEmpty == true { lines.removeLast() }
+        // The summary's first line is the verdict: colour it.
+        if let first = lines.first {
+            lines[0] = report.exitCode == 0 ? palette.green(first) : palette.red(first)
+        }
+        if let budgets = report.budgets, !budgets.isEmpty {
+            lines.append("")
+            lines.append(palette.bold("budgets"))
+            var table = TextTable(header: ["", "target", "metric", "measured", "limit"], rightAligned: [3, 4])
+            for result in budgets.sorted(by: { MarkdownRenderer.order($0.verdict) < MarkdownRenderer.order($1.verdict) }) {
+                table.rows.append([result.verdict.rawValue, Format.fit(result.target ?? (result.scope == .suite ? "suite" : result.pattern), 50),
+                                   result.metric.rawValue, result.measured.map { result.metric.format($0) } ?? "—",
+                                   "\(result.comparison) \(result.metric.format(result.limit))"])
+            }
+            lines += table.render().enumerated().map { index, line in
+                guard index > 0 else { return palette.dim(line) }
+                let verdict = budgets.sorted(by: { MarkdownRenderer.order($0.verdict) < MarkdownRenderer.order($1.verdict) })[index - 1].verdict
+                switch verdict {
+                case .fail: return palette.red(line)
+                case .warn, .missing: return palette.yellow(line)
+                case .pass: return line
+                }
+            }
+        }
+        if !report.functions.isEmpty {
+            lines.append("")
+            lines.append(palette.bold("functions"))
+            var table = TextTable(header: ["function", "calls", "p50", "p95", "p99", "max"], rightAligned: [1, 2, 3, 4, 5])
+            for function in report.functions.prefix(20) {
+                table.rows.append([Format.fit(function.name, 44), String(function.calls), Format.value("p50", function.p50Seconds),
+                                   Format.value("p95", function.p95Seconds), Format.value("p99", function.p99Seconds),
+                                   Format.value("max", function.maxSeconds)])
+            }
+            lines += table.render()
+        }
+        return lines.map { fitLine($0, color: color) }.joined(separator: "\n") + "\n"
+    }
+
+    public static func render(_ comparison: Comparison, color: Bool) -> String {
+        let palette = Palette(color: color)
+        let regressions = comparison.regressions, improvements = comparison.improvements
+        var lines: [String] = []
+        let verdict = "confine compare: \(regressions.count) regression\(regressions.count == 1 ? "" : "s"), "
+            + "\(improvements.count) improvement\(improvements.count == 1 ? "" : "s")"
+        lines.append(regressions.isEmpty ? palette.green(verdict) : palette.red(verdict))
+        lines.append(palette.dim("  \(comparison.base) → \(comparison.head)"))
+        let shown = comparison.rows.filter { $0.verdict != .unchanged }
+        if !shown.isEmpty {
+            var table = TextTable(header: ["", "what", "metric", "base", "head", "change", "p"], rightAligned: [3, 4, 5, 6])
+            for row in shown {
+                table.rows.append([row.verdict.rawValue, Format.fit("\(row.kind) \(row.name)", 40), row.metric,
+                                   Format.value(row.metric, row.base), Format.value(row.metric, row.head), Format.change(row.change),
+                                   Format.pValue(row.pValue)])
+            }
+            lines += table.render().enumerated().map { index, line in
+                guard index > 0 else { return palette.dim(line) }
+                switch shown[index - 1].verdict {
+                case .regression: return palette.red(line)
+                case .improvement: return palette.green(line)
+                default: return line
+                }
+            }
+        }
+        lines.append("  \(comparison.rows.filter { $0.verdict == .unchanged }.count) unchanged")
+        return lines.map { fitLine($0, color: color) }.joined(separator: "\n") + "\n"
+    }
+
+    /// Lines longer than the width are cut (colour codes do not count; cut lines lose them).
+    static func fitLine(_ line: String, color: Bool) -> String {
+        let visible = line.replacingEscapes()
+        guard visible.count > width else { return line }
+        return String(visible.prefix(width - 1)) + "…"
+    }
+}
+
+extension String {
+    /// Without ANSI colour sequences.
+    func replacingEscapes() -> String {
+        guard contains("\u{1B}") else { return self }
+        var out = ""
+        var iterator = makeIterator()
+        while let character = iterator.next() {
+            if character == "\u{1B}" {
+                while let next = iterator.next(), !next.isLetter {}
+                continue
+            }
+            out.append(character)
+        }
+        return out
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+
+/// Reading a report back (`confine report`, `compare`, `merge`): every failure names the file
+/// and, for content, the JSON path.
+public enum ReportFiles {
+    public enum LoadError: Error, Equatable, CustomStringConvertible {
+        case missing(path: String)
+        case unreadable(path: String, reason: String)
+        case invalid(path: String, at: String, reason: String)
+
+        public var description: String {
+            switch self {
+            case .missing(let path): "\(path): no such report"
+            case .unreadable(let path, let reason): "\(path): cannot read: \(reason)"
+            case .invalid(let path, let at, let reason): "\(path): \(at): \(reason)"
+            }
+        }
+    }
+
+    public static func load(_ path: String) throws(LoadError) -> RunReport {
+        guard FileManager.default.fileExists(atPath: path) else { throw .missing(path: path) }
+        guard let data = FileManager.default.contents(atPath: path) else { throw .unreadable(path: path, reason: "permission denied or not a file") }
+        return try decode(data, path: path)
+    }
+
+    public static func decode(_ data: Data, path: String) throws(LoadError) -> RunReport {
+        // The schema version first, so a report from another confine gets that message, not a missing key.
+        if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+           let version = object["schemaVersion"] as? Int, version != RunReport.currentSchemaVersion {
+            throw .invalid(path: path, at: "schemaVersion",
+                           reason: "report schema version \(version); this confine reads version \(RunReport.currentSchemaVersion)")
+        }
+        do {
+            return try JSONDecoder().decode(RunReport.self, from: data)
+        } catch let error as DecodingError {
+            throw describe(error, path: path, size: data.count)
+        } catch {
+            throw .invalid(path: path, at: "(root)", reason: "\(error)")
+        }
+    }
+
+    static func describe(_ error: DecodingError, path: String, size: Int) -> LoadError {
+        func jsonPath(_ codingPath: [any CodingKey]) -> String {
+            guard !codingPath.isEmpty else { return "(root)" }
+            var text = ""
+            for key in codingPath {
+                if let index = key.intValue { text += "[\(index)]" } else { text += (text.isEmpty ? "" : ".") + key.stringValue }
+            }
+            return text
+        }
+        switch error {
+        case .dataCorrupted(let context):
+            let truncated = context.codingPath.isEmpty ? " (\(size) bytes; truncated or not JSON)" : ""
+            return .invalid(path: path, at: jsonPath(context.codingPath), reason: "not valid JSON\(truncated)")
+        case .keyNotFound(let key, let context):
+            return .invalid(path: path, at: jsonPath(context.codingPath + [key]), reason: "missing; is this a confine run report?")
+        case .typeMismatch(let type, let context):
+            return .invalid(path: path, at: jsonPath(context.codingPath), reason: "expected \(describe(type))")
+        case .valueNotFound(let type, let context):
+            return .invalid(path: path, at: jsonPath(context.codingPath), reason: "null where \(describe(type)) was expected")
+        @unknown default:
+            return .invalid(path: path, at: "(root)", reason: "\(error)")
+        }
+    }
+
+    static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Bool.Type: "true or false"
+        case is Double.Type, is Int.Type, is Int32.Type, is Int64.Type, is UInt64.Type: "a number"
+        case is [Any].Type: "an array"
+        case is [String: Any].Type: "an object"
+        default: "\(type)"
+        }
+    }
+}

@@ -1,0 +1,172 @@
+import ArgumentParser
+import ConfineCore
+import Foundation
+
+/// The formats `report` and `compare` write.
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case terminal, markdown, junit, json, html
+}
+
+/// Where and how `report` and `compare` write: stdout unless `--output`.
+struct OutputOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("terminal, markdown, junit, json or html.", valueName: "format"))
+    var format: OutputFormat = .terminal
+
+    @Option(help: ArgumentHelp("Write here instead of stdout.", valueName: "file"))
+    var output: String?
+
+    /// Colour for the terminal format: only on a terminal, never with NO_COLOR set.
+    var color: Bool {
+        output == nil && isatty(1) != 0 && ProcessInfo.processInfo.environment["NO_COLOR"].map(\.isEmpty) ?? true
+    }
+
+    func write(_ text: String) throws {
+        guard let output else {
+            FileHandle.standardOutput.write(Data(text.utf8))
+            return
+        }
+        do {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
+        } catch {
+            FileHandle.standardError.write(Data("confine: cannot write \(output): \(error.localizedDescription)\n".utf8))
+            throw ExitCode(ExitCodes.setupFailed)
+        }
+    }
+}
+
+/// Loads a report or exits 64 with the file and JSON path; a missing file exits `missingCode`.
+func loadReport(_ path: String, missingCode: Int32 = ExitCodes.usage) throws -> RunReport {
+    do {
+        return try ReportFiles.load(path)
+    } catch {
+        FileHandle.standardError.write(Data("confine: \(error)\n".utf8))
+        if case .missing = error { throw ExitCode(missingCode) }
+        throw ExitCode(ExitCodes.usage)
+    }
+}
+
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Render a run report: terminal, Markdown, JUnit XML, JSON or a self-contained HTML page.",
+        discussion: """
+        Examples:
+          confine report head.json --format html --output report.html
+          confine report head.json --format junit --output budgets.xml
+          confine report head.json --profile api.yaml     # judge it against these budgets instead
+        Exits 0 when the output was written, 64 for an unreadable report or profile.
+        """
+    )
+
+    @Argument(help: "The run report (JSON) written by confine run or confine merge.")
+    var report: String
+
+    @Option(help: ArgumentHelp("Judge the report against this profile's budgets instead of its own.", valueName: "profile"))
+    var profile: String?
+
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        var loaded = try loadReport(report)
+        if let profile {
+            let spec: ProfileSpec
+            do {
+                (spec, _) = try BuiltinProfiles.loader().load(profile)
+            } catch {
+                throw failWithProfileError(error)
+            }
+            loaded.budgets = nil
+            loaded = loaded.applyingBudgets(spec.budgets ?? BudgetSpec())
+        }
+        switch output.format {
+        case .terminal: try output.write(TerminalRenderer.render(loaded, color: output.color))
+        case .markdown: try output.write(MarkdownRenderer.render(loaded))
+        case .junit: try output.write(JUnitRenderer.render(loaded))
+        case .json: try output.write(String(decoding: try loaded.jsonData(), as: UTF8.self))
+        case .html: try output.write(HTMLRenderer.render(loaded))
+        }
+    }
+}
+
+struct CompareCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compare",
+        abstract: "Compare a run report with a baseline: regressions, improvements, tests and functions added or removed.",
+        discussion: """
+        Latency regresses when a percentile of a probed function is worse than the threshold AND a
+        one-sided Mann-Whitney U test over every call says the slowdown is not chance (p < alpha);
+        suite and test figures against their relative and absolute thresholds. Thresholds come from
+        the head report's profile (regression:) or the defaults: latency +10%, peak_rss +5% and +1Mi,
+        duration and cpu_time +10% and +10ms, alpha 0.01.
+        Exit codes: 0 no regression; 99 a regression; 66 the baseline report does not exist;
+        64 unreadable reports or reports of different schema versions.
+        """
+    )
+
+    static let baselineMissing: Int32 = 66
+
+    @Argument(help: "The baseline report (main branch).")
+    var base: String
+
+    @Argument(help: "The report to judge (the pull request).")
+    var head: String
+
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let baseReport = try loadReport(base, missingCode: Self.baselineMissing)
+        let headReport = try loadReport(head)
+        let comparison: Comparison
+        do {
+            comparison = try Comparator.compare(base: baseReport, head: headReport, basePath: base, headPath: head)
+        } catch {
+            FileHandle.standardError.write(Data("confine: \(error)\n".utf8))
+            throw ExitCode(ExitCodes.usage)
+        }
+        switch output.format {
+        case .terminal: try output.write(TerminalRenderer.render(comparison, color: output.color))
+        case .markdown: try output.write(MarkdownRenderer.render(comparison))
+        case .junit: try output.write(JUnitRenderer.render(comparison))
+        case .json:
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            try output.write(String(decoding: try encoder.encode(comparison), as: UTF8.self) + "\n")
+        case .html:
+            FileHandle.standardError.write(Data("confine: compare writes terminal, markdown, junit or json; html is for `confine report`\n".utf8))
+            throw ExitCode(ExitCodes.usage)
+        }
+        if comparison.hasRegression { throw ExitCode(ExitCodes.budgetExceeded) }
+    }
+}
+
+struct MergeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "merge",
+        abstract: "Merge the reports of CI shards into one (tests and functions unioned, histograms merged).",
+        discussion: """
+        Example: confine merge shard-*.json --output all.json
+        The merged report keeps each shard's suite figures under `shards`; its budgets are judged
+        again on the merged figures. Exits 0 when written, 64 for an unreadable report.
+        """
+    )
+
+    @Argument(help: "Shard reports.")
+    var reports: [String]
+
+    @Option(help: ArgumentHelp("Write the merged report here instead of stdout.", valueName: "file"))
+    var output: String?
+
+    func run() throws {
+        guard !reports.isEmpty else { throw ValidationError("name the shard reports to merge") }
+        let shards = try reports.map { (path: $0, report: try loadReport($0)) }
+        let merged: RunReport
+        do {
+            merged = try ReportMerger.merge(shards)
+        } catch {
+            FileHandle.standardError.write(Data("confine: \(error)\n".utf8))
+            throw ExitCode(ExitCodes.usage)
+        }
+        let text = String(decoding: try merged.jsonData(), as: UTF8.self)
+        try OutputOptions.parse(output.map { ["--output", $0] } ?? []).write(text)
+    }
+}
