@@ -52,12 +52,13 @@ public enum Comparator {
 
         func scalar(_ kind: String, _ name: String, _ metric: String, _ base: Double?, _ head: Double?,
                     _ threshold: RegressionThreshold) -> Row? {
+            let unit: BudgetMetric = metric == "peak_rss" ? .peakRss : .duration
             guard let base, let head else { return nil }
             var verdict = Comparison.Verdict.unchanged
             if threshold.exceeded(base: base, head: head) { verdict = .regression }
             else if threshold.exceeded(base: head, head: base) { verdict = .improvement }
             return Row(kind: kind, name: name, metric: metric, base: base, head: head, change: base > 0 ? (head - base) / base : nil,
-                       threshold: threshold.description, verdict: verdict)
+                       threshold: threshold.description(unit), verdict: verdict)
         }
 
         // The suite.
@@ -126,7 +127,7 @@ public enum Comparator {
             pValue = test.map { change(moved.1, moved.2) >= 0 ? $0.pSlower : $0.pFaster }
         }
         return Comparison.Row(kind: "function", name: new.name, metric: shown.0, base: shown.1, head: shown.2,
-                              change: shown.1 > 0 ? (shown.2 - shown.1) / shown.1 : nil, threshold: spec.latency.description,
+                              change: shown.1 > 0 ? (shown.2 - shown.1) / shown.1 : nil, threshold: spec.latency.description(.p95),
                               pValue: pValue, baseCalls: old.calls, headCalls: new.calls, verdict: verdict)
     }
 

@@ -35,8 +35,10 @@ public struct RegressionThreshold: Codable, Sendable, Equatable {
         return relative != nil || absolute != nil
     }
 
-    public var description: String {
-        [relative.map { "+\(formatFixed($0 * 100, digits: 0))%" }, absolute.map { "+\($0)" }].compactMap { $0 }.joined(separator: " and ")
+    /// `+10%`, `+5% and +1.0 MiB`, in the unit of `metric` (seconds or bytes).
+    public func description(_ metric: BudgetMetric) -> String {
+        [relative.map { "+\(formatFixed($0 * 100, digits: 0))%" }, absolute.map { "+" + metric.format($0) }]
+            .compactMap { $0 }.joined(separator: " and ")
     }
 }
 

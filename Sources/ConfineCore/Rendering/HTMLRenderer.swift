@@ -5,7 +5,7 @@ public enum HTMLRenderer {
     public static func render(_ report: RunReport) -> String {
         var body: [String] = []
         let ok = report.exitCode == 0
-        body.append("<header class=\"\(ok ? "ok" : "bad")\"><h1>\(Format.outcomeMark(report.outcome)) confine: \(report.outcome.rawValue) "
+        body.append("<header class=\"\(ok ? "ok" : "bad")\"><h1>confine: \(report.outcome.rawValue) "
                     + "(exit \(report.exitCode))</h1><p>\(report.reason.xmlEscaped)</p><p class=\"meta\"><code>"
                     + "\(report.command.joined(separator: " ").xmlEscaped)</code> under <b>\(report.profile.name.xmlEscaped)</b> · "
                     + "\(report.startedAt) · \(formatFixed(report.durationSeconds, digits: 2))s · kernel \(report.host.kernel.xmlEscaped) "
@@ -18,7 +18,7 @@ public enum HTMLRenderer {
             var rows = ""
             for result in budgets.sorted(by: { MarkdownRenderer.order($0.verdict) < MarkdownRenderer.order($1.verdict) }) {
                 let subject = result.target ?? (result.scope == .suite ? "suite" : result.pattern)
-                rows += "<tr class=\"\(result.verdict.rawValue)\"><td>\(MarkdownRenderer.mark(result.verdict)) \(result.verdict.rawValue)</td>"
+                rows += "<tr class=\"\(result.verdict.rawValue)\"><td><span class=\"badge \(result.verdict.rawValue)\">\(result.verdict.rawValue)</span></td>"
                     + "<td><code>\(subject.xmlEscaped)</code></td><td>\(result.metric.rawValue)</td>"
                     + "<td class=\"n\">\(result.measured.map { result.metric.format($0) } ?? "—")</td>"
                     + "<td class=\"n\">\(result.comparison.xmlEscaped) \(result.metric.format(result.limit))</td></tr>"
@@ -55,6 +55,8 @@ public enum HTMLRenderer {
         .usage{fill:none;stroke:#2f6fde;stroke-width:1.6}.area{fill:#2f6fde;opacity:.12}.limit{stroke:#d93025;stroke-width:2;stroke-dasharray:6 4}
         .oom{fill:#d93025}.span{fill:#7b61ff;opacity:.35}.grid{stroke:#e6e8ec}.budget{stroke:#d93025;stroke-width:2}
         .p50{fill:#9cc3ff}.p95{fill:#4d8df6}.p99{fill:#1f4fae}
+        .badge{display:inline-block;padding:0 6px;border-radius:4px;font-size:12px;color:#fff;background:#1f7a3f}
+        .badge.fail{background:#b3261e}.badge.warn,.badge.missing{background:#b26a00}
         </style></head><body>
         \(body.joined(separator: "\n"))
         </body></html>

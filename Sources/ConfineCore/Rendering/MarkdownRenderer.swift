@@ -92,9 +92,9 @@ public enum MarkdownRenderer {
                      + "\(improvements.count) improvement\(improvements.count == 1 ? "" : "s")")
         lines.append("")
         let spec = comparison.regression
-        lines.append("`\(comparison.base)` → `\(comparison.head)` · thresholds: latency \(spec.latency.description) "
-                     + "(one-sided Mann-Whitney p < \(spec.alpha)), peak memory \(spec.peakRss.description), "
-                     + "duration \(spec.duration.description), CPU \(spec.cpuTime.description)")
+        lines.append("`\(comparison.base)` → `\(comparison.head)` · thresholds: latency \(spec.latency.description(.p95)) "
+                     + "(one-sided Mann-Whitney p < \(spec.alpha)), peak memory \(spec.peakRss.description(.peakRss)), "
+                     + "duration \(spec.duration.description(.duration)), CPU \(spec.cpuTime.description(.cpuTime))")
         let changed = regressions + improvements
         if !changed.isEmpty {
             lines.append("")
