@@ -315,6 +315,17 @@ public struct FunctionRecord: Codable, Sendable, Equatable {
     /// equivalent value), for `confine compare` and `confine merge`.
     public var histogram: [[UInt64]]?
 
+    /// The calls as a distribution (nil for a report written without histograms).
+    public var distribution: LatencyDistribution? {
+        histogram.flatMap {
+            LatencyDistribution(pairs: $0, minimum: UInt64((minSeconds * 1e9).rounded()), maximum: UInt64((maxSeconds * 1e9).rounded()),
+                                sumNanoseconds: UInt64((totalSeconds * 1e9).rounded()))
+        }
+    }
+}
+
+extension FunctionRecord {
+    /// Every figure from the calls themselves (live, and when shards are merged).
     public init(name: String, distribution: LatencyDistribution, bytes: Int64?, memoryGrowthBytes: Int64, processes: Int) {
         let seconds = { (ns: UInt64) in Double(ns) / 1e9 }
         let calls = distribution.count
@@ -334,13 +345,6 @@ public struct FunctionRecord: Codable, Sendable, Equatable {
         histogram = distribution.pairs
     }
 
-    /// The calls as a distribution (nil for a report written without histograms).
-    public var distribution: LatencyDistribution? {
-        histogram.flatMap {
-            LatencyDistribution(pairs: $0, minimum: UInt64((minSeconds * 1e9).rounded()), maximum: UInt64((maxSeconds * 1e9).rounded()),
-                                sumNanoseconds: UInt64((totalSeconds * 1e9).rounded()))
-        }
-    }
 }
 
 struct FunctionAccumulator: Sendable {

@@ -67,19 +67,23 @@ public enum Comparator {
                  scalar("suite", "suite", "peak_rss", Double(base.memory.peakBytes), Double(head.memory.peakBytes), spec.peakRss)]
             .compactMap { $0 }
 
-        // Tests, matched by name.
-        let baseTests = Dictionary(base.tests.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        let headTests = Dictionary(head.tests.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        for test in head.tests where headTests[test.name] == test {
-            guard let old = baseTests[test.name] else {
+        // Tests, matched by name (the first of a repeated name).
+        var baseIndex: [String: Int] = [:]
+        baseIndex.reserveCapacity(base.tests.count)
+        for (index, test) in base.tests.enumerated() where baseIndex[test.name] == nil { baseIndex[test.name] = index }
+        var seen = Set<String>(minimumCapacity: head.tests.count)
+        for test in head.tests where seen.insert(test.name).inserted {
+            guard let index = baseIndex[test.name] else {
                 rows.append(Row(kind: "test", name: test.name, metric: "duration", head: test.durationSeconds, verdict: .added))
                 continue
             }
-            rows += [scalar("test", test.name, "duration", old.durationSeconds, test.durationSeconds, spec.duration),
-                     scalar("test", test.name, "peak_rss", old.peakBytes.map { Double($0) }, test.peakBytes.map { Double($0) }, spec.peakRss)]
-                .compactMap { $0 }
+            let old = base.tests[index]
+            if let row = scalar("test", test.name, "duration", old.durationSeconds, test.durationSeconds, spec.duration) { rows.append(row) }
+            if let row = scalar("test", test.name, "peak_rss", old.peakBytes.map { Double($0) }, test.peakBytes.map { Double($0) }, spec.peakRss) {
+                rows.append(row)
+            }
         }
-        for test in base.tests where headTests[test.name] == nil && baseTests[test.name] == test {
+        for (index, test) in base.tests.enumerated() where baseIndex[test.name] == index && !seen.contains(test.name) {
             rows.append(Row(kind: "test", name: test.name, metric: "duration", base: test.durationSeconds, verdict: .removed))
         }
 

@@ -17,6 +17,19 @@ public enum ReportFiles {
         }
     }
 
+    /// Several reports, decoded in parallel (decoding a large report is the slow part of
+    /// `compare` and `merge`), each with its own result.
+    public static func loadAll(_ paths: [String]) -> [Result<RunReport, LoadError>] {
+        let results = UnsafeMutableBufferPointer<Result<RunReport, LoadError>?>.allocate(capacity: paths.count)
+        results.initialize(repeating: nil)
+        defer { results.deallocate() }
+        nonisolated(unsafe) let slots = results
+        DispatchQueue.concurrentPerform(iterations: paths.count) { index in
+            slots[index] = Result { () throws(LoadError) -> RunReport in try load(paths[index]) }
+        }
+        return results.map { $0! }
+    }
+
     public static func load(_ path: String) throws(LoadError) -> RunReport {
         guard FileManager.default.fileExists(atPath: path) else { throw .missing(path: path) }
         guard let data = FileManager.default.contents(atPath: path) else { throw .unreadable(path: path, reason: "permission denied or not a file") }
@@ -24,19 +37,29 @@ public enum ReportFiles {
     }
 
     public static func decode(_ data: Data, path: String) throws(LoadError) -> RunReport {
-        // The schema version first, so a report from another confine gets that message, not a missing key.
-        if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-           let version = object["schemaVersion"] as? Int, version != RunReport.currentSchemaVersion {
-            throw .invalid(path: path, at: "schemaVersion",
-                           reason: "report schema version \(version); this confine reads version \(RunReport.currentSchemaVersion)")
-        }
+        let report: RunReport
         do {
-            return try JSONDecoder().decode(RunReport.self, from: data)
+            report = try ReportJSON.decode(data)
+        } catch let error as ReportJSON.Failure {
+            throw .invalid(path: path, at: error.at, reason: error.reason)
         } catch let error as DecodingError {
+            // A report from another confine gets that message, not the first key it lacks.
+            if let version = schemaVersion(data), version != RunReport.currentSchemaVersion { throw versionError(version, path) }
             throw describe(error, path: path, size: data.count)
         } catch {
             throw .invalid(path: path, at: "(root)", reason: "\(error)")
         }
+        guard report.schemaVersion == RunReport.currentSchemaVersion else { throw versionError(report.schemaVersion, path) }
+        return report
+    }
+
+    static func versionError(_ version: Int, _ path: String) -> LoadError {
+        .invalid(path: path, at: "schemaVersion",
+                 reason: "report schema version \(version); this confine reads version \(RunReport.currentSchemaVersion)")
+    }
+
+    static func schemaVersion(_ data: Data) -> Int? {
+        (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["schemaVersion"] as? Int
     }
 
     static func describe(_ error: DecodingError, path: String, size: Int) -> LoadError {

@@ -344,16 +344,13 @@ public struct RunReport: Codable, Sendable, Equatable {
         self.warnings = warnings
     }
 
+    /// Pretty, sorted keys; the large arrays written by hand (ReportJSON).
     public func jsonData() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        var data = try encoder.encode(self)
-        data.append(0x0A)
-        return data
+        try ReportJSON.encode(self)
     }
 
     public static func decode(_ data: Data) throws -> RunReport {
-        try JSONDecoder().decode(RunReport.self, from: data)
+        try ReportJSON.decode(data)
     }
 }
 

@@ -34,14 +34,17 @@ struct OutputOptions: ParsableArguments {
     }
 }
 
-/// Loads a report or exits 64 with the file and JSON path; a missing file exits `missingCode`.
-func loadReport(_ path: String, missingCode: Int32 = ExitCodes.usage) throws -> RunReport {
-    do {
-        return try ReportFiles.load(path)
-    } catch {
-        FileHandle.standardError.write(Data("confine: \(error)\n".utf8))
-        if case .missing = error { throw ExitCode(missingCode) }
-        throw ExitCode(ExitCodes.usage)
+/// Loads reports (in parallel) or exits 64 naming the file and JSON path; a missing file
+/// exits `missingCode[path]` when one is given for it.
+func loadReports(_ paths: [String], missingCode: [String: Int32] = [:]) throws -> [RunReport] {
+    try zip(paths, ReportFiles.loadAll(paths)).map { path, result in
+        switch result {
+        case .success(let report): return report
+        case .failure(let error):
+            FileHandle.standardError.write(Data("confine: \(error)\n".utf8))
+            if case .missing = error { throw ExitCode(missingCode[path] ?? ExitCodes.usage) }
+            throw ExitCode(ExitCodes.usage)
+        }
     }
 }
 
@@ -67,7 +70,7 @@ struct ReportCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        var loaded = try loadReport(report)
+        var loaded = try loadReports([report])[0]
         if let profile {
             let spec: ProfileSpec
             do {
@@ -114,8 +117,13 @@ struct CompareCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let baseReport = try loadReport(base, missingCode: Self.baselineMissing)
-        let headReport = try loadReport(head)
+        // The baseline's absence comes first: it has its own exit code.
+        if !FileManager.default.fileExists(atPath: base) {
+            FileHandle.standardError.write(Data("confine: \(base): no such report (no baseline yet?)\n".utf8))
+            throw ExitCode(Self.baselineMissing)
+        }
+        let loaded = try loadReports([base, head])
+        let (baseReport, headReport) = (loaded[0], loaded[1])
         let comparison: Comparison
         do {
             comparison = try Comparator.compare(base: baseReport, head: headReport, basePath: base, headPath: head)
@@ -158,7 +166,7 @@ struct MergeCommand: ParsableCommand {
 
     func run() throws {
         guard !reports.isEmpty else { throw ValidationError("name the shard reports to merge") }
-        let shards = try reports.map { (path: $0, report: try loadReport($0)) }
+        let shards = zip(reports, try loadReports(reports)).map { (path: $0, report: $1) }
         let merged: RunReport
         do {
             merged = try ReportMerger.merge(shards)

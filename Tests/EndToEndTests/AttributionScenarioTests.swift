@@ -67,7 +67,9 @@ final class AttributionScenarioTests: XCTestCase {
         XCTAssertEqual(function.p50Seconds, 0.002, accuracy: 0.0002, "p50 \(function.p50Seconds)", file: file, line: line)
         XCTAssertGreaterThanOrEqual(function.minSeconds, 0.0019, file: file, line: line)
         XCTAssertGreaterThanOrEqual(function.p99Seconds, function.p50Seconds, file: file, line: line)
-        XCTAssertEqual(function.totalSeconds, 1.0, accuracy: 0.5, file: file, line: line)
+        // Each call takes at least 2 ms; a busy machine may stretch a few of them.
+        XCTAssertGreaterThanOrEqual(function.totalSeconds, 0.999, file: file, line: line)
+        XCTAssertLessThan(function.totalSeconds, 5, file: file, line: line)
     }
 
     // MARK: pytest

@@ -95,7 +95,9 @@ public enum MarkdownRenderer {
         lines.append("`\(comparison.base)` → `\(comparison.head)` · thresholds: latency \(spec.latency.description(.p95)) "
                      + "(one-sided Mann-Whitney p < \(spec.alpha)), peak memory \(spec.peakRss.description(.peakRss)), "
                      + "duration \(spec.duration.description(.duration)), CPU \(spec.cpuTime.description(.cpuTime))")
-        let changed = regressions + improvements
+        // A comment must stay readable (and under GitHub's 65,536 characters): the largest changes first.
+        let byChange = { (a: Comparison.Row, b: Comparison.Row) in abs(a.change ?? 0) > abs(b.change ?? 0) }
+        let changed = Array(regressions.sorted(by: byChange).prefix(40)) + Array(improvements.sorted(by: byChange).prefix(10))
         if !changed.isEmpty {
             lines.append("")
             var table = MarkdownTable(header: ["", "what", "metric", "base", "head", "change", "p (calls)"], rightAligned: [3, 4, 5])
@@ -107,13 +109,16 @@ public enum MarkdownRenderer {
                                    row.pValue.map { Format.pValue($0) + calls } ?? ""])
             }
             lines += table.render()
+            let hidden = regressions.count + improvements.count - changed.count
+            if hidden > 0 { lines.append(""); lines.append("… and \(hidden) more changes (all in `confine compare --format json`).") }
         }
         if !added.isEmpty || !removed.isEmpty {
             lines.append("")
             lines.append("<details><summary>Added: \(added.count), removed: \(removed.count)</summary>")
             lines.append("")
-            for row in added { lines.append("- added \(row.kind) `\(row.name)`") }
-            for row in removed { lines.append("- removed \(row.kind) `\(row.name)`") }
+            for row in added.prefix(50) { lines.append("- added \(row.kind) `\(row.name)`") }
+            for row in removed.prefix(50) { lines.append("- removed \(row.kind) `\(row.name)`") }
+            if added.count + removed.count > 100 { lines.append("- … and \(added.count + removed.count - 100) more") }
             lines.append("")
             lines.append("</details>")
         }

@@ -62,7 +62,9 @@ public enum TerminalRenderer {
             + "\(improvements.count) improvement\(improvements.count == 1 ? "" : "s")"
         lines.append(regressions.isEmpty ? palette.green(verdict) : palette.red(verdict))
         lines.append(palette.dim("  \(comparison.base) → \(comparison.head)"))
-        let shown = comparison.rows.filter { $0.verdict != .unchanged }
+        let notable = comparison.rows.filter { $0.verdict != .unchanged }
+            .sorted { ($0.verdict == .regression ? 0 : 1, -abs($0.change ?? 0)) < ($1.verdict == .regression ? 0 : 1, -abs($1.change ?? 0)) }
+        let shown = Array(notable.prefix(40))
         if !shown.isEmpty {
             var table = TextTable(header: ["", "what", "metric", "base", "head", "change", "p"], rightAligned: [3, 4, 5, 6])
             for row in shown {
@@ -79,6 +81,7 @@ public enum TerminalRenderer {
                 }
             }
         }
+        if notable.count > shown.count { lines.append("  … and \(notable.count - shown.count) more changes (all in --format json)") }
         lines.append("  \(comparison.rows.filter { $0.verdict == .unchanged }.count) unchanged")
         return lines.map { fitLine($0, color: color) }.joined(separator: "\n") + "\n"
     }
