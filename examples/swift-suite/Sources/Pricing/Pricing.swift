@@ -11,11 +11,11 @@ public func calculateDiscount(_ amount: Int) -> Int {
     }
 }
 
-/// Sleeps to 150 µs short of the deadline, then spins to it: a plain sleep overshoots by the
-/// timer slack and the wake-up (50–200 µs), which would blur what the test checks.
+/// Sleeps to 600 µs short of the deadline, then spins to it: a plain sleep overshoots by the
+/// timer slack and the wake-up (50–500 µs on a busy machine), which would blur what the test checks.
 func preciseSleep(nanoseconds: UInt64) {
     let deadline = ProbeClock.nanoseconds() + nanoseconds
-    if nanoseconds > 150_000 { usleep(UInt32((nanoseconds - 150_000) / 1000)) }
+    if nanoseconds > 600_000 { usleep(UInt32((nanoseconds - 600_000) / 1000)) }
     while ProbeClock.nanoseconds() < deadline {}
 }
 
