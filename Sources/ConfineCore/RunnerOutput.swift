@@ -103,18 +103,8 @@ public struct SwiftTestOutputParser: Sendable {
         return nil
     }
 
-    /// Removes ANSI colour sequences (`ESC [ … m`), which Swift Testing adds on colour terminals.
+    /// Without ANSI colour sequences, which Swift Testing adds on colour terminals.
     static func strippingEscapes(_ line: Substring) -> Substring {
-        guard line.contains("\u{1B}") else { return line }
-        var out = ""
-        var iterator = line.makeIterator()
-        while let character = iterator.next() {
-            if character == "\u{1B}" {
-                while let next = iterator.next(), !(next.isLetter) {}
-                continue
-            }
-            out.append(character)
-        }
-        return Substring(out)
+        line.contains("\u{1B}") ? Substring(String(line).replacingEscapes()) : line
     }
 }

@@ -83,7 +83,7 @@ public final class ProbeSink: @unchecked Sendable {
     private let socket: Int32
     private let address: sockaddr_un
     /// Every thread's buffer, for the flush at exit.
-    private let buffers = Mutex<[ThreadBuffer]>([])
+    fileprivate let buffers = Mutex<[ThreadBuffer]>([])
     private let dropped = Atomic<UInt32>(0)
     private let key: pthread_key_t
 
@@ -102,11 +102,13 @@ public final class ProbeSink: @unchecked Sendable {
         #endif
         guard fd >= 0 else { return nil }
         var key = pthread_key_t()
-        // A thread that ends sends what it buffered.
+        // A thread that ends sends what it buffered, and its buffer goes (a program that starts
+        // threads by the thousand must not keep a batch for each).
         guard pthread_key_create(&key, { raw in
-            guard let raw else { return }
+            guard let raw, let sink = ProbeSink.shared else { return }
             let buffer = Unmanaged<ThreadBuffer>.fromOpaque(raw).takeUnretainedValue()
-            ProbeSink.shared?.send(buffer)
+            sink.send(buffer)
+            sink.buffers.withLock { buffers in buffers.removeAll { $0 === buffer } }
         }) == 0 else { return nil }
         self.key = key
         self.socket = fd
@@ -227,6 +229,12 @@ final class ThreadBuffer: @unchecked Sendable {
         records = .allocate(byteCount: capacity * ProbeWireFormat.recordSize, alignment: 8)
         state = .allocate(capacity: 1)
         state.initialize(to: State())
+    }
+
+    deinit {
+        records.deallocate()
+        state.deinitialize(count: 1)
+        state.deallocate()
     }
 
     @inline(__always)

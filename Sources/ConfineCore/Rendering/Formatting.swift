@@ -92,3 +92,20 @@ extension String {
         return out
     }
 }
+
+extension String {
+    /// Without ANSI colour sequences (`ESC [ … m`).
+    func replacingEscapes() -> String {
+        guard contains("\u{1B}") else { return self }
+        var out = ""
+        var iterator = makeIterator()
+        while let character = iterator.next() {
+            if character == "\u{1B}" {
+                while let next = iterator.next(), !next.isLetter {}
+                continue
+            }
+            out.append(character)
+        }
+        return out
+    }
+}

@@ -93,20 +93,3 @@ public enum TerminalRenderer {
         return String(visible.prefix(width - 1)) + "…"
     }
 }
-
-extension String {
-    /// Without ANSI colour sequences.
-    func replacingEscapes() -> String {
-        guard contains("\u{1B}") else { return self }
-        var out = ""
-        var iterator = makeIterator()
-        while let character = iterator.next() {
-            if character == "\u{1B}" {
-                while let next = iterator.next(), !next.isLetter {}
-                continue
-            }
-            out.append(character)
-        }
-        return out
-    }
-}
