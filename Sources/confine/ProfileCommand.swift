@@ -5,9 +5,64 @@ import Foundation
 struct ProfileCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "profile",
-        abstract: "Show, check and list profiles.",
-        subcommands: [Show.self, Lint.self, List.self]
+        abstract: "Show, check, list and import profiles.",
+        subcommands: [Show.self, Lint.self, List.self, Import.self]
     )
+
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make a profile from what production runs: a Kubernetes manifest, a Compose file, an OCI config.json.",
+            discussion: """
+            Examples:
+              confine profile import k8s/deployment.yaml --container api > profiles/api.yaml
+              confine profile import docker-compose.yml --service worker > profiles/worker.yaml
+              confine profile import bundle/config.json --output profiles/oci.yaml
+            Each value is commented with where it came from; what confine cannot reproduce is listed
+            at the end (and on stderr). An OCI config's embedded seccomp profile is written beside the
+            output as <name>-seccomp.json.
+            """)
+
+        @Argument(help: "The manifest, compose file or config.json.")
+        var file: String
+
+        @Option(help: ArgumentHelp("The Kubernetes container to import when there are several.", valueName: "name"))
+        var container: String?
+
+        @Option(help: ArgumentHelp("The Compose service to import when there are several.", valueName: "name"))
+        var service: String?
+
+        @Option(help: ArgumentHelp("Write the profile here instead of stdout.", valueName: "file"))
+        var output: String?
+
+        func run() throws {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                FileHandle.standardError.write(Data("confine: \(file): cannot read\n".utf8))
+                throw ExitCode(ExitCodes.usage)
+            }
+            let imported: ImportedProfile
+            do {
+                imported = try ProfileImporter.importProfile(path: file, text: String(decoding: data, as: UTF8.self),
+                                                             select: container ?? service)
+            } catch {
+                FileHandle.standardError.write(Data("confine: \(error)\n".utf8))
+                throw ExitCode(ExitCodes.usage)
+            }
+            for warning in imported.warnings {
+                FileHandle.standardError.write(Data("confine: warning: \(warning)\n".utf8))
+            }
+            if let seccomp = imported.seccompJSON {
+                let directory = output.map { ($0 as NSString).deletingLastPathComponent } ?? FileManager.default.currentDirectoryPath
+                let path = (directory.isEmpty ? "." : directory) + "/\(imported.name)-seccomp.json"
+                try seccomp.write(to: URL(fileURLWithPath: path))
+                FileHandle.standardError.write(Data("confine: wrote the embedded seccomp profile to \(path)\n".utf8))
+            }
+            if let output {
+                try Data(imported.yaml().utf8).write(to: URL(fileURLWithPath: output))
+            } else {
+                FileHandle.standardOutput.write(Data(imported.yaml().utf8))
+            }
+        }
+    }
 
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -1,0 +1,105 @@
+@testable import ConfineCore
+import Foundation
+import XCTest
+
+/// `confine profile import` on manifests, compose files and OCI configs like production's
+/// (Tests/Fixtures/import): the values, where they came from, and what was left out.
+final class ImportTests: XCTestCase {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/import")
+
+    func load(_ name: String, select: String? = nil) throws -> ImportedProfile {
+        let path = Self.fixtures.appendingPathComponent(name).path
+        return try ProfileImporter.importProfile(path: path, text: try String(contentsOfFile: path, encoding: .utf8), select: select)
+    }
+
+    func value(_ profile: ImportedProfile, _ key: String) -> String? { profile.values.first { $0.key == key }?.value }
+
+    /// The imported YAML must itself be a valid profile, resolving to these limits.
+    func resolve(_ profile: ImportedProfile) throws -> ResolvedProfile {
+        let directory = NSTemporaryDirectory() + "confine-import-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try "name: container-default\n".write(toFile: directory + "/container-default.yaml", atomically: true, encoding: .utf8)
+        let path = directory + "/imported.yaml"
+        try profile.yaml().write(toFile: path, atomically: true, encoding: .utf8)
+        return try ProfileLoader(builtinDirectories: [directory]).resolve(path)
+    }
+
+    func testKubernetesDeploymentWithTwoContainers() throws {
+        XCTAssertThrowsError(try load("deployment.yaml")) { error in
+            XCTAssertTrue("\(error)".hasSuffix("2 containers; pick one with --container: Deployment/api: api, Deployment/api: log-shipper"), "\(error)")
+        }
+        XCTAssertThrowsError(try load("deployment.yaml", select: "nope")) { XCTAssertTrue("\($0)".contains("no container named 'nope'")) }
+        let api = try load("deployment.yaml", select: "api")
+        XCTAssertEqual(value(api, "limits.memory"), "1Gi")
+        XCTAssertEqual(value(api, "limits.cpus"), "2")
+        XCTAssertEqual(value(api, "limits.swap"), "0")
+        XCTAssertEqual(value(api, "seccomp"), "container-default")
+        XCTAssertEqual(value(api, "capabilities"), "[CAP_NET_BIND_SERVICE]")
+        XCTAssertTrue(api.yaml().contains("memory: 1Gi    # spec.containers[0].resources.limits.memory (requests: 256Mi)"), api.yaml())
+        XCTAssertTrue(api.warnings.contains { $0.contains("ephemeral-storage") })
+        XCTAssertTrue(api.warnings.contains { $0.contains("readOnlyRootFilesystem") })
+        let resolved = try resolve(api)
+        XCTAssertEqual(resolved.memoryBytes, 1 << 30)
+        XCTAssertEqual(resolved.cpus, 2)
+        XCTAssertEqual(resolved.capabilities, ["CAP_NET_BIND_SERVICE"])
+        // 1024Mi and a bare 0.5 CPU in the sidecar.
+        let sidecar = try resolve(try load("deployment.yaml", select: "log-shipper"))
+        XCTAssertEqual(sidecar.memoryBytes, 1 << 30)
+        XCTAssertEqual(sidecar.cpus, 0.5)
+    }
+
+    func testCronJobWithoutLimitsAndALocalhostSeccompProfile() throws {
+        let report = try load("cronjob.yaml")
+        XCTAssertNil(value(report, "limits.memory"))
+        XCTAssertEqual(value(report, "seccomp"), "profiles/report.json")
+        XCTAssertEqual(value(report, "network"), "host")
+        XCTAssertTrue(report.warnings.contains { $0.contains("limits.memory is not set") && $0.contains("(requests: 1G)") }, "\(report.warnings)")
+    }
+
+    func testComposeServices() throws {
+        XCTAssertThrowsError(try load("docker-compose.yml")) { XCTAssertTrue("\($0)".contains("3 services; pick one with --service: batch, web, worker")) }
+        let worker = try load("docker-compose.yml", select: "worker")
+        XCTAssertEqual(value(worker, "limits.memory"), "512m")
+        XCTAssertEqual(value(worker, "limits.swap"), "256Mi", "memswap_limit 768m minus mem_limit 512m")
+        XCTAssertEqual(value(worker, "limits.nofile"), "4096")
+        XCTAssertEqual(value(worker, "network"), "none")
+        XCTAssertEqual(value(worker, "seccomp"), "./worker-seccomp.json")
+        XCTAssertTrue(worker.warnings.contains { $0.contains("shm_size") })
+        let batch = try load("docker-compose.yml", select: "batch")
+        XCTAssertEqual(value(batch, "limits.memory"), "2G")
+        XCTAssertEqual(value(batch, "limits.cpus"), "1.5")
+        XCTAssertEqual(value(batch, "limits.pids"), "512")
+        let resolved = try resolve(batch)
+        XCTAssertEqual(resolved.memoryBytes, 2_000_000_000)
+        XCTAssertEqual(resolved.cpus, 1.5)
+    }
+
+    func testOCIConfig() throws {
+        let oci = try load("config.json")
+        XCTAssertEqual(oci.name, "payments")
+        XCTAssertEqual(value(oci, "limits.memory"), "536870912")
+        XCTAssertEqual(value(oci, "limits.swap"), "0")
+        XCTAssertEqual(value(oci, "limits.cpus"), "0.5")
+        XCTAssertEqual(value(oci, "limits.cpuset"), "0-1")
+        XCTAssertEqual(value(oci, "limits.nofile"), "65536")
+        XCTAssertEqual(value(oci, "network"), "none")
+        XCTAssertEqual(value(oci, "seccomp"), "payments-seccomp.json")
+        let seccomp = try JSONSerialization.jsonObject(with: try XCTUnwrap(oci.seccompJSON)) as? [String: Any]
+        XCTAssertEqual(seccomp?["defaultAction"] as? String, "SCMP_ACT_ERRNO")
+        XCTAssertEqual(Set(oci.warnings.map { String($0.prefix(20)) }), ["process.rlimits RLIM", "linux.resources.devi", "process.capabilities"])
+    }
+
+    func testNotAManifest() {
+        XCTAssertThrowsError(try ProfileImporter.importProfile(path: "x.yaml", text: "kind: ConfigMap\nmetadata: {name: c}\n", select: nil)) {
+            XCTAssertEqual("\($0)", "x.yaml: no Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job or CronJob with containers (found ConfigMap c)")
+        }
+        XCTAssertThrowsError(try ProfileImporter.importProfile(path: "config.json", text: "[1]", select: nil)) {
+            XCTAssertTrue("\($0)".contains("not a JSON object"))
+        }
+        XCTAssertThrowsError(try ProfileImporter.importProfile(path: "p.yaml", text: "kind: Pod\nspec:\n  containers:\n    - name: a\n      resources: {limits: {memory: lots}}\n", select: nil)) {
+            XCTAssertTrue("\($0)".contains("spec.containers[0].resources.limits.memory: 'lots'"), "\($0)")
+        }
+    }
+}
