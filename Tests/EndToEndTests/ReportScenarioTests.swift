@@ -174,4 +174,23 @@ final class ReportScenarioTests: XCTestCase {
         XCTAssertEqual(result.status, 64)
         XCTAssertTrue(result.stderr.contains("api.yaml:3:16: error: 'budgets.functions.sleep_2ms.p95': 'fast' is not a duration"), result.stderr)
     }
+
+    func testBisectMemoryFindsALimitJustAboveThePeakInAtMostEightRuns() throws {
+        let reports = directory + "/bisect"
+        let result = Harness.run([Harness.confine, "bisect-memory", "--profile", "k8s-512mi", "--reports", reports, "--",
+                                  Harness.stress, "alloc", "150"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let steps = try FileManager.default.contentsOfDirectory(atPath: reports).filter { $0.hasSuffix(".json") }
+        XCTAssertLessThanOrEqual(steps.count, 8, "\(steps)")
+        let unlimited = try RunReport.decode(try Data(contentsOf: URL(fileURLWithPath: reports + "/step-1-unlimited.json")))
+        XCTAssertEqual(unlimited.mainProcess?.exitStatus, 0)
+        // "passes down to 151.0 MiB; ..."
+        let line = try XCTUnwrap(result.stdout.split(separator: "\n").first { $0.hasPrefix("confine bisect-memory: passes down to") })
+        let found = try XCTUnwrap(line.split(separator: " ").dropFirst(5).first.flatMap { Double($0) })
+        let peak = Double(unlimited.memory.peakBytes) / 1_048_576
+        XCTAssertLessThanOrEqual(found, peak * 1.10, "\(line)")
+        XCTAssertGreaterThanOrEqual(found, 150, "it allocates 150 MiB: it cannot pass below that: \(line)")
+        XCTAssertTrue(line.contains("Production gives it 512.0 MiB:"), "\(line)")
+        XCTAssertFalse(line.contains("not verified"), "\(line)")
+    }
 }
