@@ -175,5 +175,17 @@ final class ProfileResolutionTests: XCTestCase {
         XCTAssertEqual(k8s.cpus, 0.5)
         XCTAssertEqual(k8s.chain, ["container-default", "k8s-512mi"])
         XCTAssertTrue(k8s.yaml().contains("memory: 512Mi    # 536870912 bytes"))
+        let restricted = try loader.resolve("k8s-restricted-512mi")
+        XCTAssertEqual(restricted.capabilities, ["CAP_NET_BIND_SERVICE"])
+        XCTAssertEqual(restricted.seccomp, "container-default")
+        XCTAssertEqual(restricted.chain, ["container-default", "k8s-restricted", "k8s-restricted-512mi"])
+        let lambda = try loader.resolve("lambda-128mb")
+        XCTAssertEqual(lambda.memoryBytes, 128 << 20)
+        XCTAssertEqual(lambda.cpus, 0.072)
+        XCTAssertEqual(lambda.pids, 1024)
+        XCTAssertEqual(lambda.timeoutSeconds, 900)
+        for name in ["cloud-run-512mi", "lambda-512mb", "lambda-1024mb", "lambda-3008mb", "k8s-restricted-256mi", "k8s-restricted-1gi"] {
+            XCTAssertTrue(names.contains(name), name)
+        }
     }
 }
