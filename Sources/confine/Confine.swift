@@ -16,6 +16,6 @@ struct Confine: ParsableCommand {
         process died of signal n.
         """,
         version: version,
-        subcommands: [Run.self, ReportCommand.self, CompareCommand.self, MergeCommand.self, BisectMemory.self, ProfileCommand.self, SeccompCommand.self, GC.self]
+        subcommands: [Run.self, ReportCommand.self, CompareCommand.self, MergeCommand.self, BisectMemory.self, DoctorCommand.self, ProfileCommand.self, SeccompCommand.self, GC.self]
     )
 }

@@ -193,4 +193,21 @@ final class ReportScenarioTests: XCTestCase {
         XCTAssertTrue(line.contains("Production gives it 512.0 MiB:"), "\(line)")
         XCTAssertFalse(line.contains("not verified"), "\(line)")
     }
+
+    func testDoctorReportsThisMachinesLayoutAndAFixForAnUnwritableRoot() throws {
+        let (_, report) = Harness.confineRun([], ["true"])
+        let layout = try XCTUnwrap(report?.host.cgroupLayout)
+        let doctor = Harness.run([Harness.confine, "doctor"])
+        XCTAssertEqual(doctor.status, 0, doctor.stdout + doctor.stderr)
+        XCTAssertTrue(doctor.stdout.contains("cgroup layout       \(layout) ("), doctor.stdout)
+        XCTAssertTrue(doctor.stdout.contains("ok    cgroup writable"), doctor.stdout)
+        XCTAssertTrue(doctor.stdout.contains("ok    network namespaces"), doctor.stdout)
+        XCTAssertTrue(doctor.stdout.hasSuffix("confine can run here.\n"), doctor.stdout)
+        // A parent confine may not write to: the failure, and how to fix it.
+        let denied = Harness.run([Harness.confine, "doctor", "--cgroup-parent", "/proc/1"])
+        XCTAssertEqual(denied.status, 125)
+        XCTAssertTrue(denied.stdout.contains("FAIL  cgroup writable     cannot create a group in /proc/1"), denied.stdout)
+        XCTAssertTrue(denied.stdout.contains("fix: run confine as root; or in a delegated cgroup: `systemd-run --user --scope -p Delegate=yes"), denied.stdout)
+        XCTAssertTrue(denied.stdout.contains("`docker run --privileged --cgroupns=private"), denied.stdout)
+    }
 }
