@@ -45,7 +45,8 @@ let package = Package(
         .target(name: "CLinuxKernel"),
         // libseccomp, to compile seccomp profiles to BPF in the parent.
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
-        .testTarget(name: "ConfineCoreTests", dependencies: ["ConfineCore"], exclude: ["Golden"]),
+        .testTarget(name: "ConfineCoreTests", dependencies: ["ConfineCore", .product(name: "Yams", package: "Yams")],
+                    exclude: ["Golden"]),
         .testTarget(
             name: "ConfineLinuxTests",
             dependencies: ["ConfineLinux", "ConfineCore"],
