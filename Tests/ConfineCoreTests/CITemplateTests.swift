@@ -69,6 +69,6 @@ final class CITemplateTests: XCTestCase {
         let test = try String(contentsOf: Self.root.appendingPathComponent("ci/test"), encoding: .utf8)
         XCTAssertTrue(test.contains("\nci/build"), "ci/test runs ci/build")
         let demo = try String(contentsOf: Self.root.appendingPathComponent("ci/demo"), encoding: .utf8)
-        XCTAssertTrue(demo.contains("$(ci/build)"))
+        XCTAssertTrue(demo.contains("$(ci/build)"), "the demo builds with ci/build unless given a confine")
     }
 }

@@ -210,4 +210,19 @@ final class ReportScenarioTests: XCTestCase {
         XCTAssertTrue(denied.stdout.contains("fix: run confine as root; or in a delegated cgroup: `systemd-run --user --scope -p Delegate=yes"), denied.stdout)
         XCTAssertTrue(denied.stdout.contains("`docker run --privileged --cgroupns=private"), denied.stdout)
     }
+
+    func testTheDemoExitsAsItsExampleIntendsAndPrintsTheReport() throws {
+        let report = directory + "/demo.json"
+        setenv("CONFINE_DEMO_REPORT", report, 1)
+        // The binary under test; ci/demo would otherwise build, and wait on this `swift test`'s lock.
+        setenv("CONFINE", Harness.confine, 1)
+        defer { unsetenv("CONFINE_DEMO_REPORT"); unsetenv("CONFINE") }
+        let demo = Harness.run([Harness.packageRoot.appendingPathComponent("ci/demo").path])
+        XCTAssertEqual(demo.status, 99, "the production-scale test breaks its memory budget on purpose: \(demo.stderr)")
+        XCTAssertTrue(demo.stdout.contains("== confine report"), demo.stdout)
+        XCTAssertTrue(demo.stdout.contains("test_monthly_report_at_production_scale  peak_rss"), demo.stdout)
+        let run = try RunReport.decode(try Data(contentsOf: URL(fileURLWithPath: report)))
+        XCTAssertEqual(run.outcome, .budgetExceeded)
+        XCTAssertEqual(run.budgets?.filter { $0.verdict == .fail }.map(\.metric), [.peakRss])
+    }
 }
