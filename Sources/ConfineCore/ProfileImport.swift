@@ -164,12 +164,7 @@ public enum ProfileImporter {
             profile.set("seccomp", "unconfined", from: "no seccompProfile: Kubernetes runs containers Unconfined unless the kubelet defaults to RuntimeDefault")
         }
         if let capabilities = security["capabilities"] as? [String: Any] {
-            var set = ResolvedProfile.defaultCapabilities
-            let normalise = { (name: String) in name.uppercased().hasPrefix("CAP_") ? name.uppercased() : "CAP_" + name.uppercased() }
-            let drop = (capabilities["drop"] as? [String] ?? []).map(normalise)
-            let add = (capabilities["add"] as? [String] ?? []).map(normalise)
-            if drop.contains("CAP_ALL") { set = [] } else { set.removeAll { drop.contains($0) } }
-            for name in add where !set.contains(name) { set.append(name) }
+            let (set, add, drop) = capabilitySet(add: capabilities["add"], drop: capabilities["drop"])
             profile.set("capabilities", "[\(set.joined(separator: ", "))]",
                         from: "\(prefix).securityContext.capabilities (add \(add), drop \(drop)) over Docker's default set")
         }
@@ -184,6 +179,17 @@ public enum ProfileImporter {
         }
         if chosen.container["volumeMounts"] != nil { profile.warnings.append("\(prefix).volumeMounts: volumes are not part of a profile") }
         return profile
+    }
+
+    /// Docker's default capability set with `drop` removed (`ALL`: everything) and `add` added, as
+    /// container runtimes apply them; names with or without `CAP_`.
+    static func capabilitySet(add: Any?, drop: Any?) -> (set: [String], add: [String], drop: [String]) {
+        let normalise = { (name: String) in name.uppercased().hasPrefix("CAP_") ? name.uppercased() : "CAP_" + name.uppercased() }
+        let dropped = (drop as? [String] ?? []).map(normalise)
+        let added = (add as? [String] ?? []).map(normalise)
+        var set = dropped.contains("CAP_ALL") ? [] : ResolvedProfile.defaultCapabilities.filter { !dropped.contains($0) }
+        for name in added where !set.contains(name) { set.append(name) }
+        return (set, added, dropped)
     }
 
     /// A YAML scalar as Kubernetes writes it (`512Mi`, `0.5`, `2`).
@@ -281,14 +287,9 @@ public enum ProfileImporter {
         case let mode?: profile.set("network", "host", from: "\(at).network_mode: \(mode)")
         case nil: profile.set("network", "host", from: "the default bridge network: outbound like the host's")
         }
-        for key in ["cap_add", "cap_drop"] where service[key] != nil {
-            var set = ResolvedProfile.defaultCapabilities
-            let normalise = { (name: String) in name.uppercased().hasPrefix("CAP_") ? name.uppercased() : "CAP_" + name.uppercased() }
-            let drop = (service["cap_drop"] as? [String] ?? []).map(normalise)
-            if drop.contains("CAP_ALL") { set = [] } else { set.removeAll { drop.contains($0) } }
-            for name in (service["cap_add"] as? [String] ?? []).map(normalise) where !set.contains(name) { set.append(name) }
+        if service["cap_add"] != nil || service["cap_drop"] != nil {
+            let (set, _, _) = capabilitySet(add: service["cap_add"], drop: service["cap_drop"])
             profile.set("capabilities", "[\(set.joined(separator: ", "))]", from: "\(at).cap_add / cap_drop over Docker's default set")
-            break
         }
         for key in ["mem_reservation", "shm_size", "privileged", "read_only", "tmpfs", "volumes", "oom_kill_disable"] where service[key] != nil {
             profile.warnings.append("\(at).\(key): not reproduced")

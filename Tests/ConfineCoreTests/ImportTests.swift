@@ -66,6 +66,7 @@ final class ImportTests: XCTestCase {
         XCTAssertEqual(value(worker, "limits.nofile"), "4096")
         XCTAssertEqual(value(worker, "network"), "none")
         XCTAssertEqual(value(worker, "seccomp"), "./worker-seccomp.json")
+        XCTAssertEqual(value(worker, "capabilities"), "[CAP_NET_BIND_SERVICE, CAP_SYS_PTRACE]")
         XCTAssertTrue(worker.warnings.contains { $0.contains("shm_size") })
         let batch = try load("docker-compose.yml", select: "batch")
         XCTAssertEqual(value(batch, "limits.memory"), "2G")
