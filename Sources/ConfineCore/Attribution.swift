@@ -202,15 +202,6 @@ public struct AttributionLedger: Sendable {
 
     // MARK: functions
 
-    public mutating func call(name: String, durationNanoseconds: UInt64, bytes: Int64?, pid: Int32, memoryBytes: UInt64) {
-        guard let slot = slot(for: name, memoryBytes: memoryBytes) else {
-            droppedFunctionRecords += 1
-            return
-        }
-        functions[slot].add(durationNanoseconds: durationNanoseconds, bytes: bytes)
-        functions[slot].note(pid: pid, memoryBytes: memoryBytes)
-    }
-
     /// Every call record of a datagram: names resolved once per datagram, then one histogram
     /// update per record.
     public mutating func addCalls(_ view: ProbeWire.View, memoryBytes: UInt64) {

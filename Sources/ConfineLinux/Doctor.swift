@@ -45,9 +45,12 @@ public enum Doctor {
             let missing = ["memory", "cpu", "pids"].filter { !available.contains($0) }
             checks.append(DoctorCheck(name: "controllers", status: missing.isEmpty ? .ok : .fail,
                                       detail: missing.isEmpty ? "memory, cpu, pids available in \(parent)" : "\(missing.joined(separator: ", ")) not available in \(parent)",
-                                      fix: missing.isEmpty ? nil : "enable them in the parent: `echo \"\(missing.map { "+" + $0 }.joined(separator: " "))\" > \(NSStringLike(parent).parent)/cgroup.subtree_control`"))
+                                      fix: missing.isEmpty ? nil : "enable them in the parent: `echo \"\(missing.map { "+" + $0 }.joined(separator: " "))\" > \(parentDirectory(of: parent))/cgroup.subtree_control`"))
         } else {
-            let missing = ["memory", "cpu", "pids"].filter { controller in !parents.contains { $0.contains("/\(controller)") || $0.contains(",\(controller)") || $0.contains("\(controller),") } }
+            // A hierarchy's directory names its controllers (`/sys/fs/cgroup/cpu,cpuacct/...`):
+            // match whole names, so a mounted cpuset does not pass for cpu.
+            let mounted = Set(parents.flatMap { $0.split(separator: "/").flatMap { $0.split(separator: ",").map(String.init) } })
+            let missing = ["memory", "cpu", "pids"].filter { !mounted.contains($0) }
             checks.append(DoctorCheck(name: "controllers", status: missing.isEmpty ? .ok : .warn,
                                       detail: missing.isEmpty ? "memory, cpu, pids hierarchies mounted" : "no \(missing.joined(separator: ", ")) hierarchy: those limits cannot be set",
                                       fix: missing.isEmpty ? nil : "mount the missing v1 controllers, or boot with cgroup v2"))
@@ -126,13 +129,8 @@ public enum Doctor {
     static func fileExists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 }
 
-/// `dirname` without Foundation.
-private struct NSStringLike {
-    let path: String
-    init(_ path: String) { self.path = path }
-    var parent: String {
-        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return "/" }
-        return String(path[..<slash])
-    }
+/// The directory above `path` (`dirname`).
+func parentDirectory(of path: String) -> String {
+    guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return "/" }
+    return String(path[..<slash])
 }
-

@@ -156,3 +156,15 @@ final class KeptOpenFile {
         return parseLeadingNumber(bytes)
     }
 }
+
+/// Runs a program with confine's environment and stdio and waits for it: `posix_spawn` then
+/// `waitpid`, EINTR retried. Returns the wait status.
+public func runToCompletion(_ arguments: [String]) throws(SystemError) -> Int32 {
+    var pid: pid_t = 0
+    let argv = CStringArray(arguments)
+    let spawned = posix_spawn(&pid, arguments[0], nil, nil, argv.pointers, environ)
+    guard spawned == 0 else { throw SystemError("posix_spawn", path: arguments[0], errno: spawned) }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    return status
+}

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ConfineCore
+import ConfineLinux
 import Foundation
 
 /// `confine bisect-memory`: the smallest memory limit at which the command still passes, by
@@ -137,14 +138,12 @@ struct BisectMemory: ParsableCommand {
         if let profile { argv += ["--profile", profile] }
         argv += limit.map { ["--memory", String($0), "--swap", "0"] } ?? ["--memory", String(UInt64(1) << 50), "--swap", "0"]
         argv += ["--"] + arguments
-        var pid: pid_t = 0
-        let cArguments = argv.map { strdup($0) } + [nil]
-        defer { cArguments.forEach { free($0) } }
-        guard posix_spawn(&pid, executable, nil, nil, cArguments, environ) == 0 else {
-            throw ValidationError("cannot start \(executable)")
+        do {
+            _ = try runToCompletion(argv)
+        } catch {
+            FileHandle.standardError.write(Data("confine bisect-memory: \(error)\n".utf8))
+            throw ExitCode(ExitCodes.setupFailed)
         }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         guard let data = FileManager.default.contents(atPath: report) else {
             FileHandle.standardError.write(Data("confine bisect-memory: the step wrote no report (\(report))\n".utf8))
             throw ExitCode(ExitCodes.setupFailed)

@@ -163,16 +163,24 @@ final class AttributionLedgerTests: XCTestCase {
         XCTAssertEqual(ledger.maximumConcurrency, 2)
     }
 
-    func testFunctionsHistogramAndLimit() {
+    /// One call per datagram, as confine receives them (names resolved per datagram).
+    func add(_ ledger: inout AttributionLedger, _ name: String, duration: UInt64, bytes: Int64?, memoryBytes: UInt64) throws {
+        let record = ProbeWire.Record(kind: .call, flags: bytes == nil ? 0 : 1, name: name, tid: 1, startNanoseconds: 0,
+                                      durationNanoseconds: duration, value: bytes ?? 0)
+        let datagram = ProbeWire.encode(pid: 1, records: [record])
+        try datagram.withUnsafeBytes { ledger.addCalls(try ProbeWire.scan($0), memoryBytes: memoryBytes) }
+    }
+
+    func testFunctionsHistogramAndLimit() throws {
         var ledger = AttributionLedger()
-        for i in 0..<1000 { ledger.call(name: "f", durationNanoseconds: UInt64(1000 + i), bytes: 8, pid: 1, memoryBytes: UInt64(i)) }
+        for i in 0..<1000 { try add(&ledger, "f", duration: UInt64(1000 + i), bytes: 8, memoryBytes: UInt64(i)) }
         let record = ledger.functionRecords[0]
         XCTAssertEqual(record.calls, 1000)
         XCTAssertEqual(record.p50Seconds, 1.5e-6, accuracy: 0.01e-6)
         XCTAssertEqual(record.maxSeconds, 1.999e-6, accuracy: 0.002e-6)
         XCTAssertEqual(record.bytes, 8000)
         XCTAssertEqual(record.memoryGrowthBytes, 999)
-        for i in 0..<(AttributionLedger.maximumFunctions + 5) { ledger.call(name: "g\(i)", durationNanoseconds: 1, bytes: nil, pid: 1, memoryBytes: 0) }
+        for i in 0..<(AttributionLedger.maximumFunctions + 5) { try add(&ledger, "g\(i)", duration: 1, bytes: nil, memoryBytes: 0) }
         XCTAssertEqual(ledger.droppedFunctionRecords, 6)
     }
 

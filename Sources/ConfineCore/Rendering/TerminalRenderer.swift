@@ -25,15 +25,15 @@ public enum TerminalRenderer {
             lines.append("")
             lines.append(palette.bold("budgets"))
             var table = TextTable(header: ["", "target", "metric", "measured", "limit"], rightAligned: [3, 4])
-            for result in budgets.sorted(by: { MarkdownRenderer.order($0.verdict) < MarkdownRenderer.order($1.verdict) }) {
+            let ordered = budgets.sorted { MarkdownRenderer.order($0.verdict) < MarkdownRenderer.order($1.verdict) }
+            for result in ordered {
                 table.rows.append([result.verdict.rawValue, Format.fit(result.target ?? (result.scope == .suite ? "suite" : result.pattern), 50),
                                    result.metric.rawValue, result.measured.map { result.metric.format($0) } ?? "—",
                                    "\(result.comparison) \(result.metric.format(result.limit))"])
             }
             lines += table.render().enumerated().map { index, line in
                 guard index > 0 else { return palette.dim(line) }
-                let verdict = budgets.sorted(by: { MarkdownRenderer.order($0.verdict) < MarkdownRenderer.order($1.verdict) })[index - 1].verdict
-                switch verdict {
+                switch ordered[index - 1].verdict {
                 case .fail: return palette.red(line)
                 case .warn, .missing: return palette.yellow(line)
                 case .pass: return line
