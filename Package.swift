@@ -8,6 +8,8 @@ let package = Package(
         .executable(name: "confine", targets: ["confine"]),
         // What a target links to report per-function timings to confine (no dependencies).
         .library(name: "ConfineProbe", targets: ["ConfineProbe"]),
+        // Every parser fed by outside input behind one entry point, for the fuzzers in Tests/Fuzz.
+        .library(name: "ConfineFuzzTargets", targets: ["ConfineFuzzTargets"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -32,6 +34,8 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
+        // The parsers confine fuzzes (Tests/Fuzz) and replays crashes through (ConfineCoreTests).
+        .target(name: "ConfineFuzzTargets", dependencies: ["ConfineCore"]),
         // The probe library targets link: batches per-function timings into confine's socket.
         .target(name: "ConfineProbe"),
         // Everything that talks to the kernel: cgroup drivers, spawner, sampler, OOM watch.
@@ -45,7 +49,7 @@ let package = Package(
         .target(name: "CLinuxKernel"),
         // libseccomp, to compile seccomp profiles to BPF in the parent.
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
-        .testTarget(name: "ConfineCoreTests", dependencies: ["ConfineCore", .product(name: "Yams", package: "Yams")],
+        .testTarget(name: "ConfineCoreTests", dependencies: ["ConfineCore", "ConfineFuzzTargets", .product(name: "Yams", package: "Yams")],
                     exclude: ["Golden"]),
         .testTarget(
             name: "ConfineLinuxTests",

@@ -224,19 +224,22 @@ struct ProfileParser {
         case let .duplicatedKeysInMapping(duplicates, context):
             // Yams marks the mapping; point at the repeated key itself, as an editor would.
             let key = duplicates.first ?? ""
-            let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            // Lines as YAML counts them: \r\n, \r and \n all end one (a lone \r is a line break
+            // to Yams; splitting on \n alone put its marks past the end — found by fuzzing).
+            let lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }
             let column = context.mark.column
+            let markIndex = min(max(context.mark.line - 1, 0), lines.count)
             var occurrences: [Int] = []
-            for index in (context.mark.line - 1)..<lines.count {
+            for index in markIndex..<lines.count {
                 let line = lines[index]
                 let indent = line.prefix { $0 == " " }.count
-                if indent + 1 < column && index > context.mark.line - 1 && !line.trimmingWhitespace().isEmpty { break }
+                if indent + 1 < column && index > markIndex && !line.trimmingWhitespace().isEmpty { break }
                 if indent + 1 == column && line.dropFirst(indent).hasPrefix(key + ":") { occurrences.append(index + 1) }
             }
             // The mapping's own key is on the nearest line above that is indented less.
             var what = "the profile"
             if column > 1 {
-                for index in stride(from: context.mark.line - 2, through: 0, by: -1) {
+                for index in stride(from: markIndex - 1, through: 0, by: -1) {
                     let line = lines[index]
                     let indent = line.prefix { $0 == " " }.count
                     if indent + 1 < column, let colon = line.firstIndex(of: ":") {
@@ -261,4 +264,11 @@ struct ProfileParser {
 extension Node {
     /// The scalar's text, or empty for anything else.
     var string: String { scalar?.string ?? "" }
+}
+
+extension ProfileSpec {
+    /// Parses one profile's YAML text (no `extends` followed); `file` names it in errors.
+    public static func parse(yaml text: String, file: String) throws(ProfileError) -> ProfileSpec {
+        try ProfileParser(file: file, text: text).parse()
+    }
 }

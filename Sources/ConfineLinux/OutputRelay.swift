@@ -73,7 +73,8 @@ public final class OutputRelay {
             }
             passOn(count)
             var start = 0
-            for index in 0..<count where chunk[index] == 0x0A {
+            // memchr, not a Swift loop over the bytes: a flood without newlines costs one call per read.
+            while start < count, let index = newline(from: start, to: count) {
                 if pending.isEmpty {
                     emit(chunk[start..<index], line)
                 } else {
@@ -86,6 +87,12 @@ public final class OutputRelay {
             if start < count, pending.count < Self.maximumLine {
                 pending += chunk[start..<min(count, start + Self.maximumLine - pending.count)]
             }
+        }
+    }
+
+    private func newline(from start: Int, to end: Int) -> Int? {
+        chunk.withUnsafeBytes { bytes in
+            memchr(bytes.baseAddress! + start, 0x0A, end - start).map { $0 - UnsafeMutableRawPointer(mutating: bytes.baseAddress!) }
         }
     }
 

@@ -70,6 +70,7 @@ public final class Supervisor {
     private var start = 0.0
     private var seccompListener: SeccompListener?
     private var tests: TestWatcher
+    private var runGuard: RunGuard?
 
     public init(plan: RunPlan, driver: any CgroupDriver) {
         self.plan = plan
@@ -105,6 +106,13 @@ public final class Supervisor {
                 facts.setupFailure = .init(step: "signalfd", errno: error.errno, message: error.description)
                 break setup
             }
+            // Before the group exists: from its first moment, a SIGKILLed confine takes it down.
+            do {
+                runGuard = try RunGuard(groupDirectories: driver.parentDirectories.map { $0 + "/" + plan.groupName })
+            } catch {
+                warnings.append("\(error): if confine is killed, the target's other processes live until `confine gc`")
+            }
+            FaultInjection.pause(at: "after-guard")
             do {
                 group = try driver.createGroup(named: plan.groupName, limits: limits)
             } catch {
@@ -112,6 +120,7 @@ public final class Supervisor {
                 break setup
             }
             warnings += group?.warnings ?? []
+            FaultInjection.pause(at: "after-group")
             kernelLog = KernelLogReader()
             if kernelLog == nil {
                 warnings.append("cannot read /dev/kmsg (\(errnoName(errno))): OOM victims are identified from process exits, not the kernel log")
@@ -155,6 +164,7 @@ public final class Supervisor {
             }
         }
 
+        if mainPid > 0 { FaultInjection.pause(at: "after-spawn") }
         if mainPid > 0, let group {
             facts.termination = watch(mainPid: mainPid, group: group, signalFD: signalFD, kernelLog: kernelLog,
                                       connector: connector, taskStats: taskStats, facts: &facts)
@@ -162,6 +172,7 @@ public final class Supervisor {
         if signalFD >= 0 { close(signalFD) }
         processes.closeFiles()
 
+        FaultInjection.pause(at: "before-cleanup")
         // Collect, then clean up: the group's counters die with it.
         if let group {
             group.killAll()
@@ -187,6 +198,7 @@ public final class Supervisor {
             warnings.append("could not remove cgroup: \(error) (run `confine gc`)")
         }
         group = nil
+        runGuard?.release()
 
         if let dropped = seccompListener?.droppedAttempts, dropped > 0 {
             warnings.append("network: \(dropped) attempts past the first \(SeccompListener.maximumAttempts) were enforced but not listed")

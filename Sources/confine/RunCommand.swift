@@ -181,6 +181,7 @@ struct Run: ParsableCommand {
             report = RunReport.setupFailure(plan: plan, step: error.step, errno: error.errno, message: error.description)
         }
 
+        FaultInjection.pause(at: "before-report")
         let written = ReportWriter.write(report, to: self.report)
         appendStepSummary(report)
         if !quiet {

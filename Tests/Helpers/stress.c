@@ -7,8 +7,15 @@
 //   daemon PIDFILE       double-fork a setsid daemon that sleeps forever, write its pid, sleep
 //   syscalls N           try, N times each, calls a container profile denies; print "name errno"
 //   getppid N            call getppid N times (the seccomp syscall-cost benchmark)
+//   forkbomb SECONDS     every process forks as fast as it can for SECONDS (bounded only by limits)
+//   pagecache PATH MIB   write MIB MiB to PATH (page cache, not anonymous memory), fsync, print
+//   threads MAX          start sleeping threads until MAX or pthread_create fails; print the count
+//   flood MIB            MIB MiB of binary (no newline) to stdout and MIB MiB to stderr
+//   ignore-term          ignore SIGTERM and sleep forever
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +40,25 @@ static int alloc(long mib) {
     for (size_t i = 0; i < size; i += 4096) memory[i] = 1;
     usleep(200000);
     printf("allocated %ld MiB\n", mib);
+    return 0;
+}
+
+static void *sleeper(void *unused) {
+    (void)unused;
+    for (;;) pause();
+    return NULL;
+}
+
+static int write_all(int fd, const char *buffer, size_t length) {
+    while (length > 0) {
+        ssize_t written = write(fd, buffer, length);
+        if (written < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        buffer += written;
+        length -= (size_t)written;
+    }
     return 0;
 }
 
@@ -103,6 +129,59 @@ int main(int argc, char **argv) {
             printf("%s %s\n", calls[i].name, result < 0 ? strerrorname_np(errno) : "ok");
         }
         return 0;
+    }
+    if (!strcmp(mode, "forkbomb")) {
+        double until = now() + atof(argv[2]);
+        while (now() < until) {
+            if (fork() < 0) usleep(1000);
+        }
+        return 0;
+    }
+    if (!strcmp(mode, "pagecache")) {
+        if (argc < 4) return 2;
+        int fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0) { perror("open"); return 1; }
+        static char block[1 << 20];
+        memset(block, 'x', sizeof block);
+        long mib = atol(argv[3]);
+        for (long i = 0; i < mib; i++) {
+            if (write_all(fd, block, sizeof block) != 0) { perror("write"); return 1; }
+        }
+        fsync(fd);
+        close(fd);
+        printf("wrote %ld MiB\n", mib);
+        return 0;
+    }
+    if (!strcmp(mode, "threads")) {
+        long max = atol(argv[2]), started = 0;
+        pthread_attr_t attributes;
+        pthread_attr_init(&attributes);
+        pthread_attr_setstacksize(&attributes, 64 * 1024);
+        for (; started < max; started++) {
+            pthread_t thread;
+            int error = pthread_create(&thread, &attributes, sleeper, NULL);
+            if (error != 0) {
+                printf("pthread_create failed after %ld threads: %s\n", started, strerrorname_np(error));
+                fflush(stdout);
+                _exit(0);
+            }
+        }
+        printf("started %ld threads\n", started);
+        fflush(stdout);
+        _exit(0);
+    }
+    if (!strcmp(mode, "flood")) {
+        static char block[1 << 16];
+        for (size_t i = 0; i < sizeof block; i++) block[i] = (char)(i * 131 + 7) == '\n' ? 0 : (char)(i * 131 + 7);
+        long blocks = atol(argv[2]) * 16;
+        for (long i = 0; i < blocks; i++) {
+            if (write_all(1, block, sizeof block) != 0 || write_all(2, block, sizeof block) != 0) return 1;
+        }
+        return 0;
+    }
+    if (!strcmp(mode, "ignore-term")) {
+        signal(SIGTERM, SIG_IGN);
+        for (;;) pause();
     }
     if (!strcmp(mode, "getppid")) {
         long count = atol(argv[2]);

@@ -62,4 +62,13 @@ typedef struct {
 /// step failed (then the child has exited with 127 and has been reaped).
 confine_spawn_result confine_spawn(const confine_spawn_request *request);
 
+/// The run guard: a small child that outlives a SIGKILLed confine and takes its target down.
+/// It ignores job-control signals, sits in its own session, holds only the read end of a pipe,
+/// and waits. A byte on the pipe means confine cleaned up itself: the guard exits. EOF without
+/// it means confine died: the guard kills every process in `group_dirs` (cgroup.kill where the
+/// kernel has it, else SIGKILL to each pid in cgroup.procs, again until none is left) and removes
+/// the directories, for up to ten seconds. Returns the guard's pid (or -1 with errno) and the
+/// pipe's write end in *release_fd.
+pid_t confine_guard_start(const char *const *group_dirs, int group_count, int *release_fd);
+
 #endif
