@@ -29,10 +29,47 @@ public enum ReportWriter {
             }
             return true
         } catch {
-            let reason = (error as NSError).localizedDescription
+            let reason = Self.describe(error)
             FileHandle.standardError.write(Data("confine: cannot write the report to \(path): \(reason); the report follows on stderr\n".utf8))
             FileHandle.standardError.write(data)
             return false
+        }
+    }
+
+    /// The kernel's words for why (Foundation's own are vaguer: "The volume is read only.").
+    static func describe(_ error: Error) -> String {
+        var current: NSError? = error as NSError
+        while let nsError = current {
+            if nsError.domain == NSPOSIXErrorDomain, let text = strerror(Int32(nsError.code)) {
+                return "\(String(cString: text)) (\(posixName(Int32(nsError.code))))"
+            }
+            current = nsError.userInfo[NSUnderlyingErrorKey] as? NSError
+        }
+        let nsError = error as NSError
+        if nsError.domain == NSCocoaErrorDomain {
+            switch nsError.code {
+            case CocoaError.fileWriteVolumeReadOnly.rawValue: return "Read-only file system (EROFS)"
+            case CocoaError.fileWriteOutOfSpace.rawValue: return "No space left on device (ENOSPC)"
+            case CocoaError.fileWriteNoPermission.rawValue: return "Permission denied (EACCES)"
+            case CocoaError.fileNoSuchFile.rawValue, CocoaError.fileWriteInvalidFileName.rawValue: return "No such file or directory (ENOENT)"
+            default: break
+            }
+        }
+        return nsError.localizedDescription
+    }
+
+    static func posixName(_ code: Int32) -> String {
+        switch code {
+        case EROFS: return "EROFS"
+        case ENOSPC: return "ENOSPC"
+        case EDQUOT: return "EDQUOT"
+        case EACCES: return "EACCES"
+        case EPERM: return "EPERM"
+        case ENOENT: return "ENOENT"
+        case ENOTDIR: return "ENOTDIR"
+        case EISDIR: return "EISDIR"
+        case EIO: return "EIO"
+        default: return "errno \(code)"
         }
     }
 }

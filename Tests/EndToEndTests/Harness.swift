@@ -66,7 +66,7 @@ enum Harness {
         let base: String
         let start = Date()
 
-        init(_ arguments: [String]) {
+        init(_ arguments: [String], environment extra: [String: String] = [:]) {
             base = NSTemporaryDirectory() + "confine-harness-\(UUID().uuidString)"
             var actions = posix_spawn_file_actions_t()
             posix_spawn_file_actions_init(&actions)
@@ -77,10 +77,17 @@ enum Harness {
             let argv = arguments.map { strdup($0) } + [nil]
             defer { argv.forEach { free($0) } }
             var pid: pid_t = 0
-            let status = posix_spawn(&pid, arguments[0], &actions, nil, argv, environ)
+            var variables = ProcessInfo.processInfo.environment
+            for (key, value) in extra { variables[key] = value }
+            let envp = variables.map { strdup("\($0.key)=\($0.value)") } + [nil]
+            defer { envp.forEach { free($0) } }
+            let status = posix_spawn(&pid, arguments[0], &actions, nil, argv, envp)
             precondition(status == 0, "cannot start \(arguments[0]): \(String(cString: strerror(status)))")
             self.pid = pid
         }
+
+        /// What it wrote to stderr so far.
+        var stderrSoFar: String { String(decoding: FileManager.default.contents(atPath: base + ".err") ?? Data(), as: UTF8.self) }
 
         func wait() -> Result {
             var status: Int32 = 0
