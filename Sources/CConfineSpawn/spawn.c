@@ -13,6 +13,8 @@
 #include <sys/socket.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
+#include <linux/capability.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/resource.h>
@@ -89,6 +91,26 @@ static void child(const confine_spawn_request *request, int error_fd, int ack_fd
         close(sock);
     }
 
+    /* 3c. Containment, as a container runtime sets it up: a private mount namespace (changes
+     *     stay in it) in which the cgroup filesystems are read-only, so the target cannot move
+     *     itself out of its group or rewrite its own limits. */
+    if (request->readonly_mount_count > 0) {
+        if (unshare(CLONE_NEWNS) != 0) report_and_exit(error_fd, CONFINE_STEP_MOUNTNS, errno, 0);
+        if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0) report_and_exit(error_fd, CONFINE_STEP_MOUNTNS, errno, 1);
+        for (int i = 0; i < request->readonly_mount_count; i++) {
+            unsigned long flags = request->readonly_mount_flags[i];
+            /* MS_REC marks a path that is not a mount point yet (/proc/sys): bound onto itself first. */
+            if (flags & MS_REC) {
+                if (mount(request->readonly_mounts[i], request->readonly_mounts[i], NULL, MS_BIND | MS_REC, NULL) != 0)
+                    report_and_exit(error_fd, CONFINE_STEP_READONLY, errno, i);
+                flags &= ~(unsigned long)MS_REC;
+            }
+            flags |= MS_REMOUNT | MS_BIND | MS_RDONLY;
+            if (mount(NULL, request->readonly_mounts[i], NULL, flags, NULL) != 0)
+                report_and_exit(error_fd, CONFINE_STEP_READONLY, errno, i);
+        }
+    }
+
     /* 4. Resource limits. */
     /* Runner output goes through confine (which passes it on unchanged) when it parses it. */
     if (request->stdout_fd >= 0 && dup2(request->stdout_fd, 1) < 0) report_and_exit(error_fd, CONFINE_STEP_STDIO, errno, 1);
@@ -109,6 +131,25 @@ static void child(const confine_spawn_request *request, int error_fd, int ack_fd
     sigset_t empty;
     sigemptyset(&empty);
     if (sigprocmask(SIG_SETMASK, &empty, NULL) != 0) report_and_exit(error_fd, CONFINE_STEP_SIGNALS, errno, 0);
+
+    /* 5b. Capabilities: the profile's set (Docker's default for container profiles). Dropped
+     *     from the bounding set, so that root's execve cannot regain them, and from the
+     *     inheritable and ambient sets, which would carry them across it. */
+    if (request->drop_capabilities) {
+        for (int cap = 0; cap <= request->capability_last && cap < 64; cap++) {
+            if (request->capabilities_kept & (1ULL << cap)) continue;
+            if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
+                report_and_exit(error_fd, CONFINE_STEP_CAPABILITIES, errno, cap);
+        }
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
+            report_and_exit(error_fd, CONFINE_STEP_CAPABILITIES, errno, -1);
+        struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+        struct __user_cap_data_struct data[2];
+        if (syscall(SYS_capget, &header, data) != 0) report_and_exit(error_fd, CONFINE_STEP_CAPABILITIES, errno, -2);
+        data[0].inheritable &= (unsigned int)(request->capabilities_kept & 0xffffffffULL);
+        data[1].inheritable &= (unsigned int)(request->capabilities_kept >> 32);
+        if (syscall(SYS_capset, &header, data) != 0) report_and_exit(error_fd, CONFINE_STEP_CAPABILITIES, errno, -3);
+    }
 
     /* 6. Seccomp, last: no new privileges, then the program the parent compiled. With a
      *    listener, hand its fd to the parent (which takes it with pidfd_getfd) and wait until it

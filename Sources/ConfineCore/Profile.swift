@@ -103,6 +103,10 @@ public struct ResolvedProfile: Equatable, Sendable, Codable {
     /// The seccomp profile (built-in name or path); nil means unconfined.
     public var seccomp: String?
     public var capabilities: [String]
+    /// The profile names its capabilities (container profiles do): the target gets only those,
+    /// and a container's view of the cgroup filesystems (read-only). Plain `confine run
+    /// --memory …` leaves both as they are. Absent in reports before confine 0.2.
+    public var containment: Bool?
     /// `host`, `none` or `allow:HOST:PORT,...`.
     public var network: String
     /// Performance budgets checked after the run (none: only the OOM rule).
@@ -137,6 +141,7 @@ public struct ResolvedProfile: Equatable, Sendable, Codable {
         samplingIntervalSeconds = spec.samplingInterval ?? Self.defaultSamplingInterval
         seccomp = spec.seccomp == "unconfined" ? nil : spec.seccomp
         capabilities = spec.capabilities ?? Self.defaultCapabilities
+        containment = spec.capabilities != nil
         network = (spec.network ?? .host).description
         budgets = spec.budgets
         regression = spec.regression

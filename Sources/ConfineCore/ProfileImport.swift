@@ -68,6 +68,35 @@ public enum ProfileImporter {
         return try kubernetes(path: path, text: text, container: select)
     }
 
+    /// Every document as plain values. Yams' `load` traps on a mapping key that is not a scalar
+    /// (`{[a]: 1}`, found by fuzzing), so keys are checked on the composed nodes first and such a
+    /// file is refused with the key's line and column.
+    static func loadYAMLDocuments(_ text: String, path: String) throws -> [Any] {
+        var documents: [Any] = []
+        for node in try Yams.compose_all(yaml: text) {
+            try checkKeys(node, path: path)
+            documents.append(node.any)
+        }
+        return documents
+    }
+
+    private static func checkKeys(_ node: Node, path: String) throws {
+        switch node {
+        case .mapping(let mapping):
+            for (key, value) in mapping {
+                guard case .scalar = key else {
+                    let mark = key.mark.map { "\($0.line):\($0.column)" } ?? "?"
+                    throw ImportError("\(path):\(mark): a mapping key must be a plain string, not \(key.mapping != nil ? "a mapping" : key.sequence != nil ? "a list" : "an alias")")
+                }
+                try checkKeys(value, path: path)
+            }
+        case .sequence(let sequence):
+            for item in sequence { try checkKeys(item, path: path) }
+        default:
+            break
+        }
+    }
+
     // MARK: Kubernetes
 
     static let podTemplates: [String: [String]] = [
@@ -79,7 +108,9 @@ public enum ProfileImporter {
     public static func kubernetes(path: String, text: String, container wanted: String?) throws(ImportError) -> ImportedProfile {
         let documents: [Any]
         do {
-            documents = try Array(Yams.load_all(yaml: text)).compactMap { $0 }
+            documents = try loadYAMLDocuments(text, path: path)
+        } catch let error as ImportError {
+            throw error
         } catch {
             throw ImportError("\(path): not YAML: \(error)")
         }
@@ -205,7 +236,9 @@ public enum ProfileImporter {
     public static func compose(path: String, text: String, service wanted: String?) throws(ImportError) -> ImportedProfile {
         let document: Any?
         do {
-            document = try Yams.load(yaml: text)
+            document = try loadYAMLDocuments(text, path: path).first
+        } catch let error as ImportError {
+            throw error
         } catch {
             throw ImportError("\(path): not YAML: \(error)")
         }
@@ -322,7 +355,8 @@ public enum ProfileImporter {
         }
         let cpu = resources["cpu"] as? [String: Any] ?? [:]
         if let quota = (cpu["quota"] as? NSNumber)?.int64Value, quota > 0 {
-            let period = (cpu["period"] as? NSNumber)?.int64Value ?? 100_000
+            let given = (cpu["period"] as? NSNumber)?.int64Value ?? 100_000
+            let period = given > 0 ? given : 100_000
             profile.set("limits.cpus", formatFixed(Double(quota) / Double(period), digits: 3).trimmingTrailingZeros(),
                         from: "linux.resources.cpu.quota \(quota) / period \(period)")
         }

@@ -75,7 +75,7 @@ struct ProfileParser {
             guard scalar.string == "default" else {
                 throw ProfileError(at: location(of: node), "'capabilities' must be 'default' or a list such as [CAP_NET_ADMIN, CAP_SYS_PTRACE]")
             }
-            return nil
+            return ResolvedProfile.defaultCapabilities
         }
         guard let sequence = node.sequence else {
             throw ProfileError(at: location(of: node), "'capabilities' must be 'default' or a list such as [CAP_NET_ADMIN, CAP_SYS_PTRACE]")

@@ -47,6 +47,8 @@ public struct RunReport: Codable, Sendable, Equatable {
     public var probe: ProbeSummary?
     /// What confine itself cost: its own peak RSS (`VmHWM`) and CPU time.
     public var supervisor: SupervisorCost?
+    /// What confine did to keep the target in (container profiles) and what the target tried.
+    public var containment: Containment?
     /// The profile's budgets, judged after the run (absent when it has none).
     public var budgets: [BudgetResult]?
     /// Present in a report made by `confine merge`: each shard's own suite figures.
@@ -104,6 +106,48 @@ public struct RunReport: Codable, Sendable, Equatable {
             self.allowed = allowed
             self.resolved = resolved
             self.attempts = attempts
+        }
+    }
+
+    public struct Containment: Codable, Sendable, Equatable {
+        /// What was applied (capabilities, read-only cgroup filesystems, confined signals).
+        public var measures: [String]
+        /// Every attempt to reach out of the run: refused, or let through where the kernel
+        /// itself refuses it (a read-only mount, a missing capability).
+        public var attempts: [ContainmentAttempt]
+        /// Attempts past the first 1,000 (counted, not listed).
+        public var unlistedAttempts: Int?
+        public init(measures: [String], attempts: [ContainmentAttempt], unlistedAttempts: Int? = nil) {
+            self.measures = measures
+            self.attempts = attempts
+            self.unlistedAttempts = unlistedAttempts
+        }
+    }
+
+    public struct ContainmentAttempt: Codable, Sendable, Equatable {
+        /// `kill`, `ptrace`, `openat`, `prlimit64`, `unshare`, …
+        public var syscall: String
+        /// What it aimed at: `pid 812 (confine)`, `/sys/fs/cgroup/memory/…/cgroup.procs`, `RLIMIT_NOFILE`.
+        public var target: String
+        /// `refused` (confine answered with `errnoName`), or `kernel` (let through to a kernel
+        /// that refuses it: read-only, no capability).
+        public var verdict: String
+        public var errnoName: String?
+        public var why: String
+        public var pid: Int32
+        public var command: String
+        public var atSeconds: Double
+        public var test: String?
+        public init(syscall: String, target: String, verdict: String, errnoName: String?, why: String, pid: Int32,
+                    command: String, atSeconds: Double) {
+            self.syscall = syscall
+            self.target = target
+            self.verdict = verdict
+            self.errnoName = errnoName
+            self.why = why
+            self.pid = pid
+            self.command = command
+            self.atSeconds = atSeconds
         }
     }
 

@@ -198,6 +198,8 @@ public func formatFixed(_ value: Double, digits: Int) -> String {
     var scale = 1.0
     for _ in 0..<digits { scale *= 10 }
     let scaled = (abs(value) * scale).rounded()
+    // Past Int's range (or not finite) Swift's own notation; Int(_:) would trap (found by fuzzing).
+    guard scaled.isFinite, scaled < 9.0e18 else { return "\(value)" }
     let whole = Int(scaled / scale)
     let fraction = Int(scaled) - whole * Int(scale)
     let sign = value < 0 && scaled != 0 ? "-" : ""

@@ -103,7 +103,13 @@ public enum SeccompCompiler {
 
         var warnings: [String] = []
         var maxKnown: Int32 = 0
-        for rule in profile.rules where !(intercepting.contains(rule.name) && rule.action == .allow) {
+        // Conditional interceptions replace the profile's rule only where it is a plain allow.
+        let conditional = Set(intercepting.filter { name in
+            Self.conditionalInterceptions[name] != nil && profile.verdict(syscall: name) == .allow
+                && profile.rules.filter { $0.name == name }.allSatisfy { $0.action == .allow && $0.args.isEmpty }
+        })
+        for rule in profile.rules where !(intercepting.contains(rule.name) && rule.action == .allow)
+            && !conditional.contains(rule.name) {
             let number = seccomp_syscall_resolve_name(rule.name)
             guard number != __NR_SCMP_ERROR else { continue } // reported by compile(_:)
             if number >= 0 { maxKnown = max(maxKnown, number) }
@@ -121,7 +127,22 @@ public enum SeccompCompiler {
                 warnings.append("rule for \(rule.name) not added: \(String(cString: strerror(-status)))")
             }
         }
-        for name in intercepting where profile.verdict(syscall: name) == .allow || profile.rules.contains(where: { $0.name == name }) {
+        for name in conditional {
+            let number = seccomp_syscall_resolve_name(name)
+            guard number != __NR_SCMP_ERROR, let interception = Self.conditionalInterceptions[name] else { continue }
+            maxKnown = max(maxKnown, number)
+            for (action, comparisons) in [(UInt32(SCMP_ACT_NOTIFY), interception.notify), (UInt32(SCMP_ACT_ALLOW), interception.allow)]
+            where action != kernelAction(profile.defaultAction) { // the default already does it
+                for var comparison in comparisons {
+                    let status = seccomp_rule_add_array(context, action, number, 1, &comparison)
+                    if status < 0 && status != -EEXIST {
+                        warnings.append("interception of \(name) not added: \(String(cString: strerror(-status)))")
+                    }
+                }
+            }
+        }
+        for name in intercepting where Self.conditionalInterceptions[name] == nil
+            && (profile.verdict(syscall: name) == .allow || profile.rules.contains(where: { $0.name == name })) {
             let number = seccomp_syscall_resolve_name(name)
             guard number != __NR_SCMP_ERROR else { continue }
             maxKnown = max(maxKnown, number)
@@ -137,6 +158,24 @@ public enum SeccompCompiler {
     }
 
     /// The name libseccomp gives a syscall number on the native architecture.
+    /// Syscalls intercepted for some arguments only, one comparison per rule (the rules of one
+    /// action are alternatives): opens for writing (the access mode is O_WRONLY or O_RDWR) and
+    /// prlimit64 with a new limit. Every other value of the argument stays allowed.
+    static let conditionalInterceptions: [String: (notify: [scmp_arg_cmp], allow: [scmp_arg_cmp])] = {
+        func accessMode(_ index: UInt32, _ mode: UInt64) -> scmp_arg_cmp {
+            scmp_arg_cmp(arg: index, op: SCMP_CMP_MASKED_EQ, datum_a: 3 /* O_ACCMODE */, datum_b: mode)
+        }
+        func opens(_ index: UInt32) -> (notify: [scmp_arg_cmp], allow: [scmp_arg_cmp]) {
+            ([accessMode(index, 1), accessMode(index, 2)], [accessMode(index, 0), accessMode(index, 3)])
+        }
+        return [
+            "open": opens(1),
+            "openat": opens(2),
+            "prlimit64": ([scmp_arg_cmp(arg: 2, op: SCMP_CMP_NE, datum_a: 0, datum_b: 0)],
+                          [scmp_arg_cmp(arg: 2, op: SCMP_CMP_EQ, datum_a: 0, datum_b: 0)]),
+        ]
+    }()
+
     public static func name(ofSyscall number: Int32) -> String {
         guard let name = seccomp_syscall_resolve_num_arch(UInt32(SCMP_ARCH_NATIVE), number) else { return "syscall \(number)" }
         defer { free(name) }

@@ -38,11 +38,16 @@ final class SeccompListener {
     static let maximumAttempts = 10_000
     private(set) var droppedAttempts = 0
 
-    init(fd: Int32, profile: ResolvedSeccompProfile, intercepted: [String] = [], allowList: Set<ResolvedEndpoint> = []) {
+    /// Signals, ptrace, opens for writing and raised limits (container profiles).
+    let containment: ContainmentGuard?
+
+    init(fd: Int32, profile: ResolvedSeccompProfile, intercepted: [String] = [], allowList: Set<ResolvedEndpoint> = [],
+         containment: ContainmentGuard? = nil) {
         self.fd = fd
         self.profile = profile
         self.intercepted = Set(intercepted)
         self.allowList = allowList
+        self.containment = containment
         _ = seccomp_notify_alloc(&request, &response)
     }
 
@@ -70,6 +75,15 @@ final class SeccompListener {
 
             memset(response, 0, MemoryLayout<seccomp_notif_resp>.size)
             response.pointee.id = request.pointee.id
+            if verdict == .allow && intercepted.contains(name), let containment,
+               ContainmentGuard.interceptedSyscalls.contains(name) {
+                switch containment.decide(syscall: name, tid: pid, tgid: tgid, arguments: arguments, at: time()) {
+                case .proceed: response.pointee.flags = UInt32(SECCOMP_USER_NOTIF_FLAG_CONTINUE)
+                case .refuse(let error): response.pointee.error = -error
+                }
+                _ = seccomp_notify_respond(fd, response)
+                continue
+            }
             if verdict == .allow && intercepted.contains(name) {
                 let decision = networkDecision(syscall: name, pid: pid, tgid: tgid, arguments: arguments, at: time())
                 if let refusal = decision {

@@ -21,6 +21,8 @@ public struct SpawnRequest: Sendable {
     /// Pipes that become the child's stdout and stderr (-1: inherit confine's).
     public var stdoutFD: Int32 = -1
     public var stderrFD: Int32 = -1
+    /// Capabilities cut to the profile's, cgroup filesystems read-only (root only).
+    public var containment: ContainmentPlan?
 
     public init(arguments: [String], environment: [String], joinFiles: [String], cloneIntoDirectory: String?,
                 nofile: Int?) {
@@ -85,10 +87,12 @@ public enum Spawner {
         let argv = CStringArray(request.arguments)
         let envp = CStringArray(request.environment)
         let filterProgram = request.seccomp?.program ?? []
+        let readOnly = CStringArray(request.containment?.readOnlyMounts.map(\.path) ?? [])
+        let readOnlyFlags = request.containment?.readOnlyMounts.map { CUnsignedLong($0.flags) } ?? []
         let result: confine_spawn_result = path.withCString { cPath in
             joinFDs.withUnsafeBufferPointer { fds in
                 rlimits.withUnsafeBufferPointer { limits in
-                    filterProgram.withUnsafeBytes { filter in
+                    filterProgram.withUnsafeBytes { filter in readOnlyFlags.withUnsafeBufferPointer { mountFlags in
                         var spawnRequest = confine_spawn_request(
                             path: cPath, argv: UnsafePointer(argv.pointers), envp: UnsafePointer(envp.pointers),
                             cgroup_fds: fds.baseAddress, cgroup_fd_count: Int32(fds.count), clone_cgroup_fd: cloneFD,
@@ -99,9 +103,14 @@ public enum Spawner {
                             seccomp_listener: request.seccomp?.usesListener == true ? 1 : 0,
                             seccomp_flags: request.seccomp?.kernelFlags ?? 0,
                             new_network_namespace: request.newNetworkNamespace ? 1 : 0,
-                            stdout_fd: request.stdoutFD, stderr_fd: request.stderrFD)
+                            stdout_fd: request.stdoutFD, stderr_fd: request.stderrFD,
+                            readonly_mounts: UnsafeRawPointer(readOnly.pointers).assumingMemoryBound(to: UnsafePointer<CChar>?.self),
+                            readonly_mount_flags: mountFlags.baseAddress, readonly_mount_count: Int32(mountFlags.count),
+                            capabilities_kept: request.containment?.keptCapabilities ?? 0,
+                            capability_last: request.containment?.capabilityLast ?? 0,
+                            drop_capabilities: request.containment == nil ? 0 : 1)
                         return confine_spawn(&spawnRequest)
-                    }
+                    } }
                 }
             }
         }
@@ -124,6 +133,12 @@ public enum Spawner {
             case CONFINE_STEP_NETNS.rawValue: step = "unshare CLONE_NEWNET"
             case CONFINE_STEP_LOOPBACK.rawValue: step = "bring lo up"
             case CONFINE_STEP_STDIO.rawValue: step = "dup2 fd \(index)"
+            case CONFINE_STEP_MOUNTNS.rawValue: step = index == 0 ? "unshare CLONE_NEWNS" : "mount / MS_SLAVE"
+            case CONFINE_STEP_READONLY.rawValue:
+                let mounts = request.containment?.readOnlyMounts ?? []
+                step = "remount \(index < mounts.count ? mounts[index].path : "?") read-only"
+            case CONFINE_STEP_CAPABILITIES.rawValue:
+                step = index >= 0 ? "prctl PR_CAPBSET_DROP \(index)" : ["ambient clear", "capget", "capset"][-index - 1]
             default: step = "step \(result.failed_step)"
             }
             let execFailed = result.failed_step == Int32(CONFINE_STEP_EXEC.rawValue)

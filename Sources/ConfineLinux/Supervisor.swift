@@ -26,6 +26,11 @@ public struct RunPlan: Sendable {
     public var runnerOutput: RunnerOutputKind?
     /// JUnit XML files the runner writes, read after the run.
     public var junitPaths: [String] = []
+    /// Container profiles as root: capabilities and a read-only cgroupfs (`ContainmentPlan`);
+    /// with a seccomp filter, signals and ptrace are guarded too.
+    public var containment: ContainmentPlan?
+    /// Said once in the report (containment impossible without root, unknown capabilities).
+    public var setupWarnings: [String] = []
 
     public init(arguments: [String], environment: [String], profile: ResolvedProfile, confineVersion: String) {
         self.arguments = arguments
@@ -98,6 +103,7 @@ public final class Supervisor {
         var connector: ProcessConnector?
         var taskStats: TaskStatsListener?
         warnings += plan.seccomp?.warnings ?? []
+        warnings += plan.setupWarnings
         var signalFD: Int32 = -1
         setup: do {
             do {
@@ -144,14 +150,18 @@ public final class Supervisor {
                 request.stdoutFD = tests.childStdout
                 request.seccomp = plan.seccomp
                 request.newNetworkNamespace = profile.networkProfile == .none
+                request.containment = plan.containment
                 let spawned: SpawnedProcess
                 defer { tests.spawned() }
                 spawned = try Spawner.spawn(request)
                 mainPid = spawned.pid
                 joinMethod = spawned.joinMethod
                 if let fd = spawned.seccompListener, let filter = plan.seccomp {
+                    let containmentGuard = plan.containment.map {
+                        ContainmentGuard(groupPaths: group.map { Array($0.kernelPaths.values) } ?? [], plan: $0)
+                    }
                     seccompListener = SeccompListener(fd: fd, profile: filter.profile, intercepted: filter.intercepted,
-                                                      allowList: Set(plan.networkAllowList))
+                                                      allowList: Set(plan.networkAllowList), containment: containmentGuard)
                 }
                 processes.addRoot(mainPid, at: 0)
             } catch {
@@ -248,11 +258,13 @@ public final class Supervisor {
                         peakSource: pidsPeak == nil ? "samples" : "pids.peak", forkFailures: forkFailures),
             oomKills: oomKills, processes: processSummaries(), seccomp: seccompSection(), network: networkSection(),
             warnings: warnings)
+        let finishedContainment = containmentSection(seccomp: report.seccomp)
         var finished = report
         finished.tests = tests.ledger.tests
         finished.functions = tests.ledger.functionRecords
         finished.probe = probeSummary
         finished.supervisor = Self.ownCost()
+        finished.containment = finishedContainment
         finished = finished.applyingBudgets()
         finished.warnings = warnings
         return finished
@@ -443,6 +455,23 @@ public final class Supervisor {
                 violation.test = tests.test(at: violation.firstSeconds, pid: violation.pid)
                 return violation
             })
+    }
+
+    private func containmentSection(seccomp: RunReport.Seccomp?) -> RunReport.Containment? {
+        guard let containment = plan.containment else { return nil }
+        var measures = containment.measures
+        let guardian = seccompListener?.containment
+        if guardian == nil { measures.removeAll { $0.hasPrefix("signals") } }
+        var attempts = (guardian?.attempts ?? []).map { entry in
+            var attempt = entry.attempt
+            attempt.command = processes.command(of: entry.tgid) ?? attempt.command
+            attempt.test = tests.test(at: attempt.atSeconds, pid: attempt.pid)
+            return attempt
+        }
+        attempts += guardian?.escapeAttempts(from: seccomp?.violations ?? []) ?? []
+        attempts.sort { $0.atSeconds < $1.atSeconds }
+        let unlisted = guardian?.unlisted ?? 0
+        return RunReport.Containment(measures: measures, attempts: attempts, unlistedAttempts: unlisted > 0 ? unlisted : nil)
     }
 
     private func networkSection() -> RunReport.Network {

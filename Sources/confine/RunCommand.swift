@@ -161,7 +161,12 @@ struct Run: ParsableCommand {
             }
             intercepting = NetworkAllowList.interceptedSyscalls
         }
+        let containment = ContainmentPlan.make(for: resolved)
+        plan.containment = containment.plan
+        if let warning = containment.warning { plan.setupWarnings.append(warning) }
         if let reference = resolved.seccomp {
+            // With containment, signals, ptrace and writes to what a container cannot write pass by confine too.
+            if containment.plan != nil { intercepting += ContainmentGuard.interceptedSyscalls }
             plan.seccomp = try compileSeccomp(reference, capabilities: resolved.capabilities, intercepting: intercepting)
         } else if !intercepting.isEmpty {
             // No seccomp profile: a filter that allows everything but hands connect/send* to confine.

@@ -52,3 +52,33 @@ final class FuzzRegressionTests: XCTestCase {
         }
     }
 }
+
+/// Crashes bench/fuzz found in the importers, each kept as an input in Tests/Fuzz/Regressions.
+final class ImportFuzzRegressionTests: XCTestCase {
+    /// Yams' `load` force-unwraps a mapping key as a string: a list or mapping as a key trapped.
+    func testANonScalarMappingKeyIsAnErrorWithItsPosition() {
+        XCTAssertThrowsError(try ProfileImporter.compose(path: "c.yaml", text: "services:\n  web:\n    ? [a, b]\n    : 1\n", service: nil)) { error in
+            XCTAssertEqual("\(error)", "c.yaml:3:7: a mapping key must be a plain string, not a list")
+        }
+        XCTAssertThrowsError(try ProfileImporter.kubernetes(path: "k.yaml", text: "kind: Pod\nspec:\n  {a: 1}: x\n", container: nil)) { error in
+            XCTAssertEqual("\(error)", "k.yaml:3:3: a mapping key must be a plain string, not a mapping")
+        }
+        for target in ["kubernetes", "compose"] {
+            for input in FuzzRegressionTests.inputs("Regressions", FuzzTarget(rawValue: target)!) {
+                let text = String(decoding: (try? Data(contentsOf: input)) ?? Data(), as: UTF8.self)
+                XCTAssertThrowsError(try ProfileImporter.importProfile(path: target == "compose" ? "compose.yaml" : "pod.yaml",
+                                                                       text: text, select: nil), input.lastPathComponent)
+            }
+        }
+    }
+
+    /// A CPU period past Int64 (or zero) made the quota/period ratio overflow formatFixed's Int.
+    func testAnAbsurdCPUPeriodFallsBackToTheDefault() throws {
+        let config = #"{"linux": {"resources": {"cpu": {"quota": 50000, "period": 1000000000000000000000000}}}}"#
+        let imported = try ProfileImporter.oci(path: "config.json", text: config)
+        XCTAssertTrue(imported.yaml().contains("cpus: 0.5"), imported.yaml())
+        XCTAssertEqual(formatFixed(1e300, digits: 3), "1e+300")
+        XCTAssertEqual(formatFixed(.infinity, digits: 2), "inf")
+        XCTAssertEqual(formatFixed(2.5, digits: 3), "2.500")
+    }
+}

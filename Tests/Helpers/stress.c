@@ -12,6 +12,7 @@
 //   threads MAX          start sleeping threads until MAX or pthread_create fails; print the count
 //   flood MIB            MIB MiB of binary (no newline) to stdout and MIB MiB to stderr
 //   ignore-term          ignore SIGTERM and sleep forever
+//   escape -             try every way out of the run a container forbids; print "attempt result"
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -59,6 +62,76 @@ static int write_all(int fd, const char *buffer, size_t length) {
         buffer += written;
         length -= (size_t)written;
     }
+    return 0;
+}
+
+static void report(const char *attempt, int failed) {
+    printf("%s %s\n", attempt, failed ? strerrorname_np(errno) : "ok");
+    fflush(stdout);
+}
+
+/* Writes text to path; returns -1 with errno on failure (open or write). */
+static int write_file(const char *path, const char *text) {
+    int fd = open(path, O_WRONLY);
+    if (fd < 0) return -1;
+    ssize_t written = write(fd, text, strlen(text));
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return written < 0 ? -1 : 0;
+}
+
+/* This process's group in the memory hierarchy (v1) or the unified one (v2), as a directory. */
+static int own_group(char *directory, size_t size) {
+    FILE *file = fopen("/proc/self/cgroup", "r");
+    if (!file) return -1;
+    char line[1024];
+    int found = -1;
+    while (fgets(line, sizeof line, file)) {
+        line[strcspn(line, "\n")] = 0;
+        char *controllers = strchr(line, ':');
+        if (!controllers) continue;
+        char *path = strchr(controllers + 1, ':');
+        if (!path) continue;
+        *path++ = 0;
+        controllers++;
+        if (!strcmp(controllers, "memory")) { snprintf(directory, size, "/sys/fs/cgroup/memory%s", path); found = 0; break; }
+        if (!*controllers && found != 0) { snprintf(directory, size, "/sys/fs/cgroup%s", path); found = 1; }
+    }
+    fclose(file);
+    return found < 0 ? -1 : found;
+}
+
+static int escape(void) {
+    char group[900], path[1024];
+    int layout = own_group(group, sizeof group);
+    if (layout >= 0) {
+        char parent[900];
+        snprintf(parent, sizeof parent, "%s", group);
+        *strrchr(parent, '/') = 0;
+        snprintf(path, sizeof path, "%s/cgroup.procs", parent);
+        char pid[32];
+        snprintf(pid, sizeof pid, "%d\n", getpid());
+        report("move-to-parent-cgroup", write_file(path, pid) != 0);
+        snprintf(path, sizeof path, "%s/%s", group, layout == 0 ? "memory.limit_in_bytes" : "memory.max");
+        report("raise-memory-limit", write_file(path, layout == 0 ? "-1" : "max") != 0);
+    }
+    struct rlimit limit;
+    getrlimit(RLIMIT_NOFILE, &limit);
+    limit.rlim_max += 1000;
+    limit.rlim_cur = limit.rlim_max;
+    report("raise-rlimit-nofile", setrlimit(RLIMIT_NOFILE, &limit) != 0);
+    report("oom-score-adj", write_file("/proc/self/oom_score_adj", "-1000") != 0);
+    report("unshare-mount-namespace", unshare(CLONE_NEWNS) != 0);
+    int ns = open("/proc/1/ns/net", O_RDONLY);
+    if (ns < 0) ns = open("/proc/self/ns/net", O_RDONLY); /* the call itself must still be made */
+    report("setns-host-network", ns < 0 || syscall(SYS_setns, ns, 0) != 0);
+    report("mount-cgroupfs", mount("cgroup2", "/mnt", "cgroup2", 0, NULL) != 0);
+    pid_t confine = getppid();
+    report("ptrace-confine", ptrace(PTRACE_ATTACH, confine, NULL, NULL) != 0);
+    report("pidfd-open-confine", syscall(SYS_pidfd_open, confine, 0) < 0);
+    report("kill-everything", kill(-1, 0) != 0);
+    report("kill-confine", kill(confine, SIGKILL) != 0);
     return 0;
 }
 
@@ -179,6 +252,7 @@ int main(int argc, char **argv) {
         }
         return 0;
     }
+    if (!strcmp(mode, "escape")) return escape();
     if (!strcmp(mode, "ignore-term")) {
         signal(SIGTERM, SIG_IGN);
         for (;;) pause();

@@ -22,6 +22,9 @@ typedef enum {
     CONFINE_STEP_NETNS = 13,
     CONFINE_STEP_LOOPBACK = 14,
     CONFINE_STEP_STDIO = 15,
+    CONFINE_STEP_MOUNTNS = 16,    /* unshare(CLONE_NEWNS) or making / a slave */
+    CONFINE_STEP_READONLY = 17,   /* remounting a cgroup filesystem read-only (index: which) */
+    CONFINE_STEP_CAPABILITIES = 18,
 } confine_step;
 
 typedef struct {
@@ -47,6 +50,17 @@ typedef struct {
     int new_network_namespace;  /* 1: unshare(CLONE_NEWNET) and bring lo up (--network none) */
     int stdout_fd;              /* dup2'd onto 1 (a pipe confine reads runner output from), or -1 to inherit */
     int stderr_fd;              /* dup2'd onto 2, or -1 */
+    /* Containment (root only): a private mount namespace in which these mounts (the cgroup
+     * filesystems, /proc/sys, …) are read-only, as in a container; each remounted with its own
+     * flags. MS_REC in a path's flags: not a mount point, bind it onto itself first. */
+    const char *const *readonly_mounts;
+    const unsigned long *readonly_mount_flags;
+    int readonly_mount_count;
+    /* Capabilities kept (bit n = capability n); all others leave the bounding and inheritable
+     * sets, ambient ones are cleared. Applied when drop_capabilities is 1. */
+    unsigned long long capabilities_kept;
+    int capability_last;        /* /proc/sys/kernel/cap_last_cap */
+    int drop_capabilities;
 } confine_spawn_request;
 
 typedef struct {

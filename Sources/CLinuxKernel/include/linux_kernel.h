@@ -35,4 +35,10 @@ static inline long confine_read_process_memory(int pid, void *local, unsigned lo
 
 /// prctl(2) is variadic, which Swift cannot call.
 static inline int confine_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
+/// prlimit(2) on another process (glibc declares prlimit only under _GNU_SOURCE).
+#include <sys/resource.h>
+static inline int confine_prlimit(int pid, int resource, const struct rlimit *new_limit, struct rlimit *old_limit) {
+    return (int)syscall(SYS_prlimit64, pid, resource, new_limit, old_limit);
+}
+
 #endif

@@ -1,0 +1,220 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLinuxKernel
+import ConfineCore
+
+/// Answers, for container profiles, the calls by which a target could reach outside its run.
+/// Signals, ptrace and process_vm_* aimed at a process outside the run's group are refused with
+/// ESRCH, as in a container, whose pid namespace does not show them (kill(-1) with EPERM). Opens
+/// for writing and raised resource limits pass on to the kernel, which refuses them (read-only
+/// mounts, no CAP_SYS_RESOURCE); the guard only records them. Best effort: the caller's memory
+/// and pids are read after the call was made, so a racing target could mislead the record; the
+/// kernel-side refusals do not depend on it (docs/security.md).
+public final class ContainmentGuard {
+    /// Always notified (rare calls).
+    public static let watchedSyscalls = ["kill", "tkill", "tgkill", "pidfd_open", "ptrace", "process_vm_readv", "process_vm_writev",
+                                  "creat", "openat2"]
+    /// Notified only for some arguments (SeccompCompiler.conditionalInterceptions): opens for
+    /// writing, prlimit64 that sets a limit.
+    public static let conditionallyWatchedSyscalls = ["open", "openat", "prlimit64"]
+    public static var interceptedSyscalls: [String] { watchedSyscalls + conditionallyWatchedSyscalls }
+
+    /// Denied by container seccomp profiles; listed as attempts when the target makes them.
+    static let escapeSyscalls: Set<String> = ["unshare", "setns", "mount", "umount2", "pivot_root", "open_by_handle_at",
+                                              "init_module", "finit_module", "delete_module", "kexec_load", "bpf", "fsopen",
+                                              "fsmount", "move_mount", "open_tree", "keyctl", "add_key", "request_key", "swapon",
+                                              "swapoff", "reboot", "clone3", "clone"]
+
+    let groupPaths: Set<String>
+    let confinePid = getpid()
+    let confineGroup = getpgrp()
+    let readOnlyPrefixes: [String]
+    let keepsSysResource: Bool
+    private(set) var attempts: [(attempt: RunReport.ContainmentAttempt, tgid: Int32)] = []
+    private(set) var unlisted = 0
+    static let maximumAttempts = 1_000
+
+    init(groupPaths: [String], plan: ContainmentPlan) {
+        self.groupPaths = Set(groupPaths)
+        readOnlyPrefixes = plan.readOnlyMounts.map(\.path)
+        keepsSysResource = plan.keptCapabilities & (1 << 24) != 0
+    }
+
+    enum Answer: Equatable {
+        case proceed
+        case refuse(Int32)
+    }
+
+    func decide(syscall: String, tid: Int32, tgid: Int32, arguments: [UInt64], at time: Double) -> Answer {
+        func pidArgument(_ index: Int) -> Int32 { Int32(truncatingIfNeeded: arguments[index]) }
+        switch syscall {
+        case "kill":
+            let pid = pidArgument(0)
+            if pid == -1 {
+                return refuse(syscall, "every process on the host (kill -1)", EPERM, "a container's kill(-1) reaches only its own processes",
+                              tgid, time)
+            }
+            if pid == 0 {
+                return processGroup(of: tgid) == confineGroup
+                    ? refuse(syscall, "process group \(confineGroup) (confine's)", EPERM, "confine's process group is outside the run", tgid, time)
+                    : .proceed
+            }
+            let target = pid > 0 ? pid : -pid
+            if pid < 0 && target == confineGroup {
+                return refuse(syscall, "process group \(target) (confine's)", EPERM, "confine's process group is outside the run", tgid, time)
+            }
+            return requireMember(target, syscall: syscall, what: pid > 0 ? "pid" : "process group", tgid: tgid, at: time)
+        case "tkill", "pidfd_open", "process_vm_readv", "process_vm_writev":
+            return requireMember(pidArgument(0), syscall: syscall, what: "pid", tgid: tgid, at: time)
+        case "tgkill":
+            return requireMember(pidArgument(0), syscall: syscall, what: "pid", tgid: tgid, at: time)
+        case "ptrace":
+            // PTRACE_ATTACH, PTRACE_SEIZE: the only requests that take hold of another process.
+            guard arguments[0] == 16 || arguments[0] == 0x4206 else { return .proceed }
+            return requireMember(pidArgument(1), syscall: syscall, what: "pid", tgid: tgid, at: time)
+        case "prlimit64":
+            return raisedLimit(tid: tid, tgid: tgid, arguments: arguments, at: time)
+        case "open", "creat":
+            return writeOpen(syscall, tid: tid, tgid: tgid, directory: nil, pathAddress: arguments[0], at: time)
+        case "openat", "openat2":
+            return writeOpen(syscall, tid: tid, tgid: tgid, directory: Int32(truncatingIfNeeded: arguments[0]), pathAddress: arguments[1], at: time)
+        default:
+            return .proceed
+        }
+    }
+
+    /// Seccomp denials of namespace, mount and module calls, as containment attempts.
+    func escapeAttempts(from violations: [RunReport.SeccompViolation]) -> [RunReport.ContainmentAttempt] {
+        violations.filter { Self.escapeSyscalls.contains($0.syscall) }.map { violation in
+            var attempt = RunReport.ContainmentAttempt(
+                syscall: violation.syscall, target: violation.count > 1 ? "\(violation.count) calls" : "1 call", verdict: "refused",
+                errnoName: violation.errnoName, why: "the seccomp profile denies it (a container has no CAP_SYS_ADMIN)",
+                pid: violation.pid, command: violation.command, atSeconds: violation.firstSeconds)
+            attempt.test = violation.test
+            return attempt
+        }
+    }
+
+    // MARK: -
+
+    private func requireMember(_ pid: Int32, syscall: String, what: String, tgid: Int32, at time: Double) -> Answer {
+        if pid > 0 && isMember(pid) { return .proceed }
+        let name = pid == confinePid ? " (confine)" : commandName(pid).map { " (\($0))" } ?? ""
+        return refuse(syscall, "\(what) \(pid)\(name)", ESRCH, "outside the run's cgroup: invisible from a container", tgid, time)
+    }
+
+    private func refuse(_ syscall: String, _ target: String, _ error: Int32, _ why: String, _ tgid: Int32, _ time: Double) -> Answer {
+        record(syscall, target, verdict: "refused", errno: error, why: why, tgid: tgid, at: time)
+        return .refuse(error)
+    }
+
+    private func record(_ syscall: String, _ target: String, verdict: String, errno: Int32?, why: String, tgid: Int32, at time: Double) {
+        guard attempts.count < Self.maximumAttempts else {
+            unlisted += 1
+            return
+        }
+        attempts.append((RunReport.ContainmentAttempt(syscall: syscall, target: target, verdict: verdict, errnoName: errno.map(errnoName),
+                                                      why: why, pid: tgid, command: "?", atSeconds: (time * 1000).rounded() / 1000), tgid))
+    }
+
+    /// A process is in the run when one of its /proc/<pid>/cgroup paths is the run's group (or below it).
+    func isMember(_ pid: Int32) -> Bool {
+        guard let text = try? readTextFile("/proc/\(pid)/cgroup") else { return false }
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard fields.count == 3 else { continue }
+            let path = String(fields[2])
+            if groupPaths.contains(path) || groupPaths.contains(where: { path.hasPrefix($0 + "/") }) { return true }
+        }
+        return false
+    }
+
+    private func processGroup(of pid: Int32) -> Int32? {
+        guard let stat = try? readTextFile("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return nil }
+        // after "comm)": state ppid pgrp
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 2 ? Int32(fields[2]) : nil
+    }
+
+    private func commandName(_ pid: Int32) -> String? {
+        (try? readTextFile("/proc/\(pid)/comm"))?.trimmingWhitespace()
+    }
+
+    /// prlimit64(pid, resource, new, old) with a new limit: recorded when it raises a hard limit.
+    private func raisedLimit(tid: Int32, tgid: Int32, arguments: [UInt64], at time: Double) -> Answer {
+        let pid = Int32(truncatingIfNeeded: arguments[0])
+        if pid != 0 && pid != tgid && !isMember(pid) {
+            return refuse("prlimit64", "pid \(pid)", ESRCH, "outside the run's cgroup: invisible from a container", tgid, time)
+        }
+        guard let bytes = readMemory(pid: tid, at: arguments[2], count: 16) else { return .proceed }
+        let newHard = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self) }
+        let resource = Int32(truncatingIfNeeded: arguments[1])
+        var current = rlimit()
+        guard confine_prlimit(pid == 0 ? tgid : pid, resource, nil, &current) == 0, newHard > UInt64(current.rlim_max) else { return .proceed }
+        let name = Self.resourceNames[resource] ?? "resource \(resource)"
+        record("prlimit64", "\(name) hard limit \(UInt64(current.rlim_max)) → \(newHard == UInt64.max ? "unlimited" : "\(newHard)")",
+               verdict: "kernel", errno: keepsSysResource ? nil : EPERM,
+               why: keepsSysResource ? "the profile keeps CAP_SYS_RESOURCE" : "raising a hard limit needs CAP_SYS_RESOURCE, which a container lacks",
+               tgid: tgid, at: time)
+        return .proceed
+    }
+
+    static let resourceNames: [Int32: String] = [
+        0: "RLIMIT_CPU", 1: "RLIMIT_FSIZE", 2: "RLIMIT_DATA", 3: "RLIMIT_STACK", 4: "RLIMIT_CORE", 5: "RLIMIT_RSS",
+        6: "RLIMIT_NPROC", 7: "RLIMIT_NOFILE", 8: "RLIMIT_MEMLOCK", 9: "RLIMIT_AS", 10: "RLIMIT_LOCKS",
+        11: "RLIMIT_SIGPENDING", 12: "RLIMIT_MSGQUEUE", 13: "RLIMIT_NICE", 14: "RLIMIT_RTPRIO", 15: "RLIMIT_RTTIME",
+    ]
+
+    /// An open for writing of a cgroup file, an OOM score or a sysctl: recorded, then left to the kernel.
+    private func writeOpen(_ syscall: String, tid: Int32, tgid: Int32, directory: Int32?, pathAddress: UInt64, at time: Double) -> Answer {
+        guard var path = readString(pid: tid, at: pathAddress) else { return .proceed }
+        if !path.hasPrefix("/") {
+            let base = directory == nil || directory == -100 /* AT_FDCWD */
+                ? readLink("/proc/\(tgid)/cwd") : readLink("/proc/\(tgid)/fd/\(directory!)")
+            guard let base else { return .proceed }
+            path = base + (base.hasSuffix("/") ? "" : "/") + path
+        }
+        if readOnlyPrefixes.contains(where: { path == $0 || path.hasPrefix($0 + "/") }) {
+            let isCgroup = !path.hasPrefix("/proc/")
+            record(syscall, path, verdict: "kernel", errno: EROFS,
+                   why: isCgroup ? "the cgroup filesystems are read-only for the target, as in a container"
+                                 : "read-only for the target, as in a container", tgid: tgid, at: time)
+        } else if path.hasPrefix("/proc/"), path.hasSuffix("/oom_score_adj") || path.hasSuffix("/oom_adj") {
+            record(syscall, path, verdict: "kernel", errno: keepsSysResource ? nil : EACCES,
+                   why: keepsSysResource ? "the profile keeps CAP_SYS_RESOURCE"
+                                         : "lowering an OOM score needs CAP_SYS_RESOURCE, which a container lacks (raising it is allowed)",
+                   tgid: tgid, at: time)
+        }
+        return .proceed
+    }
+
+    private func readString(pid: Int32, at address: UInt64) -> String? {
+        guard address != 0 else { return nil }
+        var bytes: [UInt8] = []
+        var cursor = address
+        while bytes.count < 4096 {
+            // Up to the end of the page: the next one may not be mapped.
+            let count = Int(4096 - cursor % 4096)
+            guard let chunk = readMemory(pid: pid, at: cursor, count: count) else { return nil }
+            if let end = chunk.firstIndex(of: 0) { return String(decoding: bytes + chunk[..<end], as: UTF8.self) }
+            bytes += chunk
+            cursor += UInt64(count)
+        }
+        return nil
+    }
+
+    private func readMemory(pid: Int32, at address: UInt64, count: Int) -> [UInt8]? {
+        guard address != 0 else { return nil }
+        var buffer = [UInt8](repeating: 0, count: count)
+        let read = buffer.withUnsafeMutableBytes { confine_read_process_memory(pid, $0.baseAddress, UInt(address), UInt(count)) }
+        return read == count ? buffer : nil
+    }
+
+    private func readLink(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: 4097)
+        let length = readlink(path, &buffer, 4096)
+        guard length > 0 else { return nil }
+        return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
