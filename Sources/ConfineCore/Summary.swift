@@ -56,6 +56,16 @@ public enum Summary {
                              + "\(violation.syscall) ×\(violation.count) → \(verdict)")
             }
         }
+        if let containment = report.containment, !containment.attempts.isEmpty {
+            let refused = containment.attempts.filter { $0.verdict == "refused" }.count
+            lines.append("  contain  \(containment.attempts.count) attempts to leave the run, all failed "
+                         + "(\(refused) refused by confine, \(containment.attempts.count - refused) by the kernel)")
+            for attempt in containment.attempts.prefix(5) {
+                lines.append("  contain  \(display(attempt.command, limit: 30)) (pid \(attempt.pid)): \(attempt.syscall) "
+                             + "\(display(attempt.target, limit: 50)) → \(attempt.errnoName ?? attempt.verdict)")
+            }
+            if containment.attempts.count > 5 { lines.append("  contain  … \(containment.attempts.count - 5) more in the report") }
+        }
         if let network = report.network {
             if network.mode == "allow" {
                 let refused = network.attempts.filter { $0.verdict == "refused" }.count

@@ -21,10 +21,10 @@ public final class ContainmentGuard {
     public static var interceptedSyscalls: [String] { watchedSyscalls + conditionallyWatchedSyscalls }
 
     /// Denied by container seccomp profiles; listed as attempts when the target makes them.
-    static let escapeSyscalls: Set<String> = ["unshare", "setns", "mount", "umount2", "pivot_root", "open_by_handle_at",
-                                              "init_module", "finit_module", "delete_module", "kexec_load", "bpf", "fsopen",
-                                              "fsmount", "move_mount", "open_tree", "keyctl", "add_key", "request_key", "swapon",
-                                              "swapoff", "reboot", "clone3", "clone"]
+    static let escapeSyscalls: Set<String> = ["unshare", "setns", "clone", "mount", "umount2", "pivot_root", "open_by_handle_at",
+                                              "fsopen", "fsconfig", "fsmount", "move_mount", "open_tree", "init_module",
+                                              "finit_module", "delete_module", "kexec_load", "kexec_file_load", "bpf", "swapon",
+                                              "swapoff", "reboot"]
 
     let groupPaths: Set<String>
     let confinePid = getpid()

@@ -72,6 +72,17 @@ public enum MarkdownRenderer {
             lines.append("")
             lines.append("</details>")
         }
+        if let containment = report.containment, !containment.attempts.isEmpty {
+            lines.append("")
+            lines.append("<details><summary>Containment: \(containment.attempts.count) attempts to leave the run, all failed</summary>")
+            lines.append("")
+            for attempt in containment.attempts {
+                let target = attempt.target.replacingAll("`", with: "'")
+                lines.append("- `\(attempt.syscall)` \(target) → \(attempt.errnoName ?? attempt.verdict) (\(attempt.verdict == "refused" ? "refused by confine" : "refused by the kernel"): \(attempt.why))")
+            }
+            lines.append("")
+            lines.append("</details>")
+        }
         if !report.warnings.isEmpty {
             lines.append("")
             lines.append("<details><summary>Warnings: \(report.warnings.count)</summary>")
