@@ -12,6 +12,7 @@
 //   threads MAX          start sleeping threads until MAX or pthread_create fails; print the count
 //   flood MIB            MIB MiB of binary (no newline) to stdout and MIB MiB to stderr
 //   ignore-term          ignore SIGTERM and sleep forever
+//   guarded N            N kill(self, 0) and N open(/dev/null, O_WRONLY): "ns per kill", "ns per write-open"
 //   escape -             try every way out of the run a container forbids; print "attempt result"
 #define _GNU_SOURCE
 #include <errno.h>
@@ -253,6 +254,17 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(mode, "escape")) return escape();
+    if (!strcmp(mode, "guarded")) {
+        long count = atol(argv[2]);
+        pid_t self = getpid();
+        double start = now();
+        for (long i = 0; i < count; i++) kill(self, 0);
+        printf("%.1f ns per kill\n", (now() - start) * 1e9 / (double)count);
+        start = now();
+        for (long i = 0; i < count; i++) close(open("/dev/null", O_WRONLY));
+        printf("%.1f ns per write-open\n", (now() - start) * 1e9 / (double)count);
+        return 0;
+    }
     if (!strcmp(mode, "ignore-term")) {
         signal(SIGTERM, SIG_IGN);
         for (;;) pause();
