@@ -68,33 +68,60 @@ public enum ProfileImporter {
         return try kubernetes(path: path, text: text, container: select)
     }
 
-    /// Every document as plain values. Yams' `load` traps on a mapping key that is not a scalar
-    /// (`{[a]: 1}`, found by fuzzing), so keys are checked on the composed nodes first and such a
-    /// file is refused with the key's line and column.
+    /// Every document as plain values. Yams' `load` traps on two kinds of input, both found by
+    /// fuzzing: a mapping key that is not a scalar (`{[a]: 1}`) and a YAML 1.1 base-60 integer
+    /// too large for Int (`1:21:1:4:22:4:21:1:4:22:4`). So the composed nodes are checked first
+    /// and such a file is refused with the line and column.
     static func loadYAMLDocuments(_ text: String, path: String) throws -> [Any] {
         var documents: [Any] = []
         for node in try Yams.compose_all(yaml: text) {
-            try checkKeys(node, path: path)
+            try checkNodes(node, path: path)
             documents.append(node.any)
         }
         return documents
     }
 
-    private static func checkKeys(_ node: Node, path: String) throws {
+    private static func checkNodes(_ node: Node, path: String) throws {
         switch node {
         case .mapping(let mapping):
             for (key, value) in mapping {
                 guard case .scalar = key else {
-                    let mark = key.mark.map { "\($0.line):\($0.column)" } ?? "?"
-                    throw ImportError("\(path):\(mark): a mapping key must be a plain string, not \(key.mapping != nil ? "a mapping" : key.sequence != nil ? "a list" : "an alias")")
+                    throw ImportError("\(path):\(markText(key)): a mapping key must be a plain string, not \(key.mapping != nil ? "a mapping" : key.sequence != nil ? "a list" : "an alias")")
                 }
-                try checkKeys(value, path: path)
+                try checkNodes(key, path: path)
+                try checkNodes(value, path: path)
             }
         case .sequence(let sequence):
-            for item in sequence { try checkKeys(item, path: path) }
+            for item in sequence { try checkNodes(item, path: path) }
+        case .scalar(let scalar):
+            if node.tag.rawValue == Tag.Name.int.rawValue, !sexagesimalFitsInt(scalar.string) {
+                throw ImportError("\(path):\(markText(node)): '\(scalar.string.prefix(40))' reads as a YAML 1.1 base-60 integer too large for 64 bits; quote it if it is a string")
+            }
         default:
             break
         }
+    }
+
+    private static func markText(_ node: Node) -> String {
+        node.mark.map { "\($0.line):\($0.column)" } ?? "?"
+    }
+
+    /// Mirrors Yams' base-60 arithmetic (which also multiplies the base once past the last
+    /// digit) with overflow checks; true for anything that is not base-60 at all.
+    static func sexagesimalFitsInt(_ text: String) -> Bool {
+        var digits = Substring(text.replacingAll("_", with: ""))
+        if digits.hasPrefix("-") || digits.hasPrefix("+") { digits = digits.dropFirst() }
+        guard digits.contains(":"), !digits.hasPrefix("0") else { return true }
+        var base = 1, value = 0
+        for component in digits.split(separator: ":", omittingEmptySubsequences: false).reversed() {
+            guard let digit = Int(component, radix: 10) else { return true } // Yams gives up: a string
+            let (product, productOverflow) = digit.multipliedReportingOverflow(by: base)
+            let (sum, sumOverflow) = value.addingReportingOverflow(product)
+            let (nextBase, baseOverflow) = base.multipliedReportingOverflow(by: 60)
+            if productOverflow || sumOverflow || baseOverflow { return false }
+            (value, base) = (sum, nextBase)
+        }
+        return true
     }
 
     // MARK: Kubernetes
@@ -374,6 +401,8 @@ public enum ProfileImporter {
             }
         }
         if let seccomp = linux["seccomp"] {
+            // JSONSerialization traps (not throws) on a top-level value that is not an object or array.
+            guard seccomp is [String: Any] else { throw ImportError("\(path): linux.seccomp: expected an object (a seccomp profile), found \(jsonKind(seccomp))") }
             profile.seccompJSON = try? JSONSerialization.data(withJSONObject: seccomp, options: [.prettyPrinted, .sortedKeys])
             profile.set("seccomp", "\(profile.name)-seccomp.json", from: "linux.seccomp, written beside this profile")
         } else {
@@ -396,5 +425,17 @@ public enum ProfileImporter {
             profile.warnings.append("process.capabilities: not reproduced (seccomp capability gating uses Docker's default set)")
         }
         return profile
+    }
+}
+
+/// What a decoded JSON value is, in JSON's words, for error messages.
+func jsonKind(_ value: Any) -> String {
+    switch value {
+    case is [String: Any]: return "an object"
+    case is [Any]: return "an array"
+    case is String: return "a string"
+    case is NSNull: return "null"
+    case let scalar as NSNumber: return "the scalar \(scalar)"
+    default: return "\(type(of: value))"
     }
 }

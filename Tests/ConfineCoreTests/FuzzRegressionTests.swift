@@ -1,4 +1,4 @@
-import ConfineCore
+@testable import ConfineCore
 import ConfineFuzzTargets
 import Foundation
 import XCTest
@@ -69,6 +69,35 @@ final class ImportFuzzRegressionTests: XCTestCase {
                 XCTAssertThrowsError(try ProfileImporter.importProfile(path: target == "compose" ? "compose.yaml" : "pod.yaml",
                                                                        text: text, select: nil), input.lastPathComponent)
             }
+        }
+    }
+
+    /// Yams computes YAML 1.1 base-60 integers (`1:30` is 90) without overflow checks: a long
+    /// one trapped. Refused with its position; base-60 numbers that fit still read as numbers.
+    func testABase60IntegerPastInt64IsAnErrorWithItsPosition() throws {
+        XCTAssertThrowsError(try ProfileImporter.kubernetes(path: "k.yaml", text: "kind: Pod\nspec:\n  x: 1:21:1:4:22:4:21:1:4:22:4:24:2\n", container: nil)) { error in
+            XCTAssertEqual("\(error)", "k.yaml:3:6: '1:21:1:4:22:4:21:1:4:22:4:24:2' reads as a YAML 1.1 base-60 integer too large for 64 bits; quote it if it is a string")
+        }
+        XCTAssertThrowsError(try ProfileImporter.compose(path: "c.yaml", text: "166666666666663120:1:1\n", service: nil)) { error in
+            XCTAssertTrue("\(error)".hasPrefix("c.yaml:1:1: '166666666666663120:1:1' reads as a YAML 1.1 base-60 integer"), "\(error)")
+        }
+        XCTAssertTrue(ProfileImporter.sexagesimalFitsInt("1:30"))
+        XCTAssertTrue(ProfileImporter.sexagesimalFitsInt("-1:2:3:4:5:6:7:8:9:10")) // 60^10 fits
+        XCTAssertFalse(ProfileImporter.sexagesimalFitsInt("1:2:3:4:5:6:7:8:9:10:11")) // Yams' base reaches 60^11
+        XCTAssertEqual(try ProfileImporter.loadYAMLDocuments("a: 1:30\n", path: "x") .first as? [String: Int], ["a": 90])
+    }
+
+    /// JSONSerialization.data traps on a top-level scalar: `"seccomp": 1024` in a config.json did.
+    func testASeccompSectionThatIsNotAnObjectIsAnError() {
+        XCTAssertThrowsError(try ProfileImporter.oci(path: "b/config.json", text: #"{ "linux": {"seccomp": 1024}}"#)) { error in
+            XCTAssertEqual("\(error)", "b/config.json: linux.seccomp: expected an object (a seccomp profile), found the scalar 1024")
+        }
+        XCTAssertThrowsError(try ProfileImporter.oci(path: "b/config.json", text: #"{ "linux": {"seccomp": "x"}}"#)) { error in
+            XCTAssertEqual("\(error)", "b/config.json: linux.seccomp: expected an object (a seccomp profile), found a string")
+        }
+        for input in FuzzRegressionTests.inputs("Regressions", .oci) {
+            let text = String(decoding: (try? Data(contentsOf: input)) ?? Data(), as: UTF8.self)
+            _ = try? ProfileImporter.oci(path: "config.json", text: text) // must return or throw, not trap
         }
     }
 

@@ -3,6 +3,7 @@ import Glibc
 #endif
 @testable import ConfineCore
 import ConfineProbe
+import Synchronization
 import XCTest
 
 /// The Swift probe library against confine's decoder: what `Probe.measure` sends, from several
@@ -41,18 +42,15 @@ final class ProbeConformanceTests: XCTestCase {
     /// full, as they would with confine), then returns every datagram read.
     func receiving(_ body: () -> Void) -> [ProbeWire.Datagram] {
         let done = DispatchSemaphore(value: 0)
-        let stop = UnsafeMutablePointer<Bool>.allocate(capacity: 1)
-        stop.initialize(to: false)
-        defer { stop.deallocate() }
+        let stop = StopFlag() // atomic: ThreadSanitizer caught a plain Bool here
         nonisolated(unsafe) var datagrams: [ProbeWire.Datagram] = []
-        nonisolated(unsafe) let flag = stop
         let fd = receiver
         Thread.detachNewThread {
             var buffer = [UInt8](repeating: 0, count: 256 * 1024)
             while true {
                 var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
                 if poll(&ready, 1, 50) <= 0 {
-                    if flag.pointee { break } else { continue }
+                    if stop.isSet { break } else { continue }
                 }
                 let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
                 guard count > 0 else { continue }
@@ -61,7 +59,7 @@ final class ProbeConformanceTests: XCTestCase {
             done.signal()
         }
         body()
-        stop.pointee = true
+        stop.set()
         done.wait()
         return datagrams
     }
@@ -107,4 +105,11 @@ final class ProbeConformanceTests: XCTestCase {
         let record = try XCTUnwrap(receiving { Probe.flush() }.flatMap(\.records).first { $0.name == "async" })
         XCTAssertGreaterThanOrEqual(record.durationNanoseconds, 5_000_000)
     }
+}
+
+/// A flag one thread sets and another polls.
+private final class StopFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    var isSet: Bool { value.load(ordering: .acquiring) }
+    func set() { value.store(true, ordering: .releasing) }
 }
