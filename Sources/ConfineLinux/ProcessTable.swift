@@ -4,6 +4,12 @@ import Glibc
 
 /// What confine knows of each process of the run: its command line (read once, as early as
 /// possible), peak RSS over the samples, and how it ended.
+///
+/// Bounded for long runs: a suite that starts a process every 200 ms for hours must not grow
+/// confine (bench/long-run). Live processes are keyed by pid; a process that exits moves to
+/// `exited`, which is compacted past `exitedLimit` to what the report can still use: the
+/// SIGKILLed ones (OOM-kill candidates), the highest peaks (the report lists the top 50) and
+/// the most recent (late lookups by pid). A reused pid starts a fresh entry.
 struct ProcessTable {
     struct Entry {
         var command: String
@@ -13,13 +19,23 @@ struct ProcessTable {
         var exitedAt: Double?
     }
 
-    private(set) var entries: [Int32: Entry] = [:]
-    /// Processes descending from the main process, as the process connector reports forks.
+    static let exitedLimit = 2048
+    static let keptAfterCompaction = (killed: 512, highestPeaks: 64, mostRecent: 256)
+
+    private(set) var live: [Int32: Entry] = [:]
+    /// Exited processes in exit order (compacted: see above).
+    private(set) var exited: [(pid: Int32, entry: Entry)] = []
+    /// Living processes descending from the main process, as the process connector reports forks.
     private(set) var tree = Set<Int32>()
     private let pageSize = UInt64(sysconf(Int32(_SC_PAGESIZE)))
     private var statmBuffer = [UInt8](repeating: 0, count: 128)
     /// `/proc/<pid>/statm` kept open while the process lives: one `pread` per reading.
     private var statmFiles: [Int32: Int32] = [:]
+    /// Where command lines come from: /proc, or a test's table.
+    var commandLine: (Int32) -> String? = ProcessTable.readCommandLine
+
+    /// Every entry the table still holds, live first.
+    var entries: [(pid: Int32, entry: Entry)] { live.map { ($0.key, $0.value) } + exited }
 
     mutating func addRoot(_ pid: Int32, at time: Double) {
         tree.insert(pid)
@@ -36,18 +52,20 @@ struct ProcessTable {
             guard tree.contains(pid) else { return }
             remember(pid, at: time, refresh: true)
         case .exit(let pid, let status):
-            guard tree.contains(pid) else { return }
-            entries[pid]?.exitStatus = status
-            entries[pid]?.exitedAt = time
+            guard tree.remove(pid) != nil, var entry = live.removeValue(forKey: pid) else { return }
+            entry.exitStatus = status
+            entry.exitedAt = time
+            exited.append((pid, entry))
+            if exited.count > Self.exitedLimit { compactExited() }
         }
     }
 
     /// Records RSS for the group's current members (and names any not seen before).
     mutating func sampleRSS(of pids: [Int32], at time: Double) {
         for pid in pids {
-            if entries[pid] == nil { remember(pid, at: time, refresh: false) }
+            if live[pid] == nil { remember(pid, at: time, refresh: false) }
             let rss = residentBytes(pid)
-            if rss > entries[pid]?.peakRssBytes ?? 0 { entries[pid]?.peakRssBytes = rss }
+            if rss > live[pid]?.peakRssBytes ?? 0 { live[pid]?.peakRssBytes = rss }
         }
         // Close the files of processes that have left the group.
         if statmFiles.count > pids.count {
@@ -64,39 +82,55 @@ struct ProcessTable {
         statmFiles = [:]
     }
 
-    func command(of pid: Int32) -> String? { entries[pid]?.command }
+    /// The command of the living process `pid`, else of the last one with that pid to exit.
+    func command(of pid: Int32) -> String? {
+        live[pid]?.command ?? exited.last(where: { $0.pid == pid })?.entry.command
+    }
 
-    /// The kernel's exact high-water mark, reported at exit (taskstats), for processes of the run.
+    /// The kernel's exact high-water mark, reported at exit (taskstats), for processes of the
+    /// run. Taskstats and the connector are separate sockets: the exit may be known already.
     mutating func notePeak(_ pid: Int32, bytes: UInt64) {
-        guard tree.contains(pid) || entries[pid] != nil else { return }
-        if bytes > entries[pid]?.peakRssBytes ?? 0 { entries[pid]?.peakRssBytes = bytes }
+        if live[pid] != nil {
+            if bytes > live[pid]!.peakRssBytes { live[pid]!.peakRssBytes = bytes }
+        } else if let index = exited.lastIndex(where: { $0.pid == pid }), bytes > exited[index].entry.peakRssBytes {
+            exited[index].entry.peakRssBytes = bytes
+        }
     }
 
     /// Names a process confine meets outside the samples (a denied call), while it still lives.
     mutating func observe(_ pid: Int32, at time: Double) {
-        if entries[pid] == nil { remember(pid, at: time, refresh: false) }
+        if live[pid] == nil { remember(pid, at: time, refresh: false) }
     }
 
     /// Processes SIGKILLed while the run was alive, in exit order (OOM-kill candidates).
     func sigkilled(before cutoff: Double) -> [(pid: Int32, at: Double)] {
-        entries.compactMap { pid, entry in
+        exited.compactMap { pid, entry in
             guard let status = entry.exitStatus, let at = entry.exitedAt, status & 0x7f == UInt32(SIGKILL), at <= cutoff
             else { return nil }
             return (pid, at)
-        }.sorted { $0.at < $1.at }
+        }
+    }
+
+    private mutating func compactExited() {
+        let limits = Self.keptAfterCompaction
+        let killed = exited.indices.filter { exited[$0].entry.exitStatus.map { $0 & 0x7f == UInt32(SIGKILL) } ?? false }
+        var keep = Set(killed.suffix(limits.killed))
+        keep.formUnion(exited.indices.sorted { exited[$0].entry.peakRssBytes > exited[$1].entry.peakRssBytes }.prefix(limits.highestPeaks))
+        keep.formUnion(exited.indices.suffix(limits.mostRecent))
+        exited = exited.indices.filter(keep.contains).map { exited[$0] } // exit order kept
     }
 
     private mutating func remember(_ pid: Int32, at time: Double, refresh: Bool) {
-        if var entry = entries[pid] {
-            if refresh, let command = readCommandLine(pid) { entry.command = command }
-            entries[pid] = entry
-        } else if let command = readCommandLine(pid) {
-            entries[pid] = Entry(command: command, firstSeen: time)
+        if var entry = live[pid] {
+            if refresh, let command = commandLine(pid) { entry.command = command }
+            live[pid] = entry
+        } else if let command = commandLine(pid) {
+            live[pid] = Entry(command: command, firstSeen: time)
         }
     }
 
     /// `/proc/<pid>/cmdline`, NULs as spaces; the kernel's `comm` for kernel threads and zombies.
-    private func readCommandLine(_ pid: Int32) -> String? {
+    static func readCommandLine(_ pid: Int32) -> String? {
         if let text = try? readTextFile("/proc/\(pid)/cmdline"), !text.isEmpty {
             var line = String(text.map { $0 == "\0" ? " " : $0 })
             while line.hasSuffix(" ") { line.removeLast() }

@@ -488,8 +488,8 @@ public final class Supervisor {
 
     private func processSummaries() -> [RunReport.ProcessRecord] {
         processes.entries
-            .map { RunReport.ProcessRecord(pid: $0.key, command: $0.value.command, peakRssBytes: $0.value.peakRssBytes,
-                                         firstSeenSeconds: ($0.value.firstSeen * 1000).rounded() / 1000) }
+            .map { RunReport.ProcessRecord(pid: $0.pid, command: $0.entry.command, peakRssBytes: $0.entry.peakRssBytes,
+                                         firstSeenSeconds: ($0.entry.firstSeen * 1000).rounded() / 1000) }
             .sorted { ($0.peakRssBytes, $1.pid) > ($1.peakRssBytes, $0.pid) }
             .prefix(50)
             .map { $0 }
