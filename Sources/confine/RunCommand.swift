@@ -114,6 +114,9 @@ struct Run: ParsableCommand {
     private var arguments: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
 
     func validate() throws {
+        // The command is captured with everything after it, so `confine run --help` would run
+        // a program named --help: a lone -h/--help before any `--` asks for this help instead.
+        if command == ["--help"] || command == ["-h"] { throw CleanExit.helpRequest(self) }
         guard !arguments.isEmpty else { throw ValidationError("name the command to run after --, e.g. confine run -- swift test") }
         _ = try limits.spec()
         guard ["auto", "none", RunnerOutputKind.swiftTest.rawValue].contains(runner) else {

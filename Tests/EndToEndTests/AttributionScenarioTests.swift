@@ -95,6 +95,21 @@ final class AttributionScenarioTests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("test_big_allocation"), result.stderr)
     }
 
+    /// The plugin announces the next test with the previous test's end (one datagram per test):
+    /// with -x the session stops after a failure, and the test that never runs must not appear.
+    func testPytestStoppingAtTheFirstFailureReportsOnlyTheTestsThatRan() throws {
+        let directory = NSTemporaryDirectory() + "confine-pytest-x-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try "def test_a():\n    pass\n\ndef test_b():\n    assert False\n\ndef test_c():\n    pass\n"
+            .write(toFile: directory + "/test_stop.py", atomically: true, encoding: .utf8)
+        let (result, report) = Harness.confineRun([], ["python3", "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", directory + "/test_stop.py"])
+        let run = try XCTUnwrap(report)
+        XCTAssertEqual(result.status, 1, result.stderr)
+        XCTAssertEqual(run.tests.map { "\($0.name.split(separator: ":").last ?? "") \($0.outcome ?? "open")" }, ["test_a passed", "test_b failed"])
+        XCTAssertTrue(run.tests.allSatisfy { $0.endSeconds != nil })
+    }
+
     func testPytestXdistWorkersAreMeasuredEachInTheirOwnProcess() throws {
         let (result, report) = Harness.confineRun(["--memory", "1Gi"], ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", Self.pytestSuite])
         let run = try XCTUnwrap(report)

@@ -219,4 +219,19 @@ final class RunScenarioTests: XCTestCase {
         let run = Harness.run([Harness.confine, "run", "--profile", file, "--", "/bin/true"])
         XCTAssertEqual(run.status, 64)
     }
+
+    /// `confine run --help` shows help; it must not run a program named --help (it once did, and
+    /// wrote a report of the failed exec into the current directory).
+    func testRunHelpShowsHelpAndRunsNothing() throws {
+        let directory = NSTemporaryDirectory() + "confine-help-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let help = Harness.run(["/bin/sh", "-c", "cd '\(directory)' && exec '\(Harness.confine)' run --help"])
+        XCTAssertEqual(help.status, 0, help.stderr)
+        XCTAssertTrue(help.stdout.contains("USAGE: confine run"), help.stdout)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory), [], "no report written")
+        let missing = Harness.run([Harness.confine, "run", "--profile", "container-default"])
+        XCTAssertEqual(missing.status, 64)
+        XCTAssertTrue(missing.stderr.contains("name the command to run after --"), missing.stderr)
+    }
 }
