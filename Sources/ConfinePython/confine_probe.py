@@ -88,6 +88,13 @@ def flush():
     if not enabled:
         return
     _last_flush = _clock()
+    _send(_take_batch())
+    if _pending:
+        flush()
+
+
+def _take_batch():
+    """Up to one datagram's worth (1800 records) of the buffered calls."""
     batch = []
     popleft = _pending.popleft
     try:
@@ -95,9 +102,7 @@ def flush():
             batch.append(popleft())
     except IndexError:
         pass
-    _send(batch)
-    if _pending:
-        flush()
+    return batch
 
 
 def _record(name, start, end, value=0, flags=0):
@@ -125,13 +130,7 @@ def send_events(events):
     if not enabled:
         return
     tid = _tid()
-    batch = []
-    popleft = _pending.popleft
-    try:
-        while len(batch) < 1800:
-            batch.append(popleft())
-    except IndexError:
-        pass
+    batch = _take_batch()
     if _pending:
         _send(batch)
         flush()
