@@ -90,8 +90,9 @@ struct ProcessTable {
     /// The kernel's exact high-water mark, reported at exit (taskstats), for processes of the
     /// run. Taskstats and the connector are separate sockets: the exit may be known already.
     mutating func notePeak(_ pid: Int32, bytes: UInt64) {
-        if live[pid] != nil {
-            if bytes > live[pid]!.peakRssBytes { live[pid]!.peakRssBytes = bytes }
+        if var entry = live[pid] {
+            entry.peakRssBytes = max(entry.peakRssBytes, bytes)
+            live[pid] = entry
         } else if let index = exited.lastIndex(where: { $0.pid == pid }), bytes > exited[index].entry.peakRssBytes {
             exited[index].entry.peakRssBytes = bytes
         }

@@ -117,11 +117,6 @@ def record(name, start_ns, duration_ns, nbytes=None):
         _record(name, start_ns, start_ns + duration_ns, nbytes or 0, FLAG_BYTES if nbytes is not None else 0)
 
 
-def send_event(kind, name, start_ns, duration_ns=0, flags=0, value=0):
-    """A test boundary (the pytest plugin): buffered calls first, then the event, at once."""
-    send_events([(kind, name, start_ns, duration_ns, flags, value)])
-
-
 def send_events(events):
     """Test boundaries, (kind, name, start ns, duration ns, flags, value) each, sent at once
     behind the buffered calls, in one datagram when they fit: every datagram wakes confine,
