@@ -46,7 +46,7 @@ public struct AttributionLedger: Sendable {
     /// A test began. `key` is unique while it runs (source, process and name).
     public mutating func testStarted(key: String, name: String, source: TestSource, pid: Int32?, at time: Double,
                                      memoryBytes: UInt64, cpuNanos: UInt64, attribution: TestRecord.Attribution = .group,
-                                     processStartBytes: UInt64? = nil) {
+                                     processStartBytes: UInt64? = nil, peakSinceStartBytes: UInt64? = nil) {
         guard tests.count < Self.maximumTests else {
             droppedTests += 1
             return
@@ -54,19 +54,21 @@ public struct AttributionLedger: Sendable {
         var record = TestRecord(name: name, source: source, startSeconds: time)
         record.pid = pid
         record.attribution = attribution
-        if attribution == .group {
+        if attribution.followsGroup {
             record.startBytes = memoryBytes
-            record.peakBytes = memoryBytes
+            record.peakBytes = max(memoryBytes, peakSinceStartBytes ?? 0)
         }
         var overlaps = false
-        for other in open.values.joined() {
+        // A test opened earlier that began later (read from the plugin's `running` file before
+        // the batched records of the tests before it arrived) did not run alongside this one.
+        for other in open.values.joined() where tests[other.index].startSeconds ?? time <= time {
             tests[other.index].concurrentTests += 1
+            record.concurrentTests += 1
             if pid == nil || tests[other.index].pid != pid {
                 overlapsOtherProcess[other.index] = true
                 overlaps = true
             }
         }
-        record.concurrentTests = openCount
         if attribution == .process { processTests[key] = tests.count }
         open[key, default: []].append(OpenTest(index: tests.count, startBytes: memoryBytes, startCPUNanos: cpuNanos,
                                                processStartBytes: processStartBytes))
@@ -80,12 +82,13 @@ public struct AttributionLedger: Sendable {
     /// `processPeakBytes`/`processCPUSeconds` measure the test's own process.
     public mutating func testEnded(key: String, at time: Double, outcome: String, reportedDuration: Double? = nil,
                                    memoryBytes: UInt64, cpuNanos: UInt64, processPeakBytes: UInt64? = nil,
-                                   processCPUSeconds: Double? = nil) {
+                                   processCPUSeconds: Double? = nil, windowPeakBytes: UInt64? = nil) {
         // Same-named tests may run at once (Swift Testing names functions without their suite): first in, first out.
         guard let entry = open[key]?.first else { return }
         open[key]!.removeFirst()
         if open[key]!.isEmpty { open[key] = nil }
         openCount -= 1
+        if let windowPeakBytes { credit(entry.index, windowPeakBytes) }
         close(entry, at: time, outcome: outcome, memoryBytes: memoryBytes, cpuNanos: cpuNanos)
         let index = entry.index
         if let reportedDuration { tests[index].durationSeconds = reportedDuration }
@@ -107,12 +110,53 @@ public struct AttributionLedger: Sendable {
         }
     }
 
+    public func isOpen(key: String) -> Bool { open[key] != nil }
+
+    /// The process's figure at the start of an open test, when it came after the test was opened.
+    public mutating func noteProcessStart(key: String, bytes: UInt64?) {
+        guard let bytes, open[key]?.isEmpty == false else { return }
+        open[key]![0].processStartBytes = bytes
+    }
+
+    /// The start of an open test attributed by window (its start came batched), by key.
+    public func openWindowTestStart(key: String) -> Double? {
+        guard let entry = open[key]?.first, tests[entry.index].attribution == .window else { return nil }
+        return tests[entry.index].startSeconds
+    }
+
+    /// A test whose end came batched (a short pytest test the plugin held back): the group's
+    /// memory at that moment is unknown, so its growth is its worker's — how far the test raised
+    /// the process's high-water mark (`processPeakBytes` at the end over `processStartBytes`,
+    /// both high-water marks) — on top of the group's memory at its start. CPU: the group's,
+    /// interpolated between readings (`cpuNanos` at the end).
+    public mutating func testEndedBatched(key: String, at time: Double, outcome: String, reportedDuration: Double,
+                                          cpuNanos: UInt64, processPeakBytes: UInt64?) {
+        guard let entry = open[key]?.first else { return }
+        open[key]!.removeFirst()
+        if open[key]!.isEmpty { open[key] = nil }
+        openCount -= 1
+        let index = entry.index
+        tests[index].endSeconds = time
+        tests[index].durationSeconds = reportedDuration
+        tests[index].outcome = outcome
+        tests[index].processPeakBytes = processPeakBytes
+        guard tests[index].attribution.followsGroup else { return }
+        tests[index].attribution = .window
+        let start = tests[index].startBytes ?? entry.startBytes
+        var growth: UInt64 = 0
+        if let peak = processPeakBytes, let processStart = entry.processStartBytes, peak > processStart { growth = peak - processStart }
+        tests[index].peakGrowthBytes = growth
+        tests[index].peakBytes = start + growth
+        tests[index].endGrowthBytes = nil
+        tests[index].cpuSeconds = Double(cpuNanos >= entry.startCPUNanos ? cpuNanos - entry.startCPUNanos : 0) / 1e9
+    }
+
     private mutating func close(_ entry: OpenTest, at time: Double, outcome: String, memoryBytes: UInt64, cpuNanos: UInt64) {
         let index = entry.index
         tests[index].endSeconds = time
         tests[index].durationSeconds = max(0, time - (tests[index].startSeconds ?? time))
         tests[index].outcome = outcome
-        if tests[index].attribution == .group {
+        if tests[index].attribution.followsGroup {
             credit(index, memoryBytes)
             tests[index].endGrowthBytes = Int64(memoryBytes) - Int64(entry.startBytes)
             tests[index].cpuSeconds = Double(cpuNanos &- entry.startCPUNanos) / 1e9
@@ -137,15 +181,31 @@ public struct AttributionLedger: Sendable {
     }
 
     private mutating func credit(_ index: Int, _ bytes: UInt64) {
-        guard tests[index].attribution == .group else { return }
+        guard tests[index].attribution.followsGroup else { return }
         tests[index].peakBytes = max(tests[index].peakBytes ?? 0, bytes)
     }
 
     /// Closes what is still open when the run ends (a test killed mid-way, an OOM kill).
     public mutating func finish(at time: Double, memoryBytes: UInt64, cpuNanos: UInt64) {
-        for entry in open.values.joined() { close(entry, at: time, outcome: "incomplete", memoryBytes: memoryBytes, cpuNanos: cpuNanos) }
+        for entry in open.values.joined() {
+            // A test whose process went on to start another had ended by then (its end was
+            // held back by a worker that died): it was not running at the end.
+            var end = time
+            if let pid = tests[entry.index].pid, let start = tests[entry.index].startSeconds {
+                end = tests.lazy.filter { $0.pid == pid }.compactMap(\.startSeconds).filter { $0 > start }.min() ?? time
+            }
+            close(entry, at: end, outcome: "incomplete", memoryBytes: memoryBytes, cpuNanos: cpuNanos)
+        }
         open = [:]
         openCount = 0
+        // In the order they began: batched boundaries arrive after tests confine opened earlier.
+        let order = tests.indices.sorted { (tests[$0].startSeconds ?? .infinity, $0) < (tests[$1].startSeconds ?? .infinity, $1) }
+        guard order != Array(tests.indices) else { return }
+        var position = [Int](repeating: 0, count: tests.count)
+        for (new, old) in order.enumerated() { position[old] = new }
+        tests = order.map { tests[$0] }
+        overlapsOtherProcess = order.map { overlapsOtherProcess[$0] }
+        processTests = processTests.mapValues { position[$0] }
     }
 
     /// Tests from a JUnit file: the ones already seen live get the file's outcome when they had
@@ -250,8 +310,15 @@ public struct TestRecord: Codable, Sendable, Equatable {
         case group
         /// The test ran in a process of its own (`swift test --parallel`): that process's figures.
         case process
+        /// The test's boundaries came batched, after the fact (short pytest tests): the group's
+        /// figures over the sampling intervals that held it (`GroupReadings`) — its peak an upper
+        /// bound, exact to one interval at each edge; its CPU interpolated between readings.
+        case window
         /// Known only from a JUnit file: names, outcomes and durations.
         case junit
+
+        /// Figures come from the group's counters (a boundary reading or the window's readings).
+        public var followsGroup: Bool { self == .group || self == .window }
     }
 
     public var name: String

@@ -39,7 +39,12 @@ public enum ProbeWire {
         public var outcome: TestOutcome { TestOutcome(rawValue: flags & 3) ?? .error }
         /// A test end's process peak RSS during the test, when the sender measured it.
         public var processPeakBytes: UInt64? { flags & 4 != 0 && value >= 0 ? UInt64(value) : nil }
+        /// A test boundary the sender held back and sent later with others: confine's reading
+        /// of the group when it arrives is not the group at that moment.
+        public var isBatched: Bool { flags & ProbeWire.batchedFlag != 0 }
     }
+
+    public static let batchedFlag: UInt8 = 8
 
     public struct Datagram: Sendable {
         public var pid: Int32
@@ -159,5 +164,64 @@ public enum ProbeWire {
 
     static func put<T: FixedWidthInteger>(_ value: T, _ out: inout [UInt8]) {
         withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }
+    }
+}
+
+/// The `running` file beside the probe socket (docs/probe-protocol.md, "Running tests"): one
+/// 512-byte slot per process (`pid % 64`), where the pytest plugin stores the test it runs with
+/// plain memory writes. confine reads it at every sample, so a test whose start the plugin held
+/// back is known while it runs. The target writes it: every slot is checked, a torn or
+/// malformed one is skipped.
+public enum RunningSlots {
+    public static let slotSize = 512
+    public static let slotCount = 64
+    public static let fileSize = slotSize * slotCount
+    public static let nameLimit = slotSize - 18
+
+    public struct Test: Sendable, Equatable {
+        public var pid: Int32
+        public var startNanoseconds: UInt64
+        public var name: String
+
+        public init(pid: Int32, startNanoseconds: UInt64, name: String) {
+            self.pid = pid
+            self.startNanoseconds = startNanoseconds
+            self.name = name
+        }
+    }
+
+    /// The tests in a snapshot of the file. A slot counts when its sequence number is even and
+    /// non-zero (written, not mid-write), its pid belongs to it (`pid % 64`), and its name is
+    /// non-empty UTF-8 that fits. With `confirmation` (a second snapshot, read right after the
+    /// first), only slots identical in both: a read is not atomic, a slot may change under it.
+    public static func scan(_ bytes: UnsafeRawBufferPointer, confirmation: UnsafeRawBufferPointer? = nil) -> [Test] {
+        var tests: [Test] = []
+        for slot in 0..<min(slotCount, bytes.count / slotSize, confirmation.map { $0.count / slotSize } ?? slotCount) {
+            let at = slot * slotSize
+            if let confirmation, !(0..<slotSize).allSatisfy({ bytes[at + $0] == confirmation[at + $0] }) { continue }
+            let sequence = ProbeWire.load(UInt32.self, bytes, at)
+            let pid = Int32(bitPattern: ProbeWire.load(UInt32.self, bytes, at + 4))
+            let length = Int(ProbeWire.load(UInt16.self, bytes, at + 16))
+            guard sequence != 0, sequence % 2 == 0, pid > 0, Int(pid) % slotCount == slot, length > 0, length <= nameLimit,
+                  let name = String(validating: UnsafeRawBufferPointer(rebasing: bytes[at + 18..<at + 18 + length]), as: UTF8.self)
+            else { continue }
+            tests.append(Test(pid: pid, startNanoseconds: ProbeWire.load(UInt64.self, bytes, at + 8), name: name))
+        }
+        return tests
+    }
+
+    /// One slot as the plugin writes it (for tests).
+    public static func encode(_ test: Test, sequence: UInt32 = 2) -> [UInt8] {
+        var slot = [UInt8](repeating: 0, count: slotSize)
+        func put<T: FixedWidthInteger>(_ value: T, at offset: Int) {
+            withUnsafeBytes(of: value.littleEndian) { for (index, byte) in $0.enumerated() { slot[offset + index] = byte } }
+        }
+        let name = Array(test.name.utf8.prefix(nameLimit))
+        put(sequence, at: 0)
+        put(test.pid, at: 4)
+        put(test.startNanoseconds, at: 8)
+        put(UInt16(name.count), at: 16)
+        slot.replaceSubrange(18..<18 + name.count, with: name)
+        return slot
     }
 }

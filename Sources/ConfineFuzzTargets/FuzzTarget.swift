@@ -15,7 +15,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case oci            // … of OCI runtime config.json
     case junit          // JUnit XML (--junit)
     case runner         // `swift test` console output (XCTest and Swift Testing lines)
-    case probe          // probe protocol datagrams, decoded and attributed
+    case probe          // probe protocol datagrams, decoded and attributed; the `running` file
     case report         // report JSON (confine report / compare / merge)
 
     public func run(_ bytes: UnsafeRawBufferPointer) {
@@ -47,10 +47,20 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         }
     }
 
-    /// A datagram checked and, when it passes, credited to a ledger as confine does.
+    /// A datagram checked and, when it passes, credited to a ledger as confine does; the same
+    /// bytes read as the plugin's `running` file, its tests opened and placed by readings.
     static func probe(_ bytes: UnsafeRawBufferPointer) {
-        guard let view = try? ProbeWire.scan(bytes) else { return }
         var ledger = AttributionLedger()
+        var readings = GroupReadings(capacity: 16)
+        for running in RunningSlots.scan(bytes) {
+            let start = Double(running.startNanoseconds) / 1e9
+            readings.append(.init(time: start, memoryBytes: running.startNanoseconds, cpuNanos: UInt64(running.pid), peakBytes: 0))
+            let span = readings.span(from: start - 1, to: start + 1)
+            ledger.testStarted(key: running.name, name: running.name, source: .pytest, pid: running.pid, at: start,
+                               memoryBytes: span?.startBytes ?? 0, cpuNanos: span?.startCPUNanos ?? 0, attribution: .window)
+        }
+        ledger.finish(at: 1e10, memoryBytes: 0, cpuNanos: 0)
+        guard let view = try? ProbeWire.scan(bytes) else { return }
         ledger.addCalls(view, memoryBytes: 0)
         _ = ledger.functionRecords
     }

@@ -42,7 +42,7 @@ public struct GarbageCollector {
     }
 
     /// Probe socket directories (`/tmp/confine-probe-<pid>-XXXXXX`) of confines that are gone:
-    /// removed, with the socket in each. Returns the directories removed.
+    /// removed, with the socket and the `running` file in each. Returns the directories removed.
     @discardableResult
     public func collectProbeDirectories(in parent: String = "/tmp") -> [String] {
         let prefix = "confine-probe-"
@@ -52,6 +52,7 @@ public struct GarbageCollector {
                   !Self.isRunningConfine(pid) else { continue }
             let directory = parent + "/" + entry
             unlink(directory + "/probe.sock")
+            unlink(directory + "/running")
             if rmdir(directory) == 0 { removed.append(directory) }
         }
         return removed

@@ -16,6 +16,10 @@ public final class ProbeReceiver {
     public let path: String
     public let fd: Int32
     private var buffer: UnsafeMutableRawBufferPointer
+    /// The `running` file (`RunningSlots`): where the pytest plugin says which test runs; -1 if it could not be made.
+    public let runningPath: String
+    private var runningFD: Int32 = -1
+    private var runningBuffer: UnsafeMutableRawBufferPointer
 
     public private(set) var datagrams = 0
     public private(set) var records = 0
@@ -57,6 +61,26 @@ public final class ProbeReceiver {
         setsockopt(socket, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
         fd = socket
         buffer = .allocate(byteCount: Self.bufferSize, alignment: 8)
+        runningPath = directory + "/running"
+        runningBuffer = .allocate(byteCount: 2 * RunningSlots.fileSize, alignment: 8)
+        // Without it the plugin sends every boundary it holds back at the next live one: the
+        // figures stay right, only a running test whose start is held is unknown until it ends.
+        let running = open(runningPath, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o666)
+        if running >= 0 {
+            fchmod(running, 0o666)
+            if ftruncate(running, off_t(RunningSlots.fileSize)) == 0 { runningFD = running } else { Glibc.close(running) }
+        }
+    }
+
+    /// The tests the plugin says are running now (empty when there is no `running` file).
+    public func runningTests() -> [RunningSlots.Test] {
+        guard runningFD >= 0 else { return [] }
+        let half = RunningSlots.fileSize
+        let first = pread(runningFD, runningBuffer.baseAddress, half, 0)
+        let second = pread(runningFD, runningBuffer.baseAddress! + half, half, 0)
+        guard first > 0, second > 0 else { return [] }
+        return RunningSlots.scan(UnsafeRawBufferPointer(rebasing: runningBuffer[0..<first]),
+                                 confirmation: UnsafeRawBufferPointer(rebasing: runningBuffer[half..<half + second]))
     }
 
     /// Reads every datagram waiting, handing each validated one to `visit` (valid only during the call).
@@ -94,8 +118,12 @@ public final class ProbeReceiver {
     public func close() {
         Glibc.close(fd)
         unlink(path)
+        if runningFD >= 0 { Glibc.close(runningFD) }
+        unlink(runningPath)
         rmdir(directory)
         buffer.deallocate()
+        runningBuffer.deallocate()
+        runningBuffer = UnsafeMutableRawBufferPointer(start: nil, count: 0)
         buffer = UnsafeMutableRawBufferPointer(start: nil, count: 0)
     }
 }

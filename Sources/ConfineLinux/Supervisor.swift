@@ -357,11 +357,11 @@ public final class Supervisor {
     }
 
     private func takeSample(_ group: any RunGroup, at time: Double, detail: Bool, withProcesses: Bool) {
-        group.sample(detail: detail, into: &lastSample)
+        group.sample(detail: detail || tests.readsEverySample, into: &lastSample)
+        tests.sampled(group, &lastSample)
         let sample = lastSample
         samplePeakMemory = max(samplePeakMemory, sample.memoryBytes)
         samplePeakPids = max(samplePeakPids, sample.pids)
-        tests.sampled(sample)
         timeline.append(TimelinePoint(
             t: (time * 1000).rounded() / 1000, memoryBytes: sample.memoryBytes,
             breakdown: MemoryBreakdown(anonBytes: sample.anonBytes, fileBytes: sample.fileBytes,

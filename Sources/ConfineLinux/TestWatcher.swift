@@ -18,6 +18,12 @@ final class TestWatcher {
     /// The largest segment peak read: the kernel's run-wide counter restarts at each reset.
     private(set) var segmentPeakMax: UInt64 = 0
     private var segmentPeaksWork = true
+    /// The group at every boundary reading and, once the probe has sent a test boundary, at every
+    /// sample: batched boundaries (short pytest tests) are attributed from these after the fact.
+    private var readings = GroupReadings()
+    private(set) var readsEverySample = false
+    /// Per process, the latest test start known (from a record or the `running` file), in ns.
+    private var latestStart: [Int32: UInt64] = [:]
     /// XCTest tests running one per process (`swift test --parallel`), by pid, while they run.
     private var testProcesses: [Int32: KeptOpenFile?] = [:]
     private var processTestNames = Set<String>()
@@ -74,17 +80,23 @@ final class TestWatcher {
         relay?.drain { line in parse(line, group, &sample) }
     }
 
-    /// After each sample: samples between boundaries are credited to the open tests too.
-    func sampled(_ sample: CgroupSample) {
+    /// After each sample (taken with detail while `readsEverySample`): samples between boundaries
+    /// are credited to the open tests too.
+    func sampled(_ group: any RunGroup, _ sample: inout CgroupSample) {
+        if readsEverySample {
+            closeSegment(group, &sample, alreadySampled: true)
+            adoptRunningTests(sample)
+        } else if ledger.openTestCount > 0 {
+            ledger.segmentPeak(sample.memoryBytes)
+        }
         guard ledger.openTestCount > 0 else { return }
-        ledger.segmentPeak(sample.memoryBytes)
         for pid in testProcesses.keys { readHighWaterMark(pid) }
     }
 
-    /// A test boundary: read the group now, close the segment that just ended (its kernel peak,
-    /// then reset) and credit it to every test open during it.
-    private func boundary(_ group: any RunGroup, _ sample: inout CgroupSample) {
-        group.sample(detail: true, into: &sample)
+    /// Reads the group now and closes the segment since the previous reading: its peak (the
+    /// kernel's counter, then reset) is credited to every test open during it and kept as a reading.
+    private func closeSegment(_ group: any RunGroup, _ sample: inout CgroupSample, alreadySampled: Bool = false) {
+        if !alreadySampled { group.sample(detail: true, into: &sample) }
         var peak = sample.memoryBytes
         if segmentPeaksWork {
             if let segment = group.takeSegmentPeak() {
@@ -95,24 +107,78 @@ final class TestWatcher {
         }
         segmentPeakMax = max(segmentPeakMax, peak)
         ledger.segmentPeak(peak)
+        readings.append(.init(time: now(), memoryBytes: sample.memoryBytes, cpuNanos: sample.cpuUsageNanos, peakBytes: peak))
     }
+
+    /// Tests the plugin says are running (its `running` file) that confine has no start for
+    /// yet — their start records are held back in the plugin: opened now, placed by the readings.
+    private func adoptRunningTests(_ sample: CgroupSample) {
+        guard let probe else { return }
+        for running in probe.runningTests() where running.startNanoseconds > latestStart[running.pid] ?? 0 {
+            latestStart[running.pid] = running.startNanoseconds
+            let key = "\(running.pid):\(running.name)"
+            guard !ledger.isOpen(key: key) else { continue }
+            openWindowTest(key: key, name: running.name, pid: running.pid, startNanoseconds: running.startNanoseconds,
+                           processStartBytes: nil, sample)
+        }
+    }
+
+    private func openWindowTest(key: String, name: String, pid: Int32, startNanoseconds: UInt64, processStartBytes: UInt64?,
+                                _ sample: CgroupSample) {
+        let start = seconds(fromMonotonic: startNanoseconds)
+        let span = readings.span(from: start, to: start)
+        ledger.testStarted(key: key, name: name, source: .pytest, pid: pid, at: start,
+                           memoryBytes: span?.startBytes ?? sample.memoryBytes, cpuNanos: span?.startCPUNanos ?? sample.cpuUsageNanos,
+                           attribution: .window, processStartBytes: processStartBytes)
+    }
+
+    /// A live test boundary (runner output, a parallel test's process): the group now.
+    private func boundary(_ group: any RunGroup, _ sample: inout CgroupSample) { closeSegment(group, &sample) }
 
     private func receive(_ datagram: ProbeWire.View, _ group: any RunGroup, _ sample: inout CgroupSample) {
         ledger.addCalls(datagram, memoryBytes: sample.memoryBytes)
-        // Test boundaries are rare (a datagram of their own, from the pytest plugin).
+        // Test boundaries: the pytest plugin's. Live ones were sent the moment they happened, so
+        // one reading of the group now serves all of them (a test's end and the next one's start
+        // share a datagram); batched ones are placed among the readings by their own times.
+        var readNow = false
         for index in 0..<datagram.count where datagram.kind(index) != ProbeWire.Kind.call.rawValue {
             let record = datagram.record(index)
+            if !readNow {
+                closeSegment(group, &sample)
+                readNow = true
+                readsEverySample = true
+            }
             let key = "\(datagram.pid):\(record.name)"
-            boundary(group, &sample)
+            let start = seconds(fromMonotonic: record.startNanoseconds)
+            let end = seconds(fromMonotonic: record.startNanoseconds &+ record.durationNanoseconds)
+            let duration = Double(record.durationNanoseconds) / 1e9
             if record.kind == .testStart {
-                ledger.testStarted(key: key, name: record.name, source: .pytest, pid: datagram.pid,
-                                   at: seconds(fromMonotonic: record.startNanoseconds), memoryBytes: sample.memoryBytes,
-                                   cpuNanos: sample.cpuUsageNanos, processStartBytes: record.processPeakBytes)
-            } else {
-                ledger.testEnded(key: key, at: seconds(fromMonotonic: record.startNanoseconds &+ record.durationNanoseconds),
-                                 outcome: record.outcome.name, reportedDuration: Double(record.durationNanoseconds) / 1e9,
+                // Opened already from the `running` file: only the process's figure is new.
+                if record.startNanoseconds <= latestStart[datagram.pid] ?? 0, ledger.isOpen(key: key) {
+                    ledger.noteProcessStart(key: key, bytes: record.processPeakBytes)
+                    continue
+                }
+                latestStart[datagram.pid] = max(latestStart[datagram.pid] ?? 0, record.startNanoseconds)
+            }
+            switch (record.kind, record.isBatched) {
+            case (.testStart, false):
+                ledger.testStarted(key: key, name: record.name, source: .pytest, pid: datagram.pid, at: start,
+                                   memoryBytes: sample.memoryBytes, cpuNanos: sample.cpuUsageNanos,
+                                   processStartBytes: record.processPeakBytes)
+            case (.testStart, true):
+                openWindowTest(key: key, name: record.name, pid: datagram.pid, startNanoseconds: record.startNanoseconds,
+                               processStartBytes: record.processPeakBytes, sample)
+            case (.testEnd, false):
+                // A test whose start came batched: the readings since it began hold its early peak.
+                let windowPeak = ledger.openWindowTestStart(key: key).flatMap { readings.span(from: $0, to: end)?.peakBytes }
+                ledger.testEnded(key: key, at: end, outcome: record.outcome.name, reportedDuration: duration,
                                  memoryBytes: sample.memoryBytes, cpuNanos: sample.cpuUsageNanos,
-                                 processPeakBytes: record.processPeakBytes)
+                                 processPeakBytes: record.processPeakBytes, windowPeakBytes: windowPeak)
+            case (.testEnd, true):
+                ledger.testEndedBatched(key: key, at: end, outcome: record.outcome.name, reportedDuration: duration,
+                                        cpuNanos: readings.cpu(at: end), processPeakBytes: record.processPeakBytes)
+            default:
+                break
             }
         }
     }
@@ -189,6 +255,7 @@ final class TestWatcher {
     func finish(_ group: any RunGroup, _ sample: inout CgroupSample) {
         drainOutput(group, &sample)
         drainProbe(group, &sample)
+        if readsEverySample { adoptRunningTests(sample) }
         if ledger.openTestCount > 0 { boundary(group, &sample) }
         ledger.finish(at: now(), memoryBytes: sample.memoryBytes, cpuNanos: sample.cpuUsageNanos)
         relay?.close()

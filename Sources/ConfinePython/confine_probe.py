@@ -32,7 +32,7 @@ _HEADER = struct.Struct("<4sBBHIII")  # magic, version, reserved, names, pid, re
 _RECORD = struct.Struct("<BBHIQQq")  # kind, flags, name index, tid, start ns, duration ns, value
 _NAME_LENGTH = struct.Struct("<H")
 KIND_CALL, KIND_TEST_START, KIND_TEST_END = 1, 2, 3
-FLAG_BYTES, FLAG_PEAK = 1, 4
+FLAG_BYTES, FLAG_PEAK, FLAG_BATCHED = 1, 4, 8
 OUTCOMES = {"passed": 0, "failed": 1, "skipped": 2, "error": 3}
 
 BATCH = int(os.environ.get("CONFINE_PROBE_BATCH", "1024"))

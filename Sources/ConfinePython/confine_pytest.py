@@ -1,23 +1,45 @@
-"""pytest plugin confine enables through PYTEST_PLUGINS: each test's start (with the worker's
-RSS then) and end (with its peak RSS during the test) go to confine over the probe channel.
+"""pytest plugin confine enables through PYTEST_PLUGINS: each test's start and end go to confine
+over the probe channel, with the worker's own memory figures.
 
-The peak is exact per process: /proc/self/clear_refs (5) resets the kernel's RSS high-water
-mark at the start of the test, and VmHWM in /proc/self/status is read at its end. Works in
-pytest-xdist workers too (each is its own process with its own tests).
+Live boundaries. A datagram at the moment a test ends carries its end and the next test's start:
+confine reads the group's counters as it arrives, so the test gets the group's exact figures.
+The worker's peak is exact too: /proc/self/clear_refs (5) resets the kernel's RSS high-water
+mark at the start, VmHWM in /proc/self/status is read at the end.
 
-Cost per test (bench/attribution-overhead): one datagram (a test's end carries the next
-test's start), one read of /proc/self/status, one write to clear_refs.
+Batched boundaries. A datagram per test costs the suite ~0.1 ms per test on a small VM (the
+send, the wakeup of confine, the /proc reads): 10-20% of a suite of sub-millisecond tests. So a
+test that ran under 10 ms and raised the worker's high-water mark by under 1 MiB has its end,
+and the next test's start, held back (FLAG_BATCHED) and sent with the next live boundary: after
+a long test, after 1 MiB of growth, once the held records are 25 ms old, at 128 records, at the
+session's end. One getrusage per held boundary. The running test is also written to a slot of
+confine's `running` file (a memory store), so confine knows a test whose start is held back
+while it runs. confine attributes batched tests from its own readings of the group (attribution
+`window`, docs/ARCHITECTURE.md). pytest-xdist workers send every boundary live: the group mixes
+workers, and each test needs its worker's exact figures. No thread: a thread would make every
+fork() in a test warn (Python 3.12+) and change what the suite does.
 """
+import atexit
+import mmap
+import os
+import resource
+import struct
 import time
 
 import pytest
 
 import confine_probe as probe
 
+# A test at least this long, or one that raised the worker's high-water mark this much, gets a
+# live boundary at its end; a live boundary costs under 1% of such a test.
+LIVE_AFTER_NS = int(float(os.environ.get("CONFINE_PYTEST_LIVE_AFTER_MS", "10")) * 1_000_000)
+LIVE_GROWTH_BYTES = 1 << 20
+HELD_MAX_AGE_NS = 25_000_000
+HELD_MAX_RECORDS = 128
+# xdist workers (and CONFINE_PYTEST_LIVE=1) send every boundary live.
+ALWAYS_LIVE = bool(os.environ.get("PYTEST_XDIST_WORKER")) or os.environ.get("CONFINE_PYTEST_LIVE") == "1"
+
 _outcomes = {}
-
-
-import os
+_rank = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
 
 # Opened once per process and reused: an open per test costs more than the test's own
 # bookkeeping (and under a container profile, an open for writing is a round trip to confine).
@@ -57,12 +79,111 @@ def _status_bytes(*fields):
     return values
 
 
-def _start_event(nodeid, start, rss):
-    return (probe.KIND_TEST_START, nodeid, start, 0, probe.FLAG_PEAK if rss is not None else 0, rss or 0)
+def _high_water_mark():
+    """The process's RSS high-water mark (since the last reset), in bytes: one cheap syscall."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-# The test whose start went out with the previous test's end: (nodeid, start ns).
+def _start_event(nodeid, start, rss, flags=0):
+    return (probe.KIND_TEST_START, nodeid, start, 0, flags | (probe.FLAG_PEAK if rss is not None else 0), rss or 0)
+
+
+# Boundaries held back, sent together: (records, monotonic ns of the oldest).
+_held = []
+_held_since = 0
+
+
+def _send(events):
+    """Sends what is held, then `events`, in one datagram."""
+    global _held
+    probe.send_events(_held + events if _held else events)
+    _held = []
+
+
+def _hold(events, now):
+    global _held, _held_since
+    if not _held:
+        _held_since = now
+    _held.extend(events)
+    if len(_held) >= HELD_MAX_RECORDS:
+        _send([])
+
+
+# The running test in a slot of confine's `running` file (next to the probe socket), a memory
+# store with no syscall: confine reads it at every sample, so a test whose start is held back is
+# known while it runs — its peak credited, an OOM kill or a timeout charged to it.
+SLOT_SIZE, SLOTS, SLOT_NAME_MAX = 512, 64, 494
+_slots = None
+_slot_sequence = 0
+
+
+def _open_slots():
+    global _slots
+    if not probe.enabled or os.environ.get("CONFINE_PYTEST_NO_RUNNING_FILE") == "1":
+        return
+    try:
+        fd = os.open(os.path.join(os.path.dirname(probe._PATH), "running"), os.O_RDWR | os.O_CLOEXEC)
+        try:
+            _slots = mmap.mmap(fd, SLOT_SIZE * SLOTS)
+        finally:
+            os.close(fd)
+    except (OSError, ValueError):
+        _slots = None
+
+
+_FIELDS = struct.Struct("<iQH")
+_SEQUENCE = struct.Struct("<I")
+_pid = os.getpid()
+
+
+def _mark_running(nodeid, start):
+    """Slot layout (docs/probe-protocol.md): u32 sequence, odd while it changes; i32 pid;
+    u64 start ns; u16 name length; the name, UTF-8."""
+    global _slot_sequence
+    if _slots is None:
+        return
+    offset = (_pid % SLOTS) * SLOT_SIZE
+    name = nodeid.encode("utf-8", "replace")[:SLOT_NAME_MAX]
+    _slot_sequence += 2
+    # Odd first, then the fields, then even: three stores, in order (confine also reads twice).
+    _SEQUENCE.pack_into(_slots, offset, _slot_sequence - 1)
+    _FIELDS.pack_into(_slots, offset + 4, _pid, start, len(name))
+    _slots[offset + 18:offset + 18 + len(name)] = name
+    _SEQUENCE.pack_into(_slots, offset, _slot_sequence)
+
+
+_open_slots()
+
+
+def _after_fork_in_child():
+    global _held, _pid
+    _held = []
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+atexit.register(lambda: _send([]) if probe.enabled else None)
+
+# The test whose start went out (live or held) with the previous test's end: (nodeid, start ns).
 _announced = None
+# The running test's starting high-water mark: the RSS its live start reset the mark to, or the
+# mark at its held start. None: unknown (the reset failed), so its end goes out live.
+_baseline = None
+
+
+def _started_live(rss):
+    global _baseline, _marks_usable
+    _baseline = rss
+    if _marks_usable is None and rss is not None:
+        # getrusage reports at least the mark of the image before exec: when that is above this
+        # process's own (just reset to its RSS), it cannot see growth, and every boundary goes live.
+        _marks_usable = _high_water_mark() < rss + LIVE_GROWTH_BYTES
+    if not _marks_usable:
+        _baseline = None
+
+
+# Whether getrusage's high-water mark follows this process (None: not checked yet).
+_marks_usable = None
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -74,32 +195,51 @@ def pytest_runtest_protocol(item, nextitem):
     if _announced is not None and _announced[0] == item.nodeid:
         start = _announced[1]
     else:
-        reset = _reset_peak()
-        rss = _status_bytes(b"VmRSS:")[0] if reset else None
+        rss = _status_bytes(b"VmRSS:")[0] if _reset_peak() else None
+        _started_live(rss)
         start = time.monotonic_ns()
-        probe.send_events([_start_event(item.nodeid, start, rss)])
+        _mark_running(item.nodeid, start)
+        _send([_start_event(item.nodeid, start, rss)])
     _announced = None
     yield
+    _ended(item, nextitem, start)
+
+
+def _ended(item, nextitem, start):
+    global _announced, _baseline
     end = time.monotonic_ns()
-    outcome = _outcomes.pop(item.nodeid, "passed")
-    # One read gives this test's peak (VmHWM since the reset) and the next test's starting RSS.
-    peak, rss = _status_bytes(b"VmHWM:", b"VmRSS:")
-    flags = probe.OUTCOMES.get(outcome, 3) | (probe.FLAG_PEAK if peak is not None else 0)
-    events = [(probe.KIND_TEST_END, item.nodeid, start, end - start, flags, peak or 0)]
-    # The next test starts now: announce it with this end, one datagram per test instead of
-    # two. Not when the session stops here (-x, --maxfail, an interrupt): it would never end.
+    outcome = probe.OUTCOMES.get(_outcomes.pop(item.nodeid, "passed"), 3)
     session = item.session
-    if nextitem is not None and not session.shouldstop and not session.shouldfail:
-        reset = _reset_peak()
-        events.append(_start_event(nextitem.nodeid, end, rss if reset else None))
-        _announced = (nextitem.nodeid, end)
-    probe.send_events(events)
+    # The next test starts now; not when the session stops here (-x, --maxfail, an interrupt).
+    following = nextitem if nextitem is not None and not session.shouldstop and not session.shouldfail else None
+    if (following is not None and not ALWAYS_LIVE and _baseline is not None and end - start < LIVE_AFTER_NS
+            and not (_held and end - _held_since >= HELD_MAX_AGE_NS)):
+        mark = _high_water_mark()
+        if mark - _baseline < LIVE_GROWTH_BYTES:
+            # Held: this end and the next start, the high-water mark as both figures.
+            batched = probe.FLAG_BATCHED | probe.FLAG_PEAK
+            _mark_running(following.nodeid, end)
+            _hold([(probe.KIND_TEST_END, item.nodeid, start, end - start, outcome | batched, mark),
+                   (probe.KIND_TEST_START, following.nodeid, end, 0, batched, mark)], end)
+            _announced = (following.nodeid, end)
+            _baseline = max(_baseline, mark)
+            return
+    # Live: one read gives this test's peak (VmHWM since the last reset) and the next test's RSS.
+    peak, rss = _status_bytes(b"VmHWM:", b"VmRSS:")
+    events = [(probe.KIND_TEST_END, item.nodeid, start, end - start, outcome | (probe.FLAG_PEAK if peak is not None else 0),
+               peak or 0)]
+    if following is not None:
+        rss = rss if _reset_peak() else None
+        events.append(_start_event(following.nodeid, end, rss))
+        _announced = (following.nodeid, end)
+        _started_live(rss)
+        _mark_running(following.nodeid, end)
+    _send(events)
 
 
 def pytest_runtest_logreport(report):
-    if not probe.enabled:
+    if not probe.enabled or (report.passed and report.nodeid not in _outcomes):
         return
-    previous = _outcomes.get(report.nodeid, "passed")
     if report.failed:
         outcome = "failed" if report.when == "call" else "error"
     elif report.skipped:
@@ -107,5 +247,9 @@ def pytest_runtest_logreport(report):
     else:
         outcome = "passed"
     # The worst phase wins: error/failed over skipped over passed.
-    rank = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
-    _outcomes[report.nodeid] = max(previous, outcome, key=rank.get)
+    _outcomes[report.nodeid] = max(_outcomes.get(report.nodeid, "passed"), outcome, key=_rank.get)
+
+
+def pytest_sessionfinish(session):
+    if probe.enabled:
+        _send([])

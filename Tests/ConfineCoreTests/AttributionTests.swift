@@ -151,6 +151,52 @@ final class AttributionLedgerTests: XCTestCase {
         XCTAssertEqual(ledger.test(at: 1.5), "big")
     }
 
+    /// Short tests whose boundaries came batched: growth is the worker's (how far it raised its
+    /// high-water mark) on the group's memory at the start; CPU comes from the readings.
+    func testBatchedEndsTakeTheWorkersGrowthAndTheReadingsCPU() {
+        var ledger = AttributionLedger()
+        ledger.testStarted(key: "a", name: "a", source: .pytest, pid: 1, at: 0.010, memoryBytes: 40 * mib, cpuNanos: 5_000_000,
+                           attribution: .window, processStartBytes: 30 * mib)
+        // A later reading's peak (the next test's allocation) must not reach this test.
+        ledger.testEndedBatched(key: "a", at: 0.011, outcome: "failed", reportedDuration: 0.001, cpuNanos: 5_800_000,
+                                processPeakBytes: 30 * mib + 512 * 1024)
+        let test = ledger.tests[0]
+        XCTAssertEqual(test.attribution, .window)
+        XCTAssertEqual(test.peakGrowthBytes, 512 * 1024)
+        XCTAssertEqual(test.peakBytes, 40 * mib + 512 * 1024)
+        XCTAssertNil(test.endGrowthBytes)
+        XCTAssertEqual(test.cpuSeconds ?? 0, 0.0008, accuracy: 1e-12)
+        XCTAssertEqual(test.outcome, "failed")
+        XCTAssertEqual(ledger.openTestCount, 0)
+        // A live start with a batched end becomes a window test too.
+        ledger.testStarted(key: "b", name: "b", source: .pytest, pid: 1, at: 0.02, memoryBytes: 41 * mib, cpuNanos: 6_000_000,
+                           processStartBytes: 31 * mib)
+        XCTAssertNil(ledger.openWindowTestStart(key: "b"), "a live start is not placed by the readings")
+        ledger.testEndedBatched(key: "b", at: 0.021, outcome: "passed", reportedDuration: 0.001, cpuNanos: 5_000_000,
+                                processPeakBytes: 30 * mib)
+        XCTAssertEqual(ledger.tests[1].attribution, .window)
+        XCTAssertEqual(ledger.tests[1].peakGrowthBytes, 0, "a mark below the start is no growth")
+        XCTAssertEqual(ledger.tests[1].cpuSeconds, 0, "CPU read backwards is none")
+    }
+
+    /// A long test whose start came batched: the window's peak covers what it did before confine knew.
+    func testWindowStartWithLiveEndTakesTheWindowPeak() {
+        var ledger = AttributionLedger()
+        ledger.testStarted(key: "big", name: "big", source: .pytest, pid: 1, at: 1.0, memoryBytes: 40 * mib, cpuNanos: 0,
+                           attribution: .window, peakSinceStartBytes: 60 * mib)
+        XCTAssertEqual(ledger.openWindowTestStart(key: "big"), 1.0)
+        ledger.segmentPeak(90 * mib)
+        ledger.testEnded(key: "big", at: 1.5, outcome: "passed", memoryBytes: 41 * mib, cpuNanos: 400_000_000,
+                         processPeakBytes: 140 * mib, windowPeakBytes: 140 * mib)
+        let test = ledger.tests[0]
+        XCTAssertEqual(test.attribution, .window)
+        XCTAssertEqual(test.peakBytes, 140 * mib)
+        XCTAssertEqual(test.peakGrowthBytes, 100 * mib)
+        XCTAssertEqual(test.endGrowthBytes, Int64(mib))
+        XCTAssertEqual(test.cpuSeconds ?? 0, 0.4, accuracy: 1e-9)
+        XCTAssertEqual(test.processPeakBytes, 140 * mib)
+    }
+
     func testConcurrentTestsShareAndSayHowMany() {
         var ledger = AttributionLedger()
         ledger.testStarted(key: "x", name: "f()", source: .swiftTesting, pid: nil, at: 0, memoryBytes: 0, cpuNanos: 0)
@@ -189,5 +235,106 @@ final class AttributionLedgerTests: XCTestCase {
                                                JUnitCase(name: "test_big", className: "examples.s.test_attribution", outcome: "passed")))
         XCTAssertTrue(AttributionLedger.isSame("MemoryXCTests.testBig", JUnitCase(name: "testBig", className: "PricingTests.MemoryXCTests", outcome: "passed")))
         XCTAssertFalse(AttributionLedger.isSame("MemoryXCTests.testBig", JUnitCase(name: "testBig", className: "Other", outcome: "passed")))
+    }
+}
+
+final class GroupReadingsTests: XCTestCase {
+    let mib: UInt64 = 1 << 20
+
+    func readings(_ points: [(Double, UInt64, UInt64, UInt64)], capacity: Int = 64) -> GroupReadings {
+        var readings = GroupReadings(capacity: capacity)
+        for (time, memory, cpu, peak) in points {
+            readings.append(.init(time: time, memoryBytes: memory * mib, cpuNanos: cpu, peakBytes: peak * mib))
+        }
+        return readings
+    }
+
+    func testSpanTakesTheIntervalsThatOverlapIt() throws {
+        // Readings every 10 ms; the interval (0.02, 0.03] peaked at 90 MiB.
+        let ring = readings([(0.00, 40, 0, 40), (0.01, 40, 10_000_000, 41), (0.02, 42, 20_000_000, 43),
+                             (0.03, 45, 30_000_000, 90), (0.04, 44, 40_000_000, 46)])
+        let inside = try XCTUnwrap(ring.span(from: 0.012, to: 0.018))
+        XCTAssertEqual(inside.startBytes, 40 * mib)
+        XCTAssertEqual(inside.endBytes, 42 * mib)
+        XCTAssertEqual(inside.peakBytes, 43 * mib, "only the interval holding the span")
+        XCTAssertEqual(inside.startCPUNanos, 12_000_000)
+        XCTAssertEqual(inside.endCPUNanos, 18_000_000)
+        let across = try XCTUnwrap(ring.span(from: 0.015, to: 0.035))
+        XCTAssertEqual(across.peakBytes, 90 * mib)
+        XCTAssertEqual(across.endBytes, 44 * mib)
+        let onReading = try XCTUnwrap(ring.span(from: 0.03, to: 0.031))
+        XCTAssertEqual(onReading.peakBytes, 90 * mib, "a start on a reading overlaps the interval it closes")
+        XCTAssertEqual(ring.cpu(at: 0.035), 35_000_000)
+    }
+
+    func testSpansOutsideTheReadings() throws {
+        let ring = readings([(1.0, 40, 100, 50), (2.0, 41, 200, 41)])
+        let early = try XCTUnwrap(ring.span(from: 0.5, to: 0.6))
+        XCTAssertEqual(early.startBytes, 40 * mib)
+        XCTAssertEqual(early.peakBytes, 50 * mib, "the first reading's interval reaches back before it")
+        XCTAssertEqual(early.startCPUNanos, 100)
+        let late = try XCTUnwrap(ring.span(from: 2.5, to: 3.0))
+        XCTAssertEqual(late.startBytes, 41 * mib)
+        XCTAssertEqual(late.peakBytes, 41 * mib, "after the last reading only its memory is known")
+        XCTAssertEqual(late.endCPUNanos, 200)
+        XCTAssertNil(GroupReadings().span(from: 0, to: 1))
+        XCTAssertEqual(GroupReadings().cpu(at: 1), 0)
+    }
+
+    func testTheRingKeepsTheNewestInOrder() throws {
+        var ring = GroupReadings(capacity: 4)
+        for step in 0..<10 {
+            ring.append(.init(time: Double(step), memoryBytes: UInt64(step), cpuNanos: UInt64(step) * 10, peakBytes: UInt64(step)))
+        }
+        ring.append(.init(time: 3, memoryBytes: 99, cpuNanos: 0, peakBytes: 99))  // out of order: ignored
+        XCTAssertEqual(ring.count, 4)
+        XCTAssertEqual((0..<4).map { ring[$0].time }, [6, 7, 8, 9])
+        XCTAssertEqual(ring.cpu(at: 7.5), 75)
+        XCTAssertEqual(try XCTUnwrap(ring.span(from: 8.2, to: 8.4)).peakBytes, 9)
+    }
+}
+
+final class RunningSlotsTests: XCTestCase {
+    func file(_ slots: [(Int, [UInt8])]) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: RunningSlots.fileSize)
+        for (slot, content) in slots { bytes.replaceSubrange(slot * 512..<slot * 512 + 512, with: content) }
+        return bytes
+    }
+
+    func testOnlyWholeSlotsOfTheirOwnProcessCount() {
+        let good = RunningSlots.Test(pid: 130, startNanoseconds: 123_456_789, name: "tests/test_x.py::test_ü[1]")
+        var torn = RunningSlots.encode(RunningSlots.Test(pid: 65, startNanoseconds: 1, name: "torn"), sequence: 3)
+        var badName = RunningSlots.encode(RunningSlots.Test(pid: 67, startNanoseconds: 1, name: "ab"))
+        badName[18] = 0xFF
+        let misplaced = RunningSlots.encode(RunningSlots.Test(pid: 68, startNanoseconds: 1, name: "elsewhere"))
+        var tooLong = RunningSlots.encode(RunningSlots.Test(pid: 69, startNanoseconds: 1, name: "x"))
+        tooLong[16] = 0xFF
+        tooLong[17] = 0x01
+        let bytes = file([(130 % 64, RunningSlots.encode(good)), (1, torn), (3, badName), (9, misplaced), (5, tooLong)])
+        XCTAssertEqual(bytes.withUnsafeBytes { RunningSlots.scan($0) }, [good])
+        torn[0] = 4
+        XCTAssertEqual(file([(1, torn)]).withUnsafeBytes { RunningSlots.scan($0) }.map(\.name), ["torn"], "written through")
+        // A slot that changed between two reads is skipped; the others stand.
+        var changed = bytes
+        changed[2 * 512 + 20] ^= 1
+        let confirmed = bytes.withUnsafeBytes { first in changed.withUnsafeBytes { RunningSlots.scan(first, confirmation: $0) } }
+        XCTAssertEqual(confirmed, [])
+        XCTAssertEqual(bytes.withUnsafeBytes { first in bytes.withUnsafeBytes { RunningSlots.scan(first, confirmation: $0) } }, [good])
+        XCTAssertEqual([UInt8](repeating: 0xFF, count: 700).withUnsafeBytes { RunningSlots.scan($0) }, [])
+        XCTAssertEqual([UInt8]().withUnsafeBytes { RunningSlots.scan($0) }, [])
+    }
+
+    func testTestsEndUpInTheOrderTheyBegan() {
+        var ledger = AttributionLedger()
+        // Read from the running file first, though it began after the two batched ones.
+        ledger.testStarted(key: "1:c", name: "c", source: .pytest, pid: 1, at: 0.3, memoryBytes: 0, cpuNanos: 0, attribution: .window)
+        ledger.testStarted(key: "1:a", name: "a", source: .pytest, pid: 1, at: 0.1, memoryBytes: 0, cpuNanos: 0, attribution: .window)
+        ledger.testEndedBatched(key: "1:a", at: 0.15, outcome: "passed", reportedDuration: 0.05, cpuNanos: 0, processPeakBytes: nil)
+        ledger.testStarted(key: "1:b", name: "b", source: .pytest, pid: 1, at: 0.2, memoryBytes: 0, cpuNanos: 0, attribution: .window)
+        ledger.testEndedBatched(key: "1:b", at: 0.25, outcome: "passed", reportedDuration: 0.05, cpuNanos: 0, processPeakBytes: nil)
+        ledger.finish(at: 1, memoryBytes: 0, cpuNanos: 0)
+        XCTAssertEqual(ledger.tests.map(\.name), ["a", "b", "c"])
+        XCTAssertEqual(ledger.tests.map(\.concurrentTests), [0, 0, 0], "a test that began later did not run alongside")
+        XCTAssertEqual(ledger.tests.map(\.outcome), ["passed", "passed", "incomplete"])
     }
 }

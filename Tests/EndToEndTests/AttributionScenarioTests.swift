@@ -37,7 +37,7 @@ final class AttributionScenarioTests: XCTestCase {
         let smallTests = small.compactMap { test(report, named: $0, file: file, line: line) }
         let hundred = 100 * Self.mebibyte
         switch bigTest.attribution {
-        case .group:
+        case .group, .window:
             let growth = bigTest.peakGrowthBytes ?? 0
             XCTAssertLessThanOrEqual(max(growth, hundred) - min(growth, hundred), 8 * Self.mebibyte,
                                      "\(big) grew \(growth >> 20) MiB, expected 100 ± 8", file: file, line: line)
@@ -138,6 +138,90 @@ final class AttributionScenarioTests: XCTestCase {
         let big = try XCTUnwrap(test(run, named: "::test_big_allocation"))
         XCTAssertEqual(big.outcome, "incomplete")
         XCTAssertEqual(big.oomKills, 1)
+    }
+
+    /// Writes a pytest file into a fresh directory; returns the file's path.
+    func pytestFile(_ source: String) throws -> String {
+        let directory = NSTemporaryDirectory() + "confine-pytest-batch-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: directory) }
+        try source.write(toFile: directory + "/test_batch.py", atomically: true, encoding: .utf8)
+        return directory + "/test_batch.py"
+    }
+
+    /// Sub-millisecond tests go out batched, many per datagram (attribution `window`); the big
+    /// test among them still gets its 100 MiB, and its small neighbours none of it.
+    func testShortPytestTestsAreBatchedAndAttributedFromTheReadings() throws {
+        let file = try pytestFile("""
+            import pytest
+
+            @pytest.mark.parametrize("n", range(150))
+            def test_a_tiny(n):
+                assert n >= 0
+
+            def test_big():
+                block = b"\\x01" * (100 << 20)
+                assert len(block) == 100 << 20
+
+            @pytest.mark.parametrize("n", range(150))
+            def test_z_tiny(n):
+                assert n >= 0
+
+            """)
+        let (result, report) = Harness.confineRun(["--memory", "512Mi"], ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", file])
+        let run = try XCTUnwrap(report)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(run.tests.count, 301)
+        XCTAssertTrue(run.tests.allSatisfy { $0.outcome == "passed" && $0.endSeconds != nil })
+        let tiny = run.tests.filter { $0.name.contains("_tiny[") }
+        let windowed = tiny.filter { $0.attribution == .window }
+        XCTAssertGreaterThan(windowed.count, 250, "most tiny tests go out batched: \(Dictionary(grouping: tiny, by: \.attribution).mapValues(\.count))")
+        XCTAssertTrue(windowed.allSatisfy { ($0.peakGrowthBytes ?? .max) < Self.mebibyte && $0.cpuSeconds != nil && $0.startBytes != nil })
+        XCTAssertLessThan(run.probe?.datagrams ?? .max, 60, "301 tests, batched into few datagrams")
+        XCTAssertEqual(run.probe?.recordsDropped, 0)
+        assertBigTestAttributed(run, big: "::test_big", small: ["test_a_tiny[149]", "test_z_tiny[0]", "test_z_tiny[149]"])
+        // The tests lie in order on the run's timeline.
+        let starts = run.tests.compactMap(\.startSeconds)
+        XCTAssertEqual(starts, starts.sorted())
+    }
+
+    /// A test that leaks after a run of batched ones: its start was held back, and the plugin's
+    /// flusher delivers it while the test runs, so the OOM kill is charged to it.
+    func testPytestOOMKillAfterBatchedTestsIsChargedToTheLeakingTest() throws {
+        let file = try pytestFile("""
+            import time
+            import pytest
+
+            @pytest.mark.parametrize("n", range(100))
+            def test_a_tiny(n):
+                assert n >= 0
+
+            def test_leak():
+                kept = []
+                while True:
+                    kept.append(b"\\x01" * (1 << 20))
+                    time.sleep(0.002)
+
+            """)
+        let (result, report) = Harness.confineRun(["--memory", "128Mi", "--swap", "0"], ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", file])
+        let run = try XCTUnwrap(report)
+        XCTAssertEqual(result.status, 137, result.stderr)
+        let leak = try XCTUnwrap(test(run, named: "::test_leak"))
+        XCTAssertEqual(leak.outcome, "incomplete")
+        XCTAssertEqual(leak.oomKills, 1)
+        // The killed worker loses the boundaries it still held back: at most the last ~25 ms of
+        // tests (those the running file showed at a sample, every 10 ms, are known, their ends
+        // not: incomplete).
+        let tiny = run.tests.filter { $0.name.contains("_tiny[") }
+        let passed = tiny.filter { $0.outcome == "passed" }
+        XCTAssertEqual(passed.map { String($0.name.split(separator: ":").last ?? "") }, (0..<passed.count).map { "test_a_tiny[\($0)]" },
+                       "the tests seen to end are the first ones, in order")
+        XCTAssertLessThanOrEqual(tiny.count - passed.count, 5)
+        XCTAssertTrue(tiny.allSatisfy { $0.oomKills == 0 && ($0.endSeconds ?? .infinity) <= (leak.startSeconds ?? 0) + 0.001 },
+                      "the kill is the leaking test's alone")
+        if passed.count < 100, let last = passed.last?.endSeconds, let leakStart = leak.startSeconds {
+            XCTAssertGreaterThan(last, leakStart - 0.1, "\(100 - passed.count) tests lost, the last seen ended \(leakStart - last) s before the leak")
+        }
     }
 
     // MARK: Swift
