@@ -83,11 +83,7 @@ public struct AttributionLedger: Sendable {
     public mutating func testEnded(key: String, at time: Double, outcome: String, reportedDuration: Double? = nil,
                                    memoryBytes: UInt64, cpuNanos: UInt64, processPeakBytes: UInt64? = nil,
                                    processCPUSeconds: Double? = nil, windowPeakBytes: UInt64? = nil) {
-        // Same-named tests may run at once (Swift Testing names functions without their suite): first in, first out.
-        guard let entry = open[key]?.first else { return }
-        open[key]!.removeFirst()
-        if open[key]!.isEmpty { open[key] = nil }
-        openCount -= 1
+        guard let entry = takeOpen(key) else { return }
         if let windowPeakBytes { credit(entry.index, windowPeakBytes) }
         close(entry, at: time, outcome: outcome, memoryBytes: memoryBytes, cpuNanos: cpuNanos)
         let index = entry.index
@@ -118,6 +114,15 @@ public struct AttributionLedger: Sendable {
         open[key]![0].processStartBytes = bytes
     }
 
+    /// Same-named tests may run at once (Swift Testing names functions without their suite): first in, first out.
+    private mutating func takeOpen(_ key: String) -> OpenTest? {
+        guard let entry = open[key]?.first else { return nil }
+        open[key]!.removeFirst()
+        if open[key]!.isEmpty { open[key] = nil }
+        openCount -= 1
+        return entry
+    }
+
     /// The start of an open test attributed by window (its start came batched), by key.
     public func openWindowTestStart(key: String) -> Double? {
         guard let entry = open[key]?.first, tests[entry.index].attribution == .window else { return nil }
@@ -131,10 +136,7 @@ public struct AttributionLedger: Sendable {
     /// interpolated between readings (`cpuNanos` at the end).
     public mutating func testEndedBatched(key: String, at time: Double, outcome: String, reportedDuration: Double,
                                           cpuNanos: UInt64, processPeakBytes: UInt64?) {
-        guard let entry = open[key]?.first else { return }
-        open[key]!.removeFirst()
-        if open[key]!.isEmpty { open[key] = nil }
-        openCount -= 1
+        guard let entry = takeOpen(key) else { return }
         let index = entry.index
         tests[index].endSeconds = time
         tests[index].durationSeconds = reportedDuration
