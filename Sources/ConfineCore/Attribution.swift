@@ -46,7 +46,7 @@ public struct AttributionLedger: Sendable {
     /// A test began. `key` is unique while it runs (source, process and name).
     public mutating func testStarted(key: String, name: String, source: TestSource, pid: Int32?, at time: Double,
                                      memoryBytes: UInt64, cpuNanos: UInt64, attribution: TestRecord.Attribution = .group,
-                                     processStartBytes: UInt64? = nil, peakSinceStartBytes: UInt64? = nil) {
+                                     processStartBytes: UInt64? = nil) {
         guard tests.count < Self.maximumTests else {
             droppedTests += 1
             return
@@ -56,7 +56,7 @@ public struct AttributionLedger: Sendable {
         record.attribution = attribution
         if attribution.followsGroup {
             record.startBytes = memoryBytes
-            record.peakBytes = max(memoryBytes, peakSinceStartBytes ?? 0)
+            record.peakBytes = memoryBytes
         }
         var overlaps = false
         // A test opened earlier that began later (read from the plugin's `running` file before

@@ -47,7 +47,6 @@ public struct GroupReadings: Sendable {
     }
 
     public var count: Int { ring.count }
-    public var isEmpty: Bool { ring.isEmpty }
 
     /// Readings in time order.
     subscript(_ position: Int) -> Reading { ring[(head + position) % ring.count] }

@@ -16,8 +16,9 @@ public final class ProbeReceiver {
     public let path: String
     public let fd: Int32
     private var buffer: UnsafeMutableRawBufferPointer
-    /// The `running` file (`RunningSlots`): where the pytest plugin says which test runs; -1 if it could not be made.
+    /// The `running` file (`RunningSlots`): where the pytest plugin says which test runs.
     public let runningPath: String
+    /// -1 when the file could not be made.
     private var runningFD: Int32 = -1
     private var runningBuffer: UnsafeMutableRawBufferPointer
 

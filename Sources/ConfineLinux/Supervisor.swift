@@ -358,7 +358,7 @@ public final class Supervisor {
 
     private func takeSample(_ group: any RunGroup, at time: Double, detail: Bool, withProcesses: Bool) {
         group.sample(detail: detail || tests.readsEverySample, into: &lastSample)
-        tests.sampled(group, &lastSample)
+        tests.sampled(group, &lastSample, slowCadence: detail)
         let sample = lastSample
         samplePeakMemory = max(samplePeakMemory, sample.memoryBytes)
         samplePeakPids = max(samplePeakPids, sample.pids)

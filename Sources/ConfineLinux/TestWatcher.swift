@@ -81,11 +81,12 @@ final class TestWatcher {
     }
 
     /// After each sample (taken with detail while `readsEverySample`): samples between boundaries
-    /// are credited to the open tests too.
-    func sampled(_ group: any RunGroup, _ sample: inout CgroupSample) {
+    /// are credited to the open tests too. The plugin's `running` file is read at the supervisor's
+    /// slower cadence (`slowCadence`, about every 50 ms): soon enough to know a long test while it runs.
+    func sampled(_ group: any RunGroup, _ sample: inout CgroupSample, slowCadence: Bool) {
         if readsEverySample {
             closeSegment(group, &sample, alreadySampled: true)
-            adoptRunningTests(sample)
+            if slowCadence { adoptRunningTests(sample) }
         } else if ledger.openTestCount > 0 {
             ledger.segmentPeak(sample.memoryBytes)
         }
@@ -131,9 +132,6 @@ final class TestWatcher {
                            memoryBytes: span?.startBytes ?? sample.memoryBytes, cpuNanos: span?.startCPUNanos ?? sample.cpuUsageNanos,
                            attribution: .window, processStartBytes: processStartBytes)
     }
-
-    /// A live test boundary (runner output, a parallel test's process): the group now.
-    private func boundary(_ group: any RunGroup, _ sample: inout CgroupSample) { closeSegment(group, &sample) }
 
     private func receive(_ datagram: ProbeWire.View, _ group: any RunGroup, _ sample: inout CgroupSample) {
         ledger.addCalls(datagram, memoryBytes: sample.memoryBytes)
@@ -188,7 +186,7 @@ final class TestWatcher {
         // With --parallel, SwiftPM reprints a failed test's output after it ran: that test is already measured.
         if case .started(.xctest, let name) = event, processTestNames.contains(name) { return }
         if case .ended(.xctest, let name, _, _) = event, processTestNames.contains(name) { return }
-        boundary(group, &sample)
+        closeSegment(group, &sample)
         switch event {
         case .started(let source, let name):
             ledger.testStarted(key: "\(source.rawValue):\(name)", name: name, source: source, pid: nil, at: now(),
@@ -256,7 +254,7 @@ final class TestWatcher {
         drainOutput(group, &sample)
         drainProbe(group, &sample)
         if readsEverySample { adoptRunningTests(sample) }
-        if ledger.openTestCount > 0 { boundary(group, &sample) }
+        if ledger.openTestCount > 0 { closeSegment(group, &sample) }
         ledger.finish(at: now(), memoryBytes: sample.memoryBytes, cpuNanos: sample.cpuUsageNanos)
         relay?.close()
         relay = nil

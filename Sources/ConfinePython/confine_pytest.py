@@ -84,11 +84,11 @@ def _high_water_mark():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def _start_event(nodeid, start, rss, flags=0):
-    return (probe.KIND_TEST_START, nodeid, start, 0, flags | (probe.FLAG_PEAK if rss is not None else 0), rss or 0)
+def _start_event(nodeid, start, rss):
+    return (probe.KIND_TEST_START, nodeid, start, 0, probe.FLAG_PEAK if rss is not None else 0, rss or 0)
 
 
-# Boundaries held back, sent together: (records, monotonic ns of the oldest).
+# Boundaries held back, sent together, and when the oldest of them happened (monotonic ns).
 _held = []
 _held_since = 0
 
@@ -110,7 +110,7 @@ def _hold(events, now):
 
 
 # The running test in a slot of confine's `running` file (next to the probe socket), a memory
-# store with no syscall: confine reads it at every sample, so a test whose start is held back is
+# store with no syscall: confine reads it about every 50 ms, so a test whose start is held back is
 # known while it runs — its peak credited, an OOM kill or a timeout charged to it.
 SLOT_SIZE, SLOTS, SLOT_NAME_MAX = 512, 64, 494
 _slots = None
@@ -166,6 +166,8 @@ atexit.register(lambda: _send([]) if probe.enabled else None)
 
 # The test whose start went out (live or held) with the previous test's end: (nodeid, start ns).
 _announced = None
+# Whether getrusage's high-water mark follows this process (None: not checked yet).
+_marks_usable = None
 # The running test's starting high-water mark: the RSS its live start reset the mark to, or the
 # mark at its held start. None: unknown (the reset failed), so its end goes out live.
 _baseline = None
@@ -181,9 +183,6 @@ def _started_live(rss):
     if not _marks_usable:
         _baseline = None
 
-
-# Whether getrusage's high-water mark follows this process (None: not checked yet).
-_marks_usable = None
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -183,7 +183,7 @@ final class AttributionLedgerTests: XCTestCase {
     func testWindowStartWithLiveEndTakesTheWindowPeak() {
         var ledger = AttributionLedger()
         ledger.testStarted(key: "big", name: "big", source: .pytest, pid: 1, at: 1.0, memoryBytes: 40 * mib, cpuNanos: 0,
-                           attribution: .window, peakSinceStartBytes: 60 * mib)
+                           attribution: .window)
         XCTAssertEqual(ledger.openWindowTestStart(key: "big"), 1.0)
         ledger.segmentPeak(90 * mib)
         ledger.testEnded(key: "big", at: 1.5, outcome: "passed", memoryBytes: 41 * mib, cpuNanos: 400_000_000,

@@ -210,7 +210,7 @@ final class AttributionScenarioTests: XCTestCase {
         XCTAssertEqual(leak.outcome, "incomplete")
         XCTAssertEqual(leak.oomKills, 1)
         // The killed worker loses the boundaries it still held back: at most the last ~25 ms of
-        // tests (those the running file showed at a sample, every 10 ms, are known, their ends
+        // tests (those the running file showed when confine read it, every 50 ms, are known, their ends
         // not: incomplete).
         let tiny = run.tests.filter { $0.name.contains("_tiny[") }
         let passed = tiny.filter { $0.outcome == "passed" }
