@@ -121,18 +121,24 @@ def send_events(events):
     """Test boundaries, (kind, name, start ns, duration ns, flags, value) each, sent at once
     behind the buffered calls, in one datagram when they fit: every datagram wakes confine,
     and on a small VM the wakeup is most of a boundary's cost."""
+    if enabled:
+        tid = _tid()
+        send_records([(kind, flags, name, tid, start, duration, value) for kind, name, start, duration, flags, value in events])
+
+
+def send_records(records):
+    """Records already in wire order, (kind, flags, name, tid, start ns, duration ns, value) each,
+    sent behind the buffered calls, in one datagram when they fit."""
     global _last_flush
     if not enabled:
         return
-    tid = _tid()
     batch = _take_batch()
     if _pending:
         _send(batch)
         flush()
         batch = []
     _last_flush = _clock()
-    batch.extend((kind, flags, name, tid, start, duration, value) for kind, name, start, duration, flags, value in events)
-    _send(batch)
+    _send(batch + records if batch else records)
 
 
 class measure:

@@ -9,11 +9,11 @@ mark at the start, VmHWM in /proc/self/status is read at the end.
 Batched boundaries. A datagram per test costs the suite ~0.1 ms per test on a small VM (the
 send, the wakeup of confine, the /proc reads): 10-20% of a suite of sub-millisecond tests. So a
 test that ran under 10 ms and raised the worker's high-water mark by under 1 MiB has its end,
-and the next test's start, held back (FLAG_BATCHED) and sent with the next live boundary: after
-a long test, after 1 MiB of growth, once the held records are 25 ms old, at 128 records, at the
-session's end. One getrusage per held boundary. The running test is also written to a slot of
-confine's `running` file (a memory store), so confine knows a test whose start is held back
-while it runs. confine attributes batched tests from its own readings of the group (attribution
+and the next test's start, held back (FLAG_BATCHED): sent with the next live boundary (after a
+long test, after 1 MiB of growth, at the session's end), or on their own once they are 50 ms old
+or 256 records. One getrusage (the thread's: the cheaper call, the same high-water mark) per held
+boundary. The running test is also written to a slot of confine's `running` file (a memory
+store), so confine knows a test whose start is held back while it runs. confine attributes batched tests from its own readings of the group (attribution
 `window`, docs/ARCHITECTURE.md). pytest-xdist workers send every boundary live: the group mixes
 workers, and each test needs its worker's exact figures. No thread: a thread would make every
 fork() in a test warn (Python 3.12+) and change what the suite does.
@@ -23,6 +23,7 @@ import mmap
 import os
 import resource
 import struct
+import threading
 import time
 
 import pytest
@@ -33,8 +34,8 @@ import confine_probe as probe
 # live boundary at its end; a live boundary costs under 1% of such a test.
 LIVE_AFTER_NS = int(float(os.environ.get("CONFINE_PYTEST_LIVE_AFTER_MS", "10")) * 1_000_000)
 LIVE_GROWTH_BYTES = 1 << 20
-HELD_MAX_AGE_NS = 25_000_000
-HELD_MAX_RECORDS = 128
+HELD_MAX_AGE_NS = 50_000_000
+HELD_MAX_RECORDS = 256
 # xdist workers (and CONFINE_PYTEST_LIVE=1) send every boundary live.
 ALWAYS_LIVE = bool(os.environ.get("PYTEST_XDIST_WORKER")) or os.environ.get("CONFINE_PYTEST_LIVE") == "1"
 
@@ -81,32 +82,29 @@ def _status_bytes(*fields):
 
 def _high_water_mark():
     """The process's RSS high-water mark (since the last reset), in bytes: one cheap syscall."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return resource.getrusage(resource.RUSAGE_THREAD).ru_maxrss * 1024
 
 
 def _start_event(nodeid, start, rss):
     return (probe.KIND_TEST_START, nodeid, start, 0, probe.FLAG_PEAK if rss is not None else 0, rss or 0)
 
 
-# Boundaries held back, sent together, and when the oldest of them happened (monotonic ns).
+# Boundaries held back, sent together: wire records (kind, flags, name, tid, start ns, duration
+# ns, value), two per batched test (its end and the next start); and when the oldest of them
+# happened (monotonic ns).
 _held = []
 _held_since = 0
+_tid = threading.get_native_id()
+_BATCHED = probe.FLAG_BATCHED | probe.FLAG_PEAK
+_END, _START = probe.KIND_TEST_END, probe.KIND_TEST_START
 
 
 def _send(events):
     """Sends what is held, then `events`, in one datagram."""
     global _held
-    probe.send_events(_held + events if _held else events)
-    _held = []
-
-
-def _hold(events, now):
-    global _held, _held_since
-    if not _held:
-        _held_since = now
-    _held.extend(events)
-    if len(_held) >= HELD_MAX_RECORDS:
-        _send([])
+    held, _held = _held, []
+    probe.send_records(held + [(kind, flags, name, _tid, start, duration, value)
+                               for kind, name, start, duration, flags, value in events])
 
 
 # The running test in a slot of confine's `running` file (next to the probe socket), a memory
@@ -134,6 +132,7 @@ def _open_slots():
 _FIELDS = struct.Struct("<iQH")
 _SEQUENCE = struct.Struct("<I")
 _pid = os.getpid()
+_slot_offset = (_pid % SLOTS) * SLOT_SIZE
 
 
 def _mark_running(nodeid, start):
@@ -142,13 +141,13 @@ def _mark_running(nodeid, start):
     global _slot_sequence
     if _slots is None:
         return
-    offset = (_pid % SLOTS) * SLOT_SIZE
+    offset = _slot_offset
     name = nodeid.encode("utf-8", "replace")[:SLOT_NAME_MAX]
     _slot_sequence += 2
-    # Odd first, then the fields, then even: three stores, in order (confine also reads twice).
+    # Odd first, then the fields and the name, then even: three stores, in order (confine also
+    # reads twice).
     _SEQUENCE.pack_into(_slots, offset, _slot_sequence - 1)
-    _FIELDS.pack_into(_slots, offset + 4, _pid, start, len(name))
-    _slots[offset + 18:offset + 18 + len(name)] = name
+    _slots[offset + 4:offset + 18 + len(name)] = _FIELDS.pack(_pid, start, len(name)) + name
     _SEQUENCE.pack_into(_slots, offset, _slot_sequence)
 
 
@@ -156,26 +155,30 @@ _open_slots()
 
 
 def _after_fork_in_child():
-    global _held, _pid
+    global _held, _pid, _slot_offset, _tid
     _held = []
+    _tid = threading.get_native_id()
     _pid = os.getpid()
+    _slot_offset = (_pid % SLOTS) * SLOT_SIZE
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
 atexit.register(lambda: _send([]) if probe.enabled else None)
 
-# The test whose start went out (live or held) with the previous test's end: (nodeid, start ns).
+# The test whose start went out (live or held) with the previous test's end, and that start (ns).
 _announced = None
+_announced_start = 0
 # Whether getrusage's high-water mark follows this process (None: not checked yet).
 _marks_usable = None
-# The running test's starting high-water mark: the RSS its live start reset the mark to, or the
-# mark at its held start. None: unknown (the reset failed), so its end goes out live.
+# The running test's starting high-water mark, KiB (getrusage's unit): the RSS its live start
+# reset the mark to, or the mark at its held start. None: unknown (the reset failed), so its end
+# goes out live.
 _baseline = None
 
 
 def _started_live(rss):
     global _baseline, _marks_usable
-    _baseline = rss
+    _baseline = rss // 1024 if rss is not None else None
     if _marks_usable is None and rss is not None:
         # getrusage reports at least the mark of the image before exec: when that is above this
         # process's own (just reset to its RSS), it cannot see growth, and every boundary goes live.
@@ -191,53 +194,71 @@ def pytest_runtest_protocol(item, nextitem):
     if not probe.enabled:
         yield
         return
-    if _announced is not None and _announced[0] == item.nodeid:
-        start = _announced[1]
+    nodeid = item.nodeid
+    if _announced == nodeid:
+        start = _announced_start
     else:
         rss = _status_bytes(b"VmRSS:")[0] if _reset_peak() else None
         _started_live(rss)
-        start = time.monotonic_ns()
-        _mark_running(item.nodeid, start)
-        _send([_start_event(item.nodeid, start, rss)])
+        start = _clock()
+        _mark_running(nodeid, start)
+        _send([_start_event(nodeid, start, rss)])
     _announced = None
     yield
-    _ended(item, nextitem, start)
+    _ended(item, nodeid, nextitem, start)
 
 
-def _ended(item, nextitem, start):
-    global _announced, _baseline
-    end = time.monotonic_ns()
-    outcome = probe.OUTCOMES.get(_outcomes.pop(item.nodeid, "passed"), 3)
-    session = item.session
+_clock = time.monotonic_ns
+_getrusage = resource.getrusage
+# The thread's getrusage costs less than the process's (no walk over its threads) and reports the
+# same high-water mark: the address space's.
+_THREAD = resource.RUSAGE_THREAD
+_LIVE_GROWTH_KIB = LIVE_GROWTH_BYTES // 1024
+
+
+def _ended(item, nodeid, nextitem, start):
+    global _announced, _announced_start, _baseline, _held, _held_since
+    end = _clock()
+    outcome = probe.OUTCOMES.get(_outcomes.pop(nodeid, "passed"), 3) if _outcomes else 0
     # The next test starts now; not when the session stops here (-x, --maxfail, an interrupt).
-    following = nextitem if nextitem is not None and not session.shouldstop and not session.shouldfail else None
-    if (following is not None and not ALWAYS_LIVE and _baseline is not None and end - start < LIVE_AFTER_NS
-            and not (_held and end - _held_since >= HELD_MAX_AGE_NS)):
-        mark = _high_water_mark()
-        if mark - _baseline < LIVE_GROWTH_BYTES:
-            # Held: this end and the next start, the high-water mark as both figures.
-            batched = probe.FLAG_BATCHED | probe.FLAG_PEAK
-            _mark_running(following.nodeid, end)
-            _hold([(probe.KIND_TEST_END, item.nodeid, start, end - start, outcome | batched, mark),
-                   (probe.KIND_TEST_START, following.nodeid, end, 0, batched, mark)], end)
-            _announced = (following.nodeid, end)
-            _baseline = max(_baseline, mark)
+    if nextitem is not None:
+        session = item.session
+        if session.shouldstop or session.shouldfail:
+            nextitem = None
+    if nextitem is not None and end - start < LIVE_AFTER_NS and _baseline is not None and not ALWAYS_LIVE:
+        mark = _getrusage(_THREAD).ru_maxrss
+        if mark - _baseline < _LIVE_GROWTH_KIB:
+            # Held: this end and the next start, the high-water mark (KiB here) as both figures.
+            following = nextitem.nodeid
+            _mark_running(following, end)
+            if not _held:
+                _held_since = end
+            value = mark * 1024
+            _held += ((_END, outcome | _BATCHED, nodeid, _tid, start, end - start, value),
+                      (_START, _BATCHED, following, _tid, end, 0, value))
+            # Sent without a live boundary (no /proc reads): confine attributes them from its readings.
+            if len(_held) >= HELD_MAX_RECORDS or end - _held_since >= HELD_MAX_AGE_NS:
+                _send([])
+            _announced, _announced_start = following, end
+            if mark > _baseline:
+                _baseline = mark
             return
     # Live: one read gives this test's peak (VmHWM since the last reset) and the next test's RSS.
     peak, rss = _status_bytes(b"VmHWM:", b"VmRSS:")
-    events = [(probe.KIND_TEST_END, item.nodeid, start, end - start, outcome | (probe.FLAG_PEAK if peak is not None else 0),
+    events = [(probe.KIND_TEST_END, nodeid, start, end - start, outcome | (probe.FLAG_PEAK if peak is not None else 0),
                peak or 0)]
-    if following is not None:
+    if nextitem is not None:
+        following = nextitem.nodeid
         rss = rss if _reset_peak() else None
-        events.append(_start_event(following.nodeid, end, rss))
-        _announced = (following.nodeid, end)
+        events.append(_start_event(following, end, rss))
+        _announced, _announced_start = following, end
         _started_live(rss)
-        _mark_running(following.nodeid, end)
+        _mark_running(following, end)
     _send(events)
 
 
 def pytest_runtest_logreport(report):
-    if not probe.enabled or (report.passed and report.nodeid not in _outcomes):
+    if report.outcome == "passed" and (not _outcomes or report.nodeid not in _outcomes) or not probe.enabled:
         return
     if report.failed:
         outcome = "failed" if report.when == "call" else "error"

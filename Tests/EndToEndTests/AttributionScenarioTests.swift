@@ -176,7 +176,10 @@ final class AttributionScenarioTests: XCTestCase {
         let tiny = run.tests.filter { $0.name.contains("_tiny[") }
         let windowed = tiny.filter { $0.attribution == .window }
         XCTAssertGreaterThan(windowed.count, 250, "most tiny tests go out batched: \(Dictionary(grouping: tiny, by: \.attribution).mapValues(\.count))")
-        XCTAssertTrue(windowed.allSatisfy { ($0.peakGrowthBytes ?? .max) < Self.mebibyte && $0.cpuSeconds != nil && $0.startBytes != nil })
+        // A window spans whole readings (10 ms), so a tiny test can see the interpreter's own
+        // growth around it: a new 1 MiB pymalloc arena. None of the big test's 100 MiB.
+        let unattributed = windowed.filter { ($0.peakGrowthBytes ?? .max) >= 4 * Self.mebibyte || $0.cpuSeconds == nil || $0.startBytes == nil }
+        XCTAssertEqual(unattributed.count, 0, "\(unattributed.map { "\($0.name): growth \($0.peakGrowthBytes.map(String.init) ?? "nil"), cpu \($0.cpuSeconds.map { "\($0)" } ?? "nil"), start \($0.startBytes.map(String.init) ?? "nil")" })")
         XCTAssertLessThan(run.probe?.datagrams ?? .max, 60, "301 tests, batched into few datagrams")
         XCTAssertEqual(run.probe?.recordsDropped, 0)
         assertBigTestAttributed(run, big: "::test_big", small: ["test_a_tiny[149]", "test_z_tiny[0]", "test_z_tiny[149]"])
@@ -209,7 +212,7 @@ final class AttributionScenarioTests: XCTestCase {
         let leak = try XCTUnwrap(test(run, named: "::test_leak"))
         XCTAssertEqual(leak.outcome, "incomplete")
         XCTAssertEqual(leak.oomKills, 1)
-        // The killed worker loses the boundaries it still held back: at most the last ~25 ms of
+        // The killed worker loses the boundaries it still held back: at most the last ~50 ms of
         // tests (those the running file showed when confine read it, every 50 ms, are known, their ends
         // not: incomplete).
         let tiny = run.tests.filter { $0.name.contains("_tiny[") }
