@@ -83,7 +83,7 @@ public final class ProbeSink: @unchecked Sendable {
     private let socket: Int32
     private let address: sockaddr_un
     /// Every thread's buffer, for the flush at exit.
-    fileprivate let buffers = Mutex<[ThreadBuffer]>([])
+    fileprivate let buffers = LockedBuffers()
     private let dropped = Atomic<UInt32>(0)
     private let key: pthread_key_t
 
@@ -108,7 +108,7 @@ public final class ProbeSink: @unchecked Sendable {
             guard let raw, let sink = ProbeSink.shared else { return }
             let buffer = Unmanaged<ThreadBuffer>.fromOpaque(raw).takeUnretainedValue()
             sink.send(buffer)
-            sink.buffers.withLock { buffers in buffers.removeAll { $0 === buffer } }
+            sink.buffers.withLock { $0.removeAll { $0 === buffer } }
         }) == 0 else { return nil }
         self.key = key
         self.socket = fd
@@ -200,6 +200,31 @@ public final class ProbeSink: @unchecked Sendable {
         guard count > 0 else { return UInt32(bitPattern: getpid()) }
         let text = String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
         return text.split(separator: "/").last.flatMap { UInt32($0) } ?? UInt32(bitPattern: getpid())
+    }
+}
+
+/// The list of thread buffers behind a pthread mutex, which ThreadSanitizer understands.
+/// Synchronization's `Mutex` locks with an atomic word and futex calls inside a runtime library
+/// not built for ThreadSanitizer: two threads ending at once (each removing its buffer) were
+/// reported as a race on the list.
+final class LockedBuffers: @unchecked Sendable {
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private var buffers: [ThreadBuffer] = []
+
+    init() {
+        mutex = .allocate(capacity: 1)
+        pthread_mutex_init(mutex, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    func withLock<T>(_ body: (inout [ThreadBuffer]) -> T) -> T {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return body(&buffers)
     }
 }
 
