@@ -13,9 +13,10 @@ and the next test's start, held back (FLAG_BATCHED): sent with the next live bou
 long test, after 1 MiB of growth, at the session's end), or on their own once they are 50 ms old
 or 256 records. One getrusage (the thread's: the cheaper call, the same high-water mark) per held
 boundary. The running test is also written to a slot of confine's `running` file (a memory
-store), so confine knows a test whose start is held back while it runs. confine attributes batched tests from its own readings of the group (attribution
-`window`, docs/ARCHITECTURE.md). pytest-xdist workers send every boundary live: the group mixes
-workers, and each test needs its worker's exact figures. No thread: a thread would make every
+store), so confine knows a test whose start is held back while it runs. confine attributes
+batched tests from its own readings of the group (attribution `window`, docs/ARCHITECTURE.md).
+pytest-xdist workers send every boundary live: the group mixes workers, and each test needs its
+worker's exact figures. No thread: a thread would make every
 fork() in a test warn (Python 3.12+) and change what the suite does.
 """
 import atexit
