@@ -160,7 +160,7 @@ public struct AttributionLedger: Sendable {
         tests[index].outcome = outcome
         if tests[index].attribution.followsGroup {
             credit(index, memoryBytes)
-            tests[index].endGrowthBytes = Int64(memoryBytes) - Int64(entry.startBytes)
+            tests[index].endGrowthBytes = signedGrowth(from: entry.startBytes, to: memoryBytes)
             tests[index].cpuSeconds = Double(cpuNanos &- entry.startCPUNanos) / 1e9
         }
         if let peak = tests[index].peakBytes, let start = tests[index].startBytes {
@@ -444,6 +444,12 @@ struct FunctionAccumulator: Sendable {
         let distribution = LatencyDistribution(values: values, counts: counts, minimum: histogram.min,
                                                maximum: histogram.maxRecorded, sumNanoseconds: totalNanoseconds)
         return FunctionRecord(name: name, distribution: distribution, bytes: bytes,
-                              memoryGrowthBytes: Int64(lastMemoryBytes) - Int64(firstMemoryBytes), processes: pids.count)
+                              memoryGrowthBytes: signedGrowth(from: firstMemoryBytes, to: lastMemoryBytes), processes: pids.count)
     }
+}
+
+/// `to - from` as a signed byte count, saturated at Int64's bounds: readings come from the
+/// kernel and from the probe channel, and a hostile or corrupt value must not trap confine.
+func signedGrowth(from start: UInt64, to end: UInt64) -> Int64 {
+    end >= start ? Int64(clamping: end - start) : -Int64(clamping: start - end)
 }

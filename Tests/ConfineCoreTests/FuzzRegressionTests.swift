@@ -53,6 +53,30 @@ final class FuzzRegressionTests: XCTestCase {
     }
 }
 
+/// Crashes bench/fuzz found in the probe channel's readers, kept in Tests/Fuzz/Regressions/probe.
+final class ProbeFuzzRegressionTests: XCTestCase {
+    /// A running slot read as a test start put a memory reading past Int64.max into the ledger;
+    /// the test's end growth (end minus start, signed) trapped converting it. It saturates now.
+    func testAMemoryReadingPastInt64SaturatesTheGrowthInsteadOfTrapping() throws {
+        var ledger = AttributionLedger()
+        ledger.testStarted(key: "t", name: "t", source: .pytest, pid: 7, at: 1, memoryBytes: UInt64.max, cpuNanos: 0, attribution: .window)
+        ledger.finish(at: 2, memoryBytes: 0, cpuNanos: 0)
+        XCTAssertEqual(ledger.tests.first?.endGrowthBytes, -Int64.max)
+        XCTAssertEqual(ledger.tests.first?.outcome, "incomplete")
+
+        var rising = AttributionLedger()
+        rising.testStarted(key: "u", name: "u", source: .pytest, pid: 7, at: 1, memoryBytes: 0, cpuNanos: 0)
+        rising.finish(at: 2, memoryBytes: UInt64.max - 1, cpuNanos: 0)
+        XCTAssertEqual(rising.tests.first?.endGrowthBytes, Int64.max)
+        XCTAssertEqual(signedGrowth(from: 10, to: 4), -6)
+        XCTAssertEqual(signedGrowth(from: 4, to: 10), 6)
+
+        let inputs = FuzzRegressionTests.inputs("Regressions", .probe)
+        XCTAssertFalse(inputs.isEmpty)
+        for input in inputs { try Data(contentsOf: input).withUnsafeBytes { FuzzTarget.probe.run($0) } }
+    }
+}
+
 /// Crashes bench/fuzz found in the importers, each kept as an input in Tests/Fuzz/Regressions.
 final class ImportFuzzRegressionTests: XCTestCase {
     /// Yams' `load` force-unwraps a mapping key as a string: a list or mapping as a key trapped.
