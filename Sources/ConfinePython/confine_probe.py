@@ -29,8 +29,9 @@ _PATH = os.environ.get("CONFINE_PROBE_SOCKET") or None
 enabled = _PATH is not None
 
 _HEADER = struct.Struct("<4sBBHIII")  # magic, version, reserved, names, pid, records, dropped
-_RECORD = struct.Struct("<BBHIQQq")  # kind, flags, name index, tid, start ns, duration ns, value
-_NAME_LENGTH = struct.Struct("<H")
+RECORD = _RECORD = struct.Struct("<BBHIQQq")  # kind, flags, name index, tid, start ns, duration ns, value
+NAME_LENGTH = _NAME_LENGTH = struct.Struct("<H")
+NAME_MAX = 1024
 KIND_CALL, KIND_TEST_START, KIND_TEST_END = 1, 2, 3
 FLAG_BYTES, FLAG_PEAK, FLAG_BATCHED = 1, 4, 8
 OUTCOMES = {"passed": 0, "failed": 1, "skipped": 2, "error": 3}
@@ -61,7 +62,7 @@ def _encode(batch):
         index = names.get(name)
         if index is None:
             index = names[name] = len(names)
-            raw = name.encode("utf-8", "replace")[:1024]
+            raw = name.encode("utf-8", "replace")[:NAME_MAX]
             name_bytes.append(_NAME_LENGTH.pack(len(raw)) + raw)
         records.append(pack(kind, flags, index, tid & 0xFFFFFFFF, start, duration, value))
     header = _HEADER.pack(b"CPRB", 1, 0, len(names), os.getpid(), len(batch), _dropped & 0xFFFFFFFF)
@@ -69,17 +70,19 @@ def _encode(batch):
 
 
 def _send(batch):
+    if batch:
+        _send_bytes(_encode(batch), len(batch))
+
+
+def _send_bytes(data, count):
     global _socket, _dropped
-    if not batch:
-        return
-    data = _encode(batch)
     with _send_lock:
         try:
             if _socket is None:
                 _socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             _socket.sendto(data, _PATH)
         except OSError:
-            _dropped += len(batch)
+            _dropped += count
 
 
 def flush():
@@ -117,28 +120,19 @@ def record(name, start_ns, duration_ns, nbytes=None):
         _record(name, start_ns, start_ns + duration_ns, nbytes or 0, FLAG_BYTES if nbytes is not None else 0)
 
 
-def send_events(events):
-    """Test boundaries, (kind, name, start ns, duration ns, flags, value) each, sent at once
-    behind the buffered calls, in one datagram when they fit: every datagram wakes confine,
-    and on a small VM the wakeup is most of a boundary's cost."""
-    if enabled:
-        tid = _tid()
-        send_records([(kind, flags, name, tid, start, duration, value) for kind, name, start, duration, flags, value in events])
-
-
-def send_records(records):
-    """Records already in wire order, (kind, flags, name, tid, start ns, duration ns, value) each,
-    sent behind the buffered calls, in one datagram when they fit."""
+def send_packed(names, records):
+    """Records the caller packed itself (RECORD each, or several in one bytes), naming entries
+    of `names` (NAME_LENGTH + UTF-8 each) by position; sent behind the buffered calls."""
     global _last_flush
-    if not enabled:
+    if not enabled or not records:
         return
-    batch = _take_batch()
     if _pending:
-        _send(batch)
         flush()
-        batch = []
     _last_flush = _clock()
-    _send(batch + records if batch else records)
+    body = b"".join(records)
+    count = len(body) // _RECORD.size
+    _send_bytes(_HEADER.pack(b"CPRB", 1, 0, len(names), os.getpid(), count, _dropped & 0xFFFFFFFF)
+                + b"".join(names) + body, count)
 
 
 class measure:

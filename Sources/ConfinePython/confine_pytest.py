@@ -36,7 +36,7 @@ import confine_probe as probe
 LIVE_AFTER_NS = int(float(os.environ.get("CONFINE_PYTEST_LIVE_AFTER_MS", "10")) * 1_000_000)
 LIVE_GROWTH_BYTES = 1 << 20
 HELD_MAX_AGE_NS = 50_000_000
-HELD_MAX_RECORDS = 256
+HELD_MAX_NAMES = 128  # names of held tests: about 256 records
 # xdist workers (and CONFINE_PYTEST_LIVE=1) send every boundary live.
 ALWAYS_LIVE = bool(os.environ.get("PYTEST_XDIST_WORKER")) or os.environ.get("CONFINE_PYTEST_LIVE") == "1"
 
@@ -90,22 +90,40 @@ def _start_event(nodeid, start, rss):
     return (probe.KIND_TEST_START, nodeid, start, 0, probe.FLAG_PEAK if rss is not None else 0, rss or 0)
 
 
-# Boundaries held back, sent together: wire records (kind, flags, name, tid, start ns, duration
-# ns, value), two per batched test (its end and the next start); and when the oldest of them
-# happened (monotonic ns).
-_held = []
+# Boundaries held back, sent together, packed as they happen (no per-record encoding at send
+# time): the datagram's name table entries and its 32-byte records, the name the last entry
+# holds, and when the oldest held boundary happened (monotonic ns).
+_names = []
+_records = []
+_last_name = None
 _held_since = 0
-_tid = threading.get_native_id()
+_tid = threading.get_native_id() & 0xFFFFFFFF
 _BATCHED = probe.FLAG_BATCHED | probe.FLAG_PEAK
 _END, _START = probe.KIND_TEST_END, probe.KIND_TEST_START
+_NAME_LENGTH = probe.NAME_LENGTH
+_RECORD = probe.RECORD
+# A batched test's end and the next test's start, one pack.
+_PAIR = struct.Struct("<" + probe.RECORD.format.lstrip("<") * 2)
+NAME_MAX = probe.NAME_MAX
+
+
+def _name_entry(raw):
+    raw = raw[:NAME_MAX]
+    return _NAME_LENGTH.pack(len(raw)) + raw
 
 
 def _send(events):
-    """Sends what is held, then `events`, in one datagram."""
-    global _held
-    held, _held = _held, []
-    probe.send_records(held + [(kind, flags, name, _tid, start, duration, value)
-                               for kind, name, start, duration, flags, value in events])
+    """Sends what is held, then `events` (kind, name, start ns, duration ns, flags, value), in
+    one datagram."""
+    global _names, _records, _last_name
+    names, records = _names, _records
+    for kind, name, start, duration, flags, value in events:
+        if name != _last_name:
+            names.append(_name_entry(name.encode("utf-8", "replace")))
+            _last_name = name
+        records.append(_RECORD.pack(kind, flags, len(names) - 1, _tid, start, duration, value))
+    _names, _records, _last_name = [], [], None
+    probe.send_packed(names, records)
 
 
 # The running test in a slot of confine's `running` file (next to the probe socket), a memory
@@ -131,19 +149,20 @@ def _open_slots():
 
 
 _FIELDS = struct.Struct("<iQH")
+_PID_START = struct.Struct("<iQ")
 _SEQUENCE = struct.Struct("<I")
 _pid = os.getpid()
 _slot_offset = (_pid % SLOTS) * SLOT_SIZE
 
 
-def _mark_running(nodeid, start):
+def _mark_running(raw, start):
     """Slot layout (docs/probe-protocol.md): u32 sequence, odd while it changes; i32 pid;
     u64 start ns; u16 name length; the name, UTF-8."""
     global _slot_sequence
     if _slots is None:
         return
     offset = _slot_offset
-    name = nodeid.encode("utf-8", "replace")[:SLOT_NAME_MAX]
+    name = raw[:SLOT_NAME_MAX]
     _slot_sequence += 2
     # Odd first, then the fields and the name, then even: three stores, in order (confine also
     # reads twice).
@@ -156,15 +175,15 @@ _open_slots()
 
 
 def _after_fork_in_child():
-    global _held, _pid, _slot_offset, _tid
-    _held = []
-    _tid = threading.get_native_id()
+    global _names, _records, _last_name, _pid, _slot_offset, _tid
+    _names, _records, _last_name = [], [], None
+    _tid = threading.get_native_id() & 0xFFFFFFFF
     _pid = os.getpid()
     _slot_offset = (_pid % SLOTS) * SLOT_SIZE
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
-atexit.register(lambda: _send([]) if probe.enabled else None)
+atexit.register(lambda: _send(()) if probe.enabled else None)
 
 # The test whose start went out (live or held) with the previous test's end, and that start (ns).
 _announced = None
@@ -189,12 +208,10 @@ def _started_live(rss):
 
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_protocol(item, nextitem):
+def _runtest_protocol(item, nextitem):
     global _announced
     if not probe.enabled:
-        yield
-        return
+        return (yield)
     nodeid = item.nodeid
     if _announced == nodeid:
         start = _announced_start
@@ -202,11 +219,21 @@ def pytest_runtest_protocol(item, nextitem):
         rss = _status_bytes(b"VmRSS:")[0] if _reset_peak() else None
         _started_live(rss)
         start = _clock()
-        _mark_running(nodeid, start)
+        _mark_running(nodeid.encode("utf-8", "replace"), start)
         _send([_start_event(nodeid, start, rss)])
     _announced = None
-    yield
-    _ended(item, nodeid, nextitem, start)
+    try:
+        return (yield)
+    finally:
+        _ended(item, nodeid, nextitem, start)
+
+
+try:
+    # A new-style wrapper: pluggy runs it without a Result object per test.
+    pytest_runtest_protocol = pytest.hookimpl(wrapper=True)(_runtest_protocol)
+except TypeError:
+    # pluggy before 1.1 (pytest 7 as Debian 12 ships it): an old-style wrapper, same generator.
+    pytest_runtest_protocol = pytest.hookimpl(hookwrapper=True)(_runtest_protocol)
 
 
 _clock = time.monotonic_ns
@@ -218,28 +245,51 @@ _LIVE_GROWTH_KIB = LIVE_GROWTH_BYTES // 1024
 
 
 def _ended(item, nodeid, nextitem, start):
-    global _announced, _announced_start, _baseline, _held, _held_since
+    global _announced, _announced_start, _baseline, _held_since, _last_name, _passed_seen, _slot_sequence
     end = _clock()
-    outcome = probe.OUTCOMES.get(_outcomes.pop(nodeid, "passed"), 3) if _outcomes else 0
+    session = item.session
+    passed = _stats.get("passed") if _stats is not None else None
+    if passed and len(passed) == _passed_seen + 1 and session.testsfailed == _failed_seen:
+        _passed_seen += 1
+        outcome = 0
+    else:
+        outcome = _outcome(session, nodeid)
     # The next test starts now; not when the session stops here (-x, --maxfail, an interrupt).
-    if nextitem is not None:
-        session = item.session
-        if session.shouldstop or session.shouldfail:
-            nextitem = None
+    if nextitem is not None and (session.shouldstop or session.shouldfail):
+        nextitem = None
     if nextitem is not None and end - start < LIVE_AFTER_NS and _baseline is not None and not ALWAYS_LIVE:
         mark = _getrusage(_THREAD).ru_maxrss
         if mark - _baseline < _LIVE_GROWTH_KIB:
             # Held: this end and the next start, the high-water mark (KiB here) as both figures.
             following = nextitem.nodeid
-            _mark_running(following, end)
-            if not _held:
+            raw = following.encode("utf-8", "replace")
+            size = len(raw)
+            if size <= SLOT_NAME_MAX:
+                # The name's table entry is also the slot's tail (u16 length, the name).
+                entry = _NAME_LENGTH.pack(size) + raw
+                if _slots is not None:
+                    offset = _slot_offset
+                    _slot_sequence += 2
+                    _SEQUENCE.pack_into(_slots, offset, _slot_sequence - 1)
+                    _slots[offset + 4:offset + 18 + size] = _PID_START.pack(_pid, end) + entry
+                    _SEQUENCE.pack_into(_slots, offset, _slot_sequence)
+            else:
+                entry = _name_entry(raw)
+                _mark_running(raw, end)
+            names = _names
+            if not names:
                 _held_since = end
+            if nodeid != _last_name:
+                names.append(_name_entry(nodeid.encode("utf-8", "replace")))
+            names.append(entry)
+            _last_name = following
+            index = len(names) - 1
             value = mark * 1024
-            _held += ((_END, outcome | _BATCHED, nodeid, _tid, start, end - start, value),
-                      (_START, _BATCHED, following, _tid, end, 0, value))
+            _records.append(_PAIR.pack(_END, outcome | _BATCHED, index - 1, _tid, start, end - start, value,
+                                       _START, _BATCHED, index, _tid, end, 0, value))
             # Sent without a live boundary (no /proc reads): confine attributes them from its readings.
-            if len(_held) >= HELD_MAX_RECORDS or end - _held_since >= HELD_MAX_AGE_NS:
-                _send([])
+            if index >= HELD_MAX_NAMES or end - _held_since >= HELD_MAX_AGE_NS:
+                _send(())
             _announced, _announced_start = following, end
             if mark > _baseline:
                 _baseline = mark
@@ -254,23 +304,68 @@ def _ended(item, nodeid, nextitem, start):
         events.append(_start_event(following, end, rss))
         _announced, _announced_start = following, end
         _started_live(rss)
-        _mark_running(following, end)
+        _mark_running(following.encode("utf-8", "replace"), end)
     _send(events)
 
 
-def pytest_runtest_logreport(report):
-    if report.outcome == "passed" and (not _outcomes or report.nodeid not in _outcomes) or not probe.enabled:
+# Outcomes. The terminal reporter files every report under its category: a test passed when
+# its "passed" list grew by one and the session's failure count did not move (two reads, not a
+# hook call per phase); otherwise its reports are found at the ends of the other lists.
+_stats = None
+_passed_seen = 0
+_failed_seen = 0
+_WORST_FIRST = (("error", 3), ("failed", 1), ("skipped", 2), ("xfailed", 2))
+
+
+def _outcome(session, nodeid):
+    global _passed_seen, _failed_seen
+    if _stats is None:
+        return probe.OUTCOMES.get(_outcomes.pop(nodeid, "passed"), 3) if _outcomes else 0
+    passed = _stats.get("passed")
+    count = len(passed) if passed else 0
+    failed = session.testsfailed
+    if count == _passed_seen + 1 and failed == _failed_seen:
+        _passed_seen = count
+        return 0
+    _passed_seen, _failed_seen = count, failed
+    for category, outcome in _WORST_FIRST:
+        reports = _stats.get(category)
+        if reports and any(getattr(report, "nodeid", None) == nodeid for report in reports[-3:]):
+            return outcome
+    return 0
+
+
+class _ReportOutcomes:
+    """Without the terminal reporter (-p no:terminal), outcomes come from every report."""
+
+    @staticmethod
+    def pytest_runtest_logreport(report):
+        if report.outcome == "passed" and (not _outcomes or report.nodeid not in _outcomes):
+            return
+        if report.failed:
+            outcome = "failed" if report.when == "call" else "error"
+        elif report.skipped:
+            outcome = "skipped"
+        else:
+            outcome = "passed"
+        # The worst phase wins: error/failed over skipped over passed.
+        _outcomes[report.nodeid] = max(_outcomes.get(report.nodeid, "passed"), outcome, key=_rank.get)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session):
+    global _stats, _failed_seen
+    if not probe.enabled:
         return
-    if report.failed:
-        outcome = "failed" if report.when == "call" else "error"
-    elif report.skipped:
-        outcome = "skipped"
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    stats = getattr(reporter, "stats", None)
+    if isinstance(stats, dict):
+        _stats = stats
+        _failed_seen = session.testsfailed
     else:
-        outcome = "passed"
-    # The worst phase wins: error/failed over skipped over passed.
-    _outcomes[report.nodeid] = max(_outcomes.get(report.nodeid, "passed"), outcome, key=_rank.get)
+        session.config.pluginmanager.register(_ReportOutcomes(), "confine_pytest_outcomes")
 
 
 def pytest_sessionfinish(session):
     if probe.enabled:
-        _send([])
+        _send(())

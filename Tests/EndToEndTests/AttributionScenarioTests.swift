@@ -97,6 +97,52 @@ final class AttributionScenarioTests: XCTestCase {
 
     /// The plugin announces the next test with the previous test's end (one datagram per test):
     /// with -x the session stops after a failure, and the test that never runs must not appear.
+    /// Every outcome of short (batched) tests, read from the terminal reporter's lists and, with
+    /// `-p no:terminal`, from the reports themselves: the worst phase wins.
+    func testPytestOutcomesOfBatchedTestsAreEachTests() throws {
+        let directory = NSTemporaryDirectory() + "confine-pytest-outcomes-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try """
+            import pytest
+
+            @pytest.fixture
+            def broken_setup():
+                raise RuntimeError("setup")
+
+            @pytest.fixture
+            def broken_teardown():
+                yield
+                raise RuntimeError("teardown")
+
+            def test_pass(): pass
+            def test_fail(): assert False
+            def test_pass_again(): pass
+            def test_skip(): pytest.skip("no")
+            @pytest.mark.xfail
+            def test_xfail(): assert False
+            @pytest.mark.xfail
+            def test_xpass(): pass
+            def test_setup_error(broken_setup): pass
+            def test_teardown_error(broken_teardown): pass
+            def test_fail_and_teardown_error(broken_teardown): assert False
+            def test_last(): pass
+
+            """.write(toFile: directory + "/test_outcomes.py", atomically: true, encoding: .utf8)
+        let expected = ["test_pass passed", "test_fail failed", "test_pass_again passed", "test_skip skipped", "test_xfail skipped",
+                        "test_xpass passed", "test_setup_error error", "test_teardown_error error",
+                        "test_fail_and_teardown_error error", "test_last passed"]
+        for extra in [["-q"], ["-p", "no:terminal"]] { // no:terminal takes -q with it
+            let (result, report) = Harness.confineRun([], ["python3", "-m", "pytest", "-p", "no:cacheprovider"] + extra
+                                                        + [directory + "/test_outcomes.py"])
+            let run = try XCTUnwrap(report, "\(extra)")
+            XCTAssertEqual(result.status, 1, result.stderr)
+            XCTAssertEqual(run.tests.map { "\($0.name.split(separator: ":").last ?? "") \($0.outcome ?? "open")" }, expected, "\(extra)")
+            // Short tests: their boundaries went out batched.
+            XCTAssertTrue(run.tests.contains { $0.attribution == .window }, "\(extra): \(run.tests.map(\.attribution))")
+        }
+    }
+
     func testPytestStoppingAtTheFirstFailureReportsOnlyTheTestsThatRan() throws {
         let directory = NSTemporaryDirectory() + "confine-pytest-x-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
