@@ -29,8 +29,8 @@ _PATH = os.environ.get("CONFINE_PROBE_SOCKET") or None
 enabled = _PATH is not None
 
 _HEADER = struct.Struct("<4sBBHIII")  # magic, version, reserved, names, pid, records, dropped
-RECORD = _RECORD = struct.Struct("<BBHIQQq")  # kind, flags, name index, tid, start ns, duration ns, value
-NAME_LENGTH = _NAME_LENGTH = struct.Struct("<H")
+RECORD = struct.Struct("<BBHIQQq")  # kind, flags, name index, tid, start ns, duration ns, value
+NAME_LENGTH = struct.Struct("<H")
 NAME_MAX = 1024
 KIND_CALL, KIND_TEST_START, KIND_TEST_END = 1, 2, 3
 FLAG_BYTES, FLAG_PEAK, FLAG_BATCHED = 1, 4, 8
@@ -57,13 +57,13 @@ def _encode(batch):
     names = {}
     name_bytes = []
     records = []
-    pack = _RECORD.pack
+    pack = RECORD.pack
     for kind, flags, name, tid, start, duration, value in batch:
         index = names.get(name)
         if index is None:
             index = names[name] = len(names)
             raw = name.encode("utf-8", "replace")[:NAME_MAX]
-            name_bytes.append(_NAME_LENGTH.pack(len(raw)) + raw)
+            name_bytes.append(NAME_LENGTH.pack(len(raw)) + raw)
         records.append(pack(kind, flags, index, tid & 0xFFFFFFFF, start, duration, value))
     header = _HEADER.pack(b"CPRB", 1, 0, len(names), os.getpid(), len(batch), _dropped & 0xFFFFFFFF)
     return header + b"".join(name_bytes) + b"".join(records)
@@ -130,7 +130,7 @@ def send_packed(names, records):
         flush()
     _last_flush = _clock()
     body = b"".join(records)
-    count = len(body) // _RECORD.size
+    count = len(body) // RECORD.size
     _send_bytes(_HEADER.pack(b"CPRB", 1, 0, len(names), os.getpid(), count, _dropped & 0xFFFFFFFF)
                 + b"".join(names) + body, count)
 

@@ -148,27 +148,31 @@ def _open_slots():
         _slots = None
 
 
-_FIELDS = struct.Struct("<iQH")
 _PID_START = struct.Struct("<iQ")
 _SEQUENCE = struct.Struct("<I")
 _pid = os.getpid()
 _slot_offset = (_pid % SLOTS) * SLOT_SIZE
 
 
-def _mark_running(raw, start):
+def _store_slot(entry, start):
     """Slot layout (docs/probe-protocol.md): u32 sequence, odd while it changes; i32 pid;
-    u64 start ns; u16 name length; the name, UTF-8."""
+    u64 start ns; then `entry`, a name table entry (u16 length, the name, UTF-8) of at most
+    SLOT_NAME_MAX bytes of name."""
     global _slot_sequence
     if _slots is None:
         return
     offset = _slot_offset
-    name = raw[:SLOT_NAME_MAX]
     _slot_sequence += 2
     # Odd first, then the fields and the name, then even: three stores, in order (confine also
     # reads twice).
     _SEQUENCE.pack_into(_slots, offset, _slot_sequence - 1)
-    _slots[offset + 4:offset + 18 + len(name)] = _FIELDS.pack(_pid, start, len(name)) + name
+    _slots[offset + 4:offset + 16 + len(entry)] = _PID_START.pack(_pid, start) + entry
     _SEQUENCE.pack_into(_slots, offset, _slot_sequence)
+
+
+def _mark_running(raw, start):
+    """The test whose encoded name is `raw` runs from `start` (ns)."""
+    _store_slot(_name_entry(raw[:SLOT_NAME_MAX]), start)
 
 
 _open_slots()
@@ -245,7 +249,7 @@ _LIVE_GROWTH_KIB = LIVE_GROWTH_BYTES // 1024
 
 
 def _ended(item, nodeid, nextitem, start):
-    global _announced, _announced_start, _baseline, _held_since, _last_name, _passed_seen, _slot_sequence
+    global _announced, _announced_start, _baseline, _held_since, _last_name, _passed_seen
     end = _clock()
     session = item.session
     passed = _stats.get("passed") if _stats is not None else None
@@ -263,18 +267,11 @@ def _ended(item, nodeid, nextitem, start):
             # Held: this end and the next start, the high-water mark (KiB here) as both figures.
             following = nextitem.nodeid
             raw = following.encode("utf-8", "replace")
-            size = len(raw)
-            if size <= SLOT_NAME_MAX:
-                # The name's table entry is also the slot's tail (u16 length, the name).
-                entry = _NAME_LENGTH.pack(size) + raw
-                if _slots is not None:
-                    offset = _slot_offset
-                    _slot_sequence += 2
-                    _SEQUENCE.pack_into(_slots, offset, _slot_sequence - 1)
-                    _slots[offset + 4:offset + 18 + size] = _PID_START.pack(_pid, end) + entry
-                    _SEQUENCE.pack_into(_slots, offset, _slot_sequence)
+            # The name's table entry is also the slot's tail when the slot holds the whole name.
+            entry = _name_entry(raw)
+            if len(raw) <= SLOT_NAME_MAX:
+                _store_slot(entry, end)
             else:
-                entry = _name_entry(raw)
                 _mark_running(raw, end)
             names = _names
             if not names:
@@ -321,13 +318,9 @@ def _outcome(session, nodeid):
     global _passed_seen, _failed_seen
     if _stats is None:
         return probe.OUTCOMES.get(_outcomes.pop(nodeid, "passed"), 3) if _outcomes else 0
+    # Not the plain pass _ended checks first: catch up with the lists, then look for its reports.
     passed = _stats.get("passed")
-    count = len(passed) if passed else 0
-    failed = session.testsfailed
-    if count == _passed_seen + 1 and failed == _failed_seen:
-        _passed_seen = count
-        return 0
-    _passed_seen, _failed_seen = count, failed
+    _passed_seen, _failed_seen = len(passed) if passed else 0, session.testsfailed
     for category, outcome in _WORST_FIRST:
         reports = _stats.get(category)
         if reports and any(getattr(report, "nodeid", None) == nodeid for report in reports[-3:]):
