@@ -143,6 +143,41 @@ final class AttributionScenarioTests: XCTestCase {
         }
     }
 
+    /// The plugin wraps pytest's runtestprotocol; a plugin that implements pytest_runtest_protocol
+    /// itself (as pytest-rerunfailures does, calling runtestprotocol it imported) would bypass
+    /// that, so the plugin wraps the hook instead: every test is still attributed.
+    func testPytestPluginRunningTestsItsOwnWayStillHasEveryTestAttributed() throws {
+        let directory = NSTemporaryDirectory() + "confine-pytest-own-protocol-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try """
+            from _pytest.runner import runtestprotocol
+
+            def pytest_runtest_protocol(item, nextitem):
+                item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+                runtestprotocol(item, nextitem=nextitem)
+                item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+                return True
+
+            """.write(toFile: directory + "/conftest.py", atomically: true, encoding: .utf8)
+        try """
+            import _pytest.runner
+
+            def test_first(): pass
+            def test_fail(): assert False
+            def test_runner_left_alone():
+                assert _pytest.runner.runtestprotocol.__module__ == "_pytest.runner"
+            def test_last(): pass
+
+            """.write(toFile: directory + "/test_own.py", atomically: true, encoding: .utf8)
+        let (result, report) = Harness.confineRun([], ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", directory + "/test_own.py"])
+        let run = try XCTUnwrap(report)
+        XCTAssertEqual(result.status, 1, result.stderr)
+        XCTAssertEqual(run.tests.map { "\($0.name.split(separator: ":").last ?? "") \($0.outcome ?? "open")" },
+                       ["test_first passed", "test_fail failed", "test_runner_left_alone passed", "test_last passed"])
+        XCTAssertTrue(run.tests.allSatisfy { $0.endSeconds != nil && $0.pid != nil })
+    }
+
     func testPytestStoppingAtTheFirstFailureReportsOnlyTheTestsThatRan() throws {
         let directory = NSTemporaryDirectory() + "confine-pytest-x-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
