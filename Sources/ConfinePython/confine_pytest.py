@@ -24,6 +24,7 @@ import mmap
 import os
 import resource
 import struct
+import sys
 import threading
 import time
 
@@ -245,6 +246,7 @@ def _protocol(item, log=True, nextitem=None):
 
 
 def _protocol_hook(item, nextitem):
+    # _protocol's first lines again, not a shared helper: a call more per test on the fast path.
     global _announced
     nodeid = item.nodeid
     start = _announced_start if _announced == nodeid else _started(nodeid)
@@ -275,12 +277,13 @@ def pytest_runtestloop(session):
     global _runner, _wrapped, _engaged_by
     if not probe.enabled or _engaged_by is not None:
         return
-    manager = session.config.pluginmanager
-    import _pytest.runner as runner
+    # pytest's internals, not its API: a pytest without them gets the hook.
+    runner = sys.modules.get("_pytest.runner")
     current = getattr(runner, "runtestprotocol", None)
-    implementations = manager.hook.pytest_runtest_protocol.get_hookimpls()
     if current is _protocol:  # left in place by a session that never finished: already seen
         return
+    manager = session.config.pluginmanager
+    implementations = manager.hook.pytest_runtest_protocol.get_hookimpls()
     if callable(current) and not any(_runs_tests_its_own_way(impl, runner) for impl in implementations):
         _runner, _wrapped = runner, current
         runner.runtestprotocol = _protocol
