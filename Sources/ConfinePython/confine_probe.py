@@ -53,6 +53,12 @@ def dropped():
     return _dropped
 
 
+def name_entry(raw):
+    """A name table entry: NAME_LENGTH, then the UTF-8 name `raw`, cut at NAME_MAX bytes."""
+    raw = raw[:NAME_MAX]
+    return NAME_LENGTH.pack(len(raw)) + raw
+
+
 def _encode(batch):
     names = {}
     name_bytes = []
@@ -62,11 +68,15 @@ def _encode(batch):
         index = names.get(name)
         if index is None:
             index = names[name] = len(names)
-            raw = name.encode("utf-8", "replace")[:NAME_MAX]
-            name_bytes.append(NAME_LENGTH.pack(len(raw)) + raw)
+            name_bytes.append(name_entry(name.encode("utf-8", "replace")))
         records.append(pack(kind, flags, index, tid & 0xFFFFFFFF, start, duration, value))
-    header = _HEADER.pack(b"CPRB", 1, 0, len(names), os.getpid(), len(batch), _dropped & 0xFFFFFFFF)
-    return header + b"".join(name_bytes) + b"".join(records)
+    return _datagram(name_bytes, b"".join(records), len(batch))
+
+
+def _datagram(name_entries, body, count):
+    """The header, the name table (NAME_LENGTH + UTF-8 each) and `count` packed records."""
+    header = _HEADER.pack(b"CPRB", 1, 0, len(name_entries), os.getpid(), count, _dropped & 0xFFFFFFFF)
+    return header + b"".join(name_entries) + body
 
 
 def _send(batch):
@@ -131,8 +141,7 @@ def send_packed(names, records):
     _last_flush = _clock()
     body = b"".join(records)
     count = len(body) // RECORD.size
-    _send_bytes(_HEADER.pack(b"CPRB", 1, 0, len(names), os.getpid(), count, _dropped & 0xFFFFFFFF)
-                + b"".join(names) + body, count)
+    _send_bytes(_datagram(names, body, count), count)
 
 
 class measure:

@@ -40,6 +40,9 @@ HELD_MAX_AGE_NS = 50_000_000
 HELD_MAX_NAMES = 128  # names of held tests: about 256 records
 # xdist workers (and CONFINE_PYTEST_LIVE=1) send every boundary live.
 ALWAYS_LIVE = bool(os.environ.get("PYTEST_XDIST_WORKER")) or os.environ.get("CONFINE_PYTEST_LIVE") == "1"
+# CONFINE_PYTEST_HOOK=1: see tests through the hook, never by wrapping pytest's runtestprotocol
+# (a way out should the wrapper clash with a plugin; bench/attribution-overhead compares the two).
+HOOK_ONLY = os.environ.get("CONFINE_PYTEST_HOOK") == "1"
 
 _outcomes = {}
 _rank = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
@@ -101,16 +104,10 @@ _held_since = 0
 _tid = threading.get_native_id() & 0xFFFFFFFF
 _BATCHED = probe.FLAG_BATCHED | probe.FLAG_PEAK
 _END, _START = probe.KIND_TEST_END, probe.KIND_TEST_START
-_NAME_LENGTH = probe.NAME_LENGTH
 _RECORD = probe.RECORD
 # A batched test's end and the next test's start, one pack.
 _PAIR = struct.Struct("<" + probe.RECORD.format.lstrip("<") * 2)
-NAME_MAX = probe.NAME_MAX
-
-
-def _name_entry(raw):
-    raw = raw[:NAME_MAX]
-    return _NAME_LENGTH.pack(len(raw)) + raw
+_name_entry = probe.name_entry
 
 
 def _send(events):
@@ -226,9 +223,9 @@ def _started(nodeid):
 
 # How the plugin sees each test. pytest's own pytest_runtest_protocol calls
 # _pytest.runner.runtestprotocol(item, nextitem=...) for each test: when no other plugin runs
-# tests its own way, the plugin wraps that function (a plain call, ~4 µs per test less than a
-# hook wrapper through pluggy on a small VM: 2.5% against 3.3% of a suite of 0.5 ms tests).
-# Otherwise (pytest-rerunfailures and the like implement the hook themselves) it wraps the hook.
+# tests its own way, the plugin wraps that function: a plain call, cheaper than a hook wrapper
+# through pluggy (bench/attribution-overhead --ablations). Otherwise (pytest-rerunfailures and
+# the like implement the hook themselves) it wraps the hook.
 _runner = None
 _wrapped = None  # the runtestprotocol the plugin replaced
 _engaged_by = None  # the session that replaced it (a nested pytester session must not undo it)
@@ -284,7 +281,7 @@ def pytest_runtestloop(session):
         return
     manager = session.config.pluginmanager
     implementations = manager.hook.pytest_runtest_protocol.get_hookimpls()
-    if callable(current) and not any(_runs_tests_its_own_way(impl, runner) for impl in implementations):
+    if callable(current) and not HOOK_ONLY and not any(_runs_tests_its_own_way(impl, runner) for impl in implementations):
         _runner, _wrapped = runner, current
         runner.runtestprotocol = _protocol
     elif not manager.has_plugin("confine_pytest_protocol"):
