@@ -276,21 +276,3 @@ public enum Glob {
         return p == pattern.count
     }
 }
-
-extension RunReport {
-    /// The report with its profile's budgets judged: a failed fail-level budget turns a run
-    /// that otherwise passed into `budget_exceeded` (exit 99); anything worse keeps its code.
-    public func applyingBudgets(_ spec: BudgetSpec? = nil) -> RunReport {
-        guard let spec = spec ?? profile.budgets, !spec.rules.isEmpty else { return self }
-        var report = self
-        let results = BudgetEvaluator.evaluate(self, spec)
-        report.budgets = results
-        let failed = results.filter { $0.verdict == .fail }
-        if !failed.isEmpty && report.outcome == .passed {
-            report.outcome = .budgetExceeded
-            report.exitCode = ExitCodes.budgetExceeded
-            report.reason = "the command succeeded but \(failed.count) budget\(failed.count == 1 ? "" : "s") failed: \(failed[0].message)"
-        }
-        return report
-    }
-}

@@ -1,5 +1,6 @@
 /// `confine merge`: the shard reports of a CI matrix as one report — tests and functions
-/// unioned (histograms merged), suite figures combined and kept per shard in `shards`.
+/// unioned (histograms merged), suite figures combined and kept per shard in `shards`. The
+/// merged report is not judged: its budgets are judged once on the whole (`BudgetJudge`).
 public enum ReportMerger {
     public static func merge(_ shards: [(path: String, report: RunReport)]) throws(CompareError) -> RunReport {
         guard var merged = shards.first?.report else { throw CompareError(message: "merge: no reports given") }
@@ -14,7 +15,7 @@ public enum ReportMerger {
                             cpuSeconds: report.cpu.usageSeconds, tests: report.tests.count)
         }
         // The worst shard decides, budgets aside: they are judged again on the merged figures.
-        let decisive = reports.map(withoutBudgetVerdict).max { severity($0.outcome) < severity($1.outcome) }!
+        let decisive = reports.map(BudgetJudge.unjudged).max { severity($0.outcome) < severity($1.outcome) }!
         merged.outcome = decisive.outcome
         merged.exitCode = decisive.exitCode
         merged.reason = decisive.outcome == .passed ? "all \(reports.count) shards succeeded within their limits"
@@ -45,18 +46,7 @@ public enum ReportMerger {
         merged.supervisor = nil
         merged.warnings = shards.flatMap { path, report in report.warnings.map { "\(path): \($0)" } }
         merged.budgets = nil
-        return merged.applyingBudgets()
-    }
-
-    /// A shard whose only fault was a budget (its oom_kills within the allowance) counts as passed here.
-    static func withoutBudgetVerdict(_ report: RunReport) -> RunReport {
-        guard report.outcome == .budgetExceeded, report.budgets?.contains(where: { $0.verdict == .fail }) == true,
-              report.oomKills.count <= (report.profile.budgets?.allowedOOMKills ?? 0) else { return report }
-        var passed = report
-        passed.outcome = .passed
-        passed.exitCode = ExitCodes.success
-        passed.reason = "the command succeeded within its limits"
-        return passed
+        return merged
     }
 
     static func severity(_ outcome: Outcome) -> Int {

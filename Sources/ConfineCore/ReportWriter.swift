@@ -1,17 +1,23 @@
 import Foundation
 
-/// Writes the run report so that it is never lost: atomically to the file, or, when that
-/// fails (read-only directory, full disk), as JSON on stderr as a last resort.
+/// Why the run report could not be written; the CLI says so and puts `json` on stderr, so the
+/// report is never lost.
+public struct ReportWriteError: Error, Sendable, CustomStringConvertible {
+    /// What went wrong, in the kernel's words where it gave any.
+    public var description: String
+    /// The report as JSON, when it could be encoded.
+    public var json: Data?
+}
+
+/// Writes the run report atomically to its file; when that fails (read-only directory, full
+/// disk) it throws the reason with the encoded report, for the CLI to print as a last resort.
 public enum ReportWriter {
-    /// Returns true if the file was written.
-    @discardableResult
-    public static func write(_ report: RunReport, to path: String) -> Bool {
+    public static func write(_ report: RunReport, to path: String) throws(ReportWriteError) {
         let data: Data
         do {
             data = try report.jsonData()
         } catch {
-            FileHandle.standardError.write(Data("confine: cannot encode the report: \(error)\n".utf8))
-            return false
+            throw ReportWriteError(description: "cannot encode the report: \(error)", json: nil)
         }
         do {
             // Atomically (temp file + rename) for regular files, so a reader never sees half a
@@ -27,12 +33,9 @@ public enum ReportWriter {
                 defer { try? handle.close() }
                 try handle.write(contentsOf: data)
             }
-            return true
         } catch {
-            let reason = Self.describe(error)
-            FileHandle.standardError.write(Data("confine: cannot write the report to \(path): \(reason); the report follows on stderr\n".utf8))
-            FileHandle.standardError.write(data)
-            return false
+            throw ReportWriteError(description: "cannot write the report to \(path): \(Self.describe(error)); the report follows on stderr",
+                                   json: data)
         }
     }
 

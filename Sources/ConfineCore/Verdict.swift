@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// How the main process ended, as `waitpid` told it.
 public enum Termination: Equatable, Sendable {
     case exited(Int32)
@@ -13,9 +17,9 @@ public struct RunFacts: Sendable {
     public var timedOut: Bool
     public var timeoutSeconds: Double?
     public var mainProcessOOMKilled: Bool
+    /// OOM kills in the group (the main process's included). Whether kills of other processes
+    /// fail a run that otherwise succeeded is for the budgets to say (`BudgetJudge`).
     public var oomKillCount: Int
-    /// OOM kills the profile allows in the group (`budgets.suite.oom_kills`, 0 by default).
-    public var allowedOOMKills = 0
     public init(setupFailure: RunReport.SetupError? = nil, execFailureExitCode: Int32? = nil,
                 termination: Termination? = nil, timedOut: Bool = false, timeoutSeconds: Double? = nil,
                 mainProcessOOMKilled: Bool = false, oomKillCount: Int = 0) {
@@ -40,13 +44,16 @@ public enum ExitCodes {
 }
 
 public struct Verdict: Equatable, Sendable {
+    static let passedReason = "the command succeeded within its limits"
+
     public var outcome: Outcome
     public var exitCode: Int32
     public var reason: String
 
     /// Precedence, worst first: setup failure, timeout, main process OOM-killed, main process
-    /// signalled, command failed, an OOM kill elsewhere in the group (a budget), passed.
-    public static func decide(_ facts: RunFacts, signalName: (Int32) -> String = { "signal \($0)" }) -> Verdict {
+    /// signalled, command failed, passed. An OOM kill elsewhere in the group is judged with the
+    /// budgets (`BudgetJudge`), which may turn `passed` into `budget_exceeded`.
+    public static func decide(_ facts: RunFacts, signalName: (Int32) -> String = ConfineCore.signalName) -> Verdict {
         if let failure = facts.setupFailure {
             return Verdict(outcome: .setupFailed, exitCode: ExitCodes.setupFailed,
                            reason: "setup failed at '\(failure.step)': \(failure.message)")
@@ -74,11 +81,18 @@ public struct Verdict: Equatable, Sendable {
         case .exited, nil:
             break
         }
-        if facts.oomKillCount > facts.allowedOOMKills {
-            let noun = facts.oomKillCount == 1 ? "process was" : "processes were"
-            return Verdict(outcome: .budgetExceeded, exitCode: ExitCodes.budgetExceeded,
-                           reason: "the command succeeded but \(facts.oomKillCount) \(noun) OOM-killed in its group")
-        }
-        return Verdict(outcome: .passed, exitCode: ExitCodes.success, reason: "the command succeeded within its limits")
+        return Verdict(outcome: .passed, exitCode: ExitCodes.success, reason: Verdict.passedReason)
     }
+}
+
+/// `SIGKILL`, `SIGTERM`, …: the name of a signal number for reports and messages, else `signal N`.
+public func signalName(_ signal: Int32) -> String {
+    let names: [Int32: String] = [
+        SIGHUP: "SIGHUP", SIGINT: "SIGINT", SIGQUIT: "SIGQUIT", SIGILL: "SIGILL", SIGTRAP: "SIGTRAP",
+        SIGABRT: "SIGABRT", SIGBUS: "SIGBUS", SIGFPE: "SIGFPE", SIGKILL: "SIGKILL", SIGUSR1: "SIGUSR1",
+        SIGSEGV: "SIGSEGV", SIGUSR2: "SIGUSR2", SIGPIPE: "SIGPIPE", SIGALRM: "SIGALRM", SIGTERM: "SIGTERM",
+        SIGCHLD: "SIGCHLD", SIGCONT: "SIGCONT", SIGSTOP: "SIGSTOP", SIGTSTP: "SIGTSTP", SIGSYS: "SIGSYS",
+        SIGXCPU: "SIGXCPU", SIGXFSZ: "SIGXFSZ",
+    ]
+    return names[signal] ?? "signal \(signal)"
 }

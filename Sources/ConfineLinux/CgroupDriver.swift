@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import ConfineCore
 
 /// Limits in cgroup v2 terms; the v1 driver translates. nil means "no limit" (`max`).
 public struct CgroupLimits: Equatable, Sendable {
@@ -28,21 +29,6 @@ public struct CgroupLimits: Equatable, Sendable {
                   cpuQuotaMicros: cpus.map { Int(($0 * Double(Self.cpuPeriodMicros)).rounded()) },
                   cpuset: cpuset, pidsMax: pidsMax)
     }
-}
-
-/// One reading of the group's counters.
-public struct CgroupSample: Equatable, Sendable {
-    public var memoryBytes: UInt64 = 0
-    public var anonBytes: UInt64 = 0
-    public var fileBytes: UInt64 = 0
-    public var kernelBytes: UInt64 = 0
-    public var shmemBytes: UInt64 = 0
-    public var cpuUsageNanos: UInt64 = 0
-    public var periods: UInt64 = 0
-    public var throttledPeriods: UInt64 = 0
-    public var throttledNanos: UInt64 = 0
-    public var pids: Int = 0
-    public init() {}
 }
 
 /// A failed cgroup operation: what confine was doing, the system error, and how to fix it.

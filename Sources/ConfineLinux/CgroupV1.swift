@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import ConfineCore
 
 /// cgroup v1 (legacy and hybrid hosts): one directory per hierarchy. Limits are given in v2
 /// terms and translated here (memory.max → memory.limit_in_bytes, swap → memsw, cpu.max →

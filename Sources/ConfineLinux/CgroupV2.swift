@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import ConfineCore
 
 /// cgroup v2 (unified hierarchy): one directory; controllers enabled in the parent's
 /// `cgroup.subtree_control`.

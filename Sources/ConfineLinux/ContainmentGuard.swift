@@ -84,15 +84,22 @@ public final class ContainmentGuard {
         }
     }
 
+    /// The attempts confine answered, in order, each process named by its command line.
+    func attempts(commandOf: (Int32) -> String?) -> [RunReport.ContainmentAttempt] {
+        attempts.map { entry in
+            var attempt = entry.attempt
+            attempt.command = commandOf(entry.tgid) ?? attempt.command
+            return attempt
+        }
+    }
+
     /// Seccomp denials of namespace, mount and module calls, as containment attempts.
     func escapeAttempts(from violations: [RunReport.SeccompViolation]) -> [RunReport.ContainmentAttempt] {
         violations.filter { Self.escapeSyscalls.contains($0.syscall) }.map { violation in
-            var attempt = RunReport.ContainmentAttempt(
+            RunReport.ContainmentAttempt(
                 syscall: violation.syscall, target: violation.count > 1 ? "\(violation.count) calls" : "1 call", verdict: "refused",
                 errnoName: violation.errnoName, why: "the seccomp profile denies it (a container has no CAP_SYS_ADMIN)",
                 pid: violation.pid, command: violation.command, atSeconds: violation.firstSeconds)
-            attempt.test = violation.test
-            return attempt
         }
     }
 

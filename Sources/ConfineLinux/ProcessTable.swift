@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import ConfineCore
 
 /// What confine knows of each process of the run: its command line (read once, as early as
 /// possible), peak RSS over the samples, and how it ended.
@@ -85,6 +86,16 @@ struct ProcessTable {
     /// The command of the living process `pid`, else of the last one with that pid to exit.
     func command(of pid: Int32) -> String? {
         live[pid]?.command ?? exited.last(where: { $0.pid == pid })?.entry.command
+    }
+
+    /// The report's process list: the 50 with the highest peak RSS, hungriest first.
+    func summaries() -> [RunReport.ProcessRecord] {
+        entries
+            .map { RunReport.ProcessRecord(pid: $0.pid, command: $0.entry.command, peakRssBytes: $0.entry.peakRssBytes,
+                                         firstSeenSeconds: ($0.entry.firstSeen * 1000).rounded() / 1000) }
+            .sorted { ($0.peakRssBytes, $1.pid) > ($1.peakRssBytes, $0.pid) }
+            .prefix(50)
+            .map { $0 }
     }
 
     /// The kernel's exact high-water mark, reported at exit (taskstats), for processes of the

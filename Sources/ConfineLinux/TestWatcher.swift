@@ -6,18 +6,17 @@ import ConfineCore
 /// Which test and which function were running: the probe socket, the runner's output, the
 /// processes that run one test each, and the `AttributionLedger` they feed (docs/ARCHITECTURE.md,
 /// "Attribution"). The supervisor's poll loop calls it when one of its descriptors is readable,
-/// on process events, and after each sample; it reads the group itself at every test boundary.
+/// on process events, and after each sample; at every test boundary it asks the `BoundaryReader`
+/// (the `GroupSampler`) for a reading and the segment's peak.
 final class TestWatcher {
     private let plan: RunPlan
-    /// CLOCK_MONOTONIC seconds at the run's start: the timeline's zero (set by the supervisor).
-    var start = 0.0
+    private let reader: any BoundaryReader
+    /// CLOCK_MONOTONIC seconds at the run's start: the timeline's zero.
+    private let start: Double
     private(set) var ledger = AttributionLedger()
     private var probe: ProbeReceiver?
     private var relay: OutputRelay?
     private var outputParser = SwiftTestOutputParser()
-    /// The largest segment peak read: the kernel's run-wide counter restarts at each reset.
-    private(set) var segmentPeakMax: UInt64 = 0
-    private var segmentPeaksWork = true
     /// The group at every boundary reading and, once the probe has sent a test boundary, at every
     /// sample: batched boundaries (short pytest tests) are attributed from these after the fact.
     private var readings = GroupReadings()
@@ -29,8 +28,10 @@ final class TestWatcher {
     private var processTestNames = Set<String>()
     private(set) var warnings: [String] = []
 
-    init(plan: RunPlan) {
+    init(plan: RunPlan, reader: any BoundaryReader, start: Double) {
         self.plan = plan
+        self.reader = reader
+        self.start = start
     }
 
     private func now() -> Double { monotonicSeconds() - start }
@@ -40,7 +41,8 @@ final class TestWatcher {
     // MARK: before the spawn
 
     /// Opens the probe socket (named in `environment`) and the runner-output relay, as the plan asks.
-    func prepare(environment: inout [String]) {
+    func prepare(environment: [String]) -> [String] {
+        var environment = environment
         if plan.probeChannel {
             do {
                 let receiver = try ProbeReceiver()
@@ -58,6 +60,7 @@ final class TestWatcher {
                 warnings.append("cannot read the runner's output (\(error)): no test boundaries from it")
             }
         }
+        return environment
     }
 
     /// What the child's stdout should be (-1: confine's own).
@@ -72,23 +75,23 @@ final class TestWatcher {
     var outputFD: Int32? { relay?.fd }
     var outputClosed: Bool { relay?.isClosed ?? true }
 
-    func drainProbe(_ group: any RunGroup, _ sample: inout CgroupSample) {
-        probe?.drain { receive($0, group, &sample) }
+    func drainProbe() {
+        probe?.drain { receive($0) }
     }
 
-    func drainOutput(_ group: any RunGroup, _ sample: inout CgroupSample) {
-        relay?.drain { line in parse(line, group, &sample) }
+    func drainOutput() {
+        relay?.drain { line in parse(line) }
     }
 
     /// After each sample (taken with detail while `readsEverySample`): samples between boundaries
     /// are credited to the open tests too. The plugin's `running` file is read at the supervisor's
     /// slower cadence (`slowCadence`, about every 50 ms): soon enough to know a long test while it runs.
-    func sampled(_ group: any RunGroup, _ sample: inout CgroupSample, slowCadence: Bool) {
+    func sampled(slowCadence: Bool) {
         if readsEverySample {
-            closeSegment(group, &sample, alreadySampled: true)
+            let sample = closeSegment(alreadyRead: true)
             if slowCadence { adoptRunningTests(sample) }
         } else if ledger.openTestCount > 0 {
-            ledger.segmentPeak(sample.memoryBytes)
+            ledger.segmentPeak(reader.latest.memoryBytes)
         }
         guard ledger.openTestCount > 0 else { return }
         for pid in testProcesses.keys { readHighWaterMark(pid) }
@@ -96,19 +99,12 @@ final class TestWatcher {
 
     /// Reads the group now and closes the segment since the previous reading: its peak (the
     /// kernel's counter, then reset) is credited to every test open during it and kept as a reading.
-    private func closeSegment(_ group: any RunGroup, _ sample: inout CgroupSample, alreadySampled: Bool = false) {
-        if !alreadySampled { group.sample(detail: true, into: &sample) }
-        var peak = sample.memoryBytes
-        if segmentPeaksWork {
-            if let segment = group.takeSegmentPeak() {
-                peak = max(peak, segment)
-            } else {
-                segmentPeaksWork = false
-            }
-        }
-        segmentPeakMax = max(segmentPeakMax, peak)
+    @discardableResult
+    private func closeSegment(alreadyRead: Bool = false) -> CgroupSample {
+        let (sample, peak) = reader.readBoundary(alreadyRead: alreadyRead)
         ledger.segmentPeak(peak)
         readings.append(.init(time: now(), memoryBytes: sample.memoryBytes, cpuNanos: sample.cpuUsageNanos, peakBytes: peak))
+        return sample
     }
 
     /// Tests the plugin says are running (its `running` file) that confine has no start for
@@ -133,7 +129,8 @@ final class TestWatcher {
                            attribution: .window, processStartBytes: processStartBytes)
     }
 
-    private func receive(_ datagram: ProbeWire.View, _ group: any RunGroup, _ sample: inout CgroupSample) {
+    private func receive(_ datagram: ProbeWire.View) {
+        var sample = reader.latest
         ledger.addCalls(datagram, memoryBytes: sample.memoryBytes)
         // Test boundaries: the pytest plugin's. Live ones were sent the moment they happened, so
         // one reading of the group now serves all of them (a test's end and the next one's start
@@ -142,7 +139,7 @@ final class TestWatcher {
         for index in 0..<datagram.count where datagram.kind(index) != ProbeWire.Kind.call.rawValue {
             let record = datagram.record(index)
             if !readNow {
-                closeSegment(group, &sample)
+                sample = closeSegment()
                 readNow = true
                 readsEverySample = true
             }
@@ -181,12 +178,12 @@ final class TestWatcher {
         }
     }
 
-    private func parse(_ line: Substring, _ group: any RunGroup, _ sample: inout CgroupSample) {
+    private func parse(_ line: Substring) {
         guard let event = outputParser.feed(line) else { return }
         // With --parallel, SwiftPM reprints a failed test's output after it ran: that test is already measured.
         if case .started(.xctest, let name) = event, processTestNames.contains(name) { return }
         if case .ended(.xctest, let name, _, _) = event, processTestNames.contains(name) { return }
-        closeSegment(group, &sample)
+        let sample = closeSegment()
         switch event {
         case .started(let source, let name):
             ledger.testStarted(key: "\(source.rawValue):\(name)", name: name, source: source, pid: nil, at: now(),
@@ -199,8 +196,9 @@ final class TestWatcher {
 
     /// With `swift test --parallel`, each XCTest test is a process of its own
     /// (`….xctest Module.Class/test`), measured from its exec to its exit.
-    func processEvent(_ event: ProcessEvent, command: (Int32) -> String?, _ sample: CgroupSample) {
+    func processEvent(_ event: ProcessEvent, command: (Int32) -> String?) {
         guard plan.runnerOutput == .swiftTest else { return }
+        let sample = reader.latest
         switch event {
         case .exec(let pid):
             guard let line = command(pid), let name = Self.parallelXCTestName(line) else { return }
@@ -250,11 +248,12 @@ final class TestWatcher {
 
     /// Everything the target sent before it ended (output in the terminal, batches sent at exit),
     /// the last segment, and the tests still open closed as incomplete.
-    func finish(_ group: any RunGroup, _ sample: inout CgroupSample) {
-        drainOutput(group, &sample)
-        drainProbe(group, &sample)
-        if readsEverySample { adoptRunningTests(sample) }
-        if ledger.openTestCount > 0 { closeSegment(group, &sample) }
+    func finish() {
+        drainOutput()
+        drainProbe()
+        if readsEverySample { adoptRunningTests(reader.latest) }
+        if ledger.openTestCount > 0 { closeSegment() }
+        let sample = reader.latest
         ledger.finish(at: now(), memoryBytes: sample.memoryBytes, cpuNanos: sample.cpuUsageNanos)
         relay?.close()
         relay = nil

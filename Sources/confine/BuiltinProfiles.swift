@@ -38,53 +38,11 @@ func failWithProfileError(_ error: ProfileError) -> ExitCode {
     return ExitCode(ExitCodes.usage)
 }
 
-/// Built-in seccomp profiles: `seccomp/<name>.json` in the built-in profile directories.
-enum SeccompProfiles {
-    static func builtinNames() -> [String] {
-        var names = Set<String>()
-        for directory in BuiltinProfiles.directories() {
-            let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory + "/seccomp")) ?? []
-            for entry in entries where entry.hasSuffix(".json") { names.insert(String(entry.dropLast(5))) }
-        }
-        return names.sorted()
-    }
-
-    /// A built-in name, or a path (profile files make theirs absolute when they are loaded).
-    static func locate(_ reference: String) -> String? {
-        if !reference.contains("/") && !reference.hasSuffix(".json") {
-            for directory in BuiltinProfiles.directories() {
-                let path = directory + "/seccomp/" + reference + ".json"
-                if FileManager.default.fileExists(atPath: path) { return path }
-            }
-        }
-        return FileManager.default.fileExists(atPath: reference) ? reference : nil
-    }
-
-    /// Locates, loads, resolves (capabilities, architecture, running kernel) and compiles a seccomp
-    /// profile. Problems are printed naming the file (and JSON path) and become exit 64.
-    static func prepare(_ reference: String, capabilities: [String] = ResolvedProfile.defaultCapabilities,
-                        intercepting: [String] = [], cacheDirectory: String? = SeccompCompiler.defaultCacheDirectory())
-        throws -> (path: String, resolved: ResolvedSeccompProfile, compiled: CompiledSeccompFilter) {
-        guard let path = locate(reference), let data = FileManager.default.contents(atPath: path) else {
-            let names = builtinNames().joined(separator: ", ")
-            FileHandle.standardError.write(Data("confine: seccomp: no built-in profile or file named '\(reference)' (built-in: \(names))\n".utf8))
-            throw ExitCode(ExitCodes.usage)
-        }
-        do {
-            let profile = try SeccompProfileLoader.load(file: path, data: data)
-            let resolved = SeccompProfileLoader.resolve(profile, capabilities: capabilities,
-                                                        architecture: SeccompCompiler.hostArchitecture,
-                                                        kernelRelease: kernelRelease())
-            let compiled = try SeccompCompiler.compile(resolved, intercepting: intercepting, cacheDirectory: cacheDirectory)
-            return (path, resolved, compiled)
-        } catch let error as SeccompProfileError {
-            FileHandle.standardError.write(Data("confine: \(error)\n".utf8))
-            throw ExitCode(ExitCodes.usage)
-        } catch let error as SeccompCompileError {
-            FileHandle.standardError.write(Data("confine: \(path): error: \(error)\n".utf8))
-            throw ExitCode(ExitCodes.usage)
-        }
-    }
+/// Prints a plan error (a malformed seccomp profile, an allow-list name that does not resolve)
+/// the way compilers do and exits 64.
+func failWithPlanError(_ error: PlanError) -> ExitCode {
+    FileHandle.standardError.write(Data("confine: \(error)\n".utf8))
+    return ExitCode(ExitCodes.usage)
 }
 
 /// The Python side of the probe protocol: `confine_probe.py` and the pytest plugin

@@ -78,8 +78,7 @@ struct ReportCommand: ParsableCommand {
             } catch {
                 throw failWithProfileError(error)
             }
-            loaded.budgets = nil
-            loaded = loaded.applyingBudgets(spec.budgets ?? BudgetSpec())
+            loaded = BudgetJudge.judge(loaded, against: spec.budgets ?? BudgetSpec())
         }
         switch output.format {
         case .terminal: try output.write(TerminalRenderer.render(loaded, color: output.color))
@@ -169,7 +168,7 @@ struct MergeCommand: ParsableCommand {
         let shards = zip(reports, try loadReports(reports)).map { (path: $0, report: $1) }
         let merged: RunReport
         do {
-            merged = try ReportMerger.merge(shards)
+            merged = BudgetJudge.judge(try ReportMerger.merge(shards))
         } catch {
             FileHandle.standardError.write(Data("confine: \(error)\n".utf8))
             throw ExitCode(ExitCodes.usage)

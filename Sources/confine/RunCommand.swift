@@ -143,54 +143,50 @@ struct Run: ParsableCommand {
         // report still has to be written. The child's dispositions are reset before exec.
         signal(SIGPIPE, SIG_IGN)
 
+        // profile → plan → supervise → record → report → budgets → files and summary.
         let resolved: ResolvedProfile
         do {
             resolved = try resolveProfile()
         } catch let error as ProfileError {
             throw failWithProfileError(error)
         }
-        var plan = RunPlan(arguments: arguments, environment: environment(), profile: resolved,
-                           confineVersion: Confine.version)
-        plan.probeChannel = !noProbe
-        plan.runnerOutput = runnerOutput
-        plan.junitPaths = junit
-        var intercepting: [String] = []
-        if case .allow(let endpoints) = resolved.networkProfile {
-            do {
-                plan.networkAllowList = try NetworkAllowList.resolve(endpoints)
-            } catch {
-                FileHandle.standardError.write(Data("confine: network: \(error)\n".utf8))
-                throw ExitCode(ExitCodes.usage)
-            }
-            intercepting = NetworkAllowList.interceptedSyscalls
-        }
-        let containment = ContainmentPlan.make(for: resolved)
-        plan.containment = containment.plan
-        if let warning = containment.warning { plan.setupWarnings.append(warning) }
-        if let reference = resolved.seccomp {
-            // With containment, signals, ptrace and writes to what a container cannot write pass by confine too.
-            if containment.plan != nil { intercepting += ContainmentGuard.interceptedSyscalls }
-            plan.seccomp = try compileSeccomp(reference, capabilities: resolved.capabilities, intercepting: intercepting)
-        } else if !intercepting.isEmpty {
-            // No seccomp profile: a filter that allows everything but hands connect/send* to confine.
-            let allowAll = ResolvedSeccompProfile(defaultAction: .allow, architectures: [], flags: [], rules: [])
-            plan.seccomp = try SeccompCompiler.compile(allowAll, intercepting: intercepting)
-            plan.seccompForNetworkOnly = true
+        var options = RunOptions(arguments: arguments, environment: environment(), confineVersion: Confine.version)
+        options.probeChannel = !noProbe
+        options.runnerOutput = runnerOutput
+        options.junitPaths = junit
+        options.strictSeccomp = strict
+        options.profileDirectories = BuiltinProfiles.directories()
+        let plan: RunPlan
+        do {
+            plan = try RunPlanner.plan(resolved, options)
+        } catch {
+            throw failWithPlanError(error)
         }
 
-        let report: RunReport
+        let record: RunRecord
         do {
             let driver = try CgroupDrivers.detect()
             let collector = GarbageCollector(driver: driver)
             _ = collector.collect() // leftovers of a confine that was SIGKILLed
             collector.collectProbeDirectories()
-            report = Supervisor(plan: plan, driver: driver).run()
+            record = Supervisor(plan: plan, driver: driver).run()
         } catch {
-            report = RunReport.setupFailure(plan: plan, step: error.step, errno: error.errno, message: error.description)
+            record = .setupFailure(command: plan.arguments, profile: plan.profile, confineVersion: plan.confineVersion,
+                                   host: .init(kernel: kernelRelease(), cgroupLayout: "unknown", cgroups: [:],
+                                               cpuCount: ProcessInfo.processInfo.activeProcessorCount),
+                                   startedAt: rfc3339Now(), failure: .init(step: error.step, errno: error.errno, message: error.description))
         }
+        let report = BudgetJudge.judge(RunReport(record: record))
 
         FaultInjection.pause(at: "before-report")
-        let written = ReportWriter.write(report, to: self.report)
+        var written = true
+        do {
+            try ReportWriter.write(report, to: self.report)
+        } catch {
+            written = false
+            FileHandle.standardError.write(Data("confine: \(error)\n".utf8))
+            if let json = error.json { FileHandle.standardError.write(json) }
+        }
         appendStepSummary(report)
         if !quiet {
             FileHandle.standardError.write(Data(Summary.render(report, reportPath: written ? self.report : nil).utf8))
@@ -209,16 +205,6 @@ struct Run: ParsableCommand {
         if flags != ProfileSpec() { chain.append(chain == ["cli"] ? "" : "cli flags") }
         spec = spec.overridden(by: flags)
         return ResolvedProfile(spec: spec, chain: chain.filter { !$0.isEmpty })
-    }
-
-    /// Every problem is a usage error (exit 64) naming the file and JSON path.
-    private func compileSeccomp(_ reference: String, capabilities: [String], intercepting: [String]) throws -> CompiledSeccompFilter {
-        let prepared = try SeccompProfiles.prepare(reference, capabilities: capabilities, intercepting: intercepting)
-        if strict, let unknown = prepared.compiled.warnings.first(where: { $0.hasPrefix("syscalls unknown") }) {
-            FileHandle.standardError.write(Data("confine: \(prepared.path): error: \(unknown) (--strict)\n".utf8))
-            throw ExitCode(ExitCodes.usage)
-        }
-        return prepared.compiled
     }
 
     /// On GitHub Actions, the Markdown report goes into the job's summary page as well.
@@ -246,25 +232,5 @@ struct Run: ParsableCommand {
             }
         }
         return variables.map { "\($0.key)=\($0.value)" }.sorted()
-    }
-}
-
-extension RunReport {
-    /// The report for a run that never started (no cgroup layout, no permission).
-    static func setupFailure(plan: RunPlan, step: String, errno: Int32?, message: String) -> RunReport {
-        let failure = RunReport.SetupError(step: step, errno: errno, message: message)
-        let verdict = Verdict.decide(RunFacts(setupFailure: failure))
-        return RunReport(
-            confineVersion: plan.confineVersion, outcome: verdict.outcome, exitCode: verdict.exitCode,
-            reason: verdict.reason, command: plan.arguments, profile: plan.profile,
-            host: .init(kernel: kernelRelease(), cgroupLayout: "unknown", cgroups: [:],
-                        cpuCount: ProcessInfo.processInfo.activeProcessorCount),
-            startedAt: rfc3339Now(), durationSeconds: 0, mainProcess: nil,
-            setupError: failure,
-            memory: .init(limitBytes: plan.profile.memoryBytes, swapLimitBytes: plan.profile.swapBytes, peakBytes: 0,
-                          peakSource: "none", last: nil, timeline: [], timelineResolutionSeconds: 0),
-            cpu: .init(limitCpus: plan.profile.cpus, usageSeconds: 0, periods: 0, throttledPeriods: 0, throttledSeconds: 0),
-            pids: .init(limit: plan.profile.pids, peak: 0, peakSource: "none", forkFailures: nil),
-            oomKills: [], processes: [], warnings: [])
     }
 }

@@ -25,8 +25,15 @@ struct SeccompCommand: ParsableCommand {
 
         func run() throws {
             let start = Date()
-            let (path, resolved, compiled) = try SeccompProfiles.prepare(
-                profile, cacheDirectory: noCache ? nil : SeccompCompiler.defaultCacheDirectory())
+            let prepared: SeccompPreparation.Prepared
+            do {
+                prepared = try SeccompPreparation.prepare(
+                    profile, directories: BuiltinProfiles.directories(), kernelRelease: kernelRelease(),
+                    cacheDirectory: noCache ? nil : SeccompCompiler.defaultCacheDirectory())
+            } catch {
+                throw failWithPlanError(error)
+            }
+            let (path, resolved, compiled) = (prepared.path, prepared.resolved, prepared.compiled)
             let milliseconds = Date().timeIntervalSince(start) * 1000
             print("profile       \(path)")
             print("default       \(resolved.defaultAction)")
@@ -41,7 +48,7 @@ struct SeccompCommand: ParsableCommand {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the built-in seccomp profiles.")
         func run() throws {
-            for name in SeccompProfiles.builtinNames() { print(name) }
+            for name in SeccompPreparation.builtinNames(in: BuiltinProfiles.directories()) { print(name) }
         }
     }
 }

@@ -65,7 +65,7 @@ enum Fixtures {
             oomKills: [], processes: [], warnings: [])
         report.tests = tests
         report.functions = functions
-        return report.applyingBudgets()
+        return BudgetJudge.judge(report)
     }
 }
 
@@ -201,11 +201,13 @@ final class BudgetEvaluationTests: XCTestCase {
         XCTAssertTrue(JUnitRenderer.render(onlyWarn).contains("<skipped message=\"*renamed_test*: no test matches '*renamed_test*'\"/>"))
     }
 
-    func testAnAllowedOOMKillDoesNotFailTheRun() {
-        var facts = RunFacts(termination: .exited(0), oomKillCount: 1)
-        XCTAssertEqual(Verdict.decide(facts).exitCode, 99)
-        facts.allowedOOMKills = 1
-        XCTAssertEqual(Verdict.decide(facts).exitCode, 0)
+    func testAnAllowedOOMKillDoesNotFailTheRun() throws {
+        var report = Fixtures.report()
+        report.oomKills = [RunReport.OOMKill(pid: 7, command: "worker", atSeconds: 1, usageBytes: nil, limitBytes: nil,
+                                             mainProcess: false, source: "counter")]
+        XCTAssertEqual(BudgetJudge.judge(report).exitCode, 99)
+        report.profile.budgets = try ProfileParser(file: "p.yaml", text: "budgets:\n  suite:\n    oom_kills: 1\n").parse().budgets
+        XCTAssertEqual(BudgetJudge.judge(report).exitCode, 0)
     }
 }
 
@@ -293,7 +295,7 @@ final class MergeTests: XCTestCase {
             let peak: UInt64 = UInt64(200 + index) << 20
             shards.append((path: "shard-\(index).json", report: Fixtures.report(tests: [test], functions: functions, peak: peak)))
         }
-        let merged: RunReport = try ReportMerger.merge(shards)
+        let merged: RunReport = BudgetJudge.judge(try ReportMerger.merge(shards))
         let whole = Fixtures.function("shared", all.flatMap { $0 })
         XCTAssertEqual(merged.tests.map(\.name), ["t0", "t1", "t2"])
         XCTAssertEqual(Set(merged.functions.map(\.name)), ["shared", "only0", "only1", "only2"])

@@ -61,9 +61,15 @@ final class VerdictTests: XCTestCase {
         let failedWithOOM = Verdict.decide(RunFacts(termination: .exited(3), oomKillCount: 1))
         XCTAssertEqual(failedWithOOM.exitCode, 3)
         XCTAssertEqual(failedWithOOM.reason, "the command exited with status 3; 1 process was OOM-killed in its group")
-        let worker = Verdict.decide(RunFacts(termination: .exited(0), oomKillCount: 1))
+        // A worker OOM-killed while the command succeeded: judged with the budgets (BudgetJudge).
+        XCTAssertEqual(Verdict.decide(RunFacts(termination: .exited(0), oomKillCount: 1)).outcome, .passed)
+        var report = Fixtures.report()
+        report.oomKills = [RunReport.OOMKill(pid: 7, command: "worker", atSeconds: 1, usageBytes: nil, limitBytes: nil,
+                                             mainProcess: false, source: "counter")]
+        let worker = BudgetJudge.judge(report)
         XCTAssertEqual(worker.exitCode, 99)
         XCTAssertEqual(worker.outcome, .budgetExceeded)
+        XCTAssertEqual(worker.reason, "the command succeeded but 1 process was OOM-killed in its group")
         XCTAssertEqual(Verdict.decide(RunFacts(termination: .exited(0))).outcome, .passed)
         XCTAssertEqual(Verdict.decide(RunFacts(execFailureExitCode: 127)).exitCode, 127)
     }

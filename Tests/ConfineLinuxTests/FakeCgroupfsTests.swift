@@ -1,4 +1,5 @@
 @testable import ConfineLinux
+import ConfineCore
 import Foundation
 import XCTest
 

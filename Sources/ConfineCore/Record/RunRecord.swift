@@ -1,0 +1,103 @@
+/// What happened in one run, as the supervisor saw it: facts and readings, no judgement.
+///
+/// The supervisor fills it while the run goes on and hands it over at the end; a run that never
+/// started is a record too (`RunRecord.setupFailure`). `RunReport(record:)` turns it into the
+/// report, a pure function; budgets are judged on the report after that (`BudgetJudge`).
+/// Times are seconds since the run started (CLOCK_MONOTONIC), memory is bytes.
+public struct RunRecord: Sendable {
+    // MARK: what ran
+
+    public var command: [String]
+    public var profile: ResolvedProfile
+    public var confineVersion: String
+    public var host: RunReport.Host
+    /// Wall-clock start, RFC 3339 UTC.
+    public var startedAt: String
+    public var durationSeconds: Double = 0
+
+    // MARK: how it ended
+
+    /// The step that failed before the command could start (no cgroup, no permission, …).
+    public var setupFailure: RunReport.SetupError?
+    /// `execve` failed: 127 (not found) or 126 (not executable), as shells say.
+    public var execFailureExitCode: Int32?
+    /// The command's process; nil when it was never spawned.
+    public var mainPid: Int32?
+    /// How the main process ended (`waitpid`); nil when it never started or never ended.
+    public var termination: Termination?
+    /// The run hit its timeout and confine killed the tree.
+    public var timedOut = false
+
+    // MARK: readings of the group
+
+    /// The last sample taken while the command ran; nil when no sample was taken.
+    public var lastSample: CgroupSample?
+    /// The group read once more after the command ended, before it was removed (CPU counters
+    /// and the breakdown are final here).
+    public var finalSample = CgroupSample()
+    /// The kernel's peak counter (`memory.peak`, `memory.max_usage_in_bytes`), or the largest
+    /// segment peak read at test boundaries where the counter was reset; nil when the kernel has
+    /// no peak counter.
+    public var kernelPeak: KernelMemoryPeak?
+    /// The largest usage seen by samples and at test boundaries.
+    public var samplePeakMemoryBytes: UInt64 = 0
+    /// The most processes and threads seen by samples.
+    public var samplePeakPids = 0
+    /// The memory limit as the kernel applied it (whole pages); nil for `max` or no group.
+    public var appliedMemoryLimitBytes: UInt64?
+    /// `pids.peak`; nil where the kernel has no such counter.
+    public var pidsPeak: Int?
+    /// Forks the kernel refused at the pids limit (`pids.events` max).
+    public var forkFailures: UInt64?
+    /// The bounded timeline and how many samples each point stands for.
+    public var timeline: [TimelinePoint] = []
+    public var timelineStride = 1
+
+    // MARK: what the kernel did to it, and what it tried
+
+    /// OOM kills, each named as exactly as the evidence allowed (its `source`), in time order;
+    /// as many as the kernel's `oom_kill` counter says.
+    public var oomKills: [RunReport.OOMKill] = []
+    /// The processes seen in the group, hungriest first (bounded).
+    public var processes: [RunReport.ProcessRecord] = []
+    /// Present with a seccomp profile; violations not yet named by test.
+    public var seccomp: RunReport.Seccomp?
+    public var network: RunReport.Network?
+    public var containment: RunReport.Containment?
+
+    // MARK: attribution and confine's own cost
+
+    /// Tests and functions as they ran, closed at the end (JUnit merged, OOM kills charged).
+    public var ledger = AttributionLedger()
+    /// The probe channel's accounting; nil when it was off.
+    public var probe: RunReport.ProbeSummary?
+    public var supervisorCost: RunReport.SupervisorCost?
+    public var warnings: [String] = []
+
+    public init(command: [String], profile: ResolvedProfile, confineVersion: String, host: RunReport.Host, startedAt: String) {
+        self.command = command
+        self.profile = profile
+        self.confineVersion = confineVersion
+        self.host = host
+        self.startedAt = startedAt
+    }
+
+    /// The record of a run that never started: the step that failed, and nothing measured.
+    public static func setupFailure(command: [String], profile: ResolvedProfile, confineVersion: String, host: RunReport.Host,
+                                    startedAt: String, failure: RunReport.SetupError) -> RunRecord {
+        var record = RunRecord(command: command, profile: profile, confineVersion: confineVersion, host: host, startedAt: startedAt)
+        record.setupFailure = failure
+        return record
+    }
+}
+
+/// The kernel's own peak of the group's memory usage, and the file it came from.
+public struct KernelMemoryPeak: Sendable, Equatable {
+    public var bytes: UInt64
+    /// `memory.peak` (v2) or `memory.max_usage_in_bytes` (v1).
+    public var source: String
+    public init(bytes: UInt64, source: String) {
+        self.bytes = bytes
+        self.source = source
+    }
+}

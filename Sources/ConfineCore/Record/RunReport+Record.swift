@@ -1,0 +1,80 @@
+extension RunReport {
+    /// The report of a run, from its record: the outcome decided by `Verdict` (before budgets),
+    /// the figures as the report states them, and each seccomp denial, network attempt and
+    /// containment attempt named with the test running at the time. Pure: no I/O, no clock.
+    /// Budgets are not judged here (`BudgetJudge.judge`).
+    public init(record: RunRecord) {
+        let verdict = Verdict.decide(RunFacts(
+            setupFailure: record.setupFailure, execFailureExitCode: record.execFailureExitCode, termination: record.termination,
+            timedOut: record.timedOut, timeoutSeconds: record.profile.timeoutSeconds,
+            mainProcessOOMKilled: record.oomKills.contains { $0.mainProcess }, oomKillCount: record.oomKills.count))
+        let profile = record.profile
+        let last = record.lastSample ?? CgroupSample()
+        let final = record.finalSample
+        // No reading at all (no group was made): say so rather than claim samples.
+        let measured = record.lastSample != nil || record.kernelPeak != nil
+        let fallbackSource = measured ? "samples" : "none"
+        self.init(
+            confineVersion: record.confineVersion, outcome: verdict.outcome, exitCode: verdict.exitCode, reason: verdict.reason,
+            command: record.command, profile: profile, host: record.host, startedAt: record.startedAt,
+            durationSeconds: record.durationSeconds, mainProcess: record.mainPid.map { MainProcess(pid: $0, termination: record.termination) },
+            setupError: record.setupFailure,
+            memory: Memory(limitBytes: record.appliedMemoryLimitBytes ?? profile.memoryBytes, swapLimitBytes: profile.swapBytes,
+                           peakBytes: record.kernelPeak?.bytes ?? record.samplePeakMemoryBytes,
+                           peakSource: record.kernelPeak?.source ?? fallbackSource,
+                           last: record.lastSample.map(\.breakdown), timeline: record.timeline,
+                           timelineResolutionSeconds: measured ? profile.samplingIntervalSeconds * Double(record.timelineStride) : 0),
+            cpu: CPU(limitCpus: profile.cpus, usageSeconds: Double(max(final.cpuUsageNanos, last.cpuUsageNanos)) / 1e9,
+                     periods: max(final.periods, last.periods), throttledPeriods: max(final.throttledPeriods, last.throttledPeriods),
+                     throttledSeconds: Double(max(final.throttledNanos, last.throttledNanos)) / 1e9),
+            pids: Pids(limit: profile.pids, peak: record.pidsPeak ?? record.samplePeakPids,
+                       peakSource: record.pidsPeak == nil ? fallbackSource : "pids.peak", forkFailures: record.forkFailures),
+            oomKills: record.oomKills, processes: record.processes,
+            seccomp: record.seccomp.map { Self.naming($0, by: record.ledger) },
+            network: record.network.map { Self.naming($0, by: record.ledger) },
+            warnings: record.warnings)
+        tests = record.ledger.tests
+        functions = record.ledger.functionRecords
+        probe = record.probe
+        supervisor = record.supervisorCost
+        containment = record.containment.map { Self.naming($0, by: record.ledger) }
+    }
+
+    private static func naming(_ seccomp: Seccomp, by ledger: AttributionLedger) -> Seccomp {
+        var seccomp = seccomp
+        for index in seccomp.violations.indices {
+            seccomp.violations[index].test = ledger.test(at: seccomp.violations[index].firstSeconds, pid: seccomp.violations[index].pid)
+        }
+        return seccomp
+    }
+
+    private static func naming(_ network: Network, by ledger: AttributionLedger) -> Network {
+        var network = network
+        for index in network.attempts.indices {
+            network.attempts[index].test = ledger.test(at: network.attempts[index].atSeconds, pid: network.attempts[index].pid)
+        }
+        return network
+    }
+
+    private static func naming(_ containment: Containment, by ledger: AttributionLedger) -> Containment {
+        var containment = containment
+        for index in containment.attempts.indices {
+            containment.attempts[index].test = ledger.test(at: containment.attempts[index].atSeconds, pid: containment.attempts[index].pid)
+        }
+        return containment
+    }
+}
+
+extension RunReport.MainProcess {
+    /// The main process as `waitpid` saw it end (nil: it never ended, e.g. setup failed after the spawn).
+    public init(pid: Int32, termination: Termination?) {
+        self.init(pid: pid)
+        switch termination {
+        case .exited(let status): exitStatus = status
+        case .signaled(let signal):
+            self.signal = signal
+            signalName = ConfineCore.signalName(signal)
+        case nil: break
+        }
+    }
+}

@@ -1,0 +1,64 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLinuxKernel
+import ConfineCore
+
+/// Everything a run needs, resolved before anything is created: made by `RunPlanner.plan`,
+/// handed to the `Supervisor`, never changed while the run goes on.
+public struct RunPlan: Sendable {
+    public var arguments: [String]
+    public var environment: [String]
+    public var profile: ResolvedProfile
+    /// Unique per run; `confine-<confine pid>-<random>` so `gc` can tell whose it was.
+    public var groupName: String
+    public var confineVersion: String
+    /// How long the target gets between SIGTERM and SIGKILL at timeout or interruption.
+    public var killGraceSeconds: Double = 1
+    /// The seccomp program, compiled before anything is created.
+    public var seccomp: CompiledSeccompFilter?
+    /// The network allow-list, resolved before the run (`allow` mode).
+    public var networkAllowList: [ResolvedEndpoint] = []
+    /// The seccomp profile was only made to intercept the network (no seccomp profile asked for).
+    public var seccompForNetworkOnly = false
+    /// Open the probe channel (`CONFINE_PROBE_SOCKET`) for probe libraries and runner plugins.
+    public var probeChannel = true
+    /// Read test boundaries from the runner's console output (its output passes through confine).
+    public var runnerOutput: RunnerOutputKind?
+    /// JUnit XML files the runner writes, read after the run.
+    public var junitPaths: [String] = []
+    /// Container profiles as root: capabilities and a read-only cgroupfs (`ContainmentPlan`);
+    /// with a seccomp filter, signals and ptrace are guarded too.
+    public var containment: ContainmentPlan?
+    /// Said once in the report (containment impossible without root, unknown capabilities).
+    public var setupWarnings: [String] = []
+
+    public init(arguments: [String], environment: [String], profile: ResolvedProfile, confineVersion: String) {
+        self.arguments = arguments
+        self.environment = environment
+        self.profile = profile
+        self.confineVersion = confineVersion
+        groupName = RunPlan.newGroupName()
+    }
+
+    public static let groupPrefix = "confine-"
+
+    static func newGroupName() -> String {
+        var random: UInt32 = 0
+        _ = getrandom(&random, 4, 0)
+        let hex = String(random, radix: 16)
+        return "\(groupPrefix)\(getpid())-\(String(repeating: "0", count: 8 - hex.count))\(hex)"
+    }
+
+    /// The limits to write into the run's group, in cgroup v2 terms.
+    public var cgroupLimits: CgroupLimits {
+        CgroupLimits(cpus: profile.cpus, memoryMax: profile.memoryBytes, swapMax: profile.swapBytes,
+                     cpuset: profile.cpuset, pidsMax: profile.pids)
+    }
+}
+
+/// Runners whose console output confine understands.
+public enum RunnerOutputKind: String, Sendable, CaseIterable {
+    /// `swift test`: XCTest and Swift Testing lines; with `--parallel`, one process per XCTest test.
+    case swiftTest = "swift-test"
+}

@@ -1,0 +1,190 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ConfineCore
+import struct Foundation.Data
+
+/// What a user asked of one run besides its profile: the command, its environment, and the
+/// run options of `confine run`.
+public struct RunOptions: Sendable {
+    public var arguments: [String]
+    public var environment: [String]
+    public var confineVersion: String
+    /// Open the probe channel (off with `--no-probe`).
+    public var probeChannel = true
+    /// `--runner`: nil reads no runner output.
+    public var runnerOutput: RunnerOutputKind?
+    /// `--junit` files, read after the run.
+    public var junitPaths: [String] = []
+    /// `--strict`: syscall names libseccomp does not know are errors, not warnings.
+    public var strictSeccomp = false
+    /// Directories holding the built-in profiles; a seccomp name is looked up in `<dir>/seccomp/<name>.json`.
+    public var profileDirectories: [String] = []
+
+    public init(arguments: [String], environment: [String], confineVersion: String) {
+        self.arguments = arguments
+        self.environment = environment
+        self.confineVersion = confineVersion
+    }
+}
+
+/// What the planner reads from the machine, injectable so plans can be made in unit tests
+/// without root, a kernel of a given release, or DNS.
+public struct PlanHost: Sendable {
+    /// `geteuid() == 0`: containment needs root.
+    public var isRoot: Bool
+    /// `/proc/self/mountinfo` (the cgroup mounts containment remounts read-only); nil if unreadable.
+    public var mountInfo: String?
+    /// `uname -r`, for seccomp rules gated by `minKernel`.
+    public var kernelRelease: String
+    /// Where compiled seccomp programs are cached; nil compiles every time.
+    public var seccompCacheDirectory: String?
+    /// Resolves the allow-list's names to addresses (getaddrinfo on the real host).
+    public var resolveEndpoints: @Sendable ([NetworkEndpoint]) throws(NetworkResolutionError) -> [ResolvedEndpoint]
+
+    public init(isRoot: Bool, mountInfo: String?, kernelRelease: String, seccompCacheDirectory: String?,
+                resolveEndpoints: @escaping @Sendable ([NetworkEndpoint]) throws(NetworkResolutionError) -> [ResolvedEndpoint]) {
+        self.isRoot = isRoot
+        self.mountInfo = mountInfo
+        self.kernelRelease = kernelRelease
+        self.seccompCacheDirectory = seccompCacheDirectory
+        self.resolveEndpoints = resolveEndpoints
+    }
+
+    /// This machine, as confine runs on it.
+    public static func current() -> PlanHost {
+        PlanHost(isRoot: geteuid() == 0, mountInfo: try? readTextFile("/proc/self/mountinfo"), kernelRelease: ConfineLinux.kernelRelease(),
+                 seccompCacheDirectory: SeccompCompiler.defaultCacheDirectory(),
+                 resolveEndpoints: { endpoints throws(NetworkResolutionError) in try NetworkAllowList.resolve(endpoints) })
+    }
+}
+
+/// Why a plan could not be made. Each is the user's input (exit 64); `description` names the
+/// file and, for seccomp JSON, the path within it.
+public enum PlanError: Error, Sendable, CustomStringConvertible {
+    /// A name in the network allow-list did not resolve.
+    case network(NetworkResolutionError)
+    /// No built-in seccomp profile by that name and no such file.
+    case seccompNotFound(reference: String, builtinNames: [String])
+    /// The seccomp JSON is malformed (names the file and JSON path).
+    case seccompProfile(SeccompProfileError)
+    /// libseccomp refused the resolved profile.
+    case seccompCompile(path: String, SeccompCompileError)
+    /// `--strict` and the profile names syscalls libseccomp does not know.
+    case unknownSyscalls(path: String, warning: String)
+
+    public var description: String {
+        switch self {
+        case .network(let error): "network: \(error)"
+        case .seccompNotFound(let reference, let names):
+            "seccomp: no built-in profile or file named '\(reference)' (built-in: \(names.joined(separator: ", ")))"
+        case .seccompProfile(let error): "\(error)"
+        case .seccompCompile(let path, let error): "\(path): error: \(error)"
+        case .unknownSyscalls(let path, let warning): "\(path): error: \(warning) (--strict)"
+        }
+    }
+}
+
+/// The plan stage: one resolved profile and the run options in, one `RunPlan` out. Resolves the
+/// network allow-list, decides containment, and prepares the seccomp filter with the calls
+/// confine must see (the allow-list's connect/send*, containment's signals and write-opens).
+public enum RunPlanner {
+    public static func plan(_ profile: ResolvedProfile, _ options: RunOptions, host: PlanHost = .current()) throws(PlanError) -> RunPlan {
+        var plan = RunPlan(arguments: options.arguments, environment: options.environment, profile: profile,
+                           confineVersion: options.confineVersion)
+        plan.probeChannel = options.probeChannel
+        plan.runnerOutput = options.runnerOutput
+        plan.junitPaths = options.junitPaths
+
+        var intercepting: [String] = []
+        if case .allow(let endpoints) = profile.networkProfile {
+            do {
+                plan.networkAllowList = try host.resolveEndpoints(endpoints)
+            } catch {
+                throw .network(error)
+            }
+            intercepting = NetworkAllowList.interceptedSyscalls
+        }
+        let containment = ContainmentPlan.make(for: profile, mountInfo: host.mountInfo, isRoot: host.isRoot)
+        plan.containment = containment.plan
+        if let warning = containment.warning { plan.setupWarnings.append(warning) }
+
+        if let reference = profile.seccomp {
+            // With containment, signals, ptrace and writes to what a container cannot write pass by confine too.
+            if containment.plan != nil { intercepting += ContainmentGuard.interceptedSyscalls }
+            let prepared = try SeccompPreparation.prepare(reference, directories: options.profileDirectories,
+                                                          capabilities: profile.capabilities, intercepting: intercepting,
+                                                          kernelRelease: host.kernelRelease, cacheDirectory: host.seccompCacheDirectory)
+            if options.strictSeccomp, let unknown = prepared.compiled.warnings.first(where: { $0.hasPrefix("syscalls unknown") }) {
+                throw .unknownSyscalls(path: prepared.path, warning: unknown)
+            }
+            plan.seccomp = prepared.compiled
+        } else if !intercepting.isEmpty {
+            // No seccomp profile: a filter that allows everything but hands connect/send* to confine.
+            let allowAll = ResolvedSeccompProfile(defaultAction: .allow, architectures: [], flags: [], rules: [])
+            do {
+                plan.seccomp = try SeccompCompiler.compile(allowAll, intercepting: intercepting, cacheDirectory: host.seccompCacheDirectory)
+            } catch {
+                throw .seccompCompile(path: "(network allow-list)", error)
+            }
+            plan.seccompForNetworkOnly = true
+        }
+        return plan
+    }
+}
+
+/// Seccomp profiles as files: built-in names (`seccomp/<name>.json` in the profile directories)
+/// or paths, loaded, resolved for this container and machine, and compiled.
+public enum SeccompPreparation {
+    public struct Prepared: Sendable {
+        /// The JSON file the profile came from.
+        public var path: String
+        public var resolved: ResolvedSeccompProfile
+        public var compiled: CompiledSeccompFilter
+    }
+
+    /// The built-in seccomp profile names found in `directories`, sorted.
+    public static func builtinNames(in directories: [String]) -> [String] {
+        var names = Set<String>()
+        for directory in directories {
+            for entry in directoryEntries(directory + "/seccomp") where entry.hasSuffix(".json") { names.insert(String(entry.dropLast(5))) }
+        }
+        return names.sorted()
+    }
+
+    /// A built-in name, or a path (profile files make theirs absolute when they are loaded).
+    public static func locate(_ reference: String, in directories: [String]) -> String? {
+        if !reference.contains("/") && !reference.hasSuffix(".json") {
+            for directory in directories {
+                let path = directory + "/seccomp/" + reference + ".json"
+                if fileExists(path) { return path }
+            }
+        }
+        return fileExists(reference) ? reference : nil
+    }
+
+    /// Locates, loads, resolves (capabilities, architecture, `kernelRelease`) and compiles a
+    /// seccomp profile. Throws `seccompNotFound`, `seccompProfile` (malformed JSON, with its
+    /// path) or `seccompCompile` (libseccomp refused it).
+    public static func prepare(_ reference: String, directories: [String],
+                               capabilities: [String] = ResolvedProfile.defaultCapabilities, intercepting: [String] = [],
+                               kernelRelease: String, cacheDirectory: String?) throws(PlanError) -> Prepared {
+        guard let path = locate(reference, in: directories), let bytes = try? readBinaryFile(path) else {
+            throw .seccompNotFound(reference: reference, builtinNames: builtinNames(in: directories))
+        }
+        let profile: SeccompProfile
+        do {
+            profile = try SeccompProfileLoader.load(file: path, data: Data(bytes))
+        } catch {
+            throw .seccompProfile(error)
+        }
+        let resolved = SeccompProfileLoader.resolve(profile, capabilities: capabilities, architecture: SeccompCompiler.hostArchitecture,
+                                                    kernelRelease: kernelRelease)
+        do {
+            let compiled = try SeccompCompiler.compile(resolved, intercepting: intercepting, cacheDirectory: cacheDirectory)
+            return Prepared(path: path, resolved: resolved, compiled: compiled)
+        } catch {
+            throw .seccompCompile(path: path, error)
+        }
+    }
+}

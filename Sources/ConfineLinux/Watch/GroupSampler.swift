@@ -1,0 +1,79 @@
+import ConfineCore
+
+/// How the test watcher reads the group at a test boundary: the one narrow door it has to it.
+protocol BoundaryReader: AnyObject {
+    /// The latest reading, without reading again (what a boundary between samples is credited).
+    var latest: CgroupSample { get }
+    /// Reads the group now (unless `alreadyRead`: the sample just taken is the reading) and
+    /// closes the segment since the previous boundary: returns the reading and the segment's
+    /// peak — the kernel's counter, then reset, where the kernel allows; else the reading's usage.
+    func readBoundary(alreadyRead: Bool) -> (sample: CgroupSample, peakBytes: UInt64)
+}
+
+/// The one place the run's group is read while it runs: at the sampling cadence (the
+/// supervisor's clock) and at test boundaries (the test watcher, through `BoundaryReader`).
+/// Keeps the latest reading, the bounded timeline and the peaks the samples saw.
+final class GroupSampler: BoundaryReader {
+    private let group: any RunGroup
+    private let start: Double
+    private(set) var latest = CgroupSample()
+    /// Whether any sample was taken (a run whose spawn failed has none).
+    private(set) var hasSampled = false
+    private(set) var timeline = BoundedTimeline()
+    /// The largest usage seen by samples and at boundaries (the peak where the kernel has no counter).
+    private(set) var peakMemoryBytes: UInt64 = 0
+    private(set) var peakPids = 0
+    /// The largest segment peak: the kernel's run-wide counter restarts at each reset, so the
+    /// run's peak is at least this.
+    private(set) var segmentPeakMax: UInt64 = 0
+    private var segmentPeaksWork = true
+    private var pidBuffer: [Int32] = []
+
+    /// `start`: CLOCK_MONOTONIC seconds at the run's start, the timeline's zero.
+    init(group: any RunGroup, start: Double) {
+        self.group = group
+        self.start = start
+    }
+
+    /// A sample at the cadence: usage and pids always; the `memory.stat` breakdown and CPU
+    /// counters with `detail`. Appended to the timeline. `at`: seconds since the start.
+    @discardableResult
+    func sample(at time: Double, detail: Bool) -> CgroupSample {
+        group.sample(detail: detail, into: &latest)
+        hasSampled = true
+        peakMemoryBytes = max(peakMemoryBytes, latest.memoryBytes)
+        peakPids = max(peakPids, latest.pids)
+        timeline.append(TimelinePoint(
+            t: (time * 1000).rounded() / 1000, memoryBytes: latest.memoryBytes, breakdown: latest.breakdown,
+            cpuSeconds: Double(latest.cpuUsageNanos) / 1e9, throttledPeriods: latest.throttledPeriods, pids: latest.pids))
+        return latest
+    }
+
+    /// The group's members now (a kept-open `cgroup.procs`), for per-process RSS.
+    func memberPids() -> [Int32] {
+        group.sampledPids(into: &pidBuffer)
+        return pidBuffer
+    }
+
+    func readBoundary(alreadyRead: Bool) -> (sample: CgroupSample, peakBytes: UInt64) {
+        if !alreadyRead { group.sample(detail: true, into: &latest) }
+        var peak = latest.memoryBytes
+        if segmentPeaksWork {
+            if let segment = group.takeSegmentPeak() {
+                peak = max(peak, segment)
+            } else {
+                segmentPeaksWork = false
+            }
+        }
+        segmentPeakMax = max(segmentPeakMax, peak)
+        peakMemoryBytes = max(peakMemoryBytes, peak)
+        return (latest, peak)
+    }
+
+    /// The group read once more after the command ended (final CPU counters, the breakdown).
+    func finalReading() -> CgroupSample {
+        var final = latest
+        group.sample(detail: true, into: &final)
+        return final
+    }
+}

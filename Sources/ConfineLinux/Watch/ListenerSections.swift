@@ -1,0 +1,37 @@
+import ConfineCore
+
+/// The seccomp listener's records as the report's `seccomp`, `network` and `containment`
+/// sections, each process named by its command line. The tests running at each moment are
+/// named later, from the record (`RunReport(record:)`).
+struct ListenerSections {
+    var seccomp: RunReport.Seccomp?
+    var network: RunReport.Network
+    var containment: RunReport.Containment?
+
+    init(plan: RunPlan, listener: SeccompListener?, commandOf: (Int32) -> String?) {
+        if let filter = plan.seccomp, !plan.seccompForNetworkOnly {
+            seccomp = RunReport.Seccomp(
+                profile: plan.profile.seccomp ?? "custom", defaultAction: "\(filter.profile.defaultAction)",
+                rules: filter.profile.rules.count, instructions: filter.instructionCount,
+                violations: listener?.violations(commandOf: commandOf) ?? [])
+        }
+        let mode = plan.profile.networkProfile
+        if case .allow(let endpoints) = mode {
+            network = RunReport.Network(mode: mode.mode, allowed: endpoints.map(\.description),
+                                        resolved: plan.networkAllowList.map(\.description),
+                                        attempts: listener?.networkAttempts(commandOf: commandOf) ?? [])
+        } else {
+            network = RunReport.Network(mode: mode.mode)
+        }
+        if let plan = plan.containment {
+            var measures = plan.measures
+            let guardian = listener?.containment
+            if guardian == nil { measures.removeAll { $0.hasPrefix("signals") } }
+            var attempts = guardian?.attempts(commandOf: commandOf) ?? []
+            attempts += guardian?.escapeAttempts(from: seccomp?.violations ?? []) ?? []
+            attempts.sort { $0.atSeconds < $1.atSeconds }
+            let unlisted = guardian?.unlisted ?? 0
+            containment = RunReport.Containment(measures: measures, attempts: attempts, unlistedAttempts: unlisted > 0 ? unlisted : nil)
+        }
+    }
+}

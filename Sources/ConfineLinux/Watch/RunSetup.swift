@@ -1,0 +1,108 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLinuxKernel
+import ConfineCore
+
+/// What a run holds open while it runs, made in order before the target's first instruction:
+/// the signalfd, the run guard, the group (with its sampler and test watcher), the kernel log,
+/// the netlink sockets, then the spawn and the seccomp listener. A failed step stops the
+/// setup and is said in `failure`; what was made before it is still here, to be cleaned up.
+struct RunSetup {
+    var signalFD: Int32 = -1
+    var runGuard: RunGuard?
+    var group: (any RunGroup)?
+    var sampler: GroupSampler?
+    var tests: TestWatcher?
+    var kernelLog: KernelLogReader?
+    var connector: ProcessConnector?
+    var taskStats: TaskStatsListener?
+    var seccompListener: SeccompListener?
+    /// The command's process; 0 until spawned.
+    var mainPid: Int32 = 0
+    /// `clone-into-cgroup` or `cgroup.procs`: how the child entered its group.
+    var joinMethod: String?
+    var failure: RunReport.SetupError?
+    /// `execve` failed: 127 or 126, as shells say.
+    var execFailureExitCode: Int32?
+    var warnings: [String] = []
+
+    /// Sets the run up. `start`: the run's zero, CLOCK_MONOTONIC seconds.
+    static func make(plan: RunPlan, driver: any CgroupDriver, start: Double) -> RunSetup {
+        var setup = RunSetup()
+        setup.make(plan: plan, driver: driver, start: start)
+        return setup
+    }
+
+    private mutating func make(plan: RunPlan, driver: any CgroupDriver, start: Double) {
+        do {
+            signalFD = try Signals.makeSignalFD()
+        } catch {
+            failure = .init(step: "signalfd", errno: error.errno, message: error.description)
+            return
+        }
+        // Before the group exists: from its first moment, a SIGKILLed confine takes it down.
+        do {
+            runGuard = try RunGuard(groupDirectories: driver.parentDirectories.map { $0 + "/" + plan.groupName })
+        } catch {
+            warnings.append("\(error): if confine is killed, the target's other processes live until `confine gc`")
+        }
+        FaultInjection.pause(at: "after-guard")
+        let group: any RunGroup
+        do {
+            group = try driver.createGroup(named: plan.groupName, limits: plan.cgroupLimits)
+        } catch {
+            failure = .init(step: error.step, errno: error.errno, message: error.description)
+            return
+        }
+        self.group = group
+        warnings += group.warnings
+        let sampler = GroupSampler(group: group, start: start)
+        let tests = TestWatcher(plan: plan, reader: sampler, start: start)
+        (self.sampler, self.tests) = (sampler, tests)
+        FaultInjection.pause(at: "after-group")
+        kernelLog = KernelLogReader()
+        if kernelLog == nil {
+            warnings.append("cannot read /dev/kmsg (\(errnoName(errno))): OOM victims are identified from process exits, not the kernel log")
+        }
+        do {
+            connector = try ProcessConnector()
+        } catch {
+            warnings.append("process connector unavailable (\(error)): short-lived processes may go unnamed")
+        }
+        do {
+            taskStats = try TaskStatsListener()
+        } catch {
+            warnings.append("taskstats unavailable (\(error)): process peaks come from samples only")
+        }
+        spawn(plan: plan, group: group, tests: tests)
+    }
+
+    private mutating func spawn(plan: RunPlan, group: any RunGroup, tests: TestWatcher) {
+        var request = SpawnRequest(
+            arguments: plan.arguments, environment: tests.prepare(environment: plan.environment), joinFiles: group.joinFiles,
+            cloneIntoDirectory: group.cloneIntoDirectory, nofile: plan.profile.nofile)
+        request.stdoutFD = tests.childStdout
+        request.seccomp = plan.seccomp
+        request.newNetworkNamespace = plan.profile.networkProfile == .none
+        request.containment = plan.containment
+        defer { tests.spawned() }
+        do {
+            let spawned = try Spawner.spawn(request)
+            mainPid = spawned.pid
+            joinMethod = spawned.joinMethod
+            if let fd = spawned.seccompListener, let filter = plan.seccomp {
+                let containmentGuard = plan.containment.map { ContainmentGuard(groupPaths: Array(group.kernelPaths.values), plan: $0) }
+                seccompListener = SeccompListener(fd: fd, profile: filter.profile, intercepted: filter.intercepted,
+                                                  allowList: Set(plan.networkAllowList), containment: containmentGuard)
+            }
+        } catch {
+            if error.isExecFailure {
+                execFailureExitCode = error.errno == ENOENT ? 127 : 126
+                warnings.append("\(error)")
+            } else {
+                failure = .init(step: error.step, errno: error.errno, message: error.description)
+            }
+        }
+    }
+}

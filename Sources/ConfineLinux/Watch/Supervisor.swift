@@ -1,0 +1,229 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLinuxKernel
+import ConfineCore
+
+/// Runs one plan: set up (`RunSetup`), watch (samples, OOM kills, signals, deadline), clean up,
+/// and return what happened as a `RunRecord`. One thread, one poll loop, no shared state.
+/// It judges nothing: the record becomes a report, and budgets are judged, after it returns.
+public final class Supervisor {
+    let plan: RunPlan
+    let driver: any CgroupDriver
+
+    private var start = 0.0
+    private var processes = ProcessTable()
+    private var oomVictims: OOMVictims
+
+    public init(plan: RunPlan, driver: any CgroupDriver) {
+        self.plan = plan
+        self.driver = driver
+        oomVictims = OOMVictims(groupName: plan.groupName)
+    }
+
+    public func run() -> RunRecord {
+        start = monotonicSeconds()
+        var record = RunRecord(command: plan.arguments, profile: plan.profile, confineVersion: plan.confineVersion,
+                               host: .init(kernel: kernelRelease(), cgroupLayout: driver.kind.rawValue, cgroups: [:],
+                                           cpuCount: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))),
+                               startedAt: rfc3339Now())
+        // Become the reaper of the target's orphans (daemons it starts), so none outlives us
+        // unnoticed and zombies are collected.
+        _ = confine_set_child_subreaper()
+
+        var setup = RunSetup.make(plan: plan, driver: driver, start: start)
+        record.warnings = (plan.seccomp?.warnings ?? []) + plan.setupWarnings + setup.warnings
+        record.setupFailure = setup.failure
+        record.execFailureExitCode = setup.execFailureExitCode
+        record.host.joinMethod = setup.joinMethod
+        if setup.mainPid > 0 {
+            record.mainPid = setup.mainPid
+            processes.addRoot(setup.mainPid, at: 0)
+            FaultInjection.pause(at: "after-spawn")
+            if let sampler = setup.sampler, let tests = setup.tests {
+                (record.termination, record.timedOut) = watch(setup, sampler: sampler, tests: tests)
+            }
+        }
+        if setup.signalFD >= 0 { close(setup.signalFD) }
+        processes.closeFiles()
+
+        FaultInjection.pause(at: "before-cleanup")
+        if let group = setup.group, let sampler = setup.sampler, let tests = setup.tests {
+            collect(group, sampler: sampler, tests: tests, setup: setup, into: &record)
+        } else {
+            record.durationSeconds = now()
+        }
+        setup.group = nil
+        setup.runGuard?.release()
+        return record
+    }
+
+    // MARK: - the loop
+
+    /// Until the main process ends: samples at the profile's interval, drains each source when
+    /// the kernel says it is readable, enforces the deadline and forwards signals.
+    private func watch(_ setup: RunSetup, sampler: GroupSampler, tests: TestWatcher) -> (Termination?, timedOut: Bool) {
+        let (mainPid, group) = (setup.mainPid, setup.group!)
+        let interval = plan.profile.samplingIntervalSeconds
+        let deadline = plan.profile.timeoutSeconds.map { start + $0 }
+        var timedOut = false
+        var nextSample = start
+        var graceDeadline: Double?
+        var sampleCount = 0
+        // Usage and pids every sample; the breakdown and CPU counters (costlier, and CPU is
+        // cumulative) about every 50 ms; per-process RSS, a few syscalls per process, every 100 ms.
+        let detailEvery = max(1, Int((0.05 / interval).rounded()))
+        let processEvery = max(1, Int((0.1 / interval).rounded()))
+
+        // One pollfd per source; each is drained only when the kernel says it is readable.
+        var poller = Poller([setup.signalFD, setup.seccompListener?.fd, setup.connector?.fd, setup.kernelLog?.fd, tests.probeFD,
+                             tests.outputFD, setup.taskStats?.fd])
+        let (signals, listener, connector, kernelLog, probe, output, taskStats) = (0, 1, 2, 3, 4, 5, 6)
+
+        while true {
+            let current = monotonicSeconds()
+            if current >= nextSample {
+                takeSample(sampler, tests: tests, at: current - start, detail: sampleCount % detailEvery == 0,
+                           withProcesses: sampleCount % processEvery == 0)
+                sampleCount += 1
+                nextSample += interval
+                if nextSample < current { nextSample = current + interval } // we fell behind; do not burst
+            }
+            if let deadline, current >= deadline, !timedOut {
+                timedOut = true
+                group.signalAll(SIGTERM)
+                kill(-mainPid, SIGTERM)
+                graceDeadline = current + plan.killGraceSeconds
+            }
+            if let grace = graceDeadline, current >= grace {
+                group.killAll()
+                graceDeadline = nil
+            }
+            var wake = nextSample
+            if let deadline, !timedOut { wake = min(wake, deadline) }
+            if let grace = graceDeadline { wake = min(wake, grace) }
+            guard poller.wait(until: wake) else { continue }
+
+            // Process events first, so every process is named while it lives; then the denied
+            // calls, which wait in the kernel for their answer.
+            if poller.isReady(connector) { setup.connector?.drain { handleProcessEvent($0, tests) } }
+            if poller.isReady(probe) { tests.drainProbe() }
+            if poller.isReady(taskStats) { setup.taskStats?.drain { handleTaskExit($0, tests) } }
+            if poller.isReady(output) {
+                tests.drainOutput()
+                // At end of file the terminal stays readable: stop polling it.
+                if tests.outputClosed { poller.stopPolling(output) }
+            }
+            if poller.isReady(listener) {
+                setup.seccompListener?.drain(at: now, tgidOf: threadGroup) { processes.observe($0, at: now()) }
+            }
+            if poller.isReady(kernelLog), let log = setup.kernelLog { oomVictims.read(log) }
+            guard poller.isReady(signals) else { continue }
+            for signal in Signals.drain(setup.signalFD) where signal != SIGCHLD {
+                // Forward to the whole group (a daemonised grandchild included), then give it the grace period.
+                group.signalAll(signal)
+                kill(-mainPid, signal)
+                if graceDeadline == nil {
+                    graceDeadline = monotonicSeconds() + max(plan.killGraceSeconds, 5)
+                } else {
+                    group.killAll() // a second signal: stop waiting
+                }
+            }
+            if let termination = reap(mainPid: mainPid) {
+                takeSample(sampler, tests: tests, at: now(), detail: true, withProcesses: false)
+                return (termination, timedOut)
+            }
+        }
+    }
+
+    private func takeSample(_ sampler: GroupSampler, tests: TestWatcher, at time: Double, detail: Bool, withProcesses: Bool) {
+        sampler.sample(at: time, detail: detail || tests.readsEverySample)
+        tests.sampled(slowCadence: detail)
+        if withProcesses { processes.sampleRSS(of: sampler.memberPids(), at: time) }
+    }
+
+    /// Reaps every exited child; returns the main process's termination once it has one.
+    private func reap(mainPid: Int32) -> Termination? {
+        var result: Termination?
+        while true {
+            var status: Int32 = 0
+            let pid = waitpid(-1, &status, WNOHANG)
+            if pid <= 0 { break }
+            if pid == mainPid {
+                result = (status & 0x7f) == 0 ? .exited((status >> 8) & 0xff) : .signaled(status & 0x7f)
+            }
+        }
+        return result
+    }
+
+    private func handleProcessEvent(_ event: ProcessEvent, _ tests: TestWatcher) {
+        processes.handle(event, at: now())
+        tests.processEvent(event, command: { processes.command(of: $0) })
+    }
+
+    private func handleTaskExit(_ exit: TaskExit, _ tests: TestWatcher) {
+        processes.notePeak(exit.tgid, bytes: exit.peakRssBytes)
+        tests.taskExited(exit)
+    }
+
+    // MARK: - after the loop
+
+    /// Collects, then cleans up (the group's counters die with it): the last events, the final
+    /// readings, the OOM victims, the tests, the listener's records; then the group is removed.
+    private func collect(_ group: any RunGroup, sampler: GroupSampler, tests: TestWatcher, setup: RunSetup, into record: inout RunRecord) {
+        group.killAll()
+        var status: Int32 = 0
+        while waitpid(-1, &status, WNOHANG) > 0 {}
+        if let log = setup.kernelLog { oomVictims.read(log) }
+        setup.connector?.drain { handleProcessEvent($0, tests) }
+        setup.taskStats?.drain { handleTaskExit($0, tests) }
+        tests.finish()
+        record.durationSeconds = now()
+        record.finalSample = sampler.finalReading()
+        record.lastSample = sampler.latest == CgroupSample() ? nil : sampler.latest
+        record.kernelPeak = group.memoryPeak().map { KernelMemoryPeak(bytes: max($0.bytes, sampler.segmentPeakMax), source: $0.source) }
+        record.samplePeakMemoryBytes = sampler.peakMemoryBytes
+        record.samplePeakPids = sampler.peakPids
+        record.timeline = sampler.timeline.finished
+        record.timelineStride = sampler.timeline.stride
+        record.appliedMemoryLimitBytes = group.appliedMemoryLimit()
+        record.pidsPeak = group.pidsPeak()
+        record.forkFailures = group.forkFailures()
+        let oomCount = Int(group.oomKillCount())
+        record.host.cgroups = group.kernelPaths
+        do {
+            try group.remove()
+        } catch {
+            record.warnings.append("could not remove cgroup: \(error) (run `confine gc`)")
+        }
+
+        if let dropped = setup.seccompListener?.droppedAttempts, dropped > 0 {
+            record.warnings.append("network: \(dropped) attempts past the first \(SeccompListener.maximumAttempts) were enforced but not listed")
+        }
+        record.oomKills = oomVictims.named(count: oomCount, mainPid: setup.mainPid, start: start, endedAt: record.durationSeconds,
+                                           limitBytes: plan.profile.memoryBytes, processes: processes)
+        tests.countOOMKills(record.oomKills)
+        record.probe = tests.close()
+        record.warnings += tests.warnings
+        record.ledger = tests.ledger
+        record.processes = processes.summaries()
+        let sections = ListenerSections(plan: plan, listener: setup.seccompListener, commandOf: { self.processes.command(of: $0) })
+        record.seccomp = sections.seccomp
+        record.network = sections.network
+        record.containment = sections.containment
+        record.supervisorCost = Self.ownCost()
+    }
+
+    /// confine's own peak RSS (this process's `VmHWM`, not inherited from whoever exec'd it) and CPU time.
+    static func ownCost() -> RunReport.SupervisorCost? {
+        guard let status = try? readTextFile("/proc/self/status"),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ UInt64($0) }) else { return nil }
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        return RunReport.SupervisorCost(peakRssBytes: kilobytes * 1024, cpuSeconds: (cpu * 1000).rounded() / 1000)
+    }
+
+    private func now() -> Double { monotonicSeconds() - start }
+}

@@ -1,0 +1,96 @@
+@testable import ConfineLinux
+@testable import ConfineCore
+import Foundation
+import XCTest
+
+/// The plan stage without root, DNS or the machine's mounts: every host fact is injected.
+final class RunPlannerTests: XCTestCase {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let profileDirectory = packageRoot.appendingPathComponent("profiles").path
+    static let mountInfo = try! String(contentsOfFile: Bundle.module.resourcePath! + "/Fixtures/mountinfo-legacy.txt", encoding: .utf8)
+
+    func host(isRoot: Bool = false, resolve: @escaping @Sendable ([NetworkEndpoint]) throws(NetworkResolutionError) -> [ResolvedEndpoint] = { endpoints in
+        endpoints.map { ResolvedEndpoint(address: "127.0.0.1", port: $0.port) }
+    }) -> PlanHost {
+        PlanHost(isRoot: isRoot, mountInfo: Self.mountInfo, kernelRelease: "6.18.0-1-cloud-amd64", seccompCacheDirectory: nil,
+                 resolveEndpoints: resolve)
+    }
+
+    func profile(_ yaml: String) throws -> ResolvedProfile {
+        ResolvedProfile(spec: try ProfileParser(file: "p.yaml", text: yaml).parse(), chain: ["p.yaml"])
+    }
+
+    func options(strict: Bool = false) -> RunOptions {
+        var options = RunOptions(arguments: ["pytest", "-q"], environment: ["A=1"], confineVersion: "test")
+        options.junitPaths = ["junit.xml"]
+        options.strictSeccomp = strict
+        options.profileDirectories = [Self.profileDirectory]
+        return options
+    }
+
+    func testAPlainProfileNeedsNoFilterAndNoContainment() throws {
+        let plan = try RunPlanner.plan(try profile("limits: {memory: 64Mi, cpus: 500m, pids: 32}\n"), options(), host: host())
+        XCTAssertNil(plan.seccomp)
+        XCTAssertNil(plan.containment)
+        XCTAssertEqual(plan.arguments, ["pytest", "-q"])
+        XCTAssertEqual(plan.junitPaths, ["junit.xml"])
+        XCTAssertEqual(plan.cgroupLimits, CgroupLimits(memoryMax: 64 << 20, swapMax: 0, cpuQuotaMicros: 50_000, pidsMax: 32))
+        XCTAssertTrue(plan.groupName.hasPrefix("confine-\(getpid())-"))
+    }
+
+    func testAnAllowListIsResolvedAndInterceptedWithoutASeccompProfile() throws {
+        let plan = try RunPlanner.plan(try profile("network: {allow: [\"db.internal:5432\"]}\n"), options(), host: host())
+        XCTAssertEqual(plan.networkAllowList, [ResolvedEndpoint(address: "127.0.0.1", port: 5432)])
+        XCTAssertTrue(plan.seccompForNetworkOnly)
+        XCTAssertEqual(Set(plan.seccomp?.intercepted ?? []), Set(NetworkAllowList.interceptedSyscalls))
+    }
+
+    func testANameThatDoesNotResolveIsAPlanError() throws {
+        let failing = host(resolve: { _ throws(NetworkResolutionError) in throw NetworkResolutionError(description: "nowhere.invalid: no such host") })
+        XCTAssertThrowsError(try RunPlanner.plan(try profile("network: {allow: [\"nowhere.invalid:80\"]}\n"), options(), host: failing)) {
+            XCTAssertEqual("\($0)", "network: nowhere.invalid: no such host")
+        }
+    }
+
+    func testContainmentAsRootRemountsTheCgroupMountsAndGuardsSignals() throws {
+        let container = try profile("seccomp: container-default\ncapabilities: default\n")
+        let plan = try RunPlanner.plan(container, options(), host: host(isRoot: true))
+        let containment = try XCTUnwrap(plan.containment)
+        XCTAssertTrue(containment.readOnlyMounts.contains { $0.path == "/sys/fs/cgroup/memory" }, "\(containment.readOnlyMounts)")
+        let intercepted = Set(plan.seccomp?.intercepted ?? [])
+        XCTAssertTrue(Set(ContainmentGuard.interceptedSyscalls).isSubset(of: intercepted))
+        XCTAssertFalse(plan.seccompForNetworkOnly)
+        XCTAssertTrue(plan.setupWarnings.isEmpty, "\(plan.setupWarnings)")
+
+        let notRoot = try RunPlanner.plan(container, options(), host: host(isRoot: false))
+        XCTAssertNil(notRoot.containment)
+        XCTAssertEqual(notRoot.setupWarnings.count, 1)
+        XCTAssertTrue(notRoot.setupWarnings[0].hasPrefix("containment: not root"))
+        XCTAssertTrue(Set(notRoot.seccomp?.intercepted ?? []).isDisjoint(with: ContainmentGuard.interceptedSyscalls))
+    }
+
+    func testSeccompProblemsAreTypedErrorsNamingTheFile() throws {
+        XCTAssertThrowsError(try RunPlanner.plan(try profile("seccomp: no-such-profile\n"), options(), host: host())) {
+            XCTAssertEqual("\($0)", "seccomp: no built-in profile or file named 'no-such-profile' (built-in: container-default)")
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("planner-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let malformed = directory.appendingPathComponent("bad.json").path
+        try #"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": 7}]}"#.write(toFile: malformed, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try RunPlanner.plan(try profile("seccomp: \(malformed)\n"), options(), host: host())) { error in
+            guard case PlanError.seccompProfile = error else { return XCTFail("\(error)") }
+            XCTAssertTrue("\(error)".hasPrefix("\(malformed): error: syscalls[0].action"), "\(error)")
+        }
+        let unknown = directory.appendingPathComponent("unknown.json").path
+        try #"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["no_such_call"], "action": "SCMP_ACT_ERRNO"}]}"#
+            .write(toFile: unknown, atomically: true, encoding: .utf8)
+        let lenient = try RunPlanner.plan(try profile("seccomp: \(unknown)\n"), options(), host: host())
+        XCTAssertTrue(lenient.seccomp?.warnings.contains { $0.hasPrefix("syscalls unknown") } ?? false)
+        XCTAssertThrowsError(try RunPlanner.plan(try profile("seccomp: \(unknown)\n"), options(strict: true), host: host())) { error in
+            guard case PlanError.unknownSyscalls(let path, _) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(path, unknown)
+            XCTAssertTrue("\(error)".hasSuffix("(--strict)"))
+        }
+    }
+}
