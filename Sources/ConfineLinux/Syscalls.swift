@@ -32,18 +32,6 @@ func retryingEINTR<T: BinaryInteger>(_ body: () -> T) -> T {
     }
 }
 
-/// Symbolic errno names for messages (`EBUSY`), falling back to the number.
-public func errnoName(_ code: Int32) -> String {
-    let names: [Int32: String] = [
-        EPERM: "EPERM", ENOENT: "ENOENT", ESRCH: "ESRCH", EINTR: "EINTR", EIO: "EIO", E2BIG: "E2BIG",
-        ENOEXEC: "ENOEXEC", EBADF: "EBADF", ECHILD: "ECHILD", EAGAIN: "EAGAIN", ENOMEM: "ENOMEM",
-        EACCES: "EACCES", EFAULT: "EFAULT", EBUSY: "EBUSY", EEXIST: "EEXIST", ENOTDIR: "ENOTDIR",
-        EISDIR: "EISDIR", EINVAL: "EINVAL", EMFILE: "EMFILE", ENOSPC: "ENOSPC", EROFS: "EROFS",
-        ENOTEMPTY: "ENOTEMPTY", ENOSYS: "ENOSYS", EOPNOTSUPP: "EOPNOTSUPP", ENODEV: "ENODEV",
-    ]
-    return names[code] ?? "errno \(code)"
-}
-
 /// Reads a whole (small) file: procfs, cgroupfs. `open(2)` + `read(2)`.
 public func readTextFile(_ path: String) throws(SystemError) -> String {
     String(decoding: try readBinaryFile(path), as: UTF8.self)
