@@ -276,10 +276,3 @@ final class ResettablePeak {
         return writeReset() ? value : nil
     }
 }
-
-/// The running kernel is at least `major.minor` (from `uname -r`, e.g. `6.18.0-1-cloud-amd64`).
-func kernelIsAtLeast(_ major: Int, _ minor: Int) -> Bool {
-    let parts = kernelRelease().split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
-    guard parts.count == 2 else { return false }
-    return (parts[0], parts[1]) >= (major, minor)
-}

@@ -210,11 +210,4 @@ public final class ContainmentGuard {
         let read = buffer.withUnsafeMutableBytes { confine_read_process_memory(pid, $0.baseAddress, UInt(address), UInt(count)) }
         return read == count ? buffer : nil
     }
-
-    private func readLink(_ path: String) -> String? {
-        var buffer = [CChar](repeating: 0, count: 4097)
-        let length = readlink(path, &buffer, 4096)
-        guard length > 0 else { return nil }
-        return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
 }

@@ -90,6 +90,15 @@ public func isDirectory(_ path: String) -> Bool {
     return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
 }
 
+/// Where the symbolic link `path` points (`readlink(2)`, up to 4096 bytes); nil when it is not
+/// a link or cannot be read.
+func readLink(_ path: String) -> String? {
+    var buffer = [CChar](repeating: 0, count: 4097)
+    let length = readlink(path, &buffer, 4096)
+    guard length > 0 else { return nil }
+    return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
 /// Names in a directory, without `.` and `..`. `opendir(3)` + `readdir(3)`.
 public func directoryEntries(_ path: String) -> [String] {
     guard let dir = opendir(path) else { return [] }
