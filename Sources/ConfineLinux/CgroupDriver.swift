@@ -147,8 +147,8 @@ public enum CgroupDrivers {
         let mountinfo: String
         let procCgroup: String
         do {
-            mountinfo = try readTextFile(procRoot + "/self/mountinfo")
-            procCgroup = try readTextFile(procRoot + "/self/cgroup")
+            mountinfo = try ProcFS.readText(.current, "mountinfo", root: procRoot)
+            procCgroup = try ProcFS.readText(.current, "cgroup", root: procRoot)
         } catch {
             throw CgroupError(step: "detect cgroup layout", error)
         }

@@ -73,14 +73,11 @@ public enum CgroupLayoutParser {
     /// Parses `/proc/self/cgroup`: `id:controllers:path` lines; `0::path` is cgroup v2.
     public static func ownPaths(fromProcCgroup text: String) -> [String: String] {
         var paths: [String: String] = [:]
-        for line in text.split(separator: "\n") {
-            let parts = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
-            guard parts.count == 3 else { continue }
-            let path = String(parts[2])
-            if parts[1].isEmpty {
-                paths[""] = path
+        for membership in ProcFS.parseCgroups(text) {
+            if membership.controllers.isEmpty {
+                paths[""] = membership.path
             } else {
-                for controller in parts[1].split(separator: ",") { paths[String(controller)] = path }
+                for controller in membership.controllers { paths[controller] = membership.path }
             }
         }
         return paths
