@@ -101,7 +101,7 @@ public enum Doctor {
         do {
             let spawned = try Spawner.spawn(request)
             var status: Int32 = 0
-            while waitpid(spawned.pid, &status, 0) < 0 && errno == EINTR {}
+            _ = retryingEINTR { waitpid(spawned.pid, &status, 0) }
         } catch {
             netns = DoctorCheck(name: "network namespaces", status: .warn, detail: "\(error): --network none and allow-lists are unavailable",
                                 fix: "run as root (CAP_SYS_ADMIN), or allow unprivileged user namespaces")

@@ -22,7 +22,9 @@ public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 }
 
-/// Runs `body` until it stops failing with EINTR. The one place EINTR is retried.
+/// Runs `body` until it stops failing with EINTR: the one place EINTR is retried (in Swift;
+/// ConfineProbe, which cannot depend on ConfineLinux, has its own). On failure `errno` still
+/// holds the call's error, for callers that look at others (EAGAIN, EIO) afterwards.
 @inline(__always)
 func retryingEINTR<T: BinaryInteger>(_ body: () -> T) -> T {
     while true {
@@ -162,6 +164,6 @@ public func runToCompletion(_ arguments: [String]) throws(SystemError) -> Int32 
     let spawned = posix_spawn(&pid, arguments[0], nil, nil, argv.pointers, environ)
     guard spawned == 0 else { throw SystemError("posix_spawn", path: arguments[0], errno: spawned) }
     var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    _ = retryingEINTR { waitpid(pid, &status, 0) }
     return status
 }
