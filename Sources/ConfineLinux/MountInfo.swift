@@ -29,40 +29,12 @@ public struct MountInfo: Equatable, Sendable {
     /// Per-superblock options (`rw`, and for cgroup v1 the controllers: `memory`, `cpu`, `cpuacct`).
     public var superOptions: [String]
 
-    public init(mountID: Int, parentID: Int, device: String, root: String, mountPoint: String, options: [String],
-                optionalFields: [String] = [], fsType: String, source: String, superOptions: [String]) {
-        self.mountID = mountID
-        self.parentID = parentID
-        self.device = device
-        self.root = root
-        self.mountPoint = mountPoint
-        self.options = options
-        self.optionalFields = optionalFields
-        self.fsType = fsType
-        self.source = source
-        self.superOptions = superOptions
-    }
-
     /// A cgroup v1 (`cgroup`) or v2 (`cgroup2`) hierarchy.
     public var isCgroup: Bool { fsType == "cgroup" || fsType == "cgroup2" }
 
     /// Every well-formed line of a mountinfo text, in order; malformed lines are skipped (see `init?(line:)`).
     public static func parse(_ text: String) -> [MountInfo] {
         text.split(separator: "\n").compactMap { MountInfo(line: $0) }
-    }
-
-    /// One line; nil when it lacks the six leading fields, the ` - ` separator or the three after
-    /// it, or an id is not a number. Fields are separated by single spaces (an empty source shows
-    /// as two spaces and stays empty).
-    public init?(line: some StringProtocol) {
-        let fields = line.split(separator: " ", omittingEmptySubsequences: false)
-        guard fields.count >= 10, let separator = fields[6...].firstIndex(of: "-"), fields.count >= separator + 4,
-              let mountID = Int(fields[0]), let parentID = Int(fields[1]) else { return nil }
-        let optional: [String] = fields[6..<separator].map { String($0) }
-        self.init(mountID: mountID, parentID: parentID, device: String(fields[2]), root: Self.unescape(fields[3]),
-                  mountPoint: Self.unescape(fields[4]), options: Self.optionList(fields[5]), optionalFields: optional,
-                  fsType: Self.unescape(fields[separator + 1]), source: Self.unescape(fields[separator + 2]),
-                  superOptions: Self.optionList(fields[separator + 3]))
     }
 
     /// Comma-separated options, each decoded (an escaped comma, `\054`, stays inside its option).
@@ -96,5 +68,21 @@ public struct MountInfo: Equatable, Sendable {
         guard (zero...seven).contains(a), (zero...seven).contains(b), (zero...seven).contains(c) else { return nil }
         let value = Int(a - zero) << 6 | Int(b - zero) << 3 | Int(c - zero)
         return UInt8(exactly: value)
+    }
+}
+
+extension MountInfo {
+    /// One line; nil when it lacks the six leading fields, the ` - ` separator or the three after
+    /// it, or an id is not a number. Fields are separated by single spaces (an empty source shows
+    /// as two spaces and stays empty).
+    public init?(line: some StringProtocol) {
+        let fields = line.split(separator: " ", omittingEmptySubsequences: false)
+        guard fields.count >= 10, let separator = fields[6...].firstIndex(of: "-"), fields.count >= separator + 4,
+              let mountID = Int(fields[0]), let parentID = Int(fields[1]) else { return nil }
+        let optional: [String] = fields[6..<separator].map { String($0) }
+        self.init(mountID: mountID, parentID: parentID, device: String(fields[2]), root: Self.unescape(fields[3]),
+                  mountPoint: Self.unescape(fields[4]), options: Self.optionList(fields[5]), optionalFields: optional,
+                  fsType: Self.unescape(fields[separator + 1]), source: Self.unescape(fields[separator + 2]),
+                  superOptions: Self.optionList(fields[separator + 3]))
     }
 }

@@ -42,14 +42,6 @@ public enum ProcFS {
         public var state: Character
         public var parentPid: Int32
         public var processGroup: Int32
-
-        public init(pid: Int32, comm: String, state: Character, parentPid: Int32, processGroup: Int32) {
-            self.pid = pid
-            self.comm = comm
-            self.state = state
-            self.parentPid = parentPid
-            self.processGroup = processGroup
-        }
     }
 
     /// Reads and parses `/proc/<pid>/stat`; nil when its text does not parse. Throws `SystemError`
@@ -153,12 +145,6 @@ public enum ProcFS {
         public var controllers: [String]
         /// The cgroup's path relative to the hierarchy's root (`/user.slice/…`).
         public var path: String
-
-        public init(hierarchyID: Int, controllers: [String], path: String) {
-            self.hierarchyID = hierarchyID
-            self.controllers = controllers
-            self.path = path
-        }
     }
 
     /// Reads and parses `<root>/<pid>/cgroup`. Throws `SystemError` when it cannot be read.
