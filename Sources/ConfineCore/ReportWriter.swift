@@ -44,7 +44,7 @@ public enum ReportWriter {
         var current: NSError? = error as NSError
         while let nsError = current {
             if nsError.domain == NSPOSIXErrorDomain, let text = strerror(Int32(nsError.code)) {
-                return "\(String(cString: text)) (\(posixName(Int32(nsError.code))))"
+                return "\(String(cString: text)) (\(errnoName(Int32(nsError.code))))"
             }
             current = nsError.userInfo[NSUnderlyingErrorKey] as? NSError
         }
@@ -59,20 +59,5 @@ public enum ReportWriter {
             }
         }
         return nsError.localizedDescription
-    }
-
-    static func posixName(_ code: Int32) -> String {
-        switch code {
-        case EROFS: return "EROFS"
-        case ENOSPC: return "ENOSPC"
-        case EDQUOT: return "EDQUOT"
-        case EACCES: return "EACCES"
-        case EPERM: return "EPERM"
-        case ENOENT: return "ENOENT"
-        case ENOTDIR: return "ENOTDIR"
-        case EISDIR: return "EISDIR"
-        case EIO: return "EIO"
-        default: return "errno \(code)"
-        }
     }
 }

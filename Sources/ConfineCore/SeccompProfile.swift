@@ -232,11 +232,11 @@ public enum SeccompProfileLoader {
     public static func resolve(_ profile: SeccompProfile, capabilities: [String] = ResolvedProfile.defaultCapabilities,
                                architecture: String = "amd64", kernelRelease: String) -> ResolvedSeccompProfile {
         let caps = Set(capabilities)
-        let kernel = kernelVersion(kernelRelease)
+        let kernel = KernelVersion(release: kernelRelease) ?? KernelVersion(0)
         func holds(_ condition: SeccompFilterCondition, all: Bool) -> Bool {
             let capsHold = condition.caps.isEmpty || (all ? condition.caps.allSatisfy(caps.contains) : condition.caps.contains(where: caps.contains))
             let archHolds = condition.arches.isEmpty || condition.arches.contains(architecture)
-            let kernelHolds = condition.minKernel.map { kernel >= kernelVersion($0) } ?? true
+            let kernelHolds = condition.minKernel.map { kernel >= KernelVersion(release: $0) ?? KernelVersion(0) } ?? true
             return capsHold && archHolds && kernelHolds
         }
         var rules: [(name: String, action: SeccompAction, args: [SeccompArgument])] = []
@@ -245,7 +245,7 @@ public enum SeccompProfileLoader {
             if !holds(rule.includes, all: true) { continue }
             let excluded = (!rule.excludes.caps.isEmpty && rule.excludes.caps.contains(where: caps.contains))
                 || (!rule.excludes.arches.isEmpty && rule.excludes.arches.contains(architecture))
-                || (rule.excludes.minKernel.map { kernel >= kernelVersion($0) } ?? false)
+                || (rule.excludes.minKernel.map { kernel >= KernelVersion(release: $0) ?? KernelVersion(0) } ?? false)
             if excluded { continue }
             for name in rule.names { rules.append((name, rule.action, rule.args)) }
         }
@@ -306,18 +306,4 @@ public enum SeccompProfileLoader {
         if let suggestion = closestMatch(to: key, in: allowed) { message += "; did you mean '\(suggestion)'?" }
         return message + " (expected one of: \(allowed.joined(separator: ", ")))"
     }
-
-    /// `6.18.44-fc` → [6, 18, 44]
-    static func kernelVersion(_ release: String) -> [Int] {
-        release.split(whereSeparator: { !$0.isNumber && $0 != "." }).first?
-            .split(separator: ".").compactMap { Int($0) } ?? []
-    }
-}
-
-private func >= (lhs: [Int], rhs: [Int]) -> Bool {
-    for index in 0..<max(lhs.count, rhs.count) {
-        let a = index < lhs.count ? lhs[index] : 0, b = index < rhs.count ? rhs[index] : 0
-        if a != b { return a > b }
-    }
-    return true
 }

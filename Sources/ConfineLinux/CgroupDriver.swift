@@ -133,8 +133,8 @@ public enum CgroupDrivers {
         let mountinfo: String
         let procCgroup: String
         do {
-            mountinfo = try readTextFile(procRoot + "/self/mountinfo")
-            procCgroup = try readTextFile(procRoot + "/self/cgroup")
+            mountinfo = try ProcFS.readText(.current, "mountinfo", root: procRoot)
+            procCgroup = try ProcFS.readText(.current, "cgroup", root: procRoot)
         } catch {
             throw CgroupError(step: "detect cgroup layout", error)
         }
@@ -261,11 +261,4 @@ final class ResettablePeak {
         let value = buffer.withUnsafeBytes { parseLeadingNumber(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
         return writeReset() ? value : nil
     }
-}
-
-/// The running kernel is at least `major.minor` (from `uname -r`, e.g. `6.18.0-1-cloud-amd64`).
-func kernelIsAtLeast(_ major: Int, _ minor: Int) -> Bool {
-    let parts = kernelRelease().split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
-    guard parts.count == 2 else { return false }
-    return (parts[0], parts[1]) >= (major, minor)
 }

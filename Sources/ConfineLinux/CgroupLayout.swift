@@ -52,35 +52,24 @@ public enum CgroupLayoutError: Error, Equatable, Sendable, CustomStringConvertib
 }
 
 public enum CgroupLayoutParser {
-    /// Parses mountinfo text (proc(5)): `id parent major:minor root mountpoint options - fstype source superoptions`.
+    /// The cgroup and cgroup2 mounts in mountinfo text (`MountInfo`), with their v1 controllers.
     public static func mounts(fromMountinfo text: String) -> [CgroupMount] {
-        var mounts: [CgroupMount] = []
-        for line in text.split(separator: "\n") {
-            let fields = line.split(separator: " ")
-            guard let dash = fields.firstIndex(of: "-"), dash >= 6, fields.count >= dash + 3 else { continue }
-            let fsType = String(fields[dash + 1])
-            guard fsType == "cgroup" || fsType == "cgroup2" else { continue }
-            let superOptions = fields[dash + 3].split(separator: ",").map(String.init)
-            let known = ["memory", "cpu", "cpuacct", "cpuset", "pids", "freezer", "blkio", "devices",
-                         "net_cls", "net_prio", "perf_event", "hugetlb", "rdma", "misc"]
-            let controllers = fsType == "cgroup" ? superOptions.filter { known.contains($0) } : []
-            mounts.append(CgroupMount(mountPoint: unescapeMountField(fields[4]), root: unescapeMountField(fields[3]),
-                                      fsType: fsType, controllers: controllers))
+        let known = ["memory", "cpu", "cpuacct", "cpuset", "pids", "freezer", "blkio", "devices",
+                     "net_cls", "net_prio", "perf_event", "hugetlb", "rdma", "misc"]
+        return MountInfo.parse(text).filter(\.isCgroup).map { mount in
+            CgroupMount(mountPoint: mount.mountPoint, root: mount.root, fsType: mount.fsType,
+                        controllers: mount.fsType == "cgroup" ? mount.superOptions.filter { known.contains($0) } : [])
         }
-        return mounts
     }
 
     /// Parses `/proc/self/cgroup`: `id:controllers:path` lines; `0::path` is cgroup v2.
     public static func ownPaths(fromProcCgroup text: String) -> [String: String] {
         var paths: [String: String] = [:]
-        for line in text.split(separator: "\n") {
-            let parts = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
-            guard parts.count == 3 else { continue }
-            let path = String(parts[2])
-            if parts[1].isEmpty {
-                paths[""] = path
+        for membership in ProcFS.parseCgroups(text) {
+            if membership.controllers.isEmpty {
+                paths[""] = membership.path
             } else {
-                for controller in parts[1].split(separator: ",") { paths[String(controller)] = path }
+                for controller in membership.controllers { paths[controller] = membership.path }
             }
         }
         return paths
@@ -105,23 +94,5 @@ public enum CgroupLayoutParser {
             if mount.fsType == "cgroup" && mount.controllers.isEmpty { return false } // name=systemd
             return seen.insert(key).inserted
         }
-    }
-
-    /// mountinfo escapes space, tab, newline and backslash as octal (`\040`).
-    static func unescapeMountField<S: StringProtocol>(_ field: S) -> String {
-        var bytes: [UInt8] = []
-        let source = Array(field.utf8)
-        var index = 0
-        while index < source.count {
-            if source[index] == 92, index + 3 < source.count,
-               let value = UInt8(String(decoding: source[(index + 1)...(index + 3)], as: UTF8.self), radix: 8) {
-                bytes.append(value)
-                index += 4
-            } else {
-                bytes.append(source[index])
-                index += 1
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -22,7 +22,7 @@ public struct ContainmentPlan: Sendable, Equatable {
     public var unknownCapabilities: [String]
 
     /// The plan for `profile`, or nil with the reason when there is none to apply.
-    public static func make(for profile: ResolvedProfile, mountInfo: String? = try? readTextFile("/proc/self/mountinfo"),
+    public static func make(for profile: ResolvedProfile, mountInfo: String? = try? ProcFS.readText(.current, "mountinfo"),
                             isRoot: Bool = geteuid() == 0) -> (plan: ContainmentPlan?, warning: String?) {
         guard profile.containment == true else { return (nil, nil) }
         guard isRoot else {
@@ -45,15 +45,9 @@ public struct ContainmentPlan: Sendable, Equatable {
 
     /// Every cgroup and cgroup2 mount in `/proc/self/mountinfo`, with the flags it carries.
     static func cgroupMounts(_ mountInfo: String) -> [ReadOnlyMount] {
-        var mounts: [ReadOnlyMount] = []
-        for line in mountInfo.split(separator: "\n") {
-            // id parent major:minor root mountpoint options [optional fields] - fstype source superoptions
-            let fields = line.split(separator: " ")
-            guard let separator = fields.firstIndex(of: "-"), separator + 1 < fields.count, fields.count > 5 else { continue }
-            let type = fields[separator + 1]
-            guard type == "cgroup" || type == "cgroup2" else { continue }
+        MountInfo.parse(mountInfo).filter(\.isCgroup).map { mount in
             var flags: UInt = 0
-            for option in fields[5].split(separator: ",") {
+            for option in mount.options {
                 switch option {
                 case "nosuid": flags |= UInt(MS_NOSUID)
                 case "nodev": flags |= UInt(MS_NODEV)
@@ -65,25 +59,8 @@ public struct ContainmentPlan: Sendable, Equatable {
                 default: break
                 }
             }
-            mounts.append(ReadOnlyMount(path: unescapeMountPath(fields[4]), flags: flags))
+            return ReadOnlyMount(path: mount.mountPoint, flags: flags)
         }
-        return mounts
-    }
-
-    /// mountinfo writes space, tab, newline and backslash as \ooo.
-    static func unescapeMountPath(_ field: Substring) -> String {
-        var bytes: [UInt8] = []
-        var utf8 = Array(field.utf8)[...]
-        while let byte = utf8.popFirst() {
-            if byte == UInt8(ascii: "\\"), utf8.count >= 3,
-               let value = UInt8(String(decoding: utf8.prefix(3), as: UTF8.self), radix: 8) {
-                bytes.append(value)
-                utf8 = utf8.dropFirst(3)
-            } else {
-                bytes.append(byte)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// What the report lists as applied.

@@ -127,25 +127,18 @@ public final class ContainmentGuard {
 
     /// A process is in the run when one of its /proc/<pid>/cgroup paths is the run's group (or below it).
     func isMember(_ pid: Int32) -> Bool {
-        guard let text = try? readTextFile("/proc/\(pid)/cgroup") else { return false }
-        for line in text.split(separator: "\n") {
-            let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
-            guard fields.count == 3 else { continue }
-            let path = String(fields[2])
-            if groupPaths.contains(path) || groupPaths.contains(where: { path.hasPrefix($0 + "/") }) { return true }
+        guard let memberships = try? ProcFS.cgroups(.pid(pid)) else { return false }
+        return memberships.contains { membership in
+            groupPaths.contains(membership.path) || groupPaths.contains(where: { membership.path.hasPrefix($0 + "/") })
         }
-        return false
     }
 
     private func processGroup(of pid: Int32) -> Int32? {
-        guard let stat = try? readTextFile("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return nil }
-        // after "comm)": state ppid pgrp
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        return fields.count > 2 ? Int32(fields[2]) : nil
+        (try? ProcFS.stat(.pid(pid)))?.processGroup
     }
 
     private func commandName(_ pid: Int32) -> String? {
-        (try? readTextFile("/proc/\(pid)/comm"))?.trimmingWhitespace()
+        try? ProcFS.comm(.pid(pid))
     }
 
     /// prlimit64(pid, resource, new, old) with a new limit: recorded when it raises a hard limit.
@@ -216,12 +209,5 @@ public final class ContainmentGuard {
         var buffer = [UInt8](repeating: 0, count: count)
         let read = buffer.withUnsafeMutableBytes { confine_read_process_memory(pid, $0.baseAddress, UInt(address), UInt(count)) }
         return read == count ? buffer : nil
-    }
-
-    private func readLink(_ path: String) -> String? {
-        var buffer = [CChar](repeating: 0, count: 4097)
-        let length = readlink(path, &buffer, 4096)
-        guard length > 0 else { return nil }
-        return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

@@ -22,8 +22,7 @@ public enum Doctor {
     public static func run(parentOverride: String? = nil) -> [DoctorCheck] {
         var checks: [DoctorCheck] = []
         let release = kernelRelease()
-        let version = release.split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
-        let atLeast = { (major: Int, minor: Int) in version.count == 2 && (version[0], version[1]) >= (major, minor) }
+        let atLeast = kernelIsAtLeast
         checks.append(DoctorCheck(name: "kernel", status: atLeast(5, 7) ? .ok : .warn,
                                   detail: "Linux \(release)" + (atLeast(5, 7) ? "" : ": before 5.7, no clone3 into a cgroup; before 5.0, no seccomp user notification"),
                                   fix: atLeast(5, 7) ? nil : "a 5.7 or newer kernel"))
@@ -102,7 +101,7 @@ public enum Doctor {
         do {
             let spawned = try Spawner.spawn(request)
             var status: Int32 = 0
-            while waitpid(spawned.pid, &status, 0) < 0 && errno == EINTR {}
+            _ = retryingEINTR { waitpid(spawned.pid, &status, 0) }
         } catch {
             netns = DoctorCheck(name: "network namespaces", status: .warn, detail: "\(error): --network none and allow-lists are unavailable",
                                 fix: "run as root (CAP_SYS_ADMIN), or allow unprivileged user namespaces")

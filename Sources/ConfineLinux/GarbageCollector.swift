@@ -68,10 +68,8 @@ public struct GarbageCollector {
     static func isRunningConfine(_ pid: Int32) -> Bool {
         if pid == getpid() { return true }
         guard kill(pid, 0) == 0 || errno == EPERM else { return false }
-        // /proc/<pid>/stat: "pid (comm) state ..."; a zombie confine is not running.
-        guard let stat = try? readTextFile("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return false }
-        let comm = stat[stat.index(after: stat.firstIndex(of: "(") ?? stat.startIndex)..<close]
-        let state = stat[close...].dropFirst(2).first
-        return comm == "confine" && state != "Z"
+        // A zombie confine is not running.
+        guard let stat = try? ProcFS.stat(.pid(pid)) else { return false }
+        return stat.comm == "confine" && stat.state != "Z"
     }
 }

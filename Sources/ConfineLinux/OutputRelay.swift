@@ -59,9 +59,8 @@ public final class OutputRelay {
     /// Reads what is available, passes it on, and calls `line` for each complete line.
     public func drain(_ line: (Substring) -> Void) {
         while !isClosed {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            let count = chunk.withUnsafeMutableBytes { buffer in retryingEINTR { read(fd, buffer.baseAddress, buffer.count) } }
             if count < 0 {
-                if errno == EINTR { continue }
                 // A pseudo-terminal whose last writer closed reads EIO, not EOF.
                 guard errno == EIO else { return }
             }
@@ -105,9 +104,8 @@ public final class OutputRelay {
     private func passOn(_ count: Int) {
         var offset = 0
         while offset < count {
-            let written = chunk.withUnsafeBytes { write(destination, $0.baseAddress! + offset, count - offset) }
+            let written = chunk.withUnsafeBytes { buffer in retryingEINTR { write(destination, buffer.baseAddress! + offset, count - offset) } }
             if written < 0 {
-                if errno == EINTR { continue }
                 if errno == EAGAIN {
                     var ready = pollfd(fd: destination, events: Int16(POLLOUT), revents: 0)
                     _ = poll(&ready, 1, 100)

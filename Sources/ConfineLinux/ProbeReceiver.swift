@@ -87,11 +87,8 @@ public final class ProbeReceiver {
     /// Reads every datagram waiting, handing each validated one to `visit` (valid only during the call).
     public func drain(_ visit: (ProbeWire.View) -> Void) {
         while true {
-            let count = recv(fd, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT | MSG_TRUNC))
-            if count < 0 {
-                if errno == EINTR { continue }
-                return
-            }
+            let count = retryingEINTR { recv(fd, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT | MSG_TRUNC)) }
+            if count < 0 { return }
             datagrams += 1
             guard count <= buffer.count else {
                 noteMalformed("datagram of \(count) bytes is larger than \(buffer.count)")

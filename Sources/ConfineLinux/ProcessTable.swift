@@ -143,30 +143,20 @@ struct ProcessTable {
 
     /// `/proc/<pid>/cmdline`, NULs as spaces; the kernel's `comm` for kernel threads and zombies.
     static func readCommandLine(_ pid: Int32) -> String? {
-        if let text = try? readTextFile("/proc/\(pid)/cmdline"), !text.isEmpty {
-            var line = String(text.map { $0 == "\0" ? " " : $0 })
-            while line.hasSuffix(" ") { line.removeLast() }
-            return line
-        }
-        if let comm = try? readTextFile("/proc/\(pid)/comm") { return comm.trimmingWhitespace() }
-        return nil
+        (try? ProcFS.commandLine(.pid(pid))) ?? (try? ProcFS.comm(.pid(pid)))
     }
 
     private mutating func residentBytes(_ pid: Int32) -> UInt64 {
-        // statm: "size resident shared ..." in pages.
         var fd = statmFiles[pid] ?? -1
         if fd < 0 {
-            fd = retryingEINTR { open("/proc/\(pid)/statm", O_RDONLY | O_CLOEXEC) }
+            fd = retryingEINTR { open(ProcFS.path(.pid(pid), "statm"), O_RDONLY | O_CLOEXEC) }
             guard fd >= 0 else { return 0 }
             statmFiles[pid] = fd
         }
         return statmBuffer.withUnsafeMutableBytes { raw -> UInt64 in
             let count = retryingEINTR { pread(fd, raw.baseAddress, raw.count, 0) }
             guard count > 0 else { return 0 }
-            let bytes = UnsafeRawBufferPointer(rebasing: raw[0..<count])
-            guard let space = bytes.firstIndex(of: 32) else { return 0 }
-            let resident = UnsafeRawBufferPointer(rebasing: bytes[(space + 1)...])
-            return (parseLeadingNumber(resident) ?? 0) * pageSize
+            return (ProcFS.residentPages(inStatm: UnsafeRawBufferPointer(rebasing: raw[0..<count])) ?? 0) * pageSize
         }
     }
 }

@@ -240,9 +240,5 @@ final class SeccompListener {
 
 /// The thread group of a thread id (`Tgid:` in /proc/<tid>/status).
 func threadGroup(of tid: Int32) -> Int32 {
-    guard let status = try? readTextFile("/proc/\(tid)/status") else { return tid }
-    for line in status.split(separator: "\n") where line.hasPrefix("Tgid:") {
-        return Int32(line.dropFirst(5).trimmingWhitespace()) ?? tid
-    }
-    return tid
+    (try? ProcFS.statusField("Tgid", of: .pid(tid))).flatMap { Int32(exactly: $0) } ?? tid
 }

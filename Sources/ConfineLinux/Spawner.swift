@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CConfineSpawn
+import ConfineCore
 
 /// What to start and how: everything prepared in the parent before fork.
 public struct SpawnRequest: Sendable {

@@ -22,7 +22,9 @@ public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 }
 
-/// Runs `body` until it stops failing with EINTR. The one place EINTR is retried.
+/// Runs `body` until it stops failing with EINTR: the one place EINTR is retried (in Swift;
+/// ConfineProbe, which cannot depend on ConfineLinux, has its own). On failure `errno` still
+/// holds the call's error, for callers that look at others (EAGAIN, EIO) afterwards.
 @inline(__always)
 func retryingEINTR<T: BinaryInteger>(_ body: () -> T) -> T {
     while true {
@@ -30,18 +32,6 @@ func retryingEINTR<T: BinaryInteger>(_ body: () -> T) -> T {
         if result == -1 && errno == EINTR { continue }
         return result
     }
-}
-
-/// Symbolic errno names for messages (`EBUSY`), falling back to the number.
-public func errnoName(_ code: Int32) -> String {
-    let names: [Int32: String] = [
-        EPERM: "EPERM", ENOENT: "ENOENT", ESRCH: "ESRCH", EINTR: "EINTR", EIO: "EIO", E2BIG: "E2BIG",
-        ENOEXEC: "ENOEXEC", EBADF: "EBADF", ECHILD: "ECHILD", EAGAIN: "EAGAIN", ENOMEM: "ENOMEM",
-        EACCES: "EACCES", EFAULT: "EFAULT", EBUSY: "EBUSY", EEXIST: "EEXIST", ENOTDIR: "ENOTDIR",
-        EISDIR: "EISDIR", EINVAL: "EINVAL", EMFILE: "EMFILE", ENOSPC: "ENOSPC", EROFS: "EROFS",
-        ENOTEMPTY: "ENOTEMPTY", ENOSYS: "ENOSYS", EOPNOTSUPP: "EOPNOTSUPP", ENODEV: "ENODEV",
-    ]
-    return names[code] ?? "errno \(code)"
 }
 
 /// Reads a whole (small) file: procfs, cgroupfs. `open(2)` + `read(2)`.
@@ -100,6 +90,15 @@ public func fileExists(_ path: String) -> Bool {
 public func isDirectory(_ path: String) -> Bool {
     var info = stat()
     return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+}
+
+/// Where the symbolic link `path` points (`readlink(2)`, up to 4096 bytes); nil when it is not
+/// a link or cannot be read.
+func readLink(_ path: String) -> String? {
+    var buffer = [CChar](repeating: 0, count: 4097)
+    let length = readlink(path, &buffer, 4096)
+    guard length > 0 else { return nil }
+    return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
 /// Names in a directory, without `.` and `..`. `opendir(3)` + `readdir(3)`.
@@ -165,6 +164,6 @@ public func runToCompletion(_ arguments: [String]) throws(SystemError) -> Int32 
     let spawned = posix_spawn(&pid, arguments[0], nil, nil, argv.pointers, environ)
     guard spawned == 0 else { throw SystemError("posix_spawn", path: arguments[0], errno: spawned) }
     var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    _ = retryingEINTR { waitpid(pid, &status, 0) }
     return status
 }

@@ -202,7 +202,7 @@ final class TestWatcher {
         switch event {
         case .exec(let pid):
             guard let line = command(pid), let name = Self.parallelXCTestName(line) else { return }
-            testProcesses[pid] = .some(KeptOpenFile("/proc/\(pid)/status", capacity: 4096))
+            testProcesses[pid] = .some(KeptOpenFile(ProcFS.path(.pid(pid), "status"), capacity: 4096))
             processTestNames.insert(name)
             ledger.testStarted(key: "pid:\(pid)", name: name, source: .xctest, pid: pid, at: now(),
                                memoryBytes: sample.memoryBytes, cpuNanos: sample.cpuUsageNanos, attribution: .process)
@@ -237,10 +237,7 @@ final class TestWatcher {
     /// The kernel keeps each process's RSS high-water mark (`VmHWM`): one read after the peak finds it.
     private func readHighWaterMark(_ pid: Int32) {
         guard let file = testProcesses[pid] ?? nil, let bytes = file.read(),
-              let range = bytes.firstRange(of: Array("VmHWM:".utf8)) else { return }
-        let rest = UnsafeRawBufferPointer(rebasing: bytes[range.upperBound...])
-        guard let digits = rest.firstIndex(where: { $0 >= 0x30 && $0 <= 0x39 }),
-              let kilobytes = parseLeadingNumber(UnsafeRawBufferPointer(rebasing: rest[digits...])) else { return }
+              let kilobytes = ProcFS.statusField("VmHWM", in: bytes) else { return }
         ledger.processSample(key: "pid:\(pid)", rssBytes: kilobytes * 1024)
     }
 

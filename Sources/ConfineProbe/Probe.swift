@@ -176,12 +176,10 @@ public final class ProbeSink: @unchecked Sendable {
         let sent = datagram.withUnsafeBytes { raw in
             withUnsafePointer(to: &address) { pointer in
                 pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
-                    var result: Int
-                    repeat {
-                        result = sendto(socket, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL), socketAddress,
-                                        socklen_t(MemoryLayout<sockaddr_un>.size))
-                    } while result < 0 && errno == EINTR
-                    return result
+                    retryingEINTR {
+                        sendto(socket, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL), socketAddress,
+                               socklen_t(MemoryLayout<sockaddr_un>.size))
+                    }
                 }
             }
         }
@@ -322,4 +320,14 @@ final class ThreadBuffer: @unchecked Sendable {
             return taken
         }
     }
+}
+
+/// Runs `body` until it stops failing with EINTR: this library's one place EINTR is retried.
+/// ConfineProbe is linked into targets and depends on nothing, so it cannot share ConfineLinux's
+/// `retryingEINTR` (Syscalls.swift).
+@inline(__always)
+private func retryingEINTR(_ body: () -> Int) -> Int {
+    var result: Int
+    repeat { result = body() } while result < 0 && errno == EINTR
+    return result
 }

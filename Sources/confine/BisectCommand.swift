@@ -133,7 +133,7 @@ struct BisectMemory: ParsableCommand {
 
     /// One step: `confine run` (this very binary) with the limit, no swap, quiet, its report at `report`.
     func confineRun(limit: UInt64?, report: String) throws -> RunReport {
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let executable = executablePath()
         var argv = [executable, "run", "--quiet", "--report", report]
         if let profile { argv += ["--profile", profile] }
         argv += limit.map { ["--memory", String($0), "--swap", "0"] } ?? ["--memory", String(UInt64(1) << 50), "--swap", "0"]

@@ -12,8 +12,7 @@ enum BuiltinProfiles {
         if let variable = ProcessInfo.processInfo.environment["CONFINE_PROFILES"] {
             directories += variable.split(separator: ":").map(String.init)
         }
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-            ?? CommandLine.arguments[0]
+        let executable = executablePath()
         var directory = (executable as NSString).deletingLastPathComponent
         directories.append(directory + "/../share/confine/profiles")
         while directory.count > 1 {
@@ -54,8 +53,7 @@ enum PythonSupport {
     static func directory() -> String? {
         var candidates: [String] = []
         if let variable = ProcessInfo.processInfo.environment["CONFINE_PYTHON"] { candidates.append(variable) }
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-            ?? CommandLine.arguments[0]
+        let executable = executablePath()
         var directory = (executable as NSString).deletingLastPathComponent
         candidates.append(((directory + "/../share/confine/python") as NSString).standardizingPath)
         while directory.count > 1 {

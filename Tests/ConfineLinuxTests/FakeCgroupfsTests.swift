@@ -73,7 +73,7 @@ final class FakeCgroupfsTests: XCTestCase {
         let memory = try XCTUnwrap(legacy.mounts.first { $0.controllers == ["memory"] })
         XCTAssertEqual(legacy.ownDirectory(in: memory, ownPath: "/docker/abc/inner"), "/sys/fs/cgroup/memory/inner")
         XCTAssertThrowsError(try CgroupLayoutParser.placement(mountinfo: "", procCgroup: ""))
-        XCTAssertEqual(CgroupLayoutParser.unescapeMountField("/a\\040b"), "/a b")
+        XCTAssertEqual(MountInfo.unescape("/a\\040b"), "/a b")
     }
 
     // MARK: v1

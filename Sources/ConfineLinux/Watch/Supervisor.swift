@@ -216,9 +216,7 @@ public final class Supervisor {
 
     /// confine's own peak RSS (this process's `VmHWM`, not inherited from whoever exec'd it) and CPU time.
     static func ownCost() -> RunReport.SupervisorCost? {
-        guard let status = try? readTextFile("/proc/self/status"),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-              let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ UInt64($0) }) else { return nil }
+        guard let kilobytes = try? ProcFS.statusField("VmHWM", of: .current) else { return nil }
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6

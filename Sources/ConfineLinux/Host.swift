@@ -1,0 +1,37 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ConfineCore
+
+// The host confine runs on: its kernel, its clock, its own executable.
+
+/// The running kernel's release (`uname -r`, e.g. `6.18.0-1-cloud-amd64`), from `uname(2)`'s
+/// `release` field: for the report's `host.kernel` and seccomp's `minKernel`. `KernelVersion`
+/// parses it.
+public func kernelRelease() -> String {
+    var name = utsname()
+    uname(&name)
+    return withUnsafeBytes(of: name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+}
+
+/// The running kernel is at least `major.minor` (`KernelVersion` of `kernelRelease()`); false
+/// when the release holds no version.
+func kernelIsAtLeast(_ major: Int, _ minor: Int) -> Bool {
+    KernelVersion(release: kernelRelease()).map { $0 >= KernelVersion(major, minor) } ?? false
+}
+
+/// Now as RFC 3339 UTC (`2026-11-22T10:54:49Z`), the report's `startedAt`: `time(2)`, whole seconds.
+public func rfc3339Now() -> String {
+    var now = time(nil)
+    var parts = tm()
+    gmtime_r(&now, &parts)
+    var buffer = [CChar](repeating: 0, count: 32)
+    let count = strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%SZ", &parts)
+    return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+/// This binary's absolute path: the `/proc/self/exe` link (proc(5)), read with `readlink(2)`;
+/// `argv[0]` when it cannot be read.
+public func executablePath() -> String {
+    readLink("/proc/self/exe") ?? CommandLine.arguments[0]
+}
