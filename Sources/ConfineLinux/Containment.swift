@@ -22,8 +22,7 @@ public struct ContainmentPlan: Sendable, Equatable {
     public var unknownCapabilities: [String]
 
     /// The plan for `profile`, or nil with the reason when there is none to apply.
-    public static func make(for profile: ResolvedProfile, mountInfo: String? = try? ProcFS.readText(.current, "mountinfo"),
-                            isRoot: Bool = geteuid() == 0) -> (plan: ContainmentPlan?, warning: String?) {
+    public static func make(for profile: ResolvedProfile, mountInfo: String?, isRoot: Bool) -> (plan: ContainmentPlan?, warning: String?) {
         guard profile.containment == true else { return (nil, nil) }
         guard isRoot else {
             return (nil, "containment: not root, so the target keeps confine's capabilities and a writable cgroup filesystem")

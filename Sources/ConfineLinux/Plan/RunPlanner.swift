@@ -53,7 +53,7 @@ public struct PlanHost: Sendable {
 
     /// This machine, as confine runs on it.
     public static func current() -> PlanHost {
-        PlanHost(isRoot: geteuid() == 0, mountInfo: try? readTextFile("/proc/self/mountinfo"), kernelRelease: ConfineLinux.kernelRelease(),
+        PlanHost(isRoot: geteuid() == 0, mountInfo: try? ProcFS.readText(.current, "mountinfo"), kernelRelease: ConfineLinux.kernelRelease(),
                  seccompCacheDirectory: SeccompCompiler.defaultCacheDirectory(),
                  resolveEndpoints: { endpoints throws(NetworkResolutionError) in try NetworkAllowList.resolve(endpoints) })
     }
