@@ -11,6 +11,21 @@ public enum Outcome: String, Codable, Sendable {
     case budgetExceeded = "budget_exceeded"
 }
 
+/// A closed set the report writes as one of its raw strings. Decoding any other string fails
+/// with the JSON path and the values expected (`ReportFiles` shows them as `at: reason`).
+public protocol ReportValue: RawRepresentable<String>, CaseIterable, Codable, Sendable {}
+
+extension ReportValue {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let value = Self(rawValue: text) else {
+            throw ReportJSON.unknownValue(text, expected: Self.allCases.map(\.rawValue), codingPath: decoder.codingPath)
+        }
+        self = value
+    }
+}
+
 /// The run report, schema version 2. Written on every outcome.
 public struct RunReport: Codable, Sendable, Equatable {
     /// 2 added `tests`, `functions`, `probe`, and the test running at each denial and network attempt.
