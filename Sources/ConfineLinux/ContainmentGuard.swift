@@ -88,7 +88,7 @@ public final class ContainmentGuard {
     func escapeAttempts(from violations: [RunReport.SeccompViolation]) -> [RunReport.ContainmentAttempt] {
         violations.filter { Self.escapeSyscalls.contains($0.syscall) }.map { violation in
             var attempt = RunReport.ContainmentAttempt(
-                syscall: violation.syscall, target: violation.count > 1 ? "\(violation.count) calls" : "1 call", verdict: "refused",
+                syscall: violation.syscall, target: violation.count > 1 ? "\(violation.count) calls" : "1 call", verdict: .refused,
                 errnoName: violation.errnoName, why: "the seccomp profile denies it (a container has no CAP_SYS_ADMIN)",
                 pid: violation.pid, command: violation.command, atSeconds: violation.firstSeconds)
             attempt.test = violation.test
@@ -105,11 +105,11 @@ public final class ContainmentGuard {
     }
 
     private func refuse(_ syscall: String, _ target: String, _ error: Int32, _ why: String, _ tgid: Int32, _ time: Double) -> Answer {
-        record(syscall, target, verdict: "refused", errno: error, why: why, tgid: tgid, at: time)
+        record(syscall, target, verdict: .refused, errno: error, why: why, tgid: tgid, at: time)
         return .refuse(error)
     }
 
-    private func record(_ syscall: String, _ target: String, verdict: String, errno: Int32?, why: String, tgid: Int32, at time: Double) {
+    private func record(_ syscall: String, _ target: String, verdict: RunReport.ContainmentAttempt.Verdict, errno: Int32?, why: String, tgid: Int32, at time: Double) {
         guard attempts.count < Self.maximumAttempts else {
             unlisted += 1
             return
@@ -154,7 +154,7 @@ public final class ContainmentGuard {
         guard confine_prlimit(pid == 0 ? tgid : pid, resource, nil, &current) == 0, newHard > UInt64(current.rlim_max) else { return .proceed }
         let name = Self.resourceNames[resource] ?? "resource \(resource)"
         record("prlimit64", "\(name) hard limit \(UInt64(current.rlim_max)) → \(newHard == UInt64.max ? "unlimited" : "\(newHard)")",
-               verdict: "kernel", errno: keepsSysResource ? nil : EPERM,
+               verdict: .kernel, errno: keepsSysResource ? nil : EPERM,
                why: keepsSysResource ? "the profile keeps CAP_SYS_RESOURCE" : "raising a hard limit needs CAP_SYS_RESOURCE, which a container lacks",
                tgid: tgid, at: time)
         return .proceed
@@ -177,11 +177,11 @@ public final class ContainmentGuard {
         }
         if readOnlyPrefixes.contains(where: { path == $0 || path.hasPrefix($0 + "/") }) {
             let isCgroup = !path.hasPrefix("/proc/")
-            record(syscall, path, verdict: "kernel", errno: EROFS,
+            record(syscall, path, verdict: .kernel, errno: EROFS,
                    why: isCgroup ? "the cgroup filesystems are read-only for the target, as in a container"
                                  : "read-only for the target, as in a container", tgid: tgid, at: time)
         } else if path.hasPrefix("/proc/"), path.hasSuffix("/oom_score_adj") || path.hasSuffix("/oom_adj") {
-            record(syscall, path, verdict: "kernel", errno: keepsSysResource ? nil : EACCES,
+            record(syscall, path, verdict: .kernel, errno: keepsSysResource ? nil : EACCES,
                    why: keepsSysResource ? "the profile keeps CAP_SYS_RESOURCE"
                                          : "lowering an OOM score needs CAP_SYS_RESOURCE, which a container lacks (raising it is allowed)",
                    tgid: tgid, at: time)

@@ -17,7 +17,7 @@ final class SeccompListener {
     struct Key: Hashable {
         var pid: Int32
         var syscall: String
-        var action: String
+        var action: SeccompAction.Kind
     }
 
     struct Record {
@@ -112,7 +112,7 @@ final class SeccompListener {
             }
             _ = seccomp_notify_respond(fd, response)
 
-            let key = Key(pid: tgid, syscall: name, action: actionName(verdict))
+            let key = Key(pid: tgid, syscall: name, action: verdict.kind)
             let now = time()
             if records[key] == nil {
                 records[key] = Record(first: now, last: now, errno: errnoValue)
@@ -163,7 +163,7 @@ final class SeccompListener {
             if attempts.count < Self.maximumAttempts {
                 attempts.append((RunReport.NetworkAttempt(
                     address: destination.address, port: Int(destination.port), protocol: socketType,
-                    verdict: allowed ? "allowed" : "refused", syscall: syscall, pid: tgid, command: "?",
+                    verdict: allowed ? .allowed : .refused, syscall: syscall, pid: tgid, command: "?",
                     atSeconds: (time * 1000).rounded() / 1000), tgid))
             } else {
                 droppedAttempts += 1
@@ -222,18 +222,6 @@ final class SeccompListener {
                 errnoName: record.errno.map(errnoName), pid: key.pid, command: commandOf(key.pid) ?? "?",
                 count: record.count, firstSeconds: (record.first * 1000).rounded() / 1000,
                 lastSeconds: (record.last * 1000).rounded() / 1000)
-        }
-    }
-
-    private func actionName(_ action: SeccompAction) -> String {
-        switch action {
-        case .allow: return "allow"
-        case .errno: return "errno"
-        case .killThread: return "kill_thread"
-        case .killProcess: return "kill_process"
-        case .trap: return "trap"
-        case .log: return "log"
-        case .notify: return "notify"
         }
     }
 }

@@ -90,7 +90,7 @@ public final class Supervisor {
         let startedAt = rfc3339Now()
         var facts = RunFacts(timeoutSeconds: plan.profile.timeoutSeconds)
         var mainPid: Int32 = 0
-        var joinMethod: String?
+        var joinMethod: RunReport.Host.JoinMethod?
 
         // Become the reaper of the target's orphans (daemons it starts), so none outlives us
         // unnoticed and zombies are collected.
@@ -238,13 +238,13 @@ public final class Supervisor {
         let report = RunReport(
             confineVersion: plan.confineVersion, outcome: verdict.outcome, exitCode: verdict.exitCode,
             reason: verdict.reason, command: plan.arguments, profile: profile,
-            host: .init(kernel: kernelRelease(), cgroupLayout: driver.kind.rawValue, cgroups: kernelPaths,
+            host: .init(kernel: kernelRelease(), cgroupLayout: driver.kind, cgroups: kernelPaths,
                         cpuCount: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), joinMethod: joinMethod),
             startedAt: startedAt, durationSeconds: duration, mainProcess: mainProcess,
             setupError: facts.setupFailure,
             memory: .init(limitBytes: appliedLimit ?? profile.memoryBytes, swapLimitBytes: profile.swapBytes,
                           peakBytes: useSamplesForPeak ? samplePeakMemory : kernelPeak!.bytes,
-                          peakSource: useSamplesForPeak ? "samples" : kernelPeak!.source,
+                          peakSource: useSamplesForPeak ? .samples : kernelPeak!.source,
                           last: lastSample == CgroupSample() ? nil : MemoryBreakdown(
                               anonBytes: lastSample.anonBytes, fileBytes: lastSample.fileBytes,
                               kernelBytes: lastSample.kernelBytes, shmemBytes: lastSample.shmemBytes),
@@ -255,7 +255,7 @@ public final class Supervisor {
                        throttledPeriods: max(finalSample.throttledPeriods, lastSample.throttledPeriods),
                        throttledSeconds: Double(max(finalSample.throttledNanos, lastSample.throttledNanos)) / 1e9),
             pids: .init(limit: profile.pids, peak: pidsPeak ?? samplePeakPids,
-                        peakSource: pidsPeak == nil ? "samples" : "pids.peak", forkFailures: forkFailures),
+                        peakSource: pidsPeak == nil ? .samples : .pidsPeak, forkFailures: forkFailures),
             oomKills: oomKills, processes: processSummaries(), seccomp: seccompSection(), network: networkSection(),
             warnings: warnings)
         let finishedContainment = containmentSection(seccomp: report.seccomp)
@@ -427,7 +427,7 @@ public final class Supervisor {
             kills.append(.init(pid: event.pid, command: processes.command(of: event.pid) ?? event.task,
                                atSeconds: min(max(0, (at * 1000).rounded() / 1000), endedAt),
                                usageBytes: event.usageBytes, limitBytes: event.limitBytes ?? plan.profile.memoryBytes,
-                               mainProcess: event.pid == mainPid, source: "kernel-log"))
+                               mainProcess: event.pid == mainPid, source: .kernelLog))
         }
         if kills.count < count {
             let named = Set(kills.map(\.pid))
@@ -435,12 +435,12 @@ public final class Supervisor {
                 kills.append(.init(pid: candidate.pid, command: processes.command(of: candidate.pid) ?? "?",
                                    atSeconds: (candidate.at * 1000).rounded() / 1000, usageBytes: nil,
                                    limitBytes: plan.profile.memoryBytes, mainProcess: candidate.pid == mainPid,
-                                   source: "process-exit"))
+                                   source: .processExit))
             }
         }
         while kills.count < count {
             kills.append(.init(pid: 0, command: "unknown", atSeconds: endedAt, usageBytes: nil,
-                               limitBytes: plan.profile.memoryBytes, mainProcess: false, source: "counter"))
+                               limitBytes: plan.profile.memoryBytes, mainProcess: false, source: .counter))
         }
         return kills.sorted { $0.atSeconds < $1.atSeconds }
     }
@@ -448,7 +448,7 @@ public final class Supervisor {
     private func seccompSection() -> RunReport.Seccomp? {
         guard let filter = plan.seccomp, !plan.seccompForNetworkOnly else { return nil }
         return RunReport.Seccomp(
-            profile: plan.profile.seccomp ?? "custom", defaultAction: "\(filter.profile.defaultAction)",
+            profile: plan.profile.seccomp ?? "custom", defaultAction: filter.profile.defaultAction,
             rules: filter.profile.rules.count, instructions: filter.instructionCount,
             violations: (seccompListener?.violations(commandOf: { processes.command(of: $0) }) ?? []).map { violation in
                 var violation = violation

@@ -257,14 +257,14 @@ extension RunReport {
         return RunReport(
             confineVersion: plan.confineVersion, outcome: verdict.outcome, exitCode: verdict.exitCode,
             reason: verdict.reason, command: plan.arguments, profile: plan.profile,
-            host: .init(kernel: kernelRelease(), cgroupLayout: "unknown", cgroups: [:],
+            host: .init(kernel: kernelRelease(), cgroupLayout: .unknown, cgroups: [:],
                         cpuCount: ProcessInfo.processInfo.activeProcessorCount),
             startedAt: rfc3339Now(), durationSeconds: 0, mainProcess: nil,
             setupError: failure,
             memory: .init(limitBytes: plan.profile.memoryBytes, swapLimitBytes: plan.profile.swapBytes, peakBytes: 0,
-                          peakSource: "none", last: nil, timeline: [], timelineResolutionSeconds: 0),
+                          peakSource: .none, last: nil, timeline: [], timelineResolutionSeconds: 0),
             cpu: .init(limitCpus: plan.profile.cpus, usageSeconds: 0, periods: 0, throttledPeriods: 0, throttledSeconds: 0),
-            pids: .init(limit: plan.profile.pids, peak: 0, peakSource: "none", forkFailures: nil),
+            pids: .init(limit: plan.profile.pids, peak: 0, peakSource: .none, forkFailures: nil),
             oomKills: [], processes: [], warnings: [])
     }
 }

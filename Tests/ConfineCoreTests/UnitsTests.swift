@@ -99,15 +99,15 @@ final class ReportTests: XCTestCase {
         let report = RunReport(
             confineVersion: "test", outcome: .oomKilled, exitCode: 137, reason: "the main process was OOM-killed by the kernel",
             command: ["python3", "-c", "x"], profile: ResolvedProfile(spec: spec, chain: ["cli"]),
-            host: .init(kernel: "6.1", cgroupLayout: "unified", cgroups: ["unified": "/confine-1-a"], cpuCount: 2),
+            host: .init(kernel: "6.1", cgroupLayout: .unified, cgroups: ["unified": "/confine-1-a"], cpuCount: 2),
             startedAt: "2026-01-01T00:00:00Z", durationSeconds: 1.5, mainProcess: .init(pid: 42, signal: 9, signalName: "SIGKILL"),
             setupError: nil,
-            memory: .init(limitBytes: 64 << 20, swapLimitBytes: 0, peakBytes: 64 << 20, peakSource: "memory.peak",
+            memory: .init(limitBytes: 64 << 20, swapLimitBytes: 0, peakBytes: 64 << 20, peakSource: .memoryPeak,
                           last: nil, timeline: [], timelineResolutionSeconds: 0.01),
             cpu: .init(limitCpus: nil, usageSeconds: 1, periods: 0, throttledPeriods: 0, throttledSeconds: 0),
-            pids: .init(limit: nil, peak: 1, peakSource: "pids.peak", forkFailures: nil),
+            pids: .init(limit: nil, peak: 1, peakSource: .pidsPeak, forkFailures: nil),
             oomKills: [.init(pid: 42, command: "python3 -c x", atSeconds: 1.4, usageBytes: 64 << 20, limitBytes: 64 << 20,
-                             mainProcess: true, source: "kernel-log")],
+                             mainProcess: true, source: .kernelLog)],
             processes: [], warnings: [])
         let decoded = try RunReport.decode(try report.jsonData())
         XCTAssertEqual(decoded, report)
