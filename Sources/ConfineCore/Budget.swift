@@ -71,40 +71,47 @@ public enum BudgetLevel: String, Codable, Sendable {
     case warn
 }
 
+/// How a budget's limit bounds the measured value (the profile's `p95 < 2ms`, `400Mi`).
+public enum BudgetComparison: String, ReportValue {
+    /// `<`: the value must stay below the limit.
+    case lessThan = "<"
+    /// `<=`: the value may reach the limit (a bare value in the profile).
+    case atMost = "<="
+}
+
 /// One limit: `p95 < 2ms`, `peak_rss <= 400Mi` (a bare value means "at most").
 public struct BudgetThreshold: Codable, Sendable, Equatable {
     public var metric: BudgetMetric
-    /// `<` or `<=`.
-    public var comparison: String
+    public var comparison: BudgetComparison
     public var limit: Double
     public var level: BudgetLevel
 
-    public init(metric: BudgetMetric, comparison: String = "<=", limit: Double, level: BudgetLevel = .fail) {
+    public init(metric: BudgetMetric, comparison: BudgetComparison = .atMost, limit: Double, level: BudgetLevel = .fail) {
         self.metric = metric
         self.comparison = comparison
         self.limit = limit
         self.level = level
     }
 
-    public func holds(_ value: Double) -> Bool { comparison == "<" ? value < limit : value <= limit }
+    public func holds(_ value: Double) -> Bool { comparison == .lessThan ? value < limit : value <= limit }
 
     /// `p95 < 2.0ms`.
-    public var description: String { "\(metric.rawValue) \(comparison) \(metric.format(limit))" }
+    public var description: String { "\(metric.rawValue) \(comparison.rawValue) \(metric.format(limit))" }
 
     /// `p95<2ms`, `< 20%`, `400Mi` (the metric known from the key): the comparison and the limit.
-    public static func parse(metric: BudgetMetric, _ text: String) throws(UnitError) -> (String, Double) {
+    public static func parse(metric: BudgetMetric, _ text: String) throws(UnitError) -> (BudgetComparison, Double) {
         var rest = text.trimmingWhitespace()[...]
-        var comparison = "<="
+        var comparison = BudgetComparison.atMost
         if rest.hasPrefix("<=") {
             rest = rest.dropFirst(2)
         } else if rest.hasPrefix("<") {
-            comparison = "<"
+            comparison = .lessThan
             rest = rest.dropFirst()
         } else if rest.hasPrefix(">") {
             throw UnitError("'\(text)': budgets are upper limits; write '< value' or a bare value (at most)")
         }
         let value = String(rest).trimmingWhitespace()
-        guard !value.isEmpty else { throw UnitError("'\(text)' has no limit after '\(comparison)'") }
+        guard !value.isEmpty else { throw UnitError("'\(text)' has no limit after '\(comparison.rawValue)'") }
         return (comparison, try metric.parseLimit(value))
     }
 }
@@ -138,7 +145,7 @@ public struct BudgetSpec: Codable, Sendable, Equatable {
     /// OOM kills the suite may have (`budgets.suite.oom_kills`); 0 unless the profile allows more.
     public var allowedOOMKills: Int {
         rules.filter { $0.scope == .suite }.flatMap(\.thresholds).first { $0.metric == .oomKills }
-            .map { Int($0.comparison == "<" ? $0.limit - 1 : $0.limit) } ?? 0
+            .map { Int($0.comparison == .lessThan ? $0.limit - 1 : $0.limit) } ?? 0
     }
 }
 
@@ -155,7 +162,7 @@ public struct BudgetResult: Codable, Sendable, Equatable {
     /// The test or function measured; nil when `missing` (and for the suite).
     public var target: String?
     public var metric: BudgetMetric
-    public var comparison: String
+    public var comparison: BudgetComparison
     public var limit: Double
     public var measured: Double?
     public var level: BudgetLevel
@@ -165,7 +172,7 @@ public struct BudgetResult: Codable, Sendable, Equatable {
     public var message: String {
         let subject = target ?? (scope == .suite ? "suite" : pattern)
         guard let measured else { return "\(subject): no \(scope == .tests ? "test" : "function") matches '\(pattern)'" }
-        let relation = verdict == .pass ? (comparison == "<" ? "<" : "≤") : (comparison == "<" ? "≥" : ">")
+        let relation = verdict == .pass ? (comparison == .lessThan ? "<" : "≤") : (comparison == .lessThan ? "≥" : ">")
         return "\(subject) \(metric.rawValue) \(metric.format(measured)) \(relation) limit \(metric.format(limit))"
     }
 }

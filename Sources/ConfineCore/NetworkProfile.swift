@@ -7,11 +7,11 @@ public enum NetworkProfile: Equatable, Sendable {
     /// The host's network, but only these endpoints may be reached; every attempt is recorded.
     case allow([NetworkEndpoint])
 
-    public var mode: String {
+    public var mode: NetworkMode {
         switch self {
-        case .host: return "host"
-        case .none: return "none"
-        case .allow: return "allow"
+        case .host: return .host
+        case .none: return .none
+        case .allow: return .allow
         }
     }
 

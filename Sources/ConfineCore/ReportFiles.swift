@@ -63,16 +63,12 @@ public enum ReportFiles {
     }
 
     static func describe(_ error: DecodingError, path: String, size: Int) -> LoadError {
-        func jsonPath(_ codingPath: [any CodingKey]) -> String {
-            guard !codingPath.isEmpty else { return "(root)" }
-            var text = ""
-            for key in codingPath {
-                if let index = key.intValue { text += "[\(index)]" } else { text += (text.isEmpty ? "" : ".") + key.stringValue }
-            }
-            return text
-        }
+        let jsonPath = ReportJSON.path
         switch error {
         case .dataCorrupted(let context):
+            if let failure = context.underlyingError as? ReportJSON.Failure {
+                return .invalid(path: path, at: failure.at, reason: failure.reason)
+            }
             let truncated = context.codingPath.isEmpty ? " (\(size) bytes; truncated or not JSON)" : ""
             return .invalid(path: path, at: jsonPath(context.codingPath), reason: "not valid JSON\(truncated)")
         case .keyNotFound(let key, let context):

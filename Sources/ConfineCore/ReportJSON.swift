@@ -172,6 +172,25 @@ enum ReportJSON {
         var reason: String
     }
 
+    /// A string outside a closed set (a `ReportValue`, a seccomp action) as Codable's error; the
+    /// Failure in it, with the JSON path and the values expected, is what `ReportFiles` shows.
+    static func unknownValue(_ text: String, expected: [String], codingPath: [any CodingKey]) -> DecodingError {
+        let name = codingPath.last.flatMap { $0.intValue == nil ? $0.stringValue : nil } ?? "value"
+        let choices = expected.count > 1 ? expected.dropLast().joined(separator: ", ") + " or " + expected.last! : expected.joined()
+        let failure = Failure(at: path(codingPath), reason: "unknown \(name) '\(text)'; expected \(choices)")
+        return .dataCorrupted(.init(codingPath: codingPath, debugDescription: failure.reason, underlyingError: failure))
+    }
+
+    /// A Codable coding path as a JSON path: `network.attempts[0].verdict`.
+    static func path(_ codingPath: [any CodingKey]) -> String {
+        guard !codingPath.isEmpty else { return "(root)" }
+        var text = ""
+        for key in codingPath {
+            if let index = key.intValue { text += "[\(index)]" } else { text += (text.isEmpty ? "" : ".") + key.stringValue }
+        }
+        return text
+    }
+
     /// The report: `tests` and `functions` parsed here, the rest (with those two emptied) by Codable.
     static func decode(_ data: Data) throws -> RunReport {
         let bytes = [UInt8](data)

@@ -11,6 +11,44 @@ public enum Outcome: String, Codable, Sendable {
     case budgetExceeded = "budget_exceeded"
 }
 
+/// A closed set the report writes as one of its raw strings. Decoding any other string fails
+/// with the JSON path and the values expected (`ReportFiles` shows them as `at: reason`).
+public protocol ReportValue: RawRepresentable<String>, CaseIterable, Codable, Sendable {}
+
+extension ReportValue {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let value = Self(rawValue: text) else {
+            throw ReportJSON.unknownValue(text, expected: Self.allCases.map(\.rawValue), codingPath: decoder.codingPath)
+        }
+        self = value
+    }
+}
+
+/// The host's cgroup layout (`CgroupLayoutParser` reads it from `/proc/self/mountinfo` and
+/// `/proc/self/cgroup`); the report's `host.cgroupLayout`.
+public enum CgroupLayoutKind: String, ReportValue {
+    /// cgroup v2 only (`/sys/fs/cgroup` is cgroup2).
+    case unified
+    /// v1 controllers plus a cgroup2 mount without them (systemd's hybrid mode).
+    case hybrid
+    /// cgroup v1 only.
+    case legacy
+    /// Not read: the report of a run whose setup failed before the layout was known (`setupFailure`).
+    case unknown
+}
+
+/// The report's `network.mode`: which network the target got (`NetworkProfile.mode`).
+public enum NetworkMode: String, ReportValue {
+    /// The host's network, unchanged (`NetworkProfile.host`).
+    case host
+    /// A network namespace of its own with only `lo` (`NetworkProfile.none`).
+    case none
+    /// The host's network with an allow-list; every attempt recorded (`NetworkProfile.allow`).
+    case allow
+}
+
 /// The run report, schema version 2. Written on every outcome.
 public struct RunReport: Codable, Sendable, Equatable {
     /// 2 added `tests`, `functions`, `probe`, and the test running at each denial and network attempt.
@@ -93,15 +131,14 @@ public struct RunReport: Codable, Sendable, Equatable {
     }
 
     public struct Network: Codable, Sendable, Equatable {
-        /// `host`, `none` or `allow`.
-        public var mode: String
+        public var mode: NetworkMode
         /// The allow-list as given (`allow` mode).
         public var allowed: [String]
         /// Addresses the allow-list resolved to before the run (`127.0.0.1:5432`).
         public var resolved: [String]
         /// Every outbound attempt (`allow` mode), in order.
         public var attempts: [NetworkAttempt]
-        public init(mode: String, allowed: [String] = [], resolved: [String] = [], attempts: [NetworkAttempt] = []) {
+        public init(mode: NetworkMode, allowed: [String] = [], resolved: [String] = [], attempts: [NetworkAttempt] = []) {
             self.mode = mode
             self.allowed = allowed
             self.resolved = resolved
@@ -129,16 +166,14 @@ public struct RunReport: Codable, Sendable, Equatable {
         public var syscall: String
         /// What it aimed at: `pid 812 (confine)`, `/sys/fs/cgroup/memory/…/cgroup.procs`, `RLIMIT_NOFILE`.
         public var target: String
-        /// `refused` (confine answered with `errnoName`), or `kernel` (let through to a kernel
-        /// that refuses it: read-only, no capability).
-        public var verdict: String
+        public var verdict: Verdict
         public var errnoName: String?
         public var why: String
         public var pid: Int32
         public var command: String
         public var atSeconds: Double
         public var test: String?
-        public init(syscall: String, target: String, verdict: String, errnoName: String?, why: String, pid: Int32,
+        public init(syscall: String, target: String, verdict: Verdict, errnoName: String?, why: String, pid: Int32,
                     command: String, atSeconds: Double) {
             self.syscall = syscall
             self.target = target
@@ -149,6 +184,14 @@ public struct RunReport: Codable, Sendable, Equatable {
             self.command = command
             self.atSeconds = atSeconds
         }
+
+        /// What became of an attempt to reach out of the run (`ContainmentGuard` decides).
+        public enum Verdict: String, ReportValue {
+            /// confine refused the call itself, answering with `errnoName`.
+            case refused
+            /// Let through to a kernel that refuses it (a read-only mount, a missing capability).
+            case kernel
+        }
     }
 
     public struct NetworkAttempt: Codable, Sendable, Equatable {
@@ -156,15 +199,14 @@ public struct RunReport: Codable, Sendable, Equatable {
         public var port: Int
         /// `tcp`, `udp` or another socket type.
         public var `protocol`: String
-        /// `allowed` or `refused`.
-        public var verdict: String
+        public var verdict: Verdict
         public var syscall: String
         public var pid: Int32
         public var command: String
         public var atSeconds: Double
         /// The test running at the time, when confine knew the tests.
         public var test: String?
-        public init(address: String, port: Int, protocol: String, verdict: String, syscall: String, pid: Int32,
+        public init(address: String, port: Int, protocol: String, verdict: Verdict, syscall: String, pid: Int32,
                     command: String, atSeconds: Double) {
             self.address = address
             self.port = port
@@ -175,19 +217,28 @@ public struct RunReport: Codable, Sendable, Equatable {
             self.command = command
             self.atSeconds = atSeconds
         }
+
+        /// What the seccomp listener did with a send or connect in `allow` mode (`SeccompListener`).
+        public enum Verdict: String, ReportValue {
+            /// The destination is on the allow-list: the call went through.
+            case allowed
+            /// The destination is not on it: the call failed (ECONNREFUSED for connect, EPERM for sends).
+            case refused
+        }
     }
     public var warnings: [String]
 
     public struct Seccomp: Codable, Sendable, Equatable {
         /// The profile as given (`container-default`, a path).
         public var profile: String
-        public var defaultAction: String
+        /// The profile's default action as libseccomp names it (`SCMP_ACT_ERRNO(1)`).
+        public var defaultAction: SeccompAction
         /// Rules that applied after capability, architecture and kernel gating.
         public var rules: Int
         /// Size of the compiled BPF program.
         public var instructions: Int
         public var violations: [SeccompViolation]
-        public init(profile: String, defaultAction: String, rules: Int, instructions: Int, violations: [SeccompViolation]) {
+        public init(profile: String, defaultAction: SeccompAction, rules: Int, instructions: Int, violations: [SeccompViolation]) {
             self.profile = profile
             self.defaultAction = defaultAction
             self.rules = rules
@@ -199,8 +250,8 @@ public struct RunReport: Codable, Sendable, Equatable {
     /// Calls the profile denied, one entry per process, syscall and action.
     public struct SeccompViolation: Codable, Sendable, Equatable {
         public var syscall: String
-        /// `errno`, `kill_process`, `kill_thread`, `trap`, `notify`.
-        public var action: String
+        /// What the profile said to do with the call (the action without its errno).
+        public var action: SeccompAction.Kind
         public var errno: Int32?
         public var errnoName: String?
         public var pid: Int32
@@ -210,7 +261,7 @@ public struct RunReport: Codable, Sendable, Equatable {
         public var lastSeconds: Double
         /// The test running at the first denial, when confine knew the tests.
         public var test: String?
-        public init(syscall: String, action: String, errno: Int32?, errnoName: String?, pid: Int32, command: String,
+        public init(syscall: String, action: SeccompAction.Kind, errno: Int32?, errnoName: String?, pid: Int32, command: String,
                     count: Int, firstSeconds: Double, lastSeconds: Double) {
             self.syscall = syscall
             self.action = action
@@ -226,21 +277,27 @@ public struct RunReport: Codable, Sendable, Equatable {
 
     public struct Host: Codable, Sendable, Equatable {
         public var kernel: String
-        /// `unified` (cgroup v2), `hybrid` (v1 controllers + cgroup2 mount) or `legacy` (v1 only).
-        public var cgroupLayout: String
+        public var cgroupLayout: CgroupLayoutKind
         /// The run's cgroup, as `/proc/<pid>/cgroup` names it (per controller on v1).
         public var cgroups: [String: String]
         public var cpuCount: Int
-        /// How the target entered its cgroup before running: `clone-into-cgroup` (cgroup v2,
-        /// born there) or `cgroup.procs` (moved between fork and exec).
-        public var joinMethod: String?
-        public init(kernel: String, cgroupLayout: String, cgroups: [String: String], cpuCount: Int,
-                    joinMethod: String? = nil) {
+        /// How the target entered its cgroup before running (nil when it never started).
+        public var joinMethod: JoinMethod?
+        public init(kernel: String, cgroupLayout: CgroupLayoutKind, cgroups: [String: String], cpuCount: Int,
+                    joinMethod: JoinMethod? = nil) {
             self.kernel = kernel
             self.cgroupLayout = cgroupLayout
             self.cgroups = cgroups
             self.cpuCount = cpuCount
             self.joinMethod = joinMethod
+        }
+
+        /// How the target entered its cgroup (`Spawner` reports which happened).
+        public enum JoinMethod: String, ReportValue {
+            /// Born in it: `clone3` with `CLONE_INTO_CGROUP` (cgroup v2, Linux 5.7+).
+            case cloneIntoCgroup = "clone-into-cgroup"
+            /// Moved between fork and exec: the child wrote its pid into the group (`tasks` on v1).
+            case cgroupProcs = "cgroup.procs"
         }
     }
 
@@ -276,14 +333,13 @@ public struct RunReport: Codable, Sendable, Equatable {
         public var swapLimitBytes: UInt64?
         /// The group's peak usage from the kernel's own counter (see `peakSource`).
         public var peakBytes: UInt64
-        /// `memory.peak`, `memory.max_usage_in_bytes` or `samples` (kernel without a peak counter).
-        public var peakSource: String
+        public var peakSource: PeakSource
         /// Memory usage at the last sample, split by kind (bytes).
         public var last: MemoryBreakdown?
         public var timeline: [TimelinePoint]
         /// Seconds between two timeline points after downsampling (the sampling interval if none happened).
         public var timelineResolutionSeconds: Double
-        public init(limitBytes: UInt64?, swapLimitBytes: UInt64?, peakBytes: UInt64, peakSource: String,
+        public init(limitBytes: UInt64?, swapLimitBytes: UInt64?, peakBytes: UInt64, peakSource: PeakSource,
                     last: MemoryBreakdown?, timeline: [TimelinePoint], timelineResolutionSeconds: Double) {
             self.limitBytes = limitBytes
             self.swapLimitBytes = swapLimitBytes
@@ -292,6 +348,18 @@ public struct RunReport: Codable, Sendable, Equatable {
             self.last = last
             self.timeline = timeline
             self.timelineResolutionSeconds = timelineResolutionSeconds
+        }
+
+        /// Where `peakBytes` comes from (the cgroup driver's `memoryPeak()`, else the supervisor's samples).
+        public enum PeakSource: String, ReportValue {
+            /// The kernel's counter on cgroup v2 (Linux 5.19+).
+            case memoryPeak = "memory.peak"
+            /// The kernel's counter on cgroup v1.
+            case maxUsageInBytes = "memory.max_usage_in_bytes"
+            /// The highest of confine's samples: the kernel has no peak counter.
+            case samples
+            /// Nothing measured: the run's setup failed before its group existed (`setupFailure`).
+            case none
         }
     }
 
@@ -314,15 +382,24 @@ public struct RunReport: Codable, Sendable, Equatable {
     public struct Pids: Codable, Sendable, Equatable {
         public var limit: Int?
         public var peak: Int
-        /// `pids.peak` (kernel counter) or `samples`.
-        public var peakSource: String
+        public var peakSource: PeakSource
         /// Forks the kernel refused because of the limit (`pids.events` max).
         public var forkFailures: UInt64?
-        public init(limit: Int?, peak: Int, peakSource: String, forkFailures: UInt64?) {
+        public init(limit: Int?, peak: Int, peakSource: PeakSource, forkFailures: UInt64?) {
             self.limit = limit
             self.peak = peak
             self.peakSource = peakSource
             self.forkFailures = forkFailures
+        }
+
+        /// Where `peak` comes from (the supervisor reads the counter when the kernel has one).
+        public enum PeakSource: String, ReportValue {
+            /// The kernel's `pids.peak` counter.
+            case pidsPeak = "pids.peak"
+            /// The highest of confine's samples: the kernel has no peak counter.
+            case samples
+            /// Nothing measured: the run's setup failed before its group existed (`setupFailure`).
+            case none
         }
     }
 
@@ -334,11 +411,10 @@ public struct RunReport: Codable, Sendable, Equatable {
         public var usageBytes: UInt64?
         public var limitBytes: UInt64?
         public var mainProcess: Bool
-        /// How the victim was identified: `kernel-log` (the oom-kill line naming this cgroup),
-        /// `process-exit` (a SIGKILLed process while the oom_kill counter rose) or `counter` (only the count is known).
-        public var source: String
+        /// How the victim was identified.
+        public var source: Source
         public init(pid: Int32, command: String, atSeconds: Double, usageBytes: UInt64?, limitBytes: UInt64?,
-                    mainProcess: Bool, source: String) {
+                    mainProcess: Bool, source: Source) {
             self.pid = pid
             self.command = command
             self.atSeconds = atSeconds
@@ -346,6 +422,16 @@ public struct RunReport: Codable, Sendable, Equatable {
             self.limitBytes = limitBytes
             self.mainProcess = mainProcess
             self.source = source
+        }
+
+        /// How the supervisor named an OOM kill, in order of evidence (docs/ARCHITECTURE.md, "OOM kills").
+        public enum Source: String, ReportValue {
+            /// The kernel's `oom-kill:` line naming this run's group (/dev/kmsg): pid, usage, limit, moment.
+            case kernelLog = "kernel-log"
+            /// A process of the run's tree that exited by SIGKILL while the `oom_kill` counter rose.
+            case processExit = "process-exit"
+            /// Only the kernel's `oom_kill` count is known.
+            case counter
         }
     }
 

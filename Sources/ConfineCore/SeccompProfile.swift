@@ -26,6 +26,67 @@ public enum SeccompAction: Equatable, Sendable, CustomStringConvertible {
         case .notify: return "SCMP_ACT_NOTIFY"
         }
     }
+
+    /// The action without its errno: what a report's `seccomp.violations[].action` says.
+    public enum Kind: String, ReportValue {
+        /// `SCMP_ACT_ALLOW`: the call ran (the listener found no rule denying these arguments).
+        case allow
+        /// `SCMP_ACT_ERRNO`: the call failed with the rule's errno.
+        case errno
+        /// `SCMP_ACT_KILL_THREAD`: the calling thread got SIGSYS.
+        case killThread = "kill_thread"
+        /// `SCMP_ACT_KILL_PROCESS`: the calling process got SIGSYS.
+        case killProcess = "kill_process"
+        /// `SCMP_ACT_TRAP`: the caller got SIGSYS.
+        case trap
+        /// `SCMP_ACT_LOG`: the call ran and was logged.
+        case log
+        /// `SCMP_ACT_NOTIFY`: no other supervisor under confine, so the call failed with ENOSYS.
+        case notify
+    }
+
+    public var kind: Kind {
+        switch self {
+        case .allow: return .allow
+        case .errno: return .errno
+        case .killThread: return .killThread
+        case .killProcess: return .killProcess
+        case .trap: return .trap
+        case .log: return .log
+        case .notify: return .notify
+        }
+    }
+
+    /// Reads `description` back: `SCMP_ACT_ALLOW`, `SCMP_ACT_ERRNO(1)`, …
+    public init?(description: String) {
+        if description.hasPrefix("SCMP_ACT_ERRNO("), description.hasSuffix(")"),
+           let code = Int32(description.dropFirst("SCMP_ACT_ERRNO(".count).dropLast()) {
+            self = .errno(code)
+            return
+        }
+        guard let action = [SeccompAction.allow, .killThread, .killProcess, .trap, .log, .notify]
+            .first(where: { $0.description == description }) else { return nil }
+        self = action
+    }
+}
+
+/// A report's `seccomp.defaultAction`: written as `description`.
+extension SeccompAction: Codable {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let action = SeccompAction(description: text) else {
+            let expected = ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO(errno)", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_KILL_PROCESS",
+                            "SCMP_ACT_TRAP", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY"]
+            throw ReportJSON.unknownValue(text, expected: expected, codingPath: decoder.codingPath)
+        }
+        self = action
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
 }
 
 public enum SeccompOperator: String, Equatable, Sendable, CaseIterable {

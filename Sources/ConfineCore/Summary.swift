@@ -16,7 +16,7 @@ public enum Summary {
         } else {
             memoryLine += " (no limit)"
         }
-        memoryLine += " [\(memory.peakSource)]"
+        memoryLine += " [\(memory.peakSource.rawValue)]"
         lines.append(memoryLine)
         let cpu = report.cpu
         var cpuLine = "  cpu      \(formatFixed(cpu.usageSeconds, digits: 2))s used"
@@ -51,31 +51,31 @@ public enum Summary {
                 lines.append("  seccomp  \(seccomp.profile): no denied calls")
             }
             for violation in seccomp.violations {
-                let verdict = violation.errnoName ?? violation.action.uppercased()
+                let verdict = violation.errnoName ?? violation.action.rawValue.uppercased()
                 lines.append("  seccomp  \(display(violation.command, limit: 40)) (pid \(violation.pid)): "
                              + "\(violation.syscall) ×\(violation.count) → \(verdict)")
             }
         }
         if let containment = report.containment, !containment.attempts.isEmpty {
-            let refused = containment.attempts.filter { $0.verdict == "refused" }.count
+            let refused = containment.attempts.filter { $0.verdict == .refused }.count
             lines.append("  contain  \(containment.attempts.count) attempts to leave the run, all failed "
                          + "(\(refused) refused by confine, \(containment.attempts.count - refused) by the kernel)")
             for attempt in containment.attempts.prefix(5) {
                 lines.append("  contain  \(display(attempt.command, limit: 30)) (pid \(attempt.pid)): \(attempt.syscall) "
-                             + "\(display(attempt.target, limit: 50)) → \(attempt.errnoName ?? attempt.verdict)")
+                             + "\(display(attempt.target, limit: 50)) → \(attempt.errnoName ?? attempt.verdict.rawValue)")
             }
             if containment.attempts.count > 5 { lines.append("  contain  … \(containment.attempts.count - 5) more in the report") }
         }
         if let network = report.network {
-            if network.mode == "allow" {
-                let refused = network.attempts.filter { $0.verdict == "refused" }.count
+            if network.mode == .allow {
+                let refused = network.attempts.filter { $0.verdict == .refused }.count
                 lines.append("  network  allow-list: \(network.attempts.count) attempts, \(refused) refused")
-                for attempt in network.attempts where attempt.verdict == "refused" {
+                for attempt in network.attempts where attempt.verdict == .refused {
                     lines.append("  network  \(display(attempt.command, limit: 40)) (pid \(attempt.pid)): "
                                  + "\(attempt.protocol) \(attempt.address):\(attempt.port) refused")
                 }
             } else {
-                lines.append("  network  \(network.mode)")
+                lines.append("  network  \(network.mode.rawValue)")
             }
         }
         lines += offenders(report)

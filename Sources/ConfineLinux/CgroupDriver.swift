@@ -106,8 +106,8 @@ public protocol RunGroup: AnyObject {
     /// every time; with `detail`, also the breakdown (`memory.stat`, the costliest file) and CPU
     /// counters, which the supervisor reads every few samples. Fields not read keep their value.
     func sample(detail: Bool, into sample: inout CgroupSample)
-    /// The kernel's own peak counter and its file name; nil if the kernel has none.
-    func memoryPeak() -> (bytes: UInt64, source: String)?
+    /// The kernel's own peak counter and which file it is; nil if the kernel has none.
+    func memoryPeak() -> (bytes: UInt64, source: RunReport.Memory.PeakSource)?
     /// The group's peak since the previous call, the kernel's counter then reset (a segment
     /// between two test boundaries); nil where the kernel cannot reset it (cgroup v2 before 6.12).
     func takeSegmentPeak() -> UInt64?
@@ -152,6 +152,7 @@ public enum CgroupDrivers {
         switch placement.kind {
         case .unified: return try CgroupV2Driver(placement: placement, filesystem: filesystem)
         case .hybrid, .legacy: return try CgroupV1Driver(placement: placement, filesystem: filesystem)
+        case .unknown: throw CgroupError(step: "detect cgroup layout", detail: "the cgroup layout is unknown")
         }
     }
 }

@@ -1,12 +1,4 @@
-/// The host's cgroup layout, read from `/proc/self/mountinfo` and `/proc/self/cgroup`.
-public enum CgroupLayoutKind: String, Sendable {
-    /// cgroup v2 only (`/sys/fs/cgroup` is cgroup2).
-    case unified
-    /// v1 controllers plus a cgroup2 mount without them (systemd's hybrid mode).
-    case hybrid
-    /// cgroup v1 only.
-    case legacy
-}
+import ConfineCore
 
 /// One mounted cgroup hierarchy.
 public struct CgroupMount: Equatable, Sendable {

@@ -223,11 +223,11 @@ final class CgroupV1Group: RunGroup {
 
     func takeSegmentPeak() -> UInt64? { segmentPeak?.take() }
 
-    func memoryPeak() -> (bytes: UInt64, source: String)? {
+    func memoryPeak() -> (bytes: UInt64, source: RunReport.Memory.PeakSource)? {
         guard let directory = controllerDirectory("memory"),
               let text = try? readControl(directory + "/memory.max_usage_in_bytes"),
               let value = UInt64(text.trimmingWhitespace()) else { return nil }
-        return (value, "memory.max_usage_in_bytes")
+        return (value, .maxUsageInBytes)
     }
 
     func appliedMemoryLimit() -> UInt64? {

@@ -209,9 +209,9 @@ final class CgroupV2Group: RunGroup {
 
     func takeSegmentPeak() -> UInt64? { segmentPeak?.take() }
 
-    func memoryPeak() -> (bytes: UInt64, source: String)? {
+    func memoryPeak() -> (bytes: UInt64, source: RunReport.Memory.PeakSource)? {
         guard let text = try? readControl(directory + "/memory.peak"), let value = UInt64(text.trimmingWhitespace()) else { return nil }
-        return (value, "memory.peak")
+        return (value, .memoryPeak)
     }
 
     func appliedMemoryLimit() -> UInt64? {

@@ -31,7 +31,18 @@ public final class ContainmentGuard {
     let confineGroup = getpgrp()
     let readOnlyPrefixes: [String]
     let keepsSysResource: Bool
-    private(set) var attempts: [(attempt: RunReport.ContainmentAttempt, tgid: Int32)] = []
+    /// Each attempt as confine answered it; the process's command line is looked up when the report is made.
+    private var attempts: [Attempt] = []
+
+    private struct Attempt {
+        var syscall: String
+        var target: String
+        var verdict: RunReport.ContainmentAttempt.Verdict
+        var errno: Int32?
+        var why: String
+        var tgid: Int32
+        var atSeconds: Double
+    }
     private(set) var unlisted = 0
     static let maximumAttempts = 1_000
 
@@ -86,10 +97,10 @@ public final class ContainmentGuard {
 
     /// The attempts confine answered, in order, each process named by its command line.
     func attempts(commandOf: (Int32) -> String?) -> [RunReport.ContainmentAttempt] {
-        attempts.map { entry in
-            var attempt = entry.attempt
-            attempt.command = commandOf(entry.tgid) ?? attempt.command
-            return attempt
+        attempts.map { attempt in
+            RunReport.ContainmentAttempt(syscall: attempt.syscall, target: attempt.target, verdict: attempt.verdict,
+                                         errnoName: attempt.errno.map(errnoName), why: attempt.why, pid: attempt.tgid,
+                                         command: commandOf(attempt.tgid) ?? "?", atSeconds: attempt.atSeconds)
         }
     }
 
@@ -97,7 +108,7 @@ public final class ContainmentGuard {
     func escapeAttempts(from violations: [RunReport.SeccompViolation]) -> [RunReport.ContainmentAttempt] {
         violations.filter { Self.escapeSyscalls.contains($0.syscall) }.map { violation in
             RunReport.ContainmentAttempt(
-                syscall: violation.syscall, target: violation.count > 1 ? "\(violation.count) calls" : "1 call", verdict: "refused",
+                syscall: violation.syscall, target: violation.count > 1 ? "\(violation.count) calls" : "1 call", verdict: .refused,
                 errnoName: violation.errnoName, why: "the seccomp profile denies it (a container has no CAP_SYS_ADMIN)",
                 pid: violation.pid, command: violation.command, atSeconds: violation.firstSeconds)
         }
@@ -112,17 +123,17 @@ public final class ContainmentGuard {
     }
 
     private func refuse(_ syscall: String, _ target: String, _ error: Int32, _ why: String, _ tgid: Int32, _ time: Double) -> Answer {
-        record(syscall, target, verdict: "refused", errno: error, why: why, tgid: tgid, at: time)
+        record(syscall, target, verdict: .refused, errno: error, why: why, tgid: tgid, at: time)
         return .refuse(error)
     }
 
-    private func record(_ syscall: String, _ target: String, verdict: String, errno: Int32?, why: String, tgid: Int32, at time: Double) {
+    private func record(_ syscall: String, _ target: String, verdict: RunReport.ContainmentAttempt.Verdict, errno: Int32?, why: String, tgid: Int32, at time: Double) {
         guard attempts.count < Self.maximumAttempts else {
             unlisted += 1
             return
         }
-        attempts.append((RunReport.ContainmentAttempt(syscall: syscall, target: target, verdict: verdict, errnoName: errno.map(errnoName),
-                                                      why: why, pid: tgid, command: "?", atSeconds: (time * 1000).rounded() / 1000), tgid))
+        attempts.append(Attempt(syscall: syscall, target: target, verdict: verdict, errno: errno, why: why, tgid: tgid,
+                                atSeconds: (time * 1000).rounded() / 1000))
     }
 
     /// A process is in the run when one of its /proc/<pid>/cgroup paths is the run's group (or below it).
@@ -154,7 +165,7 @@ public final class ContainmentGuard {
         guard confine_prlimit(pid == 0 ? tgid : pid, resource, nil, &current) == 0, newHard > UInt64(current.rlim_max) else { return .proceed }
         let name = Self.resourceNames[resource] ?? "resource \(resource)"
         record("prlimit64", "\(name) hard limit \(UInt64(current.rlim_max)) → \(newHard == UInt64.max ? "unlimited" : "\(newHard)")",
-               verdict: "kernel", errno: keepsSysResource ? nil : EPERM,
+               verdict: .kernel, errno: keepsSysResource ? nil : EPERM,
                why: keepsSysResource ? "the profile keeps CAP_SYS_RESOURCE" : "raising a hard limit needs CAP_SYS_RESOURCE, which a container lacks",
                tgid: tgid, at: time)
         return .proceed
@@ -177,11 +188,11 @@ public final class ContainmentGuard {
         }
         if readOnlyPrefixes.contains(where: { path == $0 || path.hasPrefix($0 + "/") }) {
             let isCgroup = !path.hasPrefix("/proc/")
-            record(syscall, path, verdict: "kernel", errno: EROFS,
+            record(syscall, path, verdict: .kernel, errno: EROFS,
                    why: isCgroup ? "the cgroup filesystems are read-only for the target, as in a container"
                                  : "read-only for the target, as in a container", tgid: tgid, at: time)
         } else if path.hasPrefix("/proc/"), path.hasSuffix("/oom_score_adj") || path.hasSuffix("/oom_adj") {
-            record(syscall, path, verdict: "kernel", errno: keepsSysResource ? nil : EACCES,
+            record(syscall, path, verdict: .kernel, errno: keepsSysResource ? nil : EACCES,
                    why: keepsSysResource ? "the profile keeps CAP_SYS_RESOURCE"
                                          : "lowering an OOM score needs CAP_SYS_RESOURCE, which a container lacks (raising it is allowed)",
                    tgid: tgid, at: time)

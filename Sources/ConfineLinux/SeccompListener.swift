@@ -17,7 +17,7 @@ final class SeccompListener {
     struct Key: Hashable {
         var pid: Int32
         var syscall: String
-        var action: String
+        var action: SeccompAction.Kind
     }
 
     struct Record {
@@ -33,7 +33,18 @@ final class SeccompListener {
     /// Network allow-list: intercepted syscalls and the endpoints they may reach.
     private let intercepted: Set<String>
     private let allowList: Set<ResolvedEndpoint>
-    private var attempts: [(attempt: RunReport.NetworkAttempt, tgid: Int32)] = []
+    /// Each attempt as it happened; the process's command line is looked up when the report is made.
+    private var attempts: [Attempt] = []
+
+    private struct Attempt {
+        var address: String
+        var port: Int
+        var `protocol`: String
+        var verdict: RunReport.NetworkAttempt.Verdict
+        var syscall: String
+        var tgid: Int32
+        var atSeconds: Double
+    }
     /// Bounded so a chatty target cannot grow confine's memory without limit.
     static let maximumAttempts = 10_000
     private(set) var droppedAttempts = 0
@@ -112,7 +123,7 @@ final class SeccompListener {
             }
             _ = seccomp_notify_respond(fd, response)
 
-            let key = Key(pid: tgid, syscall: name, action: actionName(verdict))
+            let key = Key(pid: tgid, syscall: name, action: verdict.kind)
             let now = time()
             if records[key] == nil {
                 records[key] = Record(first: now, last: now, errno: errnoValue)
@@ -123,11 +134,12 @@ final class SeccompListener {
         }
     }
 
+    /// Every outbound attempt, in order, each process named by its command line (`?` if confine never saw it).
     func networkAttempts(commandOf: (Int32) -> String?) -> [RunReport.NetworkAttempt] {
-        attempts.map { entry in
-            var attempt = entry.attempt
-            attempt.command = commandOf(entry.tgid) ?? attempt.command
-            return attempt
+        attempts.map { attempt in
+            RunReport.NetworkAttempt(address: attempt.address, port: attempt.port, protocol: attempt.protocol, verdict: attempt.verdict,
+                                     syscall: attempt.syscall, pid: attempt.tgid, command: commandOf(attempt.tgid) ?? "?",
+                                     atSeconds: attempt.atSeconds)
         }
     }
 
@@ -161,10 +173,9 @@ final class SeccompListener {
             let allowed = allowList.contains(ResolvedEndpoint(address: destination.address, port: destination.port))
             refused = refused || !allowed
             if attempts.count < Self.maximumAttempts {
-                attempts.append((RunReport.NetworkAttempt(
-                    address: destination.address, port: Int(destination.port), protocol: socketType,
-                    verdict: allowed ? "allowed" : "refused", syscall: syscall, pid: tgid, command: "?",
-                    atSeconds: (time * 1000).rounded() / 1000), tgid))
+                attempts.append(Attempt(address: destination.address, port: Int(destination.port), protocol: socketType,
+                                        verdict: allowed ? .allowed : .refused, syscall: syscall, tgid: tgid,
+                                        atSeconds: (time * 1000).rounded() / 1000))
             } else {
                 droppedAttempts += 1
             }
@@ -222,18 +233,6 @@ final class SeccompListener {
                 errnoName: record.errno.map(errnoName), pid: key.pid, command: commandOf(key.pid) ?? "?",
                 count: record.count, firstSeconds: (record.first * 1000).rounded() / 1000,
                 lastSeconds: (record.last * 1000).rounded() / 1000)
-        }
-    }
-
-    private func actionName(_ action: SeccompAction) -> String {
-        switch action {
-        case .allow: return "allow"
-        case .errno: return "errno"
-        case .killThread: return "kill_thread"
-        case .killProcess: return "kill_process"
-        case .trap: return "trap"
-        case .log: return "log"
-        case .notify: return "notify"
         }
     }
 }

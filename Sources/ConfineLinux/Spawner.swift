@@ -52,8 +52,8 @@ public struct SpawnError: Error, Equatable, Sendable, CustomStringConvertible {
 /// A started target.
 public struct SpawnedProcess: Sendable {
     public var pid: Int32
-    /// How it entered its cgroup: `clone-into-cgroup` (born there) or `cgroup.procs` (moved before exec).
-    public var joinMethod: String
+    /// How it entered its cgroup: born there or moved before exec.
+    public var joinMethod: RunReport.Host.JoinMethod
     /// The seccomp user-notification listener (denied calls wait here for confine's answer).
     public var seccompListener: Int32?
 }
@@ -146,7 +146,7 @@ public enum Spawner {
             throw SpawnError(step: execFailed ? "execve \(path)" : step, errno: result.failed_errno, pid: result.pid,
                              isExecFailure: execFailed)
         }
-        return SpawnedProcess(pid: result.pid, joinMethod: result.cloned_into_cgroup != 0 ? "clone-into-cgroup" : "cgroup.procs",
+        return SpawnedProcess(pid: result.pid, joinMethod: result.cloned_into_cgroup != 0 ? .cloneIntoCgroup : .cgroupProcs,
                               seccompListener: result.listener_fd >= 0 ? result.listener_fd : nil)
     }
 

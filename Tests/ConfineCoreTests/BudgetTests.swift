@@ -52,16 +52,16 @@ enum Fixtures {
         var report = RunReport(
             confineVersion: "test", outcome: .passed, exitCode: 0, reason: "the command succeeded within its limits",
             command: ["python3", "-m", "pytest"], profile: ResolvedProfile(spec: spec, chain: ["api"]),
-            host: .init(kernel: "6.18.0", cgroupLayout: "hybrid", cgroups: [:], cpuCount: 2),
+            host: .init(kernel: "6.18.0", cgroupLayout: .hybrid, cgroups: [:], cpuCount: 2),
             startedAt: "2026-11-22T10:00:00Z", durationSeconds: duration, mainProcess: .init(pid: 42, exitStatus: 0), setupError: nil,
-            memory: .init(limitBytes: 512 << 20, swapLimitBytes: 0, peakBytes: peak, peakSource: "memory.max_usage_in_bytes", last: nil,
+            memory: .init(limitBytes: 512 << 20, swapLimitBytes: 0, peakBytes: peak, peakSource: .maxUsageInBytes, last: nil,
                           timeline: (0...40).map { index in
                               TimelinePoint(t: Double(index) * 0.1, memoryBytes: UInt64(40 << 20) + UInt64(index % 10) * (20 << 20),
                                             breakdown: MemoryBreakdown(), cpuSeconds: Double(index) * 0.05, throttledPeriods: 0, pids: 3)
                           },
                           timelineResolutionSeconds: 0.1),
             cpu: .init(limitCpus: 1, usageSeconds: 2.5, periods: 40, throttledPeriods: 4, throttledSeconds: 0.2),
-            pids: .init(limit: 256, peak: 3, peakSource: "pids.peak", forkFailures: 0),
+            pids: .init(limit: 256, peak: 3, peakSource: .pidsPeak, forkFailures: 0),
             oomKills: [], processes: [], warnings: [])
         report.tests = tests
         report.functions = functions
@@ -98,10 +98,10 @@ final class BudgetParsingTests: XCTestCase {
         XCTAssertEqual(rules.map(\.pattern), ["", "ReportTests/*", "calculate_discount", "db.*", "parse", "render"])
         XCTAssertEqual(rules[0].thresholds, [
             BudgetThreshold(metric: .peakRss, limit: 400 * 1_048_576), BudgetThreshold(metric: .cpuTime, limit: 120),
-            BudgetThreshold(metric: .throttled, comparison: "<", limit: 20), BudgetThreshold(metric: .oomKills, limit: 1),
+            BudgetThreshold(metric: .throttled, comparison: .lessThan, limit: 20), BudgetThreshold(metric: .oomKills, limit: 1),
         ])
         XCTAssertEqual(spec.budgets?.allowedOOMKills, 1)
-        XCTAssertEqual(rules[3].thresholds, [BudgetThreshold(metric: .p99, comparison: "<", limit: 0.02, level: .warn)])
+        XCTAssertEqual(rules[3].thresholds, [BudgetThreshold(metric: .p99, comparison: .lessThan, limit: 0.02, level: .warn)])
         XCTAssertEqual(rules[4].thresholds.map(\.description), ["p95 < 2.000ms", "max <= 9.000ms"])
         XCTAssertEqual(rules[5].thresholds.map(\.metric), [.p50, .calls])
         XCTAssertEqual(spec.regression?.latency, RegressionThreshold(relative: 0.10))
@@ -160,7 +160,7 @@ final class BudgetParsingTests: XCTestCase {
 final class BudgetEvaluationTests: XCTestCase {
     func testABrokenP95FailsTheRunWithExit99AndEveryFormatNamesIt() throws {
         let budgets = BudgetSpec(rules: [
-            BudgetRule(scope: .functions, pattern: "calculate_discount", thresholds: [BudgetThreshold(metric: .p95, comparison: "<", limit: 0.002)]),
+            BudgetRule(scope: .functions, pattern: "calculate_discount", thresholds: [BudgetThreshold(metric: .p95, comparison: .lessThan, limit: 0.002)]),
             BudgetRule(scope: .suite, pattern: "", thresholds: [BudgetThreshold(metric: .peakRss, limit: 400 * 1_048_576)]),
         ])
         let report = Fixtures.report(functions: [Fixtures.function("calculate_discount", Fixtures.samples(seed: 1, scale: 1.3))], budgets: budgets)
@@ -204,7 +204,7 @@ final class BudgetEvaluationTests: XCTestCase {
     func testAnAllowedOOMKillDoesNotFailTheRun() throws {
         var report = Fixtures.report()
         report.oomKills = [RunReport.OOMKill(pid: 7, command: "worker", atSeconds: 1, usageBytes: nil, limitBytes: nil,
-                                             mainProcess: false, source: "counter")]
+                                             mainProcess: false, source: .counter)]
         XCTAssertEqual(BudgetJudge.judge(report).exitCode, 99)
         report.profile.budgets = try ProfileParser(file: "p.yaml", text: "budgets:\n  suite:\n    oom_kills: 1\n").parse().budgets
         XCTAssertEqual(BudgetJudge.judge(report).exitCode, 0)
@@ -327,10 +327,10 @@ final class RendererTests: XCTestCase {
     static var head: RunReport {
         let budgets = BudgetSpec(rules: [
             BudgetRule(scope: .suite, pattern: "", thresholds: [BudgetThreshold(metric: .peakRss, limit: 400 * 1_048_576),
-                                                                BudgetThreshold(metric: .throttled, comparison: "<", limit: 20)]),
+                                                                BudgetThreshold(metric: .throttled, comparison: .lessThan, limit: 20)]),
             BudgetRule(scope: .tests, pattern: "ReportTests/*", thresholds: [BudgetThreshold(metric: .duration, limit: 2)]),
             BudgetRule(scope: .functions, pattern: "calculate_discount", thresholds: [BudgetThreshold(metric: .p95, limit: 0.002)]),
-            BudgetRule(scope: .functions, pattern: "db.*", thresholds: [BudgetThreshold(metric: .p99, comparison: "<", limit: 0.02, level: .warn)]),
+            BudgetRule(scope: .functions, pattern: "db.*", thresholds: [BudgetThreshold(metric: .p99, comparison: .lessThan, limit: 0.02, level: .warn)]),
         ])
         return Fixtures.report(
             tests: [Fixtures.test("ReportTests.testMonthlyReport", duration: 1.25, peak: 410 << 20, growth: 300 << 20),
@@ -373,7 +373,7 @@ final class RendererTests: XCTestCase {
     func testHTMLIsSelfContainedWithTheLimitLineOOMMarksAndSpans() throws {
         var report = Self.head
         report.oomKills = [.init(pid: 9, command: "python3 worker.py", atSeconds: 2.5, usageBytes: 512 << 20, limitBytes: 512 << 20,
-                                 mainProcess: false, source: "kernel-log")]
+                                 mainProcess: false, source: .kernelLog)]
         let html = HTMLRenderer.render(report)
         XCTAssertTrue(html.contains("<line id=\"limit-line\" class=\"limit\""))
         XCTAssertTrue(html.contains("<circle class=\"oom\""))

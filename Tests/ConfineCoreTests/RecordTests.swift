@@ -9,7 +9,7 @@ final class RecordTests: XCTestCase {
 
     func record(_ profile: ResolvedProfile) -> RunRecord {
         RunRecord(command: ["pytest"], profile: profile, confineVersion: "test",
-                  host: .init(kernel: "6.18.0", cgroupLayout: "hybrid", cgroups: ["memory": "/confine-1-ab"], cpuCount: 2),
+                  host: .init(kernel: "6.18.0", cgroupLayout: .hybrid, cgroups: ["memory": "/confine-1-ab"], cpuCount: 2),
                   startedAt: "2026-11-30T20:00:00Z")
     }
 
@@ -31,7 +31,7 @@ final class RecordTests: XCTestCase {
         record.durationSeconds = 1.5
         record.lastSample = sample(memory: 30 << 20, cpuNanos: 800_000_000, throttled: 3)
         record.finalSample = sample(memory: 10 << 20, cpuNanos: 900_000_000, throttled: 2)
-        record.kernelPeak = KernelMemoryPeak(bytes: 40 << 20, source: "memory.max_usage_in_bytes")
+        record.kernelPeak = KernelMemoryPeak(bytes: 40 << 20, source: .maxUsageInBytes)
         record.samplePeakMemoryBytes = 35 << 20
         record.samplePeakPids = 5
         record.appliedMemoryLimitBytes = (64 << 20) - 4096
@@ -43,7 +43,7 @@ final class RecordTests: XCTestCase {
         XCTAssertEqual(report.exitCode, 0)
         XCTAssertEqual(report.mainProcess, RunReport.MainProcess(pid: 42, exitStatus: 0))
         XCTAssertEqual(report.memory.peakBytes, 40 << 20, "the kernel's counter, not the samples'")
-        XCTAssertEqual(report.memory.peakSource, "memory.max_usage_in_bytes")
+        XCTAssertEqual(report.memory.peakSource, .maxUsageInBytes)
         XCTAssertEqual(report.memory.limitBytes, (64 << 20) - 4096, "the limit as the kernel applied it")
         XCTAssertEqual(report.memory.last, MemoryBreakdown(anonBytes: 15 << 20, fileBytes: 30 << 18))
         XCTAssertEqual(report.memory.timelineResolutionSeconds, 0.02, accuracy: 1e-12)
@@ -51,7 +51,7 @@ final class RecordTests: XCTestCase {
         XCTAssertEqual(report.cpu.throttledPeriods, 3)
         XCTAssertEqual(report.cpu.limitCpus, 0.5)
         XCTAssertEqual(report.pids.peak, 5)
-        XCTAssertEqual(report.pids.peakSource, "samples")
+        XCTAssertEqual(report.pids.peakSource, .samples)
         XCTAssertEqual(report.host.cgroups, ["memory": "/confine-1-ab"])
         XCTAssertEqual(report.warnings, ["w"])
         XCTAssertNil(report.budgets, "the record becomes a report; budgets are judged after")
@@ -66,15 +66,15 @@ final class RecordTests: XCTestCase {
         record.pidsPeak = 9
         let report = RunReport(record: record)
         XCTAssertEqual(report.memory.peakBytes, 35 << 20)
-        XCTAssertEqual(report.memory.peakSource, "samples")
+        XCTAssertEqual(report.memory.peakSource, .samples)
         XCTAssertEqual(report.pids.peak, 9)
-        XCTAssertEqual(report.pids.peakSource, "pids.peak")
+        XCTAssertEqual(report.pids.peakSource, .pidsPeak)
     }
 
     func testASetupFailureIsARecordToo() throws {
         let failure = RunReport.SetupError(step: "create cgroup", errno: 13, message: "mkdir /sys/fs/cgroup/x: EACCES")
         let record = RunRecord.setupFailure(command: ["pytest"], profile: try profile(), confineVersion: "test",
-                                            host: .init(kernel: "6.18.0", cgroupLayout: "unknown", cgroups: [:], cpuCount: 2),
+                                            host: .init(kernel: "6.18.0", cgroupLayout: .unknown, cgroups: [:], cpuCount: 2),
                                             startedAt: "2026-11-30T20:00:00Z", failure: failure)
         let report = BudgetJudge.judge(RunReport(record: record))
         XCTAssertEqual(report.outcome, .setupFailed)
@@ -82,8 +82,8 @@ final class RecordTests: XCTestCase {
         XCTAssertEqual(report.reason, "setup failed at 'create cgroup': mkdir /sys/fs/cgroup/x: EACCES")
         XCTAssertEqual(report.setupError, failure)
         XCTAssertNil(report.mainProcess)
-        XCTAssertEqual(report.memory.peakSource, "none", "nothing was read: not even a sample")
-        XCTAssertEqual(report.pids.peakSource, "none")
+        XCTAssertEqual(report.memory.peakSource, RunReport.Memory.PeakSource.none, "nothing was read: not even a sample")
+        XCTAssertEqual(report.pids.peakSource, RunReport.Pids.PeakSource.none)
         XCTAssertEqual(report.memory.timelineResolutionSeconds, 0)
         XCTAssertEqual(report.memory.limitBytes, 64 << 20, "the profile's limit when none was applied")
     }
@@ -96,7 +96,7 @@ final class RecordTests: XCTestCase {
         XCTAssertEqual(RunReport(record: record).mainProcess?.signalName, "SIGKILL")
         XCTAssertEqual(RunReport(record: record).outcome, .signaled)
         record.oomKills = [.init(pid: 42, command: "pytest", atSeconds: 0.5, usageBytes: 64 << 20, limitBytes: 64 << 20,
-                                 mainProcess: true, source: "kernel-log")]
+                                 mainProcess: true, source: .kernelLog)]
         XCTAssertEqual(RunReport(record: record).outcome, .oomKilled)
         XCTAssertEqual(RunReport(record: record).exitCode, 137)
         record.termination = .exited(127)
@@ -110,7 +110,7 @@ final class RecordTests: XCTestCase {
         record.mainPid = 42
         record.termination = .exited(0)
         record.oomKills = [.init(pid: 43, command: "worker", atSeconds: 0.5, usageBytes: nil, limitBytes: 64 << 20,
-                                 mainProcess: false, source: "process-exit")]
+                                 mainProcess: false, source: .processExit)]
         let unjudged = RunReport(record: record)
         XCTAssertEqual(unjudged.outcome, .passed, "the verdict before budgets")
         let judged = BudgetJudge.judge(unjudged)
@@ -134,16 +134,16 @@ final class RecordTests: XCTestCase {
         ledger.testStarted(key: "b", name: "test_b", source: .pytest, pid: 42, at: 0.6, memoryBytes: 0, cpuNanos: 0)
         ledger.testEnded(key: "b", at: 0.9, outcome: "passed", memoryBytes: 0, cpuNanos: 0)
         record.ledger = ledger
-        record.seccomp = .init(profile: "container-default", defaultAction: "errno", rules: 1, instructions: 10, violations: [
-            .init(syscall: "unshare", action: "errno", errno: 1, errnoName: "EPERM", pid: 42, command: "pytest", count: 1,
+        record.seccomp = .init(profile: "container-default", defaultAction: .errno(1), rules: 1, instructions: 10, violations: [
+            .init(syscall: "unshare", action: .errno, errno: 1, errnoName: "EPERM", pid: 42, command: "pytest", count: 1,
                   firstSeconds: 0.2, lastSeconds: 0.2),
         ])
-        record.network = .init(mode: "allow", allowed: ["127.0.0.1:5432"], resolved: ["127.0.0.1:5432"], attempts: [
-            .init(address: "10.0.0.1", port: 80, protocol: "tcp", verdict: "refused", syscall: "connect", pid: 42, command: "pytest",
+        record.network = .init(mode: .allow, allowed: ["127.0.0.1:5432"], resolved: ["127.0.0.1:5432"], attempts: [
+            .init(address: "10.0.0.1", port: 80, protocol: "tcp", verdict: .refused, syscall: "connect", pid: 42, command: "pytest",
                   atSeconds: 0.7),
         ])
         record.containment = .init(measures: ["capabilities"], attempts: [
-            .init(syscall: "kill", target: "pid 1", verdict: "refused", errnoName: "ESRCH", why: "outside", pid: 42, command: "pytest",
+            .init(syscall: "kill", target: "pid 1", verdict: .refused, errnoName: "ESRCH", why: "outside", pid: 42, command: "pytest",
                   atSeconds: 0.95),
         ])
         let report = RunReport(record: record)

@@ -87,7 +87,7 @@ final class AttributionScenarioTests: XCTestCase {
         XCTAssertGreaterThan(big.processPeakBytes ?? 0, 100 * Self.mebibyte)
         // Resetting the kernel's counter at each boundary must not lose the run's own peak.
         XCTAssertGreaterThanOrEqual(run.memory.peakBytes, big.peakBytes ?? .max)
-        XCTAssertEqual(run.memory.peakSource, "memory.max_usage_in_bytes")
+        XCTAssertEqual(run.memory.peakSource, .maxUsageInBytes)
         assertTwoMillisecondFunction(run, name: "sleep_2ms")
         XCTAssertEqual(run.probe?.recordsDropped, 0)
         XCTAssertEqual(run.probe?.malformedDatagrams, 0)

@@ -43,7 +43,7 @@ final class ContainmentScenarioTests: XCTestCase {
         XCTAssertEqual(attempt("openat") { $0 == "/proc/self/oom_score_adj" }?.errnoName, "EACCES")
         XCTAssertEqual(attempt("prlimit64") { $0.hasPrefix("RLIMIT_NOFILE hard limit") }?.errnoName, "EPERM")
         for syscall in ["unshare", "setns", "mount"] {
-            XCTAssertEqual(attempt(syscall) { _ in true }?.verdict, "refused", "\(syscall): \(attempts)")
+            XCTAssertEqual(attempt(syscall) { _ in true }?.verdict, .refused, "\(syscall): \(attempts)")
         }
         let confineTarget = { (target: String) in target.hasSuffix("(confine)") }
         XCTAssertEqual(attempt("ptrace", confineTarget)?.errnoName, "ESRCH")

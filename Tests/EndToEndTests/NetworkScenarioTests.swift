@@ -43,7 +43,7 @@ final class NetworkScenarioTests: XCTestCase {
         let (result, report) = Harness.confineRun(["--network", "none"], ["/bin/sh", "-c", script])
         let run = try XCTUnwrap(report)
         XCTAssertEqual(result.status, 0, result.stderr)
-        XCTAssertEqual(run.network?.mode, "none")
+        XCTAssertEqual(run.network?.mode, NetworkMode.none)
         let interfaces = result.stdout.split(separator: "\n").dropFirst(2).prefix { $0.contains(":") && !$0.hasPrefix("net:") }
             .map { String($0.split(separator: ":")[0]).trimmingCharacters(in: .whitespaces) }
         XCTAssertEqual(interfaces, ["lo"], result.stdout)
@@ -68,9 +68,9 @@ final class NetworkScenarioTests: XCTestCase {
         XCTAssertTrue(result.stdout.contains("tcp 127.0.0.1:\(other) ECONNREFUSED"), result.stdout)
         XCTAssertTrue(result.stdout.contains("udp 127.0.0.1:53 EPERM"), result.stdout)
         let network = try XCTUnwrap(run.network)
-        XCTAssertEqual(network.mode, "allow")
+        XCTAssertEqual(network.mode, .allow)
         XCTAssertEqual(network.resolved, ["127.0.0.1:\(allowed)"])
-        let attempts = network.attempts.map { "\($0.protocol) \($0.address):\($0.port) \($0.verdict) \($0.syscall)" }
+        let attempts = network.attempts.map { "\($0.protocol) \($0.address):\($0.port) \($0.verdict.rawValue) \($0.syscall)" }
         XCTAssertEqual(attempts, ["tcp 127.0.0.1:\(allowed) allowed connect", "tcp 127.0.0.1:\(other) refused connect",
                                   "udp 127.0.0.1:53 refused sendto"])
         XCTAssertTrue(network.attempts.allSatisfy { $0.pid == run.mainProcess?.pid && $0.command.contains("netclient.py") })
@@ -85,7 +85,7 @@ final class NetworkScenarioTests: XCTestCase {
         let run = try XCTUnwrap(report)
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertTrue(result.stdout.contains("tcp 127.0.0.1:\(allowed) ok"), "localhost resolved before the run: \(result.stdout)")
-        XCTAssertEqual(run.network?.attempts.first?.verdict, "allowed")
+        XCTAssertEqual(run.network?.attempts.first?.verdict, .allowed)
         XCTAssertEqual(run.seccomp?.violations.map(\.syscall), ["unshare"])
     }
 
@@ -97,7 +97,7 @@ final class NetworkScenarioTests: XCTestCase {
         XCTAssertTrue(result.stdout.contains("udp-sendmsg 127.0.0.1:\(udpPort) ok"), result.stdout)
         XCTAssertTrue(result.stdout.contains("udp-sendmsg 127.0.0.1:9 EPERM"), result.stdout)
         XCTAssertTrue(result.stdout.contains("tcp6 [::1]:\(udpPort) ECONNREFUSED"), result.stdout)
-        let attempts = run.network?.attempts.map { "\($0.protocol) \($0.address):\($0.port) \($0.verdict) \($0.syscall)" } ?? []
+        let attempts = run.network?.attempts.map { "\($0.protocol) \($0.address):\($0.port) \($0.verdict.rawValue) \($0.syscall)" } ?? []
         XCTAssertEqual(attempts, ["udp 127.0.0.1:\(udpPort) allowed sendmsg", "udp 127.0.0.1:9 refused sendmsg",
                                   "tcp ::1:\(udpPort) refused connect"])
     }

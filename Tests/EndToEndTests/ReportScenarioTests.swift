@@ -199,7 +199,7 @@ final class ReportScenarioTests: XCTestCase {
         let layout = try XCTUnwrap(report?.host.cgroupLayout)
         let doctor = Harness.run([Harness.confine, "doctor"])
         XCTAssertEqual(doctor.status, 0, doctor.stdout + doctor.stderr)
-        XCTAssertTrue(doctor.stdout.contains("cgroup layout       \(layout) ("), doctor.stdout)
+        XCTAssertTrue(doctor.stdout.contains("cgroup layout       \(layout.rawValue) ("), doctor.stdout)
         XCTAssertTrue(doctor.stdout.contains("ok    cgroup writable"), doctor.stdout)
         XCTAssertTrue(doctor.stdout.contains("ok    network namespaces"), doctor.stdout)
         XCTAssertTrue(doctor.stdout.hasSuffix("confine can run here.\n"), doctor.stdout)

@@ -179,7 +179,7 @@ final class RunScenarioTests: XCTestCase {
             }
             XCTAssertEqual(line.map { String($0.split(separator: ":", maxSplits: 2)[2]) }, path, "\(controller): \(result.stdout)")
         }
-        XCTAssertEqual(run.host.joinMethod, run.host.cgroupLayout == "unified" ? "clone-into-cgroup" : "cgroup.procs")
+        XCTAssertEqual(run.host.joinMethod, run.host.cgroupLayout == .unified ? RunReport.Host.JoinMethod.cloneIntoCgroup : .cgroupProcs)
     }
 
     func testReportGoesToStderrWhenItsFileCannotBeWritten() throws {

@@ -71,7 +71,7 @@ final class SeccompScenarioTests: XCTestCase {
         XCTAssertEqual(run.outcome, .signaled)
         XCTAssertEqual(run.mainProcess?.signalName, "SIGSYS")
         XCTAssertEqual(run.seccomp?.violations.first?.syscall, "getppid")
-        XCTAssertEqual(run.seccomp?.violations.first?.action, "kill_process")
+        XCTAssertEqual(run.seccomp?.violations.first?.action, .killProcess)
     }
 
     func testUnknownSyscallNamesWarnAndFailUnderStrict() throws {

@@ -95,8 +95,8 @@ public struct RunRecord: Sendable {
 public struct KernelMemoryPeak: Sendable, Equatable {
     public var bytes: UInt64
     /// `memory.peak` (v2) or `memory.max_usage_in_bytes` (v1).
-    public var source: String
-    public init(bytes: UInt64, source: String) {
+    public var source: RunReport.Memory.PeakSource
+    public init(bytes: UInt64, source: RunReport.Memory.PeakSource) {
         self.bytes = bytes
         self.source = source
     }

@@ -13,7 +13,6 @@ extension RunReport {
         let final = record.finalSample
         // No reading at all (no group was made): say so rather than claim samples.
         let measured = record.lastSample != nil || record.kernelPeak != nil
-        let fallbackSource = measured ? "samples" : "none"
         self.init(
             confineVersion: record.confineVersion, outcome: verdict.outcome, exitCode: verdict.exitCode, reason: verdict.reason,
             command: record.command, profile: profile, host: record.host, startedAt: record.startedAt,
@@ -21,14 +20,14 @@ extension RunReport {
             setupError: record.setupFailure,
             memory: Memory(limitBytes: record.appliedMemoryLimitBytes ?? profile.memoryBytes, swapLimitBytes: profile.swapBytes,
                            peakBytes: record.kernelPeak?.bytes ?? record.samplePeakMemoryBytes,
-                           peakSource: record.kernelPeak?.source ?? fallbackSource,
+                           peakSource: record.kernelPeak?.source ?? (measured ? .samples : .none),
                            last: record.lastSample.map(\.breakdown), timeline: record.timeline,
                            timelineResolutionSeconds: measured ? profile.samplingIntervalSeconds * Double(record.timelineStride) : 0),
             cpu: CPU(limitCpus: profile.cpus, usageSeconds: Double(max(final.cpuUsageNanos, last.cpuUsageNanos)) / 1e9,
                      periods: max(final.periods, last.periods), throttledPeriods: max(final.throttledPeriods, last.throttledPeriods),
                      throttledSeconds: Double(max(final.throttledNanos, last.throttledNanos)) / 1e9),
             pids: Pids(limit: profile.pids, peak: record.pidsPeak ?? record.samplePeakPids,
-                       peakSource: record.pidsPeak == nil ? fallbackSource : "pids.peak", forkFailures: record.forkFailures),
+                       peakSource: record.pidsPeak != nil ? .pidsPeak : measured ? .samples : .none, forkFailures: record.forkFailures),
             oomKills: record.oomKills, processes: record.processes,
             seccomp: record.seccomp.map { Self.naming($0, by: record.ledger) },
             network: record.network.map { Self.naming($0, by: record.ledger) },

@@ -9,7 +9,7 @@ public enum HTMLRenderer {
                     + "(exit \(report.exitCode))</h1><p>\(report.reason.xmlEscaped)</p><p class=\"meta\"><code>"
                     + "\(report.command.joined(separator: " ").xmlEscaped)</code> under <b>\(report.profile.name.xmlEscaped)</b> · "
                     + "\(report.startedAt) · \(formatFixed(report.durationSeconds, digits: 2))s · kernel \(report.host.kernel.xmlEscaped) "
-                    + "(\(report.host.cgroupLayout))</p></header>")
+                    + "(\(report.host.cgroupLayout.rawValue))</p></header>")
         body.append("<section><h2>Memory</h2>\(memoryChart(report))</section>")
         if !report.functions.isEmpty {
             body.append("<section><h2>Function latency</h2>\(latencyChart(report))</section>")
@@ -21,7 +21,7 @@ public enum HTMLRenderer {
                 rows += "<tr class=\"\(result.verdict.rawValue)\"><td><span class=\"badge \(result.verdict.rawValue)\">\(result.verdict.rawValue)</span></td>"
                     + "<td><code>\(subject.xmlEscaped)</code></td><td>\(result.metric.rawValue)</td>"
                     + "<td class=\"n\">\(result.measured.map { result.metric.format($0) } ?? "—")</td>"
-                    + "<td class=\"n\">\(result.comparison.xmlEscaped) \(result.metric.format(result.limit))</td></tr>"
+                    + "<td class=\"n\">\(result.comparison.rawValue.xmlEscaped) \(result.metric.format(result.limit))</td></tr>"
             }
             body.append("<section><h2>Budgets</h2><table><tr><th></th><th>target</th><th>metric</th><th>measured</th><th>limit</th></tr>\(rows)</table></section>")
         }
@@ -138,7 +138,7 @@ public enum HTMLRenderer {
             svg += "<text x=\"\(x(function.p99Seconds) + 4)\" y=\"\(y + 8)\">p99 \(Format.value("p99", function.p99Seconds))</text>"
             for budget in budgets where budget.target == function.name {
                 svg += "<line class=\"budget\" x1=\"\(x(budget.limit))\" x2=\"\(x(budget.limit))\" y1=\"\(y - 2)\" y2=\"\(y + 26)\">"
-                    + "<title>budget \(budget.metric.rawValue) \(budget.comparison.xmlEscaped) \(budget.metric.format(budget.limit))</title></line>"
+                    + "<title>budget \(budget.metric.rawValue) \(budget.comparison.rawValue.xmlEscaped) \(budget.metric.format(budget.limit))</title></line>"
             }
         }
         svg += "<text x=\"\(left)\" y=\"\(height - 6)\">0</text><text x=\"\(width - 20)\" y=\"\(height - 6)\" text-anchor=\"end\">"

@@ -13,14 +13,14 @@ public enum JUnitRenderer {
         }
         for result in report.budgets ?? [] {
             let subject = result.target ?? (result.scope == .suite ? "suite" : result.pattern)
-            let name = "\(subject) \(result.metric.rawValue) \(result.comparison) \(result.metric.format(result.limit))".xmlEscaped
+            let name = "\(subject) \(result.metric.rawValue) \(result.comparison.rawValue) \(result.metric.format(result.limit))".xmlEscaped
             let open = "    <testcase classname=\"confine.budgets.\(result.scope.rawValue)\" name=\"\(name)\" time=\"0\""
             switch result.verdict {
             case .pass:
                 cases.append(open + "/>")
             case .fail:
                 cases.append(open + ">\n      <failure type=\"budget\" message=\"\(result.message.xmlEscaped)\">"
-                             + "measured \(result.measured.map { result.metric.format($0) } ?? "—"), limit \(result.comparison) \(result.metric.format(result.limit))"
+                             + "measured \(result.measured.map { result.metric.format($0) } ?? "—"), limit \(result.comparison.rawValue) \(result.metric.format(result.limit))"
                              .xmlEscaped + "</failure>\n    </testcase>")
             case .warn:
                 cases.append(open + ">\n      <system-out>warn: \(result.message.xmlEscaped)</system-out>\n    </testcase>")

@@ -34,7 +34,7 @@ public enum MarkdownRenderer {
                     let subject = result.target ?? (result.scope == .suite ? "suite" : result.pattern)
                     table.rows.append([mark(result.verdict), "`\(subject)` \(result.metric.rawValue)",
                                        result.measured.map { result.metric.format($0) } ?? "not in this run",
-                                       "\(result.comparison) \(result.metric.format(result.limit))"])
+                                       "\(result.comparison.rawValue) \(result.metric.format(result.limit))"])
                 }
                 lines += table.render()
             }
@@ -78,7 +78,7 @@ public enum MarkdownRenderer {
             lines.append("")
             for attempt in containment.attempts {
                 let target = attempt.target.replacingAll("`", with: "'")
-                lines.append("- `\(attempt.syscall)` \(target) → \(attempt.errnoName ?? attempt.verdict) (\(attempt.verdict == "refused" ? "refused by confine" : "refused by the kernel"): \(attempt.why))")
+                lines.append("- `\(attempt.syscall)` \(target) → \(attempt.errnoName ?? attempt.verdict.rawValue) (\(attempt.verdict == .refused ? "refused by confine" : "refused by the kernel"): \(attempt.why))")
             }
             lines.append("")
             lines.append("</details>")

@@ -29,7 +29,7 @@ public enum TerminalRenderer {
             for result in ordered {
                 table.rows.append([result.verdict.rawValue, Format.fit(result.target ?? (result.scope == .suite ? "suite" : result.pattern), 50),
                                    result.metric.rawValue, result.measured.map { result.metric.format($0) } ?? "—",
-                                   "\(result.comparison) \(result.metric.format(result.limit))"])
+                                   "\(result.comparison.rawValue) \(result.metric.format(result.limit))"])
             }
             lines += table.render().enumerated().map { index, line in
                 guard index > 0 else { return palette.dim(line) }

@@ -11,7 +11,7 @@ struct ListenerSections {
     init(plan: RunPlan, listener: SeccompListener?, commandOf: (Int32) -> String?) {
         if let filter = plan.seccomp, !plan.seccompForNetworkOnly {
             seccomp = RunReport.Seccomp(
-                profile: plan.profile.seccomp ?? "custom", defaultAction: "\(filter.profile.defaultAction)",
+                profile: plan.profile.seccomp ?? "custom", defaultAction: filter.profile.defaultAction,
                 rules: filter.profile.rules.count, instructions: filter.instructionCount,
                 violations: listener?.violations(commandOf: commandOf) ?? [])
         }

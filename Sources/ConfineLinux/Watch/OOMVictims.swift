@@ -31,19 +31,19 @@ struct OOMVictims {
             kills.append(.init(pid: event.pid, command: processes.command(of: event.pid) ?? event.task,
                                atSeconds: min(max(0, (at * 1000).rounded() / 1000), endedAt),
                                usageBytes: event.usageBytes, limitBytes: event.limitBytes ?? limitBytes,
-                               mainProcess: event.pid == mainPid, source: "kernel-log"))
+                               mainProcess: event.pid == mainPid, source: .kernelLog))
         }
         if kills.count < count {
             let named = Set(kills.map(\.pid))
             for candidate in processes.sigkilled(before: endedAt) where !named.contains(candidate.pid) && kills.count < count {
                 kills.append(.init(pid: candidate.pid, command: processes.command(of: candidate.pid) ?? "?",
                                    atSeconds: (candidate.at * 1000).rounded() / 1000, usageBytes: nil,
-                                   limitBytes: limitBytes, mainProcess: candidate.pid == mainPid, source: "process-exit"))
+                                   limitBytes: limitBytes, mainProcess: candidate.pid == mainPid, source: .processExit))
             }
         }
         while kills.count < count {
             kills.append(.init(pid: 0, command: "unknown", atSeconds: endedAt, usageBytes: nil,
-                               limitBytes: limitBytes, mainProcess: false, source: "counter"))
+                               limitBytes: limitBytes, mainProcess: false, source: .counter))
         }
         return kills.sorted { $0.atSeconds < $1.atSeconds }
     }

@@ -21,7 +21,7 @@ struct RunSetup {
     /// The command's process; 0 until spawned.
     var mainPid: Int32 = 0
     /// `clone-into-cgroup` or `cgroup.procs`: how the child entered its group.
-    var joinMethod: String?
+    var joinMethod: RunReport.Host.JoinMethod?
     var failure: RunReport.SetupError?
     /// `execve` failed: 127 or 126, as shells say.
     var execFailureExitCode: Int32?

@@ -24,7 +24,7 @@ public final class Supervisor {
     public func run() -> RunRecord {
         start = monotonicSeconds()
         var record = RunRecord(command: plan.arguments, profile: plan.profile, confineVersion: plan.confineVersion,
-                               host: .init(kernel: kernelRelease(), cgroupLayout: driver.kind.rawValue, cgroups: [:],
+                               host: .init(kernel: kernelRelease(), cgroupLayout: driver.kind, cgroups: [:],
                                            cpuCount: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))),
                                startedAt: rfc3339Now())
         // Become the reaper of the target's orphans (daemons it starts), so none outlives us
