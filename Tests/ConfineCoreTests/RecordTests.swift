@@ -88,6 +88,15 @@ final class RecordTests: XCTestCase {
         XCTAssertEqual(report.memory.limitBytes, 64 << 20, "the profile's limit when none was applied")
     }
 
+    func testASetupFailureInTheSupervisorStillSaysWhatItMeasured() throws {
+        var record = record(try profile())
+        record.setupFailure = RunReport.SetupError(step: "set cpuset", errno: 22, message: "write cpuset.cpus: EINVAL")
+        let report = RunReport(record: record)
+        XCTAssertEqual(report.exitCode, 125)
+        XCTAssertEqual(report.memory.peakSource, .samples, "the supervisor ran: its samples (none) are the figure")
+        XCTAssertEqual(report.memory.timelineResolutionSeconds, 0.01, accuracy: 1e-12)
+    }
+
     func testTheMainProcessKilledBySignalOrOOM() throws {
         var record = record(try profile())
         record.mainPid = 42

@@ -146,6 +146,18 @@ final class RunScenarioTests: XCTestCase {
         XCTAssertEqual(run.setupError?.step, "set cpuset")
         XCTAssertTrue(result.stderr.contains("cpuset.cpus"), "the message names the file: \(result.stderr)")
         XCTAssertNotNil(run.setupError?.errno, "the kernel's errno is kept")
+
+        // A container profile's sections are in the report although the command never ran.
+        let (container, containerReport) = Harness.confineRun(["--profile", "k8s-512mi", "--cpuset", "9999",
+                                                               "--network", "allow:127.0.0.1:9"], ["/bin/true"])
+        let failed = try XCTUnwrap(containerReport)
+        XCTAssertEqual(container.status, 125, container.stderr)
+        XCTAssertEqual(failed.network?.mode, .allow)
+        XCTAssertEqual(failed.seccomp?.profile, "container-default")
+        XCTAssertNotNil(failed.containment)
+        XCTAssertNotNil(failed.supervisor)
+        XCTAssertEqual(failed.memory.peakSource, .samples, "confine measured, but the group never held the command")
+        XCTAssertTrue(container.stderr.contains("seccomp  container-default"), container.stderr)
     }
 
     func testCommandExitStatusPassesThroughAndMissingCommandIs127() throws {

@@ -30,6 +30,9 @@ public struct RunRecord: Sendable {
 
     // MARK: readings of the group
 
+    /// False for a run confine could not begin to measure (no cgroup layout found, so no
+    /// supervisor): its peaks say `none` rather than `samples`.
+    public var measured = true
     /// The last sample taken while the command ran; nil when no sample was taken.
     public var lastSample: CgroupSample?
     /// The group read once more after the command ended, before it was removed (CPU counters
@@ -82,11 +85,12 @@ public struct RunRecord: Sendable {
         self.startedAt = startedAt
     }
 
-    /// The record of a run that never started: the step that failed, and nothing measured.
+    /// The record of a run that never reached the supervisor: the step that failed, and nothing measured.
     public static func setupFailure(command: [String], profile: ResolvedProfile, confineVersion: String, host: RunReport.Host,
                                     startedAt: String, failure: RunReport.SetupError) -> RunRecord {
         var record = RunRecord(command: command, profile: profile, confineVersion: confineVersion, host: host, startedAt: startedAt)
         record.setupFailure = failure
+        record.measured = false
         return record
     }
 }

@@ -11,8 +11,7 @@ extension RunReport {
         let profile = record.profile
         let last = record.lastSample ?? CgroupSample()
         let final = record.finalSample
-        // No reading at all (no group was made): say so rather than claim samples.
-        let measured = record.lastSample != nil || record.kernelPeak != nil
+        let measured = record.measured
         self.init(
             confineVersion: record.confineVersion, outcome: verdict.outcome, exitCode: verdict.exitCode, reason: verdict.reason,
             command: record.command, profile: profile, host: record.host, startedAt: record.startedAt,

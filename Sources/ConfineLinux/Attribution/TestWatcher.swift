@@ -20,7 +20,7 @@ final class TestWatcher {
     /// The group at every boundary reading and, once the probe has sent a test boundary, at every
     /// sample: batched boundaries (short pytest tests) are attributed from these after the fact.
     private var readings = GroupReadings()
-    private(set) var readsEverySample = false
+    private var readsEverySample = false
     /// Per process, the latest test start known (from a record or the `running` file), in ns.
     private var latestStart: [Int32: UInt64] = [:]
     /// XCTest tests running one per process (`swift test --parallel`), by pid, while they run.
@@ -141,6 +141,7 @@ final class TestWatcher {
             if !readNow {
                 sample = closeSegment()
                 readNow = true
+                if !readsEverySample { reader.readEverySampleInDetail() }
                 readsEverySample = true
             }
             let key = "\(datagram.pid):\(record.name)"

@@ -8,6 +8,9 @@ protocol BoundaryReader: AnyObject {
     /// closes the segment since the previous boundary: returns the reading and the segment's
     /// peak — the kernel's counter, then reset, where the kernel allows; else the reading's usage.
     func readBoundary(alreadyRead: Bool) -> (sample: CgroupSample, peakBytes: UInt64)
+    /// From now on every sample reads the breakdown and CPU counters too (batched boundaries are
+    /// placed among the readings after the fact, so each must be whole).
+    func readEverySampleInDetail()
 }
 
 /// The one place the run's group is read while it runs: at the sampling cadence (the
@@ -27,6 +30,7 @@ final class GroupSampler: BoundaryReader {
     /// run's peak is at least this.
     private(set) var segmentPeakMax: UInt64 = 0
     private var segmentPeaksWork = true
+    private var everySampleInDetail = false
     private var pidBuffer: [Int32] = []
 
     /// `start`: CLOCK_MONOTONIC seconds at the run's start, the timeline's zero.
@@ -36,10 +40,11 @@ final class GroupSampler: BoundaryReader {
     }
 
     /// A sample at the cadence: usage and pids always; the `memory.stat` breakdown and CPU
-    /// counters with `detail`. Appended to the timeline. `at`: seconds since the start.
+    /// counters with `detail` (or always, once asked to). Appended to the timeline. `at`:
+    /// seconds since the start.
     @discardableResult
     func sample(at time: Double, detail: Bool) -> CgroupSample {
-        group.sample(detail: detail, into: &latest)
+        group.sample(detail: detail || everySampleInDetail, into: &latest)
         hasSampled = true
         peakMemoryBytes = max(peakMemoryBytes, latest.memoryBytes)
         peakPids = max(peakPids, latest.pids)
@@ -54,6 +59,8 @@ final class GroupSampler: BoundaryReader {
         group.sampledPids(into: &pidBuffer)
         return pidBuffer
     }
+
+    func readEverySampleInDetail() { everySampleInDetail = true }
 
     func readBoundary(alreadyRead: Bool) -> (sample: CgroupSample, peakBytes: UInt64) {
         if !alreadyRead { group.sample(detail: true, into: &latest) }

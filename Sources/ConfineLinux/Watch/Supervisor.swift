@@ -55,6 +55,16 @@ public final class Supervisor {
         }
         setup.group = nil
         setup.runGuard?.release()
+
+        // What the plan and the listener say, whether or not the command ran.
+        if let dropped = setup.seccompListener?.droppedAttempts, dropped > 0 {
+            record.warnings.append("network: \(dropped) attempts past the first \(SeccompListener.maximumAttempts) were enforced but not listed")
+        }
+        let sections = ListenerSections(plan: plan, listener: setup.seccompListener, commandOf: { self.processes.command(of: $0) })
+        record.seccomp = sections.seccomp
+        record.network = sections.network
+        record.containment = sections.containment
+        record.supervisorCost = Self.ownCost()
         return record
     }
 
@@ -137,7 +147,7 @@ public final class Supervisor {
     }
 
     private func takeSample(_ sampler: GroupSampler, tests: TestWatcher, at time: Double, detail: Bool, withProcesses: Bool) {
-        sampler.sample(at: time, detail: detail || tests.readsEverySample)
+        sampler.sample(at: time, detail: detail)
         tests.sampled(slowCadence: detail)
         if withProcesses { processes.sampleRSS(of: sampler.memberPids(), at: time) }
     }
@@ -197,9 +207,6 @@ public final class Supervisor {
             record.warnings.append("could not remove cgroup: \(error) (run `confine gc`)")
         }
 
-        if let dropped = setup.seccompListener?.droppedAttempts, dropped > 0 {
-            record.warnings.append("network: \(dropped) attempts past the first \(SeccompListener.maximumAttempts) were enforced but not listed")
-        }
         record.oomKills = oomVictims.named(count: oomCount, mainPid: setup.mainPid, start: start, endedAt: record.durationSeconds,
                                            limitBytes: plan.profile.memoryBytes, processes: processes)
         tests.countOOMKills(record.oomKills)
@@ -207,11 +214,6 @@ public final class Supervisor {
         record.warnings += tests.warnings
         record.ledger = tests.ledger
         record.processes = processes.summaries()
-        let sections = ListenerSections(plan: plan, listener: setup.seccompListener, commandOf: { self.processes.command(of: $0) })
-        record.seccomp = sections.seccomp
-        record.network = sections.network
-        record.containment = sections.containment
-        record.supervisorCost = Self.ownCost()
     }
 
     /// confine's own peak RSS (this process's `VmHWM`, not inherited from whoever exec'd it) and CPU time.
