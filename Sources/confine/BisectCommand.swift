@@ -42,9 +42,10 @@ struct BisectMemory: ParsableCommand {
     @Argument(parsing: .captureForPassthrough, help: "The command to run (after --).")
     var command: [String] = []
 
-    private var arguments: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
+    private var arguments: [String] { PassthroughCommand.words(command) }
 
     func validate() throws {
+        try PassthroughCommand.validate(command)
         guard !arguments.isEmpty else { throw ValidationError("name the command after --, e.g. confine bisect-memory -- swift test") }
         guard runsPerStep >= 1, maxRuns >= 2 else { throw ValidationError("--runs-per-step must be at least 1 and --max-runs at least 2") }
         for (flag, value) in [("low", low), ("high", high), ("precision", precision as String?)] {

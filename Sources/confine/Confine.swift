@@ -19,3 +19,21 @@ struct Confine: ParsableCommand {
         subcommands: [Run.self, ReportCommand.self, CompareCommand.self, MergeCommand.self, BisectMemory.self, DoctorCommand.self, ProfileCommand.self, SeccompCommand.self, GC.self]
     )
 }
+
+/// The command `run` and `bisect-memory` capture after their own options (`captureForPassthrough`):
+/// what follows `--`, or everything from the first word confine does not know.
+enum PassthroughCommand {
+    /// The command's words, without a leading `--`.
+    static func words(_ captured: [String]) -> [String] {
+        captured.first == "--" ? Array(captured.dropFirst()) : captured
+    }
+
+    /// A first word that looks like an option (and is not `--`) is a mistyped confine option,
+    /// not a program to run: `confine run --sampling-interval 0 -- true` must not run
+    /// `--sampling-interval`.
+    static func validate(_ captured: [String]) throws {
+        if let first = captured.first, first != "--", first.hasPrefix("-") {
+            throw ValidationError("unknown option '\(first)'; the command to run goes after --")
+        }
+    }
+}

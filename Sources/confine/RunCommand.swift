@@ -111,12 +111,13 @@ struct Run: ParsableCommand {
     @Argument(parsing: .captureForPassthrough, help: "The command to run (after --).")
     var command: [String] = []
 
-    private var arguments: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
+    private var arguments: [String] { PassthroughCommand.words(command) }
 
     func validate() throws {
         // The command is captured with everything after it, so `confine run --help` would run
         // a program named --help: a lone -h/--help before any `--` asks for this help instead.
         if command == ["--help"] || command == ["-h"] { throw CleanExit.helpRequest(self) }
+        try PassthroughCommand.validate(command)
         guard !arguments.isEmpty else { throw ValidationError("name the command to run after --, e.g. confine run -- swift test") }
         _ = try limits.spec()
         guard ["auto", "none", RunnerOutputKind.swiftTest.rawValue].contains(runner) else {

@@ -80,6 +80,26 @@ final class FaultScenarioTests: XCTestCase {
         XCTAssertEqual(Harness.run([Harness.confine, "gc", "--dry-run"]).stdout, "")
     }
 
+    /// gc (which every run does first) tells a live confine by its start time, not its name: a
+    /// run of confine installed under another name is left alone, and it ends as it would.
+    func testGCLeavesTheRunOfARenamedConfineAlone() throws {
+        let directory = NSTemporaryDirectory() + "confine-renamed-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let renamed = directory + "/confine-1.0"
+        try FileManager.default.copyItem(atPath: Harness.confine, toPath: renamed)
+        let report = directory + "/report.json"
+        let run = Harness.Child([renamed, "run", "--quiet", "--report", report, "--memory", "64Mi", "--", "sleep", "1.5"])
+        let deadline = Date().addingTimeInterval(5)
+        while !Harness.allGroups().contains(where: { $0.hasPrefix("confine-\(run.pid)-") }) && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        XCTAssertEqual(Harness.run([Harness.confine, "gc", "--dry-run"]).stdout, "", "a live run is no leftover")
+        XCTAssertEqual(Harness.run([Harness.confine, "gc"]).status, 0)
+        XCTAssertEqual(run.wait().status, 0, run.stderrSoFar)
+        XCTAssertEqual(try RunReport.decode(Data(contentsOf: URL(fileURLWithPath: report))).outcome, .passed)
+    }
+
     func testSIGKILLAtRandomMomentsLeavesNothingBehind() throws {
         var generator = SystemRandomNumberGenerator()
         for round in 0..<8 {

@@ -245,5 +245,13 @@ final class RunScenarioTests: XCTestCase {
         let missing = Harness.run([Harness.confine, "run", "--profile", "container-default"])
         XCTAssertEqual(missing.status, 64)
         XCTAssertTrue(missing.stderr.contains("name the command to run after --"), missing.stderr)
+
+        // A mistyped option before -- is refused, not run as the program (nor a report written).
+        let mistyped = Harness.run(["/bin/sh", "-c", "cd '\(directory)' && exec '\(Harness.confine)' run --sampling-interval 0 -- /bin/true"])
+        XCTAssertEqual(mistyped.status, 64, mistyped.stderr)
+        XCTAssertTrue(mistyped.stderr.contains("unknown option '--sampling-interval'"), mistyped.stderr)
+        let bisect = Harness.run([Harness.confine, "bisect-memory", "--sampling-interval", "0", "--", "/bin/true"])
+        XCTAssertEqual(bisect.status, 64, bisect.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory), [], "no report written")
     }
 }

@@ -22,7 +22,9 @@ public struct GarbageCollector {
         var names = Set<String>()
         for directory in driver.parentDirectories {
             for entry in directoryEntries(directory) where entry.hasPrefix(RunPlan.groupPrefix) {
-                if all || !ownerIsRunning(entry) { names.insert(entry) }
+                if all || !Self.ownerIsRunning(pidIn: entry.dropFirst(RunPlan.groupPrefix.count), of: directory + "/" + entry) {
+                    names.insert(entry)
+                }
             }
         }
         return names.sorted()
@@ -48,9 +50,8 @@ public struct GarbageCollector {
         let prefix = "confine-probe-"
         var removed: [String] = []
         for entry in directoryEntries(parent) where entry.hasPrefix(prefix) {
-            guard let pidText = entry.dropFirst(prefix.count).split(separator: "-").first, let pid = Int32(pidText),
-                  !Self.isRunningConfine(pid) else { continue }
             let directory = parent + "/" + entry
+            guard !Self.ownerIsRunning(pidIn: entry.dropFirst(prefix.count), of: directory) else { continue }
             unlink(directory + "/probe.sock")
             unlink(directory + "/running")
             if rmdir(directory) == 0 { removed.append(directory) }
@@ -58,18 +59,27 @@ public struct GarbageCollector {
         return removed
     }
 
-    /// `confine-<pid>-<random>`: is that pid a live confine?
-    func ownerIsRunning(_ name: String) -> Bool {
-        let parts = name.dropFirst(RunPlan.groupPrefix.count).split(separator: "-")
-        guard let pidText = parts.first, let pid = Int32(pidText) else { return false }
-        return Self.isRunningConfine(pid)
-    }
-
-    static func isRunningConfine(_ pid: Int32) -> Bool {
+    /// Whether the confine that made `path` (`…-<pid>-<random>`, `pidAndRandom` being the part
+    /// after the prefix) still runs: its pid is alive, not a zombie, and that process started
+    /// before `path` last changed — a pid reused by a later process is not the owner. The name
+    /// of the process is not checked: confine may be installed under any name.
+    static func ownerIsRunning(pidIn pidAndRandom: Substring, of path: String) -> Bool {
+        guard let pidText = pidAndRandom.split(separator: "-").first, let pid = Int32(pidText) else { return false }
         if pid == getpid() { return true }
         guard kill(pid, 0) == 0 || errno == EPERM else { return false }
-        // A zombie confine is not running.
-        guard let stat = try? ProcFS.stat(.pid(pid)) else { return false }
-        return stat.comm == "confine" && stat.state != "Z"
+        guard let stat = try? ProcFS.stat(.pid(pid)), stat.state != "Z" else { return false }
+        guard let startTicks = stat.startTicks, let bootTime = ProcFS.bootTimeSeconds(), let changed = changeTime(of: path)
+        else { return true } // cannot tell: leave it alone
+        let started = Double(bootTime) + Double(startTicks) / Double(sysconf(Int32(_SC_CLK_TCK)))
+        // btime is whole seconds and ticks are coarse: a pid reused within 2 s of the directory's
+        // last change is taken for its owner (left for a later collection, never killed early).
+        return started <= changed + 2
+    }
+
+    /// `stat(2)`'s ctime of `path`, in seconds since the epoch; nil when it cannot be read.
+    static func changeTime(of path: String) -> Double? {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return nil }
+        return Double(info.st_ctim.tv_sec) + Double(info.st_ctim.tv_nsec) / 1e9
     }
 }

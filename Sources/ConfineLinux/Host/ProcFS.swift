@@ -42,6 +42,9 @@ public enum ProcFS {
         public var state: Character
         public var parentPid: Int32
         public var processGroup: Int32
+        /// When the process started, in clock ticks (`sysconf(_SC_CLK_TCK)`) since boot (field 22);
+        /// nil in a line cut short.
+        public var startTicks: UInt64?
     }
 
     /// Reads and parses `/proc/<pid>/stat`; nil when its text does not parse. Throws `SystemError`
@@ -55,11 +58,22 @@ public enum ProcFS {
     public static func parseStat(_ text: some StringProtocol) -> Stat? {
         guard let open = text.firstIndex(of: "("), let close = text.lastIndex(of: ")"), open < close,
               let pid = Int32(text[..<open].trimmingWhitespace()) else { return nil }
-        let fields = text[text.index(after: close)...].split(separator: " ", maxSplits: 3)
+        // After the comm: state (field 3), ppid, pgrp, …, starttime (field 22).
+        let fields = text[text.index(after: close)...].split(separator: " ", maxSplits: 20)
         guard fields.count >= 3, fields[0].count == 1, let state = fields[0].first,
               let parent = Int32(fields[1]), let group = Int32(fields[2]) else { return nil }
         return Stat(pid: pid, comm: String(text[text.index(after: open)..<close]), state: state, parentPid: parent,
-                    processGroup: group)
+                    processGroup: group, startTicks: fields.count >= 20 ? UInt64(fields[19]) : nil)
+    }
+
+    /// `btime` in `/proc/stat`: when the machine booted, in seconds since the epoch (whole
+    /// seconds); nil when it cannot be read.
+    public static func bootTimeSeconds(root: String = "/proc") -> UInt64? {
+        guard let text = try? readTextFile(root + "/stat") else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("btime ") {
+            return UInt64(line.dropFirst(6).trimmingWhitespace())
+        }
+        return nil
     }
 
     // MARK: - comm
