@@ -98,22 +98,22 @@ final class FakeCgroupfsTests: XCTestCase {
 
     func testV1TranslatesLimitsIntoV1Files() throws {
         let driver = try v1Driver()
-        let group = try driver.createGroup(named: "confine-1-aa",
+        let group = try driver.createGroup(named: "confine-4194304-aa",
                                            limits: CgroupLimits(cpus: 0.25, memoryMax: 64 << 20, swapMax: 0, cpuset: nil, pidsMax: 32))
-        XCTAssertEqual(text(root + "/memory/job/confine-1-aa/memory.limit_in_bytes"), "\(64 << 20)")
-        XCTAssertEqual(text(root + "/memory/job/confine-1-aa/memory.memsw.limit_in_bytes"), "\(64 << 20)", "memsw = memory + swap")
-        XCTAssertEqual(text(root + "/cpu/job/confine-1-aa/cpu.cfs_period_us"), "100000")
-        XCTAssertEqual(text(root + "/cpu/job/confine-1-aa/cpu.cfs_quota_us"), "25000")
-        XCTAssertEqual(text(root + "/pids/job/confine-1-aa/pids.max"), "32")
+        XCTAssertEqual(text(root + "/memory/job/confine-4194304-aa/memory.limit_in_bytes"), "\(64 << 20)")
+        XCTAssertEqual(text(root + "/memory/job/confine-4194304-aa/memory.memsw.limit_in_bytes"), "\(64 << 20)", "memsw = memory + swap")
+        XCTAssertEqual(text(root + "/cpu/job/confine-4194304-aa/cpu.cfs_period_us"), "100000")
+        XCTAssertEqual(text(root + "/cpu/job/confine-4194304-aa/cpu.cfs_quota_us"), "25000")
+        XCTAssertEqual(text(root + "/pids/job/confine-4194304-aa/pids.max"), "32")
         XCTAssertEqual(group.appliedMemoryLimit(), 64 << 20)
         XCTAssertEqual(Set(group.joinFiles), Set(["memory", "cpu", "cpuacct", "pids", "freezer"].map {
-            root + "/\($0)/job/confine-1-aa/tasks" }))
-        XCTAssertEqual(group.kernelPaths["memory"], "/job/confine-1-aa")
+            root + "/\($0)/job/confine-4194304-aa/tasks" }))
+        XCTAssertEqual(group.kernelPaths["memory"], "/job/confine-4194304-aa")
         XCTAssertEqual(Set(driver.parentDirectories), Set(["memory", "cpu", "cpuacct", "pids", "freezer"].map { root + "/\($0)/job" }))
-        XCTAssertEqual(GarbageCollector(driver: driver).leftovers(), ["confine-1-aa"], "pid 1 is not a confine")
+        XCTAssertEqual(GarbageCollector(driver: driver).leftovers(), ["confine-4194304-aa"], "no process has pid 4194304 (pid_max is at most 2^22): its confine is gone")
         try group.remove()
-        XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/memory/job/confine-1-aa"))
-        XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/cpu/job/confine-1-aa"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/memory/job/confine-4194304-aa"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/cpu/job/confine-4194304-aa"))
     }
 
     func testV1ReadsCapturedCounters() throws {
