@@ -105,8 +105,6 @@ struct CompareCommand: ParsableCommand {
         """
     )
 
-    static let baselineMissing: Int32 = 66
-
     @Argument(help: "The baseline report (main branch).")
     var base: String
 
@@ -119,7 +117,7 @@ struct CompareCommand: ParsableCommand {
         // The baseline's absence comes first: it has its own exit code.
         if !FileManager.default.fileExists(atPath: base) {
             FileHandle.standardError.write(Data("confine: \(base): no such report (no baseline yet?)\n".utf8))
-            throw ExitCode(Self.baselineMissing)
+            throw ExitCode(ExitCodes.baselineMissing)
         }
         let loaded = try loadReports([base, head])
         let (baseReport, headReport) = (loaded[0], loaded[1])

@@ -173,8 +173,7 @@ struct Run: ParsableCommand {
             record = Supervisor(plan: plan, driver: driver).run()
         } catch {
             record = .setupFailure(command: plan.arguments, profile: plan.profile, confineVersion: plan.confineVersion,
-                                   host: .init(kernel: kernelRelease(), cgroupLayout: .unknown, cgroups: [:],
-                                               cpuCount: ProcessInfo.processInfo.activeProcessorCount),
+                                   host: .current(layout: .unknown),
                                    startedAt: rfc3339Now(), failure: .init(step: error.step, errno: error.errno, message: error.description))
         }
         let report = BudgetJudge.judge(RunReport(record: record))

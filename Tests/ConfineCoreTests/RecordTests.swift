@@ -57,6 +57,32 @@ final class RecordTests: XCTestCase {
         XCTAssertNil(report.budgets, "the record becomes a report; budgets are judged after")
     }
 
+    func testTheRunsPeakIsTheLargerOfTheFinalCounterAndTheSegmentPeaks() throws {
+        var record = record(try profile())
+        record.mainPid = 42
+        record.termination = .exited(0)
+        record.kernelPeak = KernelMemoryPeak(bytes: 20 << 20, source: .maxUsageInBytes)
+        record.segmentPeakMaxBytes = 50 << 20
+        XCTAssertEqual(RunReport(record: record).memory.peakBytes, 50 << 20, "the counter was reset after a 50 MiB segment")
+        record.segmentPeakMaxBytes = 10 << 20
+        XCTAssertEqual(RunReport(record: record).memory.peakBytes, 20 << 20)
+    }
+
+    func testOOMKillsAreChargedToTheTestRunningThen() throws {
+        var record = record(try profile())
+        record.mainPid = 42
+        record.termination = .exited(1)
+        var ledger = AttributionLedger()
+        ledger.testStarted(key: "a", name: "test_a", source: .pytest, pid: 42, at: 0.1, memoryBytes: 0, cpuNanos: 0)
+        ledger.testEnded(key: "a", at: 0.5, outcome: "passed", memoryBytes: 0, cpuNanos: 0)
+        ledger.testStarted(key: "b", name: "test_b", source: .pytest, pid: 42, at: 0.6, memoryBytes: 0, cpuNanos: 0)
+        ledger.testEnded(key: "b", at: 0.9, outcome: "failed", memoryBytes: 0, cpuNanos: 0)
+        record.ledger = ledger
+        record.oomKills = [.init(pid: 43, command: "worker", atSeconds: 0.7, usageBytes: nil, limitBytes: 64 << 20,
+                                 mainProcess: false, source: .kernelLog)]
+        XCTAssertEqual(RunReport(record: record).tests.map(\.oomKills), [0, 1])
+    }
+
     func testWithoutAKernelCounterThePeakComesFromSamples() throws {
         var record = record(try profile())
         record.mainPid = 42

@@ -12,8 +12,11 @@ final class RunPlannerTests: XCTestCase {
     func host(isRoot: Bool = false, resolve: @escaping @Sendable ([NetworkEndpoint]) throws(NetworkResolutionError) -> [ResolvedEndpoint] = { endpoints in
         endpoints.map { ResolvedEndpoint(address: "127.0.0.1", port: $0.port) }
     }) -> PlanHost {
-        PlanHost(isRoot: isRoot, mountInfo: Self.mountInfo, kernelRelease: "6.18.0-1-cloud-amd64", seccompCacheDirectory: nil,
-                 resolveEndpoints: resolve)
+        var host = PlanHost(isRoot: isRoot, mountInfo: Self.mountInfo, kernelRelease: "6.18.0-1-cloud-amd64", seccompCacheDirectory: nil,
+                            resolveEndpoints: resolve)
+        host.capabilityLast = 40
+        host.existingProcPaths = ["/proc/sys"]
+        return host
     }
 
     func profile(_ yaml: String) throws -> ResolvedProfile {
@@ -57,6 +60,8 @@ final class RunPlannerTests: XCTestCase {
         let plan = try RunPlanner.plan(container, options(), host: host(isRoot: true))
         let containment = try XCTUnwrap(plan.containment)
         XCTAssertTrue(containment.readOnlyMounts.contains { $0.path == "/sys/fs/cgroup/memory" }, "\(containment.readOnlyMounts)")
+        XCTAssertEqual(containment.readOnlyMounts.map(\.path).filter { $0.hasPrefix("/proc/") }, ["/proc/sys"], "the host's /proc paths, no more")
+        XCTAssertEqual(containment.capabilityLast, 40)
         let intercepted = Set(plan.seccomp?.intercepted ?? [])
         XCTAssertTrue(Set(ContainmentGuard.interceptedSyscalls).isSubset(of: intercepted))
         XCTAssertFalse(plan.seccompForNetworkOnly)

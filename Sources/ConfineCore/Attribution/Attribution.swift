@@ -39,7 +39,6 @@ public struct AttributionLedger: Sendable {
     public init() {}
 
     public var openTestCount: Int { openCount }
-    public var hasTests: Bool { !tests.isEmpty }
 
     // MARK: tests
 

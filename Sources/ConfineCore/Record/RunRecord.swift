@@ -38,10 +38,12 @@ public struct RunRecord: Sendable {
     /// The group read once more after the command ended, before it was removed (CPU counters
     /// and the breakdown are final here).
     public var finalSample = CgroupSample()
-    /// The kernel's peak counter (`memory.peak`, `memory.max_usage_in_bytes`), or the largest
-    /// segment peak read at test boundaries where the counter was reset; nil when the kernel has
-    /// no peak counter.
+    /// The kernel's peak counter (`memory.peak`, `memory.max_usage_in_bytes`) at the end; nil
+    /// when the kernel has no peak counter.
     public var kernelPeak: KernelMemoryPeak?
+    /// The largest segment peak read at test boundaries: where the counter is reset at each
+    /// boundary (v1, v2 from 6.12), the run's peak is the larger of this and the final counter.
+    public var segmentPeakMaxBytes: UInt64 = 0
     /// The largest usage seen by samples and at test boundaries.
     public var samplePeakMemoryBytes: UInt64 = 0
     /// The most processes and threads seen by samples.
@@ -70,7 +72,8 @@ public struct RunRecord: Sendable {
 
     // MARK: attribution and confine's own cost
 
-    /// Tests and functions as they ran, closed at the end (JUnit merged, OOM kills charged).
+    /// Tests and functions as they ran, closed at the end (JUnit merged); OOM kills are charged
+    /// to tests when the report is made.
     public var ledger = AttributionLedger()
     /// The probe channel's accounting; nil when it was off.
     public var probe: RunReport.ProbeSummary?

@@ -1,7 +1,8 @@
 extension RunReport {
     /// The report of a run, from its record: the outcome decided by `Verdict` (before budgets),
-    /// the figures as the report states them, and each seccomp denial, network attempt and
-    /// containment attempt named with the test running at the time. Pure: no I/O, no clock.
+    /// the figures as the report states them, each OOM kill charged to the tests running at its
+    /// moment, and each seccomp denial, network attempt and containment attempt named with the
+    /// test running at the time. Pure: no I/O, no clock.
     /// Budgets are not judged here (`BudgetJudge.judge`).
     public init(record: RunRecord) {
         let verdict = Verdict.decide(RunFacts(
@@ -9,6 +10,8 @@ extension RunReport {
             timedOut: record.timedOut, timeoutSeconds: record.profile.timeoutSeconds,
             mainProcessOOMKilled: record.oomKills.contains { $0.mainProcess }, oomKillCount: record.oomKills.count))
         let profile = record.profile
+        var ledger = record.ledger
+        ledger.countOOMKills(at: record.oomKills.map { ($0.atSeconds, $0.pid) })
         let last = record.lastSample ?? CgroupSample()
         let final = record.finalSample
         let measured = record.measured
@@ -18,7 +21,7 @@ extension RunReport {
             durationSeconds: record.durationSeconds, mainProcess: record.mainPid.map { MainProcess(pid: $0, termination: record.termination) },
             setupError: record.setupFailure,
             memory: Memory(limitBytes: record.appliedMemoryLimitBytes ?? profile.memoryBytes, swapLimitBytes: profile.swapBytes,
-                           peakBytes: record.kernelPeak?.bytes ?? record.samplePeakMemoryBytes,
+                           peakBytes: record.kernelPeak.map { max($0.bytes, record.segmentPeakMaxBytes) } ?? record.samplePeakMemoryBytes,
                            peakSource: record.kernelPeak?.source ?? (measured ? .samples : .none),
                            last: record.lastSample.map(\.breakdown), timeline: record.timeline,
                            timelineResolutionSeconds: measured ? profile.samplingIntervalSeconds * Double(record.timelineStride) : 0),
@@ -28,14 +31,14 @@ extension RunReport {
             pids: Pids(limit: profile.pids, peak: record.pidsPeak ?? record.samplePeakPids,
                        peakSource: record.pidsPeak != nil ? .pidsPeak : measured ? .samples : .none, forkFailures: record.forkFailures),
             oomKills: record.oomKills, processes: record.processes,
-            seccomp: record.seccomp.map { Self.naming($0, by: record.ledger) },
-            network: record.network.map { Self.naming($0, by: record.ledger) },
+            seccomp: record.seccomp.map { Self.naming($0, by: ledger) },
+            network: record.network.map { Self.naming($0, by: ledger) },
             warnings: record.warnings)
-        tests = record.ledger.tests
-        functions = record.ledger.functionRecords
+        tests = ledger.tests
+        functions = ledger.functionRecords
         probe = record.probe
         supervisor = record.supervisorCost
-        containment = record.containment.map { Self.naming($0, by: record.ledger) }
+        containment = record.containment.map { Self.naming($0, by: ledger) }
     }
 
     private static func naming(_ seccomp: Seccomp, by ledger: AttributionLedger) -> Seccomp {

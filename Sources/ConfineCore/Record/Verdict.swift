@@ -33,11 +33,13 @@ public struct RunFacts: Sendable {
     }
 }
 
-/// The public exit codes (README, DESIGN.md). Stable: CI scripts branch on them.
+/// The public exit codes (README, "Exit codes"). Stable: CI scripts branch on them.
 public enum ExitCodes {
     public static let success: Int32 = 0
     public static let usage: Int32 = 64
     public static let budgetExceeded: Int32 = 99
+    /// `confine compare`: the baseline report does not exist (first run on main).
+    public static let baselineMissing: Int32 = 66
     public static let timeout: Int32 = 124
     public static let setupFailed: Int32 = 125
     public static let oomKilled: Int32 = 137
@@ -50,8 +52,8 @@ public struct Verdict: Equatable, Sendable {
     public var exitCode: Int32
     public var reason: String
 
-    /// Precedence, worst first: setup failure, timeout, main process OOM-killed, main process
-    /// signalled, command failed, passed. An OOM kill elsewhere in the group is judged with the
+    /// Precedence, worst first: setup failure, the command could not be executed (126/127),
+    /// timeout, main process OOM-killed, main process signalled, command failed, passed. An OOM kill elsewhere in the group is judged with the
     /// budgets (`BudgetJudge`), which may turn `passed` into `budget_exceeded`.
     public static func decide(_ facts: RunFacts, signalName: (Int32) -> String = ConfineCore.signalName) -> Verdict {
         if let failure = facts.setupFailure {

@@ -1,7 +1,7 @@
 import Foundation
 
 /// How a run ended; the report's `outcome`. See docs/report-schema.md.
-public enum Outcome: String, Codable, Sendable {
+public enum Outcome: String, ReportValue {
     case passed
     case failed
     case oomKilled = "oom_killed"
@@ -358,7 +358,7 @@ public struct RunReport: Codable, Sendable, Equatable {
             case maxUsageInBytes = "memory.max_usage_in_bytes"
             /// The highest of confine's samples: the kernel has no peak counter.
             case samples
-            /// Nothing measured: the run's setup failed before its group existed (`setupFailure`).
+            /// Nothing measured: the run's setup failed before confine found a cgroup layout (`RunRecord.setupFailure`).
             case none
         }
     }
@@ -398,7 +398,7 @@ public struct RunReport: Codable, Sendable, Equatable {
             case pidsPeak = "pids.peak"
             /// The highest of confine's samples: the kernel has no peak counter.
             case samples
-            /// Nothing measured: the run's setup failed before its group existed (`setupFailure`).
+            /// Nothing measured: the run's setup failed before confine found a cgroup layout (`RunRecord.setupFailure`).
             case none
         }
     }

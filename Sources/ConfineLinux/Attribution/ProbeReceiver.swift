@@ -9,6 +9,12 @@ import ConfineCore
 /// has not read yet, so a fast target is slowed, never silently cut.
 public final class ProbeReceiver {
     public static let environmentVariable = "CONFINE_PROBE_SOCKET"
+    /// The layout on disk: `<parent>/confine-probe-<confine pid>-XXXXXX/{probe.sock,running}`
+    /// (`GarbageCollector` removes those of confines that are gone).
+    public static let directoryParent = "/tmp"
+    public static let directoryPrefix = "confine-probe-"
+    public static let socketName = "probe.sock"
+    public static let runningName = "running"
     /// Larger than any batch the libraries send (1800 records and their names).
     static let bufferSize = 256 * 1024
 
@@ -30,10 +36,11 @@ public final class ProbeReceiver {
     public private(set) var senderDropped: [Int32: UInt32] = [:]
 
     public init() throws(SystemError) {
-        var template = Array("/tmp/confine-probe-\(getpid())-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw SystemError("mkdtemp", path: "/tmp/confine-probe-*", errno: errno) }
+        let stem = "\(Self.directoryParent)/\(Self.directoryPrefix)\(getpid())-"
+        var template = Array((stem + "XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else { throw SystemError("mkdtemp", path: stem + "*", errno: errno) }
         let directory = String(cString: made)
-        let path = directory + "/probe.sock"
+        let path = directory + "/" + Self.socketName
         self.directory = directory
         self.path = path
         // Targets may drop privileges; anyone may write, no one else can list or replace it.
@@ -62,7 +69,7 @@ public final class ProbeReceiver {
         setsockopt(socket, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
         fd = socket
         buffer = .allocate(byteCount: Self.bufferSize, alignment: 8)
-        runningPath = directory + "/running"
+        runningPath = directory + "/" + Self.runningName
         runningBuffer = .allocate(byteCount: 2 * RunningSlots.fileSize, alignment: 8)
         // Without it the plugin sends every boundary it holds back at the next live one: the
         // figures stay right, only a running test whose start is held is unknown until it ends.

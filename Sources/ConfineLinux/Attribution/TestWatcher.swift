@@ -258,13 +258,6 @@ final class TestWatcher {
         testProcesses = [:]
     }
 
-    func countOOMKills(_ kills: [RunReport.OOMKill]) {
-        ledger.countOOMKills(at: kills.map { ($0.atSeconds, $0.pid) })
-    }
-
-    /// The test running at `time` (for denials and network attempts).
-    func test(at time: Double, pid: Int32) -> String? { ledger.test(at: time, pid: pid) }
-
     /// JUnit import, the probe channel's accounting, and a warning for each kind of bad input.
     /// Closes the probe socket.
     func close() -> RunReport.ProbeSummary? {

@@ -21,8 +21,8 @@ public struct GarbageCollector {
     public func leftovers(all: Bool = false) -> [String] {
         var names = Set<String>()
         for directory in driver.parentDirectories {
-            for entry in directoryEntries(directory) where entry.hasPrefix(RunPlan.groupPrefix) {
-                if all || !Self.ownerIsRunning(pidIn: entry.dropFirst(RunPlan.groupPrefix.count), of: directory + "/" + entry) {
+            for entry in directoryEntries(directory) where entry.hasPrefix(RunGroupName.prefix) {
+                if all || !Self.ownerIsRunning(pidIn: entry.dropFirst(RunGroupName.prefix.count), of: directory + "/" + entry) {
                     names.insert(entry)
                 }
             }
@@ -46,14 +46,14 @@ public struct GarbageCollector {
     /// Probe socket directories (`/tmp/confine-probe-<pid>-XXXXXX`) of confines that are gone:
     /// removed, with the socket and the `running` file in each. Returns the directories removed.
     @discardableResult
-    public func collectProbeDirectories(in parent: String = "/tmp") -> [String] {
-        let prefix = "confine-probe-"
+    public func collectProbeDirectories(in parent: String = ProbeReceiver.directoryParent) -> [String] {
+        let prefix = ProbeReceiver.directoryPrefix
         var removed: [String] = []
         for entry in directoryEntries(parent) where entry.hasPrefix(prefix) {
             let directory = parent + "/" + entry
             guard !Self.ownerIsRunning(pidIn: entry.dropFirst(prefix.count), of: directory) else { continue }
-            unlink(directory + "/probe.sock")
-            unlink(directory + "/running")
+            unlink(directory + "/" + ProbeReceiver.socketName)
+            unlink(directory + "/" + ProbeReceiver.runningName)
             if rmdir(directory) == 0 { removed.append(directory) }
         }
         return removed

@@ -182,7 +182,7 @@ public final class ContainmentGuard {
         guard var path = readString(pid: tid, at: pathAddress) else { return .proceed }
         if !path.hasPrefix("/") {
             let base = directory == nil || directory == -100 /* AT_FDCWD */
-                ? readLink("/proc/\(tgid)/cwd") : readLink("/proc/\(tgid)/fd/\(directory!)")
+                ? readLink(ProcFS.path(.pid(tgid), "cwd")) : readLink(ProcFS.path(.pid(tgid), "fd/\(directory!)"))
             guard let base else { return .proceed }
             path = base + (base.hasSuffix("/") ? "" : "/") + path
         }

@@ -21,8 +21,13 @@ public struct ContainmentPlan: Sendable, Equatable {
     /// The profile's capability names confine does not know (left out of the kept set).
     public var unknownCapabilities: [String]
 
-    /// The plan for `profile`, or nil with the reason when there is none to apply.
-    public static func make(for profile: ResolvedProfile, mountInfo: String?, isRoot: Bool) -> (plan: ContainmentPlan?, warning: String?) {
+    /// Docker's readonlyPaths under /proc (moby oci/defaults.go); those that exist are remounted read-only.
+    public static let dockerReadOnlyProcPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+
+    /// The plan for `profile`, or nil with the reason when there is none to apply. `host` gives
+    /// what the machine has: root or not, its mounts, `cap_last_cap`, which /proc paths exist.
+    public static func make(for profile: ResolvedProfile, host: PlanHost) -> (plan: ContainmentPlan?, warning: String?) {
+        let isRoot = host.isRoot
         guard profile.containment == true else { return (nil, nil) }
         guard isRoot else {
             return (nil, "containment: not root, so the target keeps confine's capabilities and a writable cgroup filesystem")
@@ -33,11 +38,9 @@ public struct ContainmentPlan: Sendable, Equatable {
             let canonical = name.uppercased().hasPrefix("CAP_") ? name.uppercased() : "CAP_" + name.uppercased()
             if let number = capabilityNumbers[canonical] { kept |= 1 << number } else { unknown.append(name) }
         }
-        let last = (try? readTextFile("/proc/sys/kernel/cap_last_cap")).flatMap { Int32($0.trimmingWhitespace()) } ?? 40
-        // Docker's readonlyPaths under /proc (moby oci/defaults.go), where they exist.
-        let procPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"].filter { (path: String) -> Bool in Glibc.access(path, F_OK) == 0 }
-            .map { ReadOnlyMount(path: $0, flags: UInt(MS_REC) | UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC)) }
-        return (ContainmentPlan(readOnlyMounts: cgroupMounts(mountInfo ?? "") + procPaths, keptCapabilities: kept, capabilityLast: last,
+        let procPaths = host.existingProcPaths.map { ReadOnlyMount(path: $0, flags: UInt(MS_REC) | UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC)) }
+        return (ContainmentPlan(readOnlyMounts: cgroupMounts(host.mountInfo ?? "") + procPaths, keptCapabilities: kept,
+                                capabilityLast: host.capabilityLast,
                                 unknownCapabilities: unknown),
                 unknown.isEmpty ? nil : "containment: unknown capabilities \(unknown.joined(separator: ", ")) left out")
     }
@@ -63,7 +66,9 @@ public struct ContainmentPlan: Sendable, Equatable {
     }
 
     /// What the report lists as applied.
-    public var measures: [String] {
+    /// What was applied, as the report's `containment.measures` says it; signals, ptrace and
+    /// process_vm_* are confined only when `signalsGuarded` (the seccomp listener ran the guard).
+    public func measures(signalsGuarded: Bool) -> [String] {
         var list = ["capabilities: \(keptCapabilities.nonzeroBitCount) kept, the rest dropped from the bounding, inheritable and ambient sets"]
         if !readOnlyMounts.isEmpty {
             let proc = readOnlyMounts.map(\.path).filter { $0.hasPrefix("/proc/") }
@@ -71,7 +76,7 @@ public struct ContainmentPlan: Sendable, Equatable {
             list.append("read-only in a private mount namespace: \(cgroups) cgroup filesystem\(cgroups == 1 ? "" : "s")"
                         + proc.map { ", " + $0 }.joined())
         }
-        list.append("signals, ptrace and process_vm_* limited to the run's own processes")
+        if signalsGuarded { list.append("signals, ptrace and process_vm_* limited to the run's own processes") }
         return list
     }
 

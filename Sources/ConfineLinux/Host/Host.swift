@@ -35,3 +35,11 @@ public func rfc3339Now() -> String {
 public func executablePath() -> String {
     readLink("/proc/self/exe") ?? CommandLine.arguments[0]
 }
+
+extension RunReport.Host {
+    /// This machine as a report describes it: `uname -r` and the online CPUs
+    /// (`_SC_NPROCESSORS_ONLN`); the run's cgroup paths and join method are added by the run.
+    public static func current(layout: CgroupLayoutKind) -> RunReport.Host {
+        RunReport.Host(kernel: kernelRelease(), cgroupLayout: layout, cgroups: [:], cpuCount: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
+}

@@ -33,21 +33,3 @@ public final class RunGuard {
 
     deinit { release() }
 }
-
-/// Test hooks for the fault suite: `CONFINE_FAULT_PAUSE=<point>` makes confine announce the point
-/// on stderr and sleep there for 5 s, so a test can SIGKILL it exactly there. Points:
-/// `after-guard`, `after-group`, `after-spawn`, `before-cleanup`, `before-report`.
-public enum FaultInjection {
-    static let point: String? = {
-        guard let value = getenv("CONFINE_FAULT_PAUSE") else { return nil }
-        return String(cString: value)
-    }()
-
-    public static func pause(at name: String) {
-        guard point == name else { return }
-        let line = "confine: fault injection: paused at \(name)\n"
-        _ = line.withCString { write(2, $0, strlen($0)) }
-        let until = monotonicSeconds() + 5
-        while monotonicSeconds() < until { usleep(20_000) }
-    }
-}

@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CLinuxKernel
 import ConfineCore
 
 /// Everything a run needs, resolved before anything is created: made by `RunPlanner.plan`,
@@ -10,7 +9,7 @@ public struct RunPlan: Sendable {
     public var arguments: [String]
     public var environment: [String]
     public var profile: ResolvedProfile
-    /// Unique per run; `confine-<confine pid>-<random>` so `gc` can tell whose it was.
+    /// Unique per run; `confine-<confine pid>-<random>` (`RunGroupName`) so `gc` can tell whose it was.
     public var groupName: String
     public var confineVersion: String
     /// How long the target gets between SIGTERM and SIGKILL at timeout or interruption.
@@ -38,16 +37,7 @@ public struct RunPlan: Sendable {
         self.environment = environment
         self.profile = profile
         self.confineVersion = confineVersion
-        groupName = RunPlan.newGroupName()
-    }
-
-    public static let groupPrefix = "confine-"
-
-    static func newGroupName() -> String {
-        var random: UInt32 = 0
-        _ = getrandom(&random, 4, 0)
-        let hex = String(random, radix: 16)
-        return "\(groupPrefix)\(getpid())-\(String(repeating: "0", count: 8 - hex.count))\(hex)"
+        groupName = RunGroupName.make()
     }
 
     /// The limits to write into the run's group, in cgroup v2 terms.

@@ -37,6 +37,12 @@ public struct PlanHost: Sendable {
     public var mountInfo: String?
     /// `uname -r`, for seccomp rules gated by `minKernel`.
     public var kernelRelease: String
+    /// The machine's architecture in Go's names (`amd64`, `arm64`), for arch-gated seccomp rules.
+    public var architecture: String = SeccompCompiler.hostArchitecture
+    /// The highest capability number the kernel knows (`/proc/sys/kernel/cap_last_cap`).
+    public var capabilityLast: Int32 = 40
+    /// Those of Docker's read-only /proc paths that exist here (containment remounts them).
+    public var existingProcPaths: [String] = []
     /// Where compiled seccomp programs are cached; nil compiles every time.
     public var seccompCacheDirectory: String?
     /// Resolves the allow-list's names to addresses (getaddrinfo on the real host).
@@ -53,9 +59,12 @@ public struct PlanHost: Sendable {
 
     /// This machine, as confine runs on it.
     public static func current() -> PlanHost {
-        PlanHost(isRoot: geteuid() == 0, mountInfo: try? ProcFS.readText(.current, "mountinfo"), kernelRelease: ConfineLinux.kernelRelease(),
-                 seccompCacheDirectory: SeccompCompiler.defaultCacheDirectory(),
-                 resolveEndpoints: { endpoints throws(NetworkResolutionError) in try NetworkAllowList.resolve(endpoints) })
+        var host = PlanHost(isRoot: geteuid() == 0, mountInfo: try? ProcFS.readText(.current, "mountinfo"),
+                            kernelRelease: ConfineLinux.kernelRelease(), seccompCacheDirectory: SeccompCompiler.defaultCacheDirectory(),
+                            resolveEndpoints: { endpoints throws(NetworkResolutionError) in try NetworkAllowList.resolve(endpoints) })
+        host.capabilityLast = (try? readTextFile("/proc/sys/kernel/cap_last_cap")).flatMap { Int32($0.trimmingWhitespace()) } ?? 40
+        host.existingProcPaths = ContainmentPlan.dockerReadOnlyProcPaths.filter(fileExists)
+        return host
     }
 }
 
@@ -105,7 +114,7 @@ public enum RunPlanner {
             }
             intercepting = NetworkAllowList.interceptedSyscalls
         }
-        let containment = ContainmentPlan.make(for: profile, mountInfo: host.mountInfo, isRoot: host.isRoot)
+        let containment = ContainmentPlan.make(for: profile, host: host)
         plan.containment = containment.plan
         if let warning = containment.warning { plan.setupWarnings.append(warning) }
 
@@ -114,7 +123,8 @@ public enum RunPlanner {
             if containment.plan != nil { intercepting += ContainmentGuard.interceptedSyscalls }
             let prepared = try SeccompPreparation.prepare(reference, directories: options.profileDirectories,
                                                           capabilities: profile.capabilities, intercepting: intercepting,
-                                                          kernelRelease: host.kernelRelease, cacheDirectory: host.seccompCacheDirectory)
+                                                          kernelRelease: host.kernelRelease, architecture: host.architecture,
+                                                          cacheDirectory: host.seccompCacheDirectory)
             if options.strictSeccomp, let unknown = prepared.compiled.warnings.first(where: { $0.hasPrefix("syscalls unknown") }) {
                 throw .unknownSyscalls(path: prepared.path, warning: unknown)
             }
@@ -168,7 +178,8 @@ public enum SeccompPreparation {
     /// path) or `seccompCompile` (libseccomp refused it).
     public static func prepare(_ reference: String, directories: [String],
                                capabilities: [String] = ResolvedProfile.defaultCapabilities, intercepting: [String] = [],
-                               kernelRelease: String, cacheDirectory: String?) throws(PlanError) -> Prepared {
+                               kernelRelease: String, architecture: String = SeccompCompiler.hostArchitecture,
+                               cacheDirectory: String?) throws(PlanError) -> Prepared {
         guard let path = locate(reference, in: directories), let bytes = try? readBinaryFile(path) else {
             throw .seccompNotFound(reference: reference, builtinNames: builtinNames(in: directories))
         }
@@ -178,7 +189,7 @@ public enum SeccompPreparation {
         } catch {
             throw .seccompProfile(error)
         }
-        let resolved = SeccompProfileLoader.resolve(profile, capabilities: capabilities, architecture: SeccompCompiler.hostArchitecture,
+        let resolved = SeccompProfileLoader.resolve(profile, capabilities: capabilities, architecture: architecture,
                                                     kernelRelease: kernelRelease)
         do {
             let compiled = try SeccompCompiler.compile(resolved, intercepting: intercepting, cacheDirectory: cacheDirectory)

@@ -13,15 +13,23 @@ protocol BoundaryReader: AnyObject {
     func readEverySampleInDetail()
 }
 
-/// The one place the run's group is read while it runs: at the sampling cadence (the
-/// supervisor's clock) and at test boundaries (the test watcher, through `BoundaryReader`).
-/// Keeps the latest reading, the bounded timeline and the peaks the samples saw.
+/// The one place the run's group is read while it runs, and the one place that decides when:
+/// at the sampling cadence (`sampleIfDue`, called by the supervisor's loop) and at test
+/// boundaries (the test watcher, through `BoundaryReader`). Keeps the latest reading, the
+/// bounded timeline and the peaks the samples saw.
 final class GroupSampler: BoundaryReader {
     private let group: any RunGroup
     private let start: Double
+    /// The profile's sampling interval, seconds.
+    private let interval: Double
+    /// Usage and pids every sample; the breakdown and CPU counters (costlier, and CPU is
+    /// cumulative) about every 50 ms; per-process RSS, a few syscalls per process, every 100 ms.
+    private let detailEvery: Int
+    private let processEvery: Int
+    /// CLOCK_MONOTONIC seconds of the next sample.
+    private(set) var nextSample: Double
+    private var sampleCount = 0
     private(set) var latest = CgroupSample()
-    /// Whether any sample was taken (a run whose spawn failed has none).
-    private(set) var hasSampled = false
     private(set) var timeline = BoundedTimeline()
     /// The largest usage seen by samples and at boundaries (the peak where the kernel has no counter).
     private(set) var peakMemoryBytes: UInt64 = 0
@@ -33,25 +41,41 @@ final class GroupSampler: BoundaryReader {
     private var everySampleInDetail = false
     private var pidBuffer: [Int32] = []
 
-    /// `start`: CLOCK_MONOTONIC seconds at the run's start, the timeline's zero.
-    init(group: any RunGroup, start: Double) {
+    /// `start`: CLOCK_MONOTONIC seconds at the run's start, the timeline's zero; `interval`: the
+    /// profile's sampling interval in seconds.
+    init(group: any RunGroup, start: Double, interval: Double) {
         self.group = group
         self.start = start
+        self.interval = interval
+        detailEvery = max(1, Int((0.05 / interval).rounded()))
+        processEvery = max(1, Int((0.1 / interval).rounded()))
+        nextSample = start
     }
 
-    /// A sample at the cadence: usage and pids always; the `memory.stat` breakdown and CPU
-    /// counters with `detail` (or always, once asked to). Appended to the timeline. `at`:
-    /// seconds since the start.
-    @discardableResult
-    func sample(at time: Double, detail: Bool) -> CgroupSample {
+    /// Takes the sample that is due at CLOCK_MONOTONIC `now`, if one is. Returns whether it was
+    /// one of the samples at which per-process RSS is read too (about every 100 ms) — and whether
+    /// it was the slower cadence (about every 50 ms) at which the breakdown is read.
+    func sampleIfDue(now: Double) -> (processes: Bool, slowCadence: Bool)? {
+        guard now >= nextSample else { return nil }
+        let slow = sampleCount % detailEvery == 0
+        let processes = sampleCount % processEvery == 0
+        sample(at: now - start, detail: slow)
+        sampleCount += 1
+        nextSample += interval
+        if nextSample < now { nextSample = now + interval } // fell behind: do not burst
+        return (processes, slow)
+    }
+
+    /// A sample now (`at`: seconds since the start): usage and pids always; the `memory.stat`
+    /// breakdown and CPU counters with `detail`, or always once batched boundaries need every
+    /// reading whole. Appended to the timeline.
+    func sample(at time: Double, detail: Bool) {
         group.sample(detail: detail || everySampleInDetail, into: &latest)
-        hasSampled = true
         peakMemoryBytes = max(peakMemoryBytes, latest.memoryBytes)
         peakPids = max(peakPids, latest.pids)
         timeline.append(TimelinePoint(
             t: (time * 1000).rounded() / 1000, memoryBytes: latest.memoryBytes, breakdown: latest.breakdown,
             cpuSeconds: Double(latest.cpuUsageNanos) / 1e9, throttledPeriods: latest.throttledPeriods, pids: latest.pids))
-        return latest
     }
 
     /// The group's members now (a kept-open `cgroup.procs`), for per-process RSS.

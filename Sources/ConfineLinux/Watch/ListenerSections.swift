@@ -7,6 +7,8 @@ struct ListenerSections {
     var seccomp: RunReport.Seccomp?
     var network: RunReport.Network
     var containment: RunReport.Containment?
+    /// Attempts enforced but not listed (past the listener's bound).
+    var warnings: [String] = []
 
     init(plan: RunPlan, listener: SeccompListener?, commandOf: (Int32) -> String?) {
         if let filter = plan.seccomp, !plan.seccompForNetworkOnly {
@@ -20,13 +22,15 @@ struct ListenerSections {
             network = RunReport.Network(mode: mode.mode, allowed: endpoints.map(\.description),
                                         resolved: plan.networkAllowList.map(\.description),
                                         attempts: listener?.networkAttempts(commandOf: commandOf) ?? [])
+            if let dropped = listener?.droppedAttempts, dropped > 0 {
+                warnings.append("network: \(dropped) attempts past the first \(SeccompListener.maximumAttempts) were enforced but not listed")
+            }
         } else {
             network = RunReport.Network(mode: mode.mode)
         }
         if let plan = plan.containment {
-            var measures = plan.measures
             let guardian = listener?.containment
-            if guardian == nil { measures.removeAll { $0.hasPrefix("signals") } }
+            let measures = plan.measures(signalsGuarded: guardian != nil)
             var attempts = guardian?.attempts(commandOf: commandOf) ?? []
             attempts += guardian?.escapeAttempts(from: seccomp?.violations ?? []) ?? []
             attempts.sort { $0.atSeconds < $1.atSeconds }

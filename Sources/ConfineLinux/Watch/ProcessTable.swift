@@ -29,9 +29,8 @@ struct ProcessTable {
     /// Living processes descending from the main process, as the process connector reports forks.
     private(set) var tree = Set<Int32>()
     private let pageSize = UInt64(sysconf(Int32(_SC_PAGESIZE)))
-    private var statmBuffer = [UInt8](repeating: 0, count: 128)
     /// `/proc/<pid>/statm` kept open while the process lives: one `pread` per reading.
-    private var statmFiles: [Int32: Int32] = [:]
+    private var statmFiles: [Int32: KeptOpenFile] = [:]
     /// Where command lines come from: /proc, or a test's table.
     var commandLine: (Int32) -> String? = ProcessTable.readCommandLine
 
@@ -71,15 +70,11 @@ struct ProcessTable {
         // Close the files of processes that have left the group.
         if statmFiles.count > pids.count {
             let current = Set(pids)
-            for (pid, fd) in statmFiles where !current.contains(pid) {
-                close(fd)
-                statmFiles[pid] = nil
-            }
+            for pid in statmFiles.keys where !current.contains(pid) { statmFiles[pid] = nil }
         }
     }
 
     mutating func closeFiles() {
-        for fd in statmFiles.values { close(fd) }
         statmFiles = [:]
     }
 
@@ -147,16 +142,11 @@ struct ProcessTable {
     }
 
     private mutating func residentBytes(_ pid: Int32) -> UInt64 {
-        var fd = statmFiles[pid] ?? -1
-        if fd < 0 {
-            fd = retryingEINTR { open(ProcFS.path(.pid(pid), "statm"), O_RDONLY | O_CLOEXEC) }
-            guard fd >= 0 else { return 0 }
-            statmFiles[pid] = fd
+        if statmFiles[pid] == nil {
+            guard let file = KeptOpenFile(ProcFS.path(.pid(pid), "statm"), capacity: 128) else { return 0 }
+            statmFiles[pid] = file
         }
-        return statmBuffer.withUnsafeMutableBytes { raw -> UInt64 in
-            let count = retryingEINTR { pread(fd, raw.baseAddress, raw.count, 0) }
-            guard count > 0 else { return 0 }
-            return (ProcFS.residentPages(inStatm: UnsafeRawBufferPointer(rebasing: raw[0..<count])) ?? 0) * pageSize
-        }
+        guard let bytes = statmFiles[pid]?.read(), !bytes.isEmpty else { return 0 }
+        return (ProcFS.residentPages(inStatm: bytes) ?? 0) * pageSize
     }
 }

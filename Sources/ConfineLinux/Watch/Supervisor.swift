@@ -24,8 +24,7 @@ public final class Supervisor {
     public func run() -> RunRecord {
         start = monotonicSeconds()
         var record = RunRecord(command: plan.arguments, profile: plan.profile, confineVersion: plan.confineVersion,
-                               host: .init(kernel: kernelRelease(), cgroupLayout: driver.kind, cgroups: [:],
-                                           cpuCount: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))),
+                               host: .current(layout: driver.kind),
                                startedAt: rfc3339Now())
         // Become the reaper of the target's orphans (daemons it starts), so none outlives us
         // unnoticed and zombies are collected.
@@ -57,10 +56,8 @@ public final class Supervisor {
         setup.runGuard?.release()
 
         // What the plan and the listener say, whether or not the command ran.
-        if let dropped = setup.seccompListener?.droppedAttempts, dropped > 0 {
-            record.warnings.append("network: \(dropped) attempts past the first \(SeccompListener.maximumAttempts) were enforced but not listed")
-        }
         let sections = ListenerSections(plan: plan, listener: setup.seccompListener, commandOf: { self.processes.command(of: $0) })
+        record.warnings += sections.warnings
         record.seccomp = sections.seccomp
         record.network = sections.network
         record.containment = sections.containment
@@ -74,16 +71,9 @@ public final class Supervisor {
     /// the kernel says it is readable, enforces the deadline and forwards signals.
     private func watch(_ setup: RunSetup, sampler: GroupSampler, tests: TestWatcher) -> (Termination?, timedOut: Bool) {
         let (mainPid, group) = (setup.mainPid, setup.group!)
-        let interval = plan.profile.samplingIntervalSeconds
         let deadline = plan.profile.timeoutSeconds.map { start + $0 }
         var timedOut = false
-        var nextSample = start
         var graceDeadline: Double?
-        var sampleCount = 0
-        // Usage and pids every sample; the breakdown and CPU counters (costlier, and CPU is
-        // cumulative) about every 50 ms; per-process RSS, a few syscalls per process, every 100 ms.
-        let detailEvery = max(1, Int((0.05 / interval).rounded()))
-        let processEvery = max(1, Int((0.1 / interval).rounded()))
 
         // One pollfd per source; each is drained only when the kernel says it is readable.
         var poller = Poller([setup.signalFD, setup.seccompListener?.fd, setup.connector?.fd, setup.kernelLog?.fd, tests.probeFD,
@@ -92,12 +82,8 @@ public final class Supervisor {
 
         while true {
             let current = monotonicSeconds()
-            if current >= nextSample {
-                takeSample(sampler, tests: tests, at: current - start, detail: sampleCount % detailEvery == 0,
-                           withProcesses: sampleCount % processEvery == 0)
-                sampleCount += 1
-                nextSample += interval
-                if nextSample < current { nextSample = current + interval } // we fell behind; do not burst
+            if let due = sampler.sampleIfDue(now: current) {
+                sampled(sampler, tests: tests, at: current - start, slowCadence: due.slowCadence, withProcesses: due.processes)
             }
             if let deadline, current >= deadline, !timedOut {
                 timedOut = true
@@ -109,7 +95,7 @@ public final class Supervisor {
                 group.killAll()
                 graceDeadline = nil
             }
-            var wake = nextSample
+            var wake = sampler.nextSample
             if let deadline, !timedOut { wake = min(wake, deadline) }
             if let grace = graceDeadline { wake = min(wake, grace) }
             guard poller.wait(until: wake) else { continue }
@@ -140,15 +126,16 @@ public final class Supervisor {
                 }
             }
             if let termination = reap(mainPid: mainPid) {
-                takeSample(sampler, tests: tests, at: now(), detail: true, withProcesses: false)
+                sampler.sample(at: now(), detail: true)
+                sampled(sampler, tests: tests, at: now(), slowCadence: true, withProcesses: false)
                 return (termination, timedOut)
             }
         }
     }
 
-    private func takeSample(_ sampler: GroupSampler, tests: TestWatcher, at time: Double, detail: Bool, withProcesses: Bool) {
-        sampler.sample(at: time, detail: detail)
-        tests.sampled(slowCadence: detail)
+    /// After each sample: the tests are credited with it, and every ~100 ms each process's RSS is read.
+    private func sampled(_ sampler: GroupSampler, tests: TestWatcher, at time: Double, slowCadence: Bool, withProcesses: Bool) {
+        tests.sampled(slowCadence: slowCadence)
         if withProcesses { processes.sampleRSS(of: sampler.memberPids(), at: time) }
     }
 
@@ -191,7 +178,8 @@ public final class Supervisor {
         record.durationSeconds = now()
         record.finalSample = sampler.finalReading()
         record.lastSample = sampler.latest == CgroupSample() ? nil : sampler.latest
-        record.kernelPeak = group.memoryPeak().map { KernelMemoryPeak(bytes: max($0.bytes, sampler.segmentPeakMax), source: $0.source) }
+        record.kernelPeak = group.memoryPeak().map { KernelMemoryPeak(bytes: $0.bytes, source: $0.source) }
+        record.segmentPeakMaxBytes = sampler.segmentPeakMax
         record.samplePeakMemoryBytes = sampler.peakMemoryBytes
         record.samplePeakPids = sampler.peakPids
         record.timeline = sampler.timeline.finished
@@ -209,7 +197,6 @@ public final class Supervisor {
 
         record.oomKills = oomVictims.named(count: oomCount, mainPid: setup.mainPid, start: start, endedAt: record.durationSeconds,
                                            limitBytes: plan.profile.memoryBytes, processes: processes)
-        tests.countOOMKills(record.oomKills)
         record.probe = tests.close()
         record.warnings += tests.warnings
         record.ledger = tests.ledger
