@@ -13,6 +13,18 @@ final class RecordTests: XCTestCase {
                   startedAt: "2026-11-30T20:00:00Z")
     }
 
+    /// A run of pid 42 that exited with `exit`: test_a from 0.1 to 0.5 s, test_b from 0.6 to 0.9 s.
+    func recordOfTwoTests(exit: Int32) throws -> RunRecord {
+        var record = record(try profile())
+        record.mainPid = 42
+        record.termination = .exited(exit)
+        for (name, start, end) in [("test_a", 0.1, 0.5), ("test_b", 0.6, 0.9)] {
+            record.ledger.testStarted(key: name, name: name, source: .pytest, pid: 42, at: start, memoryBytes: 0, cpuNanos: 0)
+            record.ledger.testEnded(key: name, at: end, outcome: "passed", memoryBytes: 0, cpuNanos: 0)
+        }
+        return record
+    }
+
     func sample(memory: UInt64, cpuNanos: UInt64, throttled: UInt64 = 0) -> CgroupSample {
         var sample = CgroupSample()
         sample.memoryBytes = memory
@@ -69,15 +81,7 @@ final class RecordTests: XCTestCase {
     }
 
     func testOOMKillsAreChargedToTheTestRunningThen() throws {
-        var record = record(try profile())
-        record.mainPid = 42
-        record.termination = .exited(1)
-        var ledger = AttributionLedger()
-        ledger.testStarted(key: "a", name: "test_a", source: .pytest, pid: 42, at: 0.1, memoryBytes: 0, cpuNanos: 0)
-        ledger.testEnded(key: "a", at: 0.5, outcome: "passed", memoryBytes: 0, cpuNanos: 0)
-        ledger.testStarted(key: "b", name: "test_b", source: .pytest, pid: 42, at: 0.6, memoryBytes: 0, cpuNanos: 0)
-        ledger.testEnded(key: "b", at: 0.9, outcome: "failed", memoryBytes: 0, cpuNanos: 0)
-        record.ledger = ledger
+        var record = try recordOfTwoTests(exit: 1)
         record.oomKills = [.init(pid: 43, command: "worker", atSeconds: 0.7, usageBytes: nil, limitBytes: 64 << 20,
                                  mainProcess: false, source: .kernelLog)]
         XCTAssertEqual(RunReport(record: record).tests.map(\.oomKills), [0, 1])
@@ -160,15 +164,7 @@ final class RecordTests: XCTestCase {
     }
 
     func testDenialsAndAttemptsNameTheTestRunningThen() throws {
-        var record = record(try profile())
-        record.mainPid = 42
-        record.termination = .exited(0)
-        var ledger = AttributionLedger()
-        ledger.testStarted(key: "a", name: "test_a", source: .pytest, pid: 42, at: 0.1, memoryBytes: 0, cpuNanos: 0)
-        ledger.testEnded(key: "a", at: 0.5, outcome: "passed", memoryBytes: 0, cpuNanos: 0)
-        ledger.testStarted(key: "b", name: "test_b", source: .pytest, pid: 42, at: 0.6, memoryBytes: 0, cpuNanos: 0)
-        ledger.testEnded(key: "b", at: 0.9, outcome: "passed", memoryBytes: 0, cpuNanos: 0)
-        record.ledger = ledger
+        var record = try recordOfTwoTests(exit: 0)
         record.seccomp = .init(profile: "container-default", defaultAction: .errno(1), rules: 1, instructions: 10, violations: [
             .init(syscall: "unshare", action: .errno, errno: 1, errnoName: "EPERM", pid: 42, command: "pytest", count: 1,
                   firstSeconds: 0.2, lastSeconds: 0.2),
