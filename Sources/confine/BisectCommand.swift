@@ -45,7 +45,7 @@ struct BisectMemory: ParsableCommand {
     private var arguments: [String] { PassthroughCommand.words(command) }
 
     func validate() throws {
-        try PassthroughCommand.validate(command)
+        try PassthroughCommand.validate(command, of: BisectMemory.self)
         guard !arguments.isEmpty else { throw ValidationError("name the command after --, e.g. confine bisect-memory -- swift test") }
         guard runsPerStep >= 1, maxRuns >= 2 else { throw ValidationError("--runs-per-step must be at least 1 and --max-runs at least 2") }
         for (flag, value) in [("low", low), ("high", high), ("precision", precision as String?)] {

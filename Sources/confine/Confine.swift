@@ -28,12 +28,27 @@ enum PassthroughCommand {
         captured.first == "--" ? Array(captured.dropFirst()) : captured
     }
 
-    /// A first word that looks like an option (and is not `--`) is a mistyped confine option,
-    /// not a program to run: `confine run --sampling-interval 0 -- true` must not run
-    /// `--sampling-interval`.
-    static func validate(_ captured: [String]) throws {
-        if let first = captured.first, first != "--", first.hasPrefix("-") {
-            throw ValidationError("unknown option '\(first)'; the command to run goes after --")
+    /// A first word that looks like an option (and is not `--`) is a mistyped option of
+    /// `command`, not a program to run: `confine run --memry 64Mi -- true` must not run
+    /// `--memry`. The error names the closest option `command` has (from its own help text).
+    static func validate(_ captured: [String], of command: any ParsableCommand.Type) throws {
+        guard let first = captured.first, first != "--", first.hasPrefix("-") else { return }
+        let name = String(first.prefix { $0 != "=" })
+        var message = "unknown option '\(name)'"
+        if let suggestion = closestMatch(to: name, in: optionNames(of: command)) { message += "; did you mean '\(suggestion)'?" }
+        throw ValidationError(message + " (the command to run goes after --)")
+    }
+
+    /// The long options `command` accepts, as its help lists them.
+    static func optionNames(of command: any ParsableCommand.Type) -> [String] {
+        let help = command.helpMessage(columns: 1000)
+        var names = Set<String>()
+        var index = help.startIndex
+        while let range = help.range(of: "--", range: index..<help.endIndex) {
+            let name = help[range.lowerBound...].prefix { $0 == "-" || $0.isLetter || $0.isNumber }
+            if name.count > 2 { names.insert(String(name)) }
+            index = range.upperBound
         }
+        return names.sorted()
     }
 }

@@ -117,7 +117,7 @@ struct Run: ParsableCommand {
         // The command is captured with everything after it, so `confine run --help` would run
         // a program named --help: a lone -h/--help before any `--` asks for this help instead.
         if command == ["--help"] || command == ["-h"] { throw CleanExit.helpRequest(self) }
-        try PassthroughCommand.validate(command)
+        try PassthroughCommand.validate(command, of: Run.self)
         guard !arguments.isEmpty else { throw ValidationError("name the command to run after --, e.g. confine run -- swift test") }
         _ = try limits.spec()
         guard ["auto", "none", RunnerOutputKind.swiftTest.rawValue].contains(runner) else {

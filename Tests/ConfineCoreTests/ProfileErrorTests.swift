@@ -149,6 +149,11 @@ final class ProfileResolutionTests: XCTestCase {
         XCTAssertEqual(resolved.networkProfile, .allow([NetworkEndpoint(host: "localhost", port: 6379), NetworkEndpoint(host: "::1", port: 5432)]))
         XCTAssertEqual(resolved.network, "allow:localhost:6379,[::1]:5432")
         XCTAssertEqual(try NetworkProfile.parse("none"), .none)
+        // An empty allow-list allows nothing; it does not fall back to host.
+        XCTAssertEqual(try NetworkProfile.parse("allow:"), .allow([]))
+        var empty = ProfileSpec()
+        empty.network = .allow([])
+        XCTAssertEqual(ResolvedProfile(spec: empty, chain: ["x"]).networkProfile, .allow([]))
         XCTAssertNil(ResolvedProfile(spec: { var spec = ProfileSpec(); spec.seccomp = "unconfined"; return spec }(), chain: ["x"]).seccomp)
     }
 

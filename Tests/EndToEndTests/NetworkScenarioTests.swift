@@ -78,6 +78,21 @@ final class NetworkScenarioTests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("tcp 127.0.0.1:\(other) refused"), result.stderr)
     }
 
+    /// `network: {allow: []}` allows nothing (it once fell back to host silently).
+    func testAnEmptyAllowListRefusesEveryAttempt() throws {
+        let port = try listen()
+        let profile = NSTemporaryDirectory() + "confine-allow-nothing-\(UUID().uuidString).yaml"
+        defer { try? FileManager.default.removeItem(atPath: profile) }
+        try "name: allow-nothing\nnetwork: {allow: []}\n".write(toFile: profile, atomically: true, encoding: .utf8)
+        let (result, report) = Harness.confineRun(["--profile", profile], ["python3", client, "\(port)"])
+        let run = try XCTUnwrap(report)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("tcp 127.0.0.1:\(port) ECONNREFUSED"), result.stdout)
+        XCTAssertEqual(run.network?.mode, .allow)
+        XCTAssertEqual(run.network?.attempts.map { "\($0.address):\($0.port) \($0.verdict.rawValue)" }, ["127.0.0.1:\(port) refused"])
+        XCTAssertEqual(run.profile.network, "allow:")
+    }
+
     func testAllowListWorksTogetherWithTheSeccompProfile() throws {
         let allowed = try listen()
         let (result, report) = Harness.confineRun(["--network", "allow:localhost:\(allowed)", "--seccomp", "container-default"],

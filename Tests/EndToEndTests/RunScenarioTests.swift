@@ -249,7 +249,10 @@ final class RunScenarioTests: XCTestCase {
         // A mistyped option before -- is refused, not run as the program (nor a report written).
         let mistyped = Harness.run(["/bin/sh", "-c", "cd '\(directory)' && exec '\(Harness.confine)' run --sampling-interval 0 -- /bin/true"])
         XCTAssertEqual(mistyped.status, 64, mistyped.stderr)
-        XCTAssertTrue(mistyped.stderr.contains("unknown option '--sampling-interval'"), mistyped.stderr)
+        XCTAssertTrue(mistyped.stderr.contains("unknown option '--sampling-interval'; did you mean '--sample-interval'?"), mistyped.stderr)
+        let memry = Harness.run([Harness.confine, "run", "--memry", "64Mi", "--", "true"])
+        XCTAssertEqual(memry.status, 64, memry.stderr)
+        XCTAssertTrue(memry.stderr.contains("unknown option '--memry'; did you mean '--memory'?"), memry.stderr)
         let bisect = Harness.run([Harness.confine, "bisect-memory", "--sampling-interval", "0", "--", "/bin/true"])
         XCTAssertEqual(bisect.status, 64, bisect.stderr)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory), [], "no report written")

@@ -15,7 +15,8 @@ public enum NetworkProfile: Equatable, Sendable {
         }
     }
 
-    /// Parses `host`, `none` or `allow:HOST:PORT,HOST:PORT` (`[::1]:5432` for IPv6).
+    /// Parses `host`, `none` or `allow:HOST:PORT,HOST:PORT` (`[::1]:5432` for IPv6). An empty
+    /// list (`allow:`) allows nothing: every outbound attempt is refused and recorded.
     public static func parse(_ text: String) throws(UnitError) -> NetworkProfile {
         let trimmed = text.trimmingWhitespace()
         switch trimmed {
@@ -26,7 +27,9 @@ public enum NetworkProfile: Equatable, Sendable {
         guard trimmed.hasPrefix("allow:") else {
             throw UnitError("'\(trimmed)' is not a network profile; expected host, none or allow:HOST:PORT,HOST:PORT")
         }
-        let entries = trimmed.dropFirst("allow:".count).split(separator: ",", omittingEmptySubsequences: false)
+        let list = trimmed.dropFirst("allow:".count)
+        guard !list.isEmpty else { return .allow([]) }
+        let entries = list.split(separator: ",", omittingEmptySubsequences: false)
         return .allow(try entries.map { entry throws(UnitError) in try NetworkEndpoint.parse(String(entry)) })
     }
 
