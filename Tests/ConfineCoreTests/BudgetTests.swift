@@ -118,7 +118,7 @@ final class BudgetParsingTests: XCTestCase {
             ("budgets:\n  functions:\n    f: \"latency<2ms\"\n",
              "api.yaml:3:8: error: 'budgets.functions.f': unknown metric 'latency' for functions (expected one of: p50, p90, p95, p99, max, mean, calls)"),
             ("budgets:\n  tests:\n    t: { p95: 2ms }\n",
-             "api.yaml:3:10: error: unknown key 'p95' in 'budgets.tests.t' (expected one of: duration, cpu_time, peak_rss, rss_growth, oom_kills, level)"),
+             "api.yaml:3:10: error: unknown key 'p95' in 'budgets.tests.t' (expected one of: duration, cpu_time, peak_rss, peak_usage, rss_growth, oom_kills, level)"),
             ("budgets:\n  suite:\n    throttled: 20\n",
              "api.yaml:3:16: error: 'budgets.suite.throttled': '20' is not a percentage; expected one such as 20%"),
             ("budgets:\n  suite:\n    peak_rss: \"> 1Gi\"\n",

@@ -35,6 +35,9 @@ public struct AttributionLedger: Sendable {
     public private(set) var droppedTests = 0
     /// Largest number of tests open at once.
     public private(set) var maximumConcurrency = 0
+    /// The latest unreclaimable reading of the group (`noteUnreclaimable`): a test that starts
+    /// now starts from it.
+    private var currentUnreclaimable: UInt64?
 
     public init() {}
 
@@ -56,6 +59,7 @@ public struct AttributionLedger: Sendable {
         if attribution.followsGroup {
             record.startBytes = memoryBytes
             record.peakBytes = memoryBytes
+            record.unreclaimablePeakBytes = currentUnreclaimable
         }
         var overlaps = false
         // A test opened earlier that began later (read from the plugin's `running` file before
@@ -134,7 +138,7 @@ public struct AttributionLedger: Sendable {
     /// both high-water marks) — on top of the group's memory at its start. CPU: the group's,
     /// interpolated between readings (`cpuNanos` at the end).
     public mutating func testEndedBatched(key: String, at time: Double, outcome: String, reportedDuration: Double,
-                                          cpuNanos: UInt64, processPeakBytes: UInt64?) {
+                                          cpuNanos: UInt64, processPeakBytes: UInt64?, unreclaimablePeakBytes: UInt64? = nil) {
         guard let entry = takeOpen(key) else { return }
         let index = entry.index
         tests[index].endSeconds = time
@@ -148,6 +152,8 @@ public struct AttributionLedger: Sendable {
         if let peak = processPeakBytes, let processStart = entry.processStartBytes, peak > processStart { growth = peak - processStart }
         tests[index].peakGrowthBytes = growth
         tests[index].peakBytes = start + growth
+        // Readings after its end were credited while its end was held back: the window's readings say it.
+        tests[index].unreclaimablePeakBytes = unreclaimablePeakBytes
         tests[index].endGrowthBytes = nil
         tests[index].cpuSeconds = Double(cpuNanos >= entry.startCPUNanos ? cpuNanos - entry.startCPUNanos : 0) / 1e9
     }
@@ -164,6 +170,15 @@ public struct AttributionLedger: Sendable {
         }
         if let peak = tests[index].peakBytes, let start = tests[index].startBytes {
             tests[index].peakGrowthBytes = peak >= start ? peak - start : 0
+        }
+    }
+
+    /// A reading of the memory reclaim cannot drop (`CgroupSample.unreclaimableBytes`),
+    /// credited to every test open now that follows the group; tests that start later start from it.
+    public mutating func noteUnreclaimable(_ bytes: UInt64) {
+        currentUnreclaimable = bytes
+        for entry in open.values.joined() where tests[entry.index].attribution.followsGroup {
+            tests[entry.index].unreclaimablePeakBytes = max(tests[entry.index].unreclaimablePeakBytes ?? 0, bytes)
         }
     }
 
@@ -342,9 +357,18 @@ public struct TestRecord: Codable, Sendable, Equatable {
     public var endGrowthBytes: Int64?
     /// The test's process's own peak RSS during the test, when the runner measured it (pytest).
     public var processPeakBytes: UInt64?
+    /// The most memory reclaim could not drop while the test ran — the group's anonymous,
+    /// shmem and unreclaimable kernel memory, page cache excluded — at its boundaries and the
+    /// detailed samples between them (group and window attribution; nil for a test measured by
+    /// its own process, whose RSS is `peakBytes`).
+    public var unreclaimablePeakBytes: UInt64?
     /// Other tests that ran at some point alongside this one; their memory is in this one's group figures.
     public var concurrentTests = 0
     public var oomKills = 0
+
+    /// The memory the test can be said to own, for rankings and `peak_rss`: what reclaim could not
+    /// drop while it ran, or — for a test measured by its own process — that process's peak RSS.
+    public var ownedPeakBytes: UInt64? { unreclaimablePeakBytes ?? peakBytes }
 
     public init(name: String, source: TestSource, startSeconds: Double?) {
         self.name = name

@@ -5,7 +5,12 @@
 public enum BudgetMetric: String, CaseIterable, Codable, Sendable {
     case duration
     case cpuTime = "cpu_time"
+    /// The memory reclaim cannot drop (anon, shmem, unreclaimable kernel; page cache excluded):
+    /// `memory.unreclaimablePeakBytes`, `tests[].unreclaimablePeakBytes` — the usage peak in
+    /// reports that lack it, and for a test measured by its own process (its RSS).
     case peakRss = "peak_rss"
+    /// The group's usage peak, page cache included (what the memory limit counts): `memory.peakBytes`, `tests[].peakBytes`.
+    case peakUsage = "peak_usage"
     case rssGrowth = "rss_growth"
     case throttled
     case oomKills = "oom_kills"
@@ -19,7 +24,7 @@ public enum BudgetMetric: String, CaseIterable, Codable, Sendable {
     public var unit: Unit {
         switch self {
         case .duration, .cpuTime, .p50, .p90, .p95, .p99, .max, .mean: .seconds
-        case .peakRss, .rssGrowth: .bytes
+        case .peakRss, .peakUsage, .rssGrowth: .bytes
         case .throttled: .percent
         case .oomKills, .seccompDenials, .networkAttempts, .calls: .count
         }
@@ -27,8 +32,8 @@ public enum BudgetMetric: String, CaseIterable, Codable, Sendable {
 
     public static func allowed(in scope: BudgetScope) -> [BudgetMetric] {
         switch scope {
-        case .suite: [.duration, .cpuTime, .peakRss, .throttled, .oomKills, .seccompDenials, .networkAttempts]
-        case .tests: [.duration, .cpuTime, .peakRss, .rssGrowth, .oomKills]
+        case .suite: [.duration, .cpuTime, .peakRss, .peakUsage, .throttled, .oomKills, .seccompDenials, .networkAttempts]
+        case .tests: [.duration, .cpuTime, .peakRss, .peakUsage, .rssGrowth, .oomKills]
         case .functions: [.p50, .p90, .p95, .p99, .max, .mean, .calls]
         }
     }
@@ -214,7 +219,8 @@ public enum BudgetEvaluator {
         switch metric {
         case .duration: report.durationSeconds
         case .cpuTime: report.cpu.usageSeconds
-        case .peakRss: Double(report.memory.peakBytes)
+        case .peakRss: Double(report.memory.unreclaimablePeakBytes ?? report.memory.peakBytes)
+        case .peakUsage: Double(report.memory.peakBytes)
         case .throttled: report.cpu.periods > 0 ? Double(report.cpu.throttledPeriods) / Double(report.cpu.periods) * 100 : 0
         case .oomKills: Double(report.oomKills.count)
         case .seccompDenials: Double(report.seccomp?.violations.reduce(0) { $0 + $1.count } ?? 0)
@@ -227,7 +233,8 @@ public enum BudgetEvaluator {
         switch metric {
         case .duration: test.durationSeconds
         case .cpuTime: test.cpuSeconds
-        case .peakRss: test.peakBytes.map { Double($0) }
+        case .peakRss: test.ownedPeakBytes.map { Double($0) }
+        case .peakUsage: test.peakBytes.map { Double($0) }
         case .rssGrowth: test.peakGrowthBytes.map { Double($0) }
         case .oomKills: Double(test.oomKills)
         default: nil

@@ -52,7 +52,7 @@ public enum Comparator {
 
         func scalar(_ kind: String, _ name: String, _ metric: String, _ base: Double?, _ head: Double?,
                     _ threshold: RegressionThreshold) -> Row? {
-            let unit: BudgetMetric = metric == "peak_rss" ? .peakRss : .duration
+            let unit: BudgetMetric = metric == "peak_rss" || metric == "peak_usage" ? .peakRss : .duration
             guard let base, let head else { return nil }
             var verdict = Comparison.Verdict.unchanged
             if threshold.exceeded(base: base, head: head) { verdict = .regression }
@@ -61,10 +61,21 @@ public enum Comparator {
                        threshold: threshold.description(unit), verdict: verdict)
         }
 
+        // Memory: what reclaim cannot drop when both reports have it (page cache is not the
+        // tests'), else the usage peak on both sides — never one against the other.
+        func memoryRow(_ kind: String, _ name: String, _ old: (unreclaimable: UInt64?, usage: UInt64?),
+                       _ new: (unreclaimable: UInt64?, usage: UInt64?)) -> Row? {
+            if let before = old.unreclaimable, let after = new.unreclaimable {
+                return scalar(kind, name, "peak_rss", Double(before), Double(after), spec.peakRss)
+            }
+            return scalar(kind, name, "peak_usage", old.usage.map { Double($0) }, new.usage.map { Double($0) }, spec.peakRss)
+        }
+
         // The suite.
         rows += [scalar("suite", "suite", "duration", base.durationSeconds, head.durationSeconds, spec.duration),
                  scalar("suite", "suite", "cpu_time", base.cpu.usageSeconds, head.cpu.usageSeconds, spec.cpuTime),
-                 scalar("suite", "suite", "peak_rss", Double(base.memory.peakBytes), Double(head.memory.peakBytes), spec.peakRss)]
+                 memoryRow("suite", "suite", (base.memory.unreclaimablePeakBytes, base.memory.peakBytes),
+                           (head.memory.unreclaimablePeakBytes, head.memory.peakBytes))]
             .compactMap { $0 }
 
         // Tests, matched by name (the first of a repeated name).
@@ -79,7 +90,7 @@ public enum Comparator {
             }
             let old = base.tests[index]
             if let row = scalar("test", test.name, "duration", old.durationSeconds, test.durationSeconds, spec.duration) { rows.append(row) }
-            if let row = scalar("test", test.name, "peak_rss", old.peakBytes.map { Double($0) }, test.peakBytes.map { Double($0) }, spec.peakRss) {
+            if let row = memoryRow("test", test.name, (old.unreclaimablePeakBytes, old.peakBytes), (test.unreclaimablePeakBytes, test.peakBytes)) {
                 rows.append(row)
             }
         }

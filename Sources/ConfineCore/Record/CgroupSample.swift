@@ -11,12 +11,22 @@ public struct CgroupSample: Equatable, Sendable {
     public var fileBytes: UInt64 = 0
     public var kernelBytes: UInt64 = 0
     public var shmemBytes: UInt64 = 0
+    /// The part of `kernelBytes` reclaim can drop: v2 `slab_reclaimable` (dentries, inodes);
+    /// 0 on v1, whose `memory.stat` has no slab split (its kernel figure is an upper bound).
+    public var reclaimableKernelBytes: UInt64 = 0
     public var cpuUsageNanos: UInt64 = 0
     public var periods: UInt64 = 0
     public var throttledPeriods: UInt64 = 0
     public var throttledNanos: UInt64 = 0
     public var pids: Int = 0
     public init() {}
+
+    /// The memory reclaim cannot drop: anonymous memory, shmem/tmpfs, and kernel memory but its
+    /// reclaimable slab. Clean page cache — what the kernel drops before it OOM-kills — is not in
+    /// it (`fileBytes` less shmem). From `memory.stat`, so as fresh as the last detailed reading.
+    public var unreclaimableBytes: UInt64 {
+        anonBytes &+ shmemBytes &+ (kernelBytes > reclaimableKernelBytes ? kernelBytes - reclaimableKernelBytes : 0)
+    }
 
     /// The `memory.stat` split of this reading, as the report shows it.
     public var breakdown: MemoryBreakdown {

@@ -46,6 +46,9 @@ public struct RunRecord: Sendable {
     public var segmentPeakMaxBytes: UInt64 = 0
     /// The largest usage seen by samples and at test boundaries.
     public var samplePeakMemoryBytes: UInt64 = 0
+    /// The largest memory reclaim cannot drop (`CgroupSample.unreclaimableBytes`) among the
+    /// detailed readings: each test boundary and about every 50 ms between them.
+    public var unreclaimablePeakBytes: UInt64 = 0
     /// The most processes and threads seen by samples.
     public var samplePeakPids = 0
     /// The memory limit as the kernel applied it (whole pages); nil for `max` or no group.

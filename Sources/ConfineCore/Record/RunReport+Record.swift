@@ -34,6 +34,7 @@ extension RunReport {
             seccomp: record.seccomp.map { Self.naming($0, by: ledger) },
             network: record.network.map { Self.naming($0, by: ledger) },
             warnings: record.warnings)
+        memory.unreclaimablePeakBytes = measured && record.lastSample != nil ? record.unreclaimablePeakBytes : nil
         tests = ledger.tests
         functions = ledger.functionRecords
         probe = record.probe

@@ -3,7 +3,7 @@ enum Format {
     static func value(_ metric: String, _ value: Double?) -> String {
         guard let value else { return "—" }
         switch metric {
-        case "peak_rss", "rss_growth": return ByteQuantity.human(UInt64(max(0, value)))
+        case "peak_rss", "peak_usage", "rss_growth": return ByteQuantity.human(UInt64(max(0, value)))
         case "throttled": return formatFixed(value, digits: 1) + "%"
         case "oom_kills", "seccomp_denials", "network_attempts", "calls": return String(Int(value))
         default: return DurationQuantity.formatMeasured(value)

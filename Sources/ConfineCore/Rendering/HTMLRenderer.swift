@@ -27,16 +27,17 @@ public enum HTMLRenderer {
         }
         if !report.tests.isEmpty {
             var rows = ""
-            let worst = report.tests.sorted { ($0.peakBytes ?? 0, $0.durationSeconds ?? 0) > ($1.peakBytes ?? 0, $1.durationSeconds ?? 0) }
+            let worst = report.tests.sorted { ($0.ownedPeakBytes ?? 0, $0.durationSeconds ?? 0) > ($1.ownedPeakBytes ?? 0, $1.durationSeconds ?? 0) }
             for test in worst.prefix(20) {
                 rows += "<tr><td><code>\(test.name.xmlEscaped)</code></td><td>\(test.outcome ?? "—")</td>"
                     + "<td class=\"n\">\(Format.value("duration", test.durationSeconds))</td>"
-                    + "<td class=\"n\">\(Format.value("peak_rss", test.peakBytes.map { Double($0) }))</td>"
+                    + "<td class=\"n\">\(Format.value("peak_rss", test.ownedPeakBytes.map { Double($0) }))</td>"
                     + "<td class=\"n\">\(test.peakGrowthBytes.map { "+" + ByteQuantity.human($0) } ?? "—")</td>"
                     + "<td>\(test.attribution.rawValue)\(test.concurrentTests > 0 ? ", \(test.concurrentTests) concurrent" : "")</td></tr>"
             }
             body.append("<section><h2>Worst tests (\(report.tests.count) in all, hungriest first)</h2><table><tr><th>test</th><th>outcome</th>"
-                        + "<th>duration</th><th>peak</th><th>growth</th><th>attribution</th></tr>\(rows)</table></section>")
+                        + "<th>duration</th><th title=\"the memory reclaim could not drop while it ran (page cache excluded); "
+                        + "a test in its own process: its peak RSS\">owned peak</th><th>usage growth</th><th>attribution</th></tr>\(rows)</table></section>")
         }
         if !report.warnings.isEmpty {
             body.append("<section><h2>Warnings</h2><ul>" + report.warnings.map { "<li>\($0.xmlEscaped)</li>" }.joined() + "</ul></section>")

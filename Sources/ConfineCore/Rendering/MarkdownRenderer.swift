@@ -45,15 +45,18 @@ public enum MarkdownRenderer {
             lines.append("")
             lines.append("<details><summary>Tests: \(report.tests.count), \(failed.count) failed or incomplete</summary>")
             lines.append("")
-            var table = MarkdownTable(header: ["test", "outcome", "duration", "peak", "growth"], rightAligned: [2, 3, 4])
-            let shown = report.tests.sorted { ($0.peakBytes ?? 0, $0.durationSeconds ?? 0) > ($1.peakBytes ?? 0, $1.durationSeconds ?? 0) }
+            var table = MarkdownTable(header: ["test", "outcome", "duration", "owned peak", "usage growth"], rightAligned: [2, 3, 4])
+            let shown = report.tests.sorted { ($0.ownedPeakBytes ?? 0, $0.durationSeconds ?? 0) > ($1.ownedPeakBytes ?? 0, $1.durationSeconds ?? 0) }
             for test in shown.prefix(25) {
                 table.rows.append(["`\(Format.fit(test.name, 70))`", test.outcome ?? "—", Format.value("duration", test.durationSeconds),
-                                   Format.value("peak_rss", test.peakBytes.map { Double($0) }),
+                                   Format.value("peak_rss", test.ownedPeakBytes.map { Double($0) }),
                                    test.peakGrowthBytes.map { "+" + ByteQuantity.human($0) } ?? "—"])
             }
             lines += table.render()
             if shown.count > 25 { lines.append(""); lines.append("… and \(shown.count - 25) more (hungriest first).") }
+            lines.append("")
+            lines.append("Owned peak: the memory reclaim could not drop while the test ran (page cache excluded); "
+                         + "for a test in a process of its own, that process's peak RSS; in a report without it, the usage peak.")
             lines.append("")
             lines.append("</details>")
         }

@@ -17,6 +17,11 @@ public enum Summary {
             memoryLine += " (no limit)"
         }
         memoryLine += " [\(memory.peakSource.rawValue)]"
+        if let unreclaimable = memory.unreclaimablePeakBytes, memory.peakBytes >= unreclaimable + (1 << 20) {
+            // The two peaks need not fall at one moment: at the usage peak, the cache was at least the difference.
+            memoryLine += ", at least \(ByteQuantity.human(memory.peakBytes - unreclaimable)) of it page cache; "
+                + "unreclaimable peak \(ByteQuantity.human(unreclaimable))"
+        }
         lines.append(memoryLine)
         let cpu = report.cpu
         var cpuLine = "  cpu      \(formatFixed(cpu.usageSeconds, digits: 2))s used"
@@ -109,10 +114,16 @@ public enum Summary {
             for test in tests.filter({ $0.durationSeconds != nil }).sorted(by: { $0.durationSeconds! > $1.durationSeconds! }).prefix(3) {
                 lines.append("  slowest  \(formatFixed(test.durationSeconds!, digits: 3))s  \(display(test.name, limit: 60))")
             }
-            let hungry = tests.filter { $0.peakBytes != nil }.sorted { ($0.peakBytes!, $0.name) > ($1.peakBytes!, $1.name) }.prefix(3)
+            let hungry = tests.filter { $0.ownedPeakBytes != nil }.sorted { ($0.ownedPeakBytes!, $0.name) > ($1.ownedPeakBytes!, $1.name) }.prefix(3)
             for test in hungry {
-                var line = "  hungriest \(ByteQuantity.human(test.peakBytes!)) peak"
-                if let growth = test.peakGrowthBytes { line += " (+\(ByteQuantity.human(growth)))" }
+                var line = "  hungriest "
+                if let unreclaimable = test.unreclaimablePeakBytes {
+                    line += "\(ByteQuantity.human(unreclaimable)) unreclaimable"
+                    if let peak = test.peakBytes { line += " (usage peak \(ByteQuantity.human(peak)))" }
+                } else {
+                    line += "\(ByteQuantity.human(test.peakBytes!)) peak"
+                    if let growth = test.peakGrowthBytes { line += " (+\(ByteQuantity.human(growth)))" }
+                }
                 line += "  \(display(test.name, limit: 50))"
                 if test.attribution == .process { line += " [own process]" }
                 if test.concurrentTests > 0 && test.attribution == .group { line += " [shared with \(test.concurrentTests) concurrent]" }

@@ -46,6 +46,7 @@ enum ReportJSON {
             object.string("source", test.source.rawValue)
             object.number("startBytes", test.startBytes)
             object.double("startSeconds", test.startSeconds)
+            object.number("unreclaimablePeakBytes", test.unreclaimablePeakBytes)
         }
     }
 
@@ -445,6 +446,7 @@ enum ReportJSON {
                 case "peakGrowthBytes": test.peakGrowthBytes = try reader.int(at(), UInt64.self)
                 case "endGrowthBytes": test.endGrowthBytes = try reader.int(at(), Int64.self)
                 case "processPeakBytes": test.processPeakBytes = try reader.int(at(), UInt64.self)
+                case "unreclaimablePeakBytes": test.unreclaimablePeakBytes = try reader.int(at(), UInt64.self)
                 case "concurrentTests": test.concurrentTests = try reader.int(at(), Int.self) ?? 0
                 case "oomKills": test.oomKills = try reader.int(at(), Int.self) ?? 0
                 default: try reader.skipValue(at())

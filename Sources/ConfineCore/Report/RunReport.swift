@@ -331,9 +331,15 @@ public struct RunReport: Codable, Sendable, Equatable {
     public struct Memory: Codable, Sendable, Equatable {
         public var limitBytes: UInt64?
         public var swapLimitBytes: UInt64?
-        /// The group's peak usage from the kernel's own counter (see `peakSource`).
+        /// The group's peak usage from the kernel's own counter (see `peakSource`): what the limit
+        /// counts, page cache included.
         public var peakBytes: UInt64
         public var peakSource: PeakSource
+        /// The most memory reclaim could not drop — anonymous, shmem/tmpfs and unreclaimable kernel
+        /// memory (`memory.stat`), clean page cache excluded — among the detailed readings (every
+        /// test boundary, about every 50 ms between). What `peak_rss` budgets judge; absent in
+        /// reports of confine before it was measured, and when nothing was measured.
+        public var unreclaimablePeakBytes: UInt64?
         /// Memory usage at the last sample, split by kind (bytes).
         public var last: MemoryBreakdown?
         public var timeline: [TimelinePoint]

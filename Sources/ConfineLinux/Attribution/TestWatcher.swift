@@ -92,6 +92,8 @@ final class TestWatcher {
             if slowCadence { adoptRunningTests(sample) }
         } else if ledger.openTestCount > 0 {
             ledger.segmentPeak(reader.latest.memoryBytes)
+            // As fresh as the last detailed reading, which is never older than the last boundary.
+            ledger.noteUnreclaimable(reader.latest.unreclaimableBytes)
         }
         guard ledger.openTestCount > 0 else { return }
         for pid in testProcesses.keys { readHighWaterMark(pid) }
@@ -103,7 +105,9 @@ final class TestWatcher {
     private func closeSegment(alreadyRead: Bool = false) -> CgroupSample {
         let (sample, peak) = reader.readBoundary(alreadyRead: alreadyRead)
         ledger.segmentPeak(peak)
-        readings.append(.init(time: now(), memoryBytes: sample.memoryBytes, cpuNanos: sample.cpuUsageNanos, peakBytes: peak))
+        ledger.noteUnreclaimable(sample.unreclaimableBytes)
+        readings.append(.init(time: now(), memoryBytes: sample.memoryBytes, cpuNanos: sample.cpuUsageNanos, peakBytes: peak,
+                              unreclaimableBytes: sample.unreclaimableBytes))
         return sample
     }
 
@@ -172,7 +176,8 @@ final class TestWatcher {
                                  processPeakBytes: record.processPeakBytes, windowPeakBytes: windowPeak)
             case (.testEnd, true):
                 ledger.testEndedBatched(key: key, at: end, outcome: record.outcome.name, reportedDuration: duration,
-                                        cpuNanos: readings.cpu(at: end), processPeakBytes: record.processPeakBytes)
+                                        cpuNanos: readings.cpu(at: end), processPeakBytes: record.processPeakBytes,
+                                        unreclaimablePeakBytes: readings.span(from: start, to: end)?.unreclaimablePeakBytes)
             default:
                 break
             }

@@ -170,7 +170,7 @@ final class CgroupV2Group: RunGroup {
     }
 
     private static let memoryStatKeys: [[UInt8]] =
-        ["anon", "file", "kernel", "shmem", "kernel_stack", "slab", "percpu", "sock", "pagetables"].map { Array($0.utf8) }
+        ["anon", "file", "kernel", "shmem", "slab_reclaimable", "kernel_stack", "slab", "percpu", "sock", "pagetables"].map { Array($0.utf8) }
     private static let cpuStatKeys: [[UInt8]] =
         ["usage_usec", "nr_periods", "nr_throttled", "throttled_usec"].map { Array($0.utf8) }
 
@@ -181,13 +181,14 @@ final class CgroupV2Group: RunGroup {
         if let stat = memoryStat?.read() {
             var kernel: UInt64?
             var kernelParts: UInt64 = 0
-            sample.anonBytes = 0; sample.fileBytes = 0; sample.shmemBytes = 0
+            sample.anonBytes = 0; sample.fileBytes = 0; sample.shmemBytes = 0; sample.reclaimableKernelBytes = 0
             scanKeyValues(stat, keys: Self.memoryStatKeys) { key, value in
                 switch key {
                 case 0: sample.anonBytes = value
                 case 1: sample.fileBytes = value
                 case 2: kernel = value
                 case 3: sample.shmemBytes = value
+                case 4: sample.reclaimableKernelBytes = value
                 default: kernelParts &+= value // kernels before 5.18 have no `kernel` line
                 }
             }

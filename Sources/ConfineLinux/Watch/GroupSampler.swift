@@ -34,6 +34,10 @@ final class GroupSampler: BoundaryReader {
     /// The largest usage seen by samples and at boundaries (the peak where the kernel has no counter).
     private(set) var peakMemoryBytes: UInt64 = 0
     private(set) var peakPids = 0
+    /// The largest unreclaimable figure (anon + shmem + unreclaimable kernel) among the detailed
+    /// readings: every boundary, and samples about every 50 ms (every sample once boundaries
+    /// arrive batched). No kernel counter keeps this peak: between readings it is sampled.
+    private(set) var unreclaimablePeakBytes: UInt64 = 0
     /// The largest segment peak: the kernel's run-wide counter restarts at each reset, so the
     /// run's peak is at least this.
     private(set) var segmentPeakMax: UInt64 = 0
@@ -71,6 +75,7 @@ final class GroupSampler: BoundaryReader {
     /// reading whole. Appended to the timeline.
     func sample(at time: Double, detail: Bool) {
         group.sample(detail: detail || everySampleInDetail, into: &latest)
+        if detail || everySampleInDetail { unreclaimablePeakBytes = max(unreclaimablePeakBytes, latest.unreclaimableBytes) }
         peakMemoryBytes = max(peakMemoryBytes, latest.memoryBytes)
         peakPids = max(peakPids, latest.pids)
         timeline.append(TimelinePoint(
@@ -88,6 +93,7 @@ final class GroupSampler: BoundaryReader {
 
     func readBoundary(alreadyRead: Bool) -> (sample: CgroupSample, peakBytes: UInt64) {
         if !alreadyRead { group.sample(detail: true, into: &latest) }
+        unreclaimablePeakBytes = max(unreclaimablePeakBytes, latest.unreclaimableBytes)
         var peak = latest.memoryBytes
         if segmentPeaksWork {
             if let segment = group.takeSegmentPeak() {

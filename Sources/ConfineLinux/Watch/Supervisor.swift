@@ -181,6 +181,7 @@ public final class Supervisor {
         record.kernelPeak = group.memoryPeak().map { KernelMemoryPeak(bytes: $0.bytes, source: $0.source) }
         record.segmentPeakMaxBytes = sampler.segmentPeakMax
         record.samplePeakMemoryBytes = sampler.peakMemoryBytes
+        record.unreclaimablePeakBytes = max(sampler.unreclaimablePeakBytes, record.finalSample.unreclaimableBytes)
         record.samplePeakPids = sampler.peakPids
         record.timeline = sampler.timeline.finished
         record.timelineStride = sampler.timeline.stride
