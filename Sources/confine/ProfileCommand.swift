@@ -1,5 +1,6 @@
 import ArgumentParser
 import ConfineCore
+import ConfineLinux
 import Foundation
 
 struct ProfileCommand: ParsableCommand {
@@ -93,9 +94,14 @@ struct ProfileCommand: ParsableCommand {
 
     struct Lint: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Check profiles; errors name file:line:column. Exit 64 if any is invalid.")
+            abstract: "Check profiles; errors name file:line:column. Exit 64 if any is invalid.",
+            discussion: """
+            A .json file is read as a seccomp profile (OCI/Docker JSON), as `confine run --seccomp` reads it:
+            errors name the JSON path (syscalls[1].args[0].op), and syscall names libseccomp does not
+            know are warnings naming where they are (syscalls[3].names[1]).
+            """)
 
-        @Argument(help: "Profile files or built-in names.")
+        @Argument(help: "Profile files or built-in names; seccomp profiles as .json files.")
         var profiles: [String]
 
         func validate() throws {
@@ -106,6 +112,18 @@ struct ProfileCommand: ParsableCommand {
             let loader = BuiltinProfiles.loader()
             var failed = false
             for profile in profiles {
+                if profile.hasSuffix(".json") {
+                    do {
+                        let warnings = try SeccompPreparation.lint(profile, directories: BuiltinProfiles.directories(),
+                                                                   kernelRelease: kernelRelease())
+                        for warning in warnings { FileHandle.standardError.write(Data("\(warning)\n".utf8)) }
+                        print("\(profile): ok" + (warnings.isEmpty ? "" : " (\(warnings.count) warning\(warnings.count == 1 ? "" : "s"))"))
+                    } catch {
+                        failed = true
+                        FileHandle.standardError.write(Data("\(error)\n".utf8))
+                    }
+                    continue
+                }
                 do {
                     _ = try loader.resolve(profile)
                     print("\(profile): ok")

@@ -90,4 +90,15 @@ final class SeccompProfileTests: XCTestCase {
         XCTAssertTrue(condition.matches(0x12ab))
         XCTAssertFalse(condition.matches(0x13ab))
     }
+
+    func testEachNameKnowsItsJSONPathForLint() throws {
+        let profile = try load(#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mount"], "action": "SCMP_ACT_ERRNO"}, {"names": ["umount2", "frobnicate"], "name": "wibble", "action": "SCMP_ACT_ERRNO", "includes": {"arches": ["arm64"]}}]}"#)
+        XCTAssertEqual(profile.rules.map(\.namePaths), [["syscalls[0].names[0]"],
+                                                       ["syscalls[1].names[0]", "syscalls[1].names[1]", "syscalls[1].name"]])
+        XCTAssertEqual(profile.rules.map(\.names), [["mount"], ["umount2", "frobnicate", "wibble"]])
+        let applies = profile.rules.map {
+            SeccompProfileLoader.applies($0, capabilities: [], architecture: "amd64", kernelRelease: "6.18.0")
+        }
+        XCTAssertEqual(applies, [true, false], "the arm64-only rule is gated out on amd64")
+    }
 }

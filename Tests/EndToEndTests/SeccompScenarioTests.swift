@@ -104,4 +104,47 @@ final class SeccompScenarioTests: XCTestCase {
         XCTAssertEqual(missing.status, 64)
         XCTAssertTrue(missing.stderr.contains("built-in: container-default"), missing.stderr)
     }
+
+    /// Under Docker's profile every process that starts a thread is answered clone3 → ENOSYS and
+    /// glibc falls back to clone: the summary says so once, and the report keeps each denial with
+    /// the number the kernel saw.
+    func testExpectedClone3FallbacksAreOneSummaryLineAndEveryDenialHasItsNumber() throws {
+        let thread = "python3 -c 'import threading; t=threading.Thread(target=print); t.start(); t.join()'"
+        let (result, report) = Harness.confineRun(["--seccomp", "container-default"],
+                                                  ["/bin/sh", "-c", "\(thread) & \(thread) & \(thread); wait"])
+        let run = try XCTUnwrap(report)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let violations = try XCTUnwrap(run.seccomp?.violations)
+        let clone3 = violations.filter { $0.syscall == "clone3" }
+        XCTAssertEqual(Set(clone3.map(\.pid)).count, 3, "one clone3 denial per python3: \(violations)")
+        XCTAssertTrue(clone3.allSatisfy { $0.errnoName == "ENOSYS" }, "\(clone3)")
+        for violation in violations { XCTAssertNotNil(violation.number, "every denial has its number: \(violation)") }
+        XCTAssertEqual(Set(clone3.map(\.number)), [435], "clone3 is 435 on x86_64 and arm64")
+        let lines = result.stderr.split(separator: "\n").filter { $0.hasPrefix("  seccomp  ") }
+        XCTAssertEqual(lines, ["  seccomp  expected fallbacks: clone3 → ENOSYS in 3 processes (glibc falls back)"], result.stderr)
+    }
+
+    func testProfileLintReadsSeccompJSON() throws {
+        let profile = NSTemporaryDirectory() + "confine-lint-\(UUID().uuidString).json"
+        defer { try? FileManager.default.removeItem(atPath: profile) }
+        try #"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mount"], "action": "SCMP_ACT_ERRNO"}, {"names": ["socket"], "action": "SCMP_ACT_ERRNO", "errnoRet": "EPERM"}]}"#
+            .write(toFile: profile, atomically: true, encoding: .utf8)
+        let bad = Harness.run([Harness.confine, "profile", "lint", profile])
+        XCTAssertEqual(bad.status, 64, bad.stderr)
+        XCTAssertTrue(bad.stderr.contains("\(profile): error: syscalls[1].errnoRet: expected an errno number"), bad.stderr)
+        let run = Harness.run([Harness.confine, "run", "--seccomp", profile, "--", "/bin/true"])
+        XCTAssertEqual(run.status, 64)
+        XCTAssertTrue(run.stderr.contains("\(profile): error: syscalls[1].errnoRet: expected an errno number"), "the same error as run")
+
+        try #"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mount"], "action": "SCMP_ACT_ERRNO"}, {"names": ["umount2", "frobnicate"], "action": "SCMP_ACT_ERRNO"}]}"#
+            .write(toFile: profile, atomically: true, encoding: .utf8)
+        let unknown = Harness.run([Harness.confine, "profile", "lint", profile])
+        XCTAssertEqual(unknown.status, 0, unknown.stderr)
+        XCTAssertEqual(unknown.stderr, "\(profile): warning: syscalls[1].names[1]: syscall 'frobnicate' is unknown to libseccomp; the rule skips it\n")
+        XCTAssertEqual(unknown.stdout, "\(profile): ok (1 warning)\n")
+
+        let builtin = Harness.run([Harness.confine, "profile", "lint", dockerDefault])
+        XCTAssertEqual(builtin.status, 0, builtin.stderr)
+        XCTAssertEqual(builtin.stderr, "", "Docker's own profile names nothing unknown on this machine")
+    }
 }

@@ -129,6 +129,8 @@ public struct SeccompFilterCondition: Equatable, Sendable {
 
 public struct SeccompRule: Equatable, Sendable {
     public var names: [String]
+    /// Where each of `names` is in the file, as a JSON path (`syscalls[3].names[1]`, `syscalls[4].name`).
+    public var namePaths: [String] = []
     public var action: SeccompAction
     public var args: [SeccompArgument]
     public var includes: SeccompFilterCondition
@@ -256,7 +258,11 @@ public enum SeccompProfileLoader {
                 throw fail("\(path).\(key)", unknownKeyMessage(key, allowed: ruleKeys))
             }
             var names = (rule["names"] as? [String]) ?? []
-            if let name = rule["name"] as? String { names.append(name) }
+            var namePaths = names.indices.map { "\(path).names[\($0)]" }
+            if let name = rule["name"] as? String {
+                names.append(name)
+                namePaths.append("\(path).name")
+            }
             guard !names.isEmpty else { throw fail(path, "needs 'names' (a list of syscall names)") }
             guard let actionName = rule["action"] as? String else {
                 throw fail("\(path).action", "missing; expected an action such as SCMP_ACT_ALLOW")
@@ -281,7 +287,7 @@ public enum SeccompProfileLoader {
                                                 valueTwo: try number(arg["valueTwo"] ?? 0, "\(argPath).valueTwo", fail), op: op))
                 }
             }
-            rules.append(SeccompRule(names: names, action: ruleAction, args: args,
+            rules.append(SeccompRule(names: names, namePaths: namePaths, action: ruleAction, args: args,
                                      includes: try condition(rule["includes"], "\(path).includes", fail),
                                      excludes: try condition(rule["excludes"], "\(path).excludes", fail)))
         }
@@ -292,26 +298,27 @@ public enum SeccompProfileLoader {
     /// `architecture` (Go names: amd64, arm64) under kernel `kernelRelease`.
     public static func resolve(_ profile: SeccompProfile, capabilities: [String] = ResolvedProfile.defaultCapabilities,
                                architecture: String = "amd64", kernelRelease: String) -> ResolvedSeccompProfile {
-        let caps = Set(capabilities)
-        let kernel = KernelVersion(release: kernelRelease) ?? KernelVersion(0)
-        func holds(_ condition: SeccompFilterCondition, all: Bool) -> Bool {
-            let capsHold = condition.caps.isEmpty || (all ? condition.caps.allSatisfy(caps.contains) : condition.caps.contains(where: caps.contains))
-            let archHolds = condition.arches.isEmpty || condition.arches.contains(architecture)
-            let kernelHolds = condition.minKernel.map { kernel >= KernelVersion(release: $0) ?? KernelVersion(0) } ?? true
-            return capsHold && archHolds && kernelHolds
-        }
         var rules: [(name: String, action: SeccompAction, args: [SeccompArgument])] = []
-        for rule in profile.rules {
-            // includes: every listed condition must hold; excludes: any listed one excludes.
-            if !holds(rule.includes, all: true) { continue }
-            let excluded = (!rule.excludes.caps.isEmpty && rule.excludes.caps.contains(where: caps.contains))
-                || (!rule.excludes.arches.isEmpty && rule.excludes.arches.contains(architecture))
-                || (rule.excludes.minKernel.map { kernel >= KernelVersion(release: $0) ?? KernelVersion(0) } ?? false)
-            if excluded { continue }
+        for rule in profile.rules where applies(rule, capabilities: capabilities, architecture: architecture, kernelRelease: kernelRelease) {
             for name in rule.names { rules.append((name, rule.action, rule.args)) }
         }
         return ResolvedSeccompProfile(defaultAction: profile.defaultAction, architectures: profile.architectures,
                                       flags: profile.flags, rules: rules)
+    }
+
+    /// Whether a rule applies to a container with `capabilities` on `architecture` under
+    /// `kernelRelease`: every `includes` condition holds and no `excludes` one does.
+    public static func applies(_ rule: SeccompRule, capabilities: [String], architecture: String, kernelRelease: String) -> Bool {
+        let caps = Set(capabilities)
+        let kernel = KernelVersion(release: kernelRelease) ?? KernelVersion(0)
+        let includes = rule.includes
+        let included = (includes.caps.isEmpty || includes.caps.allSatisfy(caps.contains))
+            && (includes.arches.isEmpty || includes.arches.contains(architecture))
+            && (includes.minKernel.map { kernel >= KernelVersion(release: $0) ?? KernelVersion(0) } ?? true)
+        let excluded = (!rule.excludes.caps.isEmpty && rule.excludes.caps.contains(where: caps.contains))
+            || (!rule.excludes.arches.isEmpty && rule.excludes.arches.contains(architecture))
+            || (rule.excludes.minKernel.map { kernel >= KernelVersion(release: $0) ?? KernelVersion(0) } ?? false)
+        return included && !excluded
     }
 
     // MARK: - helpers

@@ -55,11 +55,7 @@ public enum Summary {
             if seccomp.violations.isEmpty {
                 lines.append("  seccomp  \(seccomp.profile): no denied calls")
             }
-            for violation in seccomp.violations {
-                let verdict = violation.errnoName ?? violation.action.rawValue.uppercased()
-                lines.append("  seccomp  \(display(violation.command, limit: 40)) (pid \(violation.pid)): "
-                             + "\(violation.syscall) ×\(violation.count) → \(verdict)")
-            }
+            lines += seccompLines(seccomp.violations)
         }
         if let containment = report.containment, !containment.attempts.isEmpty {
             let refused = containment.attempts.filter { $0.verdict == .refused }.count
@@ -88,6 +84,32 @@ public enum Summary {
         for warning in report.warnings { lines.append("  warning  \(warning)") }
         if let reportPath { lines.append("  report   \(reportPath)") }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Expected fallbacks (ENOSYS, which glibc answers by calling an older syscall) on one line,
+    /// grouped by syscall; then every real denial, one line each.
+    static func seccompLines(_ violations: [RunReport.SeccompViolation]) -> [String] {
+        var lines: [String] = []
+        var fallbacks: [(syscall: String, pids: Set<Int32>)] = []
+        for violation in violations where violation.isExpectedFallback {
+            if let index = fallbacks.firstIndex(where: { $0.syscall == violation.syscall }) {
+                fallbacks[index].pids.insert(violation.pid)
+            } else {
+                fallbacks.append((violation.syscall, [violation.pid]))
+            }
+        }
+        if !fallbacks.isEmpty {
+            let groups = fallbacks.map { "\($0.syscall) → ENOSYS in \($0.pids.count) process\($0.pids.count == 1 ? "" : "es")" }
+            lines.append("  seccomp  expected fallbacks: \(groups.joined(separator: ", ")) (glibc falls back)")
+        }
+        for violation in violations where !violation.isExpectedFallback {
+            let verdict = violation.errnoName ?? violation.action.rawValue.uppercased()
+            var line = "  seccomp  \(display(violation.command, limit: 40)) (pid \(violation.pid)): "
+                + "\(violation.syscall) ×\(violation.count) → \(verdict)"
+            if let older = violation.glibcFallbackMissed { line += " (glibc falls back to \(older) only on ENOSYS)" }
+            lines.append(line)
+        }
+        return lines
     }
 
     /// The budgets' tally, then every one that did not pass (failed first).

@@ -250,6 +250,8 @@ public struct RunReport: Codable, Sendable, Equatable {
     /// Calls the profile denied, one entry per process, syscall and action.
     public struct SeccompViolation: Codable, Sendable, Equatable {
         public var syscall: String
+        /// The syscall number the kernel saw (nil in reports written before it was recorded).
+        public var number: Int32?
         /// What the profile said to do with the call (the action without its errno).
         public var action: SeccompAction.Kind
         public var errno: Int32?
@@ -262,8 +264,9 @@ public struct RunReport: Codable, Sendable, Equatable {
         /// The test running at the first denial, when confine knew the tests.
         public var test: String?
         public init(syscall: String, action: SeccompAction.Kind, errno: Int32?, errnoName: String?, pid: Int32, command: String,
-                    count: Int, firstSeconds: Double, lastSeconds: Double) {
+                    count: Int, firstSeconds: Double, lastSeconds: Double, number: Int32? = nil) {
             self.syscall = syscall
+            self.number = number
             self.action = action
             self.errno = errno
             self.errnoName = errnoName
@@ -272,6 +275,20 @@ public struct RunReport: Codable, Sendable, Equatable {
             self.count = count
             self.firstSeconds = firstSeconds
             self.lastSeconds = lastSeconds
+        }
+
+        /// ENOSYS is the answer glibc expects for a call the kernel (or the profile) does not
+        /// have: it falls back to an older call (clone3 → clone), so the run is unaffected.
+        public var isExpectedFallback: Bool { action == .errno && errnoName == "ENOSYS" }
+
+        /// Calls glibc retries with an older one only when they fail with ENOSYS; any other
+        /// errno reaches the program (a clone3 EPERM fails `pthread_create`).
+        public static let glibcFallbacks: [String: String] = ["clone3": "clone"]
+
+        /// Denied with an errno other than ENOSYS where glibc would have fallen back on ENOSYS.
+        public var glibcFallbackMissed: String? {
+            guard action == .errno, errnoName != "ENOSYS" else { return nil }
+            return Self.glibcFallbacks[syscall]
         }
     }
 

@@ -125,7 +125,7 @@ public enum RunPlanner {
                                                           capabilities: profile.capabilities, intercepting: intercepting,
                                                           kernelRelease: host.kernelRelease, architecture: host.architecture,
                                                           cacheDirectory: host.seccompCacheDirectory)
-            if options.strictSeccomp, let unknown = prepared.compiled.warnings.first(where: { $0.hasPrefix("syscalls unknown") }) {
+            if options.strictSeccomp, let unknown = prepared.compiled.warnings.first(where: { $0.hasPrefix(SeccompCompiler.unknownSyscallsWarning) }) {
                 throw .unknownSyscalls(path: prepared.path, warning: unknown)
             }
             plan.seccomp = prepared.compiled
@@ -149,6 +149,8 @@ public enum SeccompPreparation {
     public struct Prepared: Sendable {
         /// The JSON file the profile came from.
         public var path: String
+        /// The profile as the file says it, before gating.
+        public var profile: SeccompProfile
         public var resolved: ResolvedSeccompProfile
         public var compiled: CompiledSeccompFilter
     }
@@ -193,9 +195,30 @@ public enum SeccompPreparation {
                                                     kernelRelease: kernelRelease)
         do {
             let compiled = try SeccompCompiler.compile(resolved, intercepting: intercepting, cacheDirectory: cacheDirectory)
-            return Prepared(path: path, resolved: resolved, compiled: compiled)
+            return Prepared(path: path, profile: profile, resolved: resolved, compiled: compiled)
         } catch {
             throw .seccompCompile(path: path, error)
         }
+    }
+
+    /// `confine profile lint FILE.json`: prepares the profile as `confine run --seccomp` does
+    /// (the same errors, with their JSON paths) and returns its warnings, each syscall name
+    /// libseccomp does not know named where it is in the file (`syscalls[3].names[1]`).
+    public static func lint(_ reference: String, directories: [String],
+                            capabilities: [String] = ResolvedProfile.defaultCapabilities,
+                            kernelRelease: String, architecture: String = SeccompCompiler.hostArchitecture) throws(PlanError) -> [String] {
+        let prepared = try prepare(reference, directories: directories, capabilities: capabilities, kernelRelease: kernelRelease,
+                                   architecture: architecture, cacheDirectory: nil)
+        var warnings: [String] = []
+        for rule in prepared.profile.rules
+        where SeccompProfileLoader.applies(rule, capabilities: capabilities, architecture: architecture, kernelRelease: kernelRelease) {
+            for (name, path) in zip(rule.names, rule.namePaths) where !SeccompCompiler.isKnown(name) {
+                warnings.append("\(prepared.path): warning: \(path): syscall '\(name)' is unknown to libseccomp; the rule skips it")
+            }
+        }
+        for warning in prepared.compiled.warnings where !warning.hasPrefix(SeccompCompiler.unknownSyscallsWarning) {
+            warnings.append("\(prepared.path): warning: \(warning)")
+        }
+        return warnings
     }
 }

@@ -54,7 +54,7 @@ public enum SeccompCompiler {
             throw SeccompCompileError(message: "the profile denies \(name) (\(profile.verdict(syscall: name))); "
                                       + "no program could run under it, so it is refused")
         }
-        let unknown = profile.rules.map(\.name).filter { seccomp_syscall_resolve_name($0) == __NR_SCMP_ERROR }
+        let unknown = profile.rules.map(\.name).filter { !isKnown($0) }
         var cacheFile: String?
         if let cacheDirectory {
             cacheFile = cacheDirectory + "/" + cacheKey(profile, recordDenials: recordDenials, intercepting: intercepting) + ".bpf"
@@ -70,10 +70,13 @@ public enum SeccompCompiler {
         return compiled
     }
 
+    /// How the warning naming the syscalls libseccomp does not know begins (`--strict` makes it an error).
+    public static let unknownSyscallsWarning = "syscalls unknown to libseccomp skipped: "
+
     private static func unknownWarning(_ unknown: [String]) -> [String] {
         var seen: [String] = []
         for name in unknown where !seen.contains(name) { seen.append(name) }
-        return seen.isEmpty ? [] : ["syscalls unknown to libseccomp skipped: \(seen.joined(separator: ", "))"]
+        return seen.isEmpty ? [] : [unknownSyscallsWarning + seen.joined(separator: ", ")]
     }
 
     private static func compileWithLibseccomp(_ profile: ResolvedSeccompProfile, recordDenials: Bool,
@@ -240,6 +243,12 @@ public enum SeccompCompiler {
     /// The native number of a syscall name (negative if libseccomp does not know it).
     public static func number(ofSyscall name: String) -> Int32 {
         seccomp_syscall_resolve_name(name)
+    }
+
+    /// Whether libseccomp knows the name on any architecture (a name of another ABI, `socketcall`
+    /// on x86_64, resolves to a pseudo-number and is dropped quietly); unknown names are skipped with a warning.
+    public static func isKnown(_ name: String) -> Bool {
+        seccomp_syscall_resolve_name(name) != __NR_SCMP_ERROR
     }
 
     /// Every syscall name libseccomp knows on the native architecture.

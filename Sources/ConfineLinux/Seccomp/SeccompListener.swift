@@ -17,6 +17,8 @@ final class SeccompListener {
     struct Key: Hashable {
         var pid: Int32
         var syscall: String
+        /// The number the kernel saw (the same name can have another number under a sub-ABI).
+        var number: Int32
         var action: SeccompAction.Kind
     }
 
@@ -123,7 +125,7 @@ final class SeccompListener {
             }
             _ = seccomp_notify_respond(fd, response)
 
-            let key = Key(pid: tgid, syscall: name, action: verdict.kind)
+            let key = Key(pid: tgid, syscall: name, number: data.nr, action: verdict.kind)
             let now = time()
             if records[key] == nil {
                 records[key] = Record(first: now, last: now, errno: errnoValue)
@@ -232,7 +234,7 @@ final class SeccompListener {
                 syscall: key.syscall, action: key.action, errno: record.errno,
                 errnoName: record.errno.map(errnoName), pid: key.pid, command: commandOf(key.pid) ?? "?",
                 count: record.count, firstSeconds: (record.first * 1000).rounded() / 1000,
-                lastSeconds: (record.last * 1000).rounded() / 1000)
+                lastSeconds: (record.last * 1000).rounded() / 1000, number: key.number)
         }
     }
 }
