@@ -146,3 +146,20 @@ enum Harness {
         return stat[close...].dropFirst(2).first != "Z"
     }
 }
+
+/// A scenario on the real kernel that works in a temporary directory of its own (removed after
+/// each test) and checks that no confine cgroup is left behind.
+class DirectoryScenario: XCTestCase {
+    var directory = ""
+
+    override func setUpWithError() throws {
+        try XCTSkipUnless(Harness.isRoot, "needs root to create cgroups (CI runs as root)")
+        directory = NSTemporaryDirectory() + "confine-scenario-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(atPath: directory)
+        XCTAssertEqual(Harness.leftoverGroups(), [], "a confine cgroup was left behind")
+    }
+}

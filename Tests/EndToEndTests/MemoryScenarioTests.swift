@@ -4,20 +4,7 @@ import XCTest
 
 /// Memory the target owns against page cache the kernel can drop, on the real kernel: the
 /// usage peak (what the limit counts) and the unreclaimable peak (what `peak_rss` judges).
-final class MemoryScenarioTests: XCTestCase {
-    var directory = ""
-
-    override func setUpWithError() throws {
-        try XCTSkipUnless(Harness.isRoot, "needs root to create cgroups (CI runs as root)")
-        directory = NSTemporaryDirectory() + "confine-memory-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() {
-        try? FileManager.default.removeItem(atPath: directory)
-        XCTAssertEqual(Harness.leftoverGroups(), [], "a confine cgroup was left behind")
-    }
-
+final class MemoryScenarioTests: DirectoryScenario {
     /// Writing and reading a file four times the limit fills the limit with page cache: the usage
     /// peak is the limit, but the command owns almost nothing, and a 32Mi `peak_rss` budget holds.
     func testPageCacheFillsTheLimitButPeakRssJudgesWhatTheCommandOwns() throws {

@@ -4,20 +4,8 @@ import XCTest
 
 /// Budgets, `report`, `compare` and `merge` as a CI stage uses them: real runs of the example
 /// suites, then the built binary on the reports they wrote.
-final class ReportScenarioTests: XCTestCase {
+final class ReportScenarioTests: DirectoryScenario {
     static let pytestSuite = Harness.packageRoot.appendingPathComponent("examples/attribution-pytest").path
-    var directory = ""
-
-    override func setUpWithError() throws {
-        try XCTSkipUnless(Harness.isRoot, "needs root to create cgroups")
-        directory = NSTemporaryDirectory() + "confine-reports-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() {
-        try? FileManager.default.removeItem(atPath: directory)
-        XCTAssertEqual(Harness.leftoverGroups(), [], "a confine cgroup was left behind")
-    }
 
     func profile(_ yaml: String) throws -> String {
         let path = directory + "/api.yaml"
