@@ -96,3 +96,41 @@ final class UnreclaimableTests: XCTestCase {
         XCTAssertEqual(row.verdict, .regression, "40 → 50 MiB the suite owns, though its usage fell")
     }
 }
+
+/// Pressure that did not kill, and shmem a run leaves charged.
+final class PressureTests: XCTestCase {
+    func record() throws -> RunRecord {
+        var record = RunRecord(command: ["sh"], profile: ResolvedProfile(spec: try ProfileParser(file: "p.yaml", text: "limits: {memory: 64Mi}\n").parse(),
+                                                                         chain: ["p.yaml"]),
+                               confineVersion: "test", host: .init(kernel: "6.18.0", cgroupLayout: .hybrid, cgroups: [:], cpuCount: 2),
+                               startedAt: "2026-11-30T20:00:00Z")
+        record.mainPid = 42
+        record.termination = .exited(0)
+        record.lastSample = CgroupSample()
+        return record
+    }
+
+    func testPressureIsReportedAndIsNotAKill() throws {
+        var record = try record()
+        record.memoryPressure = .init(limitHits: 1234, highEvents: nil, source: .failcnt)
+        let report = BudgetJudge.judge(RunReport(record: record))
+        XCTAssertEqual(report.exitCode, 0, "pressure that reclaim answered fails nothing")
+        XCTAssertEqual(report.memory.pressure?.limitHits, 1234)
+        let summary = Summary.render(report, reportPath: nil)
+        XCTAssertTrue(summary.contains("  pressure usage reached the limit 1234 times and the kernel reclaimed (no OOM kill) [memory.failcnt]"), summary)
+        XCTAssertEqual(report.memory.pressure?.limitReached, false, "a peak of 0 B is far from 64 MiB")
+        XCTAssertTrue(summary.contains("  oom      no OOM kills"), summary)
+        XCTAssertEqual(try RunReport.decode(try report.jsonData()).memory.pressure, report.memory.pressure)
+    }
+
+    func testShmemLeftChargedIsAWarningNamingTheFiles() throws {
+        var record = try record()
+        record.shmemLeftBytes = 40 << 20
+        record.shmemLeftFiles = ["/dev/shm/cache (40.0 MiB)"]
+        let report = RunReport(record: record)
+        XCTAssertEqual(report.warnings, ["shmem: 40.0 MiB of shared memory or tmpfs files stayed charged after the run's processes exited "
+                                         + "(in production it counts against the pod's limit until removed): /dev/shm/cache (40.0 MiB)"])
+        record.shmemLeftBytes = 4096
+        XCTAssertEqual(RunReport(record: record).warnings, [], "a page or two is noise")
+    }
+}

@@ -23,6 +23,21 @@ final class MemoryScenarioTests: DirectoryScenario {
         XCTAssertLessThan(owned, 16 << 20, "dd and cat own a few MiB at most")
         XCTAssertTrue(result.stderr.contains("of it page cache; unreclaimable peak"), result.stderr)
         XCTAssertTrue(run.oomKills.isEmpty)
+        // The limit was reached again and again; reclaim dropped cache each time: pressure, not a kill.
+        XCTAssertEqual(run.memory.pressure?.limitReached, true)
+        XCTAssertTrue(result.stderr.contains("and the kernel reclaimed (no OOM kill)"), result.stderr)
+    }
+
+    /// Files left in /dev/shm stay charged after every process has exited: owned memory, and said.
+    func testSharedMemoryLeftBehindIsOwnedAndNamed() throws {
+        let file = "/dev/shm/confine-e2e-\(UUID().uuidString)"
+        defer { unlink(file) }
+        let (result, report) = Harness.confineRun(["--memory", "256Mi"], ["/bin/sh", "-c", "head -c 41943040 /dev/zero > \(file)"])
+        let run = try XCTUnwrap(report)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertGreaterThanOrEqual(run.memory.unreclaimablePeakBytes ?? 0, 40 << 20, "tmpfs pages are shmem: reclaim cannot drop them")
+        let warning = try XCTUnwrap(run.warnings.first { $0.hasPrefix("shmem: ") }, "\(run.warnings)")
+        XCTAssertTrue(warning.contains("\(file) (40.0 MiB)"), warning)
     }
 
     /// A test that allocates 100 MiB ranks above a test that streams 300 MiB through the page

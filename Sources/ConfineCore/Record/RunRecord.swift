@@ -53,6 +53,12 @@ public struct RunRecord: Sendable {
     public var samplePeakPids = 0
     /// The memory limit as the kernel applied it (whole pages); nil for `max` or no group.
     public var appliedMemoryLimitBytes: UInt64?
+    /// Limit hits that reclaim answered (`memory.failcnt`, `memory.events`); nil if unread.
+    public var memoryPressure: RunReport.MemoryPressure?
+    /// shmem/tmpfs memory still charged to the group after its processes were gone (files left
+    /// in /dev/shm or another tmpfs), bytes; and those files in /dev/shm changed during the run.
+    public var shmemLeftBytes: UInt64 = 0
+    public var shmemLeftFiles: [String] = []
     /// `pids.peak`; nil where the kernel has no such counter.
     public var pidsPeak: Int?
     /// Forks the kernel refused at the pids limit (`pids.events` max).

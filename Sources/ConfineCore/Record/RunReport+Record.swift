@@ -35,6 +35,16 @@ extension RunReport {
             network: record.network.map { Self.naming($0, by: ledger) },
             warnings: record.warnings)
         memory.unreclaimablePeakBytes = measured && record.lastSample != nil ? record.unreclaimablePeakBytes : nil
+        memory.pressure = record.memoryPressure
+        if let limit = memory.limitBytes, memory.pressure != nil {
+            memory.pressure?.limitReached = memory.peakBytes &+ (256 << 10) >= limit
+        }
+        if record.shmemLeftBytes >= 1 << 20 {
+            let files = record.shmemLeftFiles.isEmpty ? "" : ": " + record.shmemLeftFiles.prefix(5).joined(separator: ", ")
+                + (record.shmemLeftFiles.count > 5 ? " and \(record.shmemLeftFiles.count - 5) more" : "")
+            warnings.append("shmem: \(ByteQuantity.human(record.shmemLeftBytes)) of shared memory or tmpfs files stayed charged after "
+                            + "the run's processes exited (in production it counts against the pod's limit until removed)\(files)")
+        }
         tests = ledger.tests
         functions = ledger.functionRecords
         probe = record.probe

@@ -39,6 +39,12 @@ public enum Summary {
         pidsLine += report.pids.limit.map { " of \($0)" } ?? " (no limit)"
         if let failures = report.pids.forkFailures, failures > 0 { pidsLine += "; \(failures) forks refused by the limit" }
         lines.append(pidsLine)
+        if let pressure = memory.pressure, pressure.limitHits > 0 || pressure.limitReached == true {
+            // Pressure is not a kill: the kernel made room (page cache first) and the run went on.
+            let times = pressure.limitHits > 0 ? " \(pressure.limitHits) time\(pressure.limitHits == 1 ? "" : "s")" : ""
+            lines.append("  pressure usage reached the limit\(times) and the kernel reclaimed\(report.oomKills.isEmpty ? " (no OOM kill)" : "")"
+                         + " [\(pressure.limitHits > 0 ? pressure.source.rawValue : "peak at the limit")]")
+        }
         if report.oomKills.isEmpty {
             lines.append("  oom      no OOM kills")
         } else {

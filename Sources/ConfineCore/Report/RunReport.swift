@@ -357,6 +357,9 @@ public struct RunReport: Codable, Sendable, Equatable {
         /// test boundary, about every 50 ms between). What `peak_rss` budgets judge; absent in
         /// reports of confine before it was measured, and when nothing was measured.
         public var unreclaimablePeakBytes: UInt64?
+        /// How often usage reached the limit and the kernel reclaimed (page cache first) instead
+        /// of killing: pressure, not an OOM kill. Absent when the kernel's counter was not read.
+        public var pressure: MemoryPressure?
         /// Memory usage at the last sample, split by kind (bytes).
         public var last: MemoryBreakdown?
         public var timeline: [TimelinePoint]
@@ -383,6 +386,33 @@ public struct RunReport: Codable, Sendable, Equatable {
             case samples
             /// Nothing measured: the run's setup failed before confine found a cgroup layout (`RunRecord.setupFailure`).
             case none
+        }
+    }
+
+    /// Memory pressure that did not kill (`memory.pressure`).
+    public struct MemoryPressure: Codable, Sendable, Equatable {
+        /// Times usage reached the limit and reclaim ran: v2 `memory.events` `max`; v1
+        /// `memory.failcnt` plus `memory.memsw.failcnt` — which Linux 6.x leaves at 0 when a
+        /// memory+swap limit is set, so on v1 `limitReached` is the signal to trust.
+        public var limitHits: UInt64
+        /// The usage peak came within one charge batch (256 KiB) of the limit: the kernel had to
+        /// reclaim to go on. Set when the report is made.
+        public var limitReached: Bool?
+        /// v2 `memory.events` `high`: times usage went over `memory.high` (confine sets none, so
+        /// this counts only pressure from above); nil on v1.
+        public var highEvents: UInt64?
+        public var source: Source
+        public init(limitHits: UInt64, highEvents: UInt64?, source: Source) {
+            self.limitHits = limitHits
+            self.highEvents = highEvents
+            self.source = source
+        }
+
+        public enum Source: String, ReportValue {
+            /// cgroup v1 `memory.failcnt`.
+            case failcnt = "memory.failcnt"
+            /// cgroup v2 `memory.events`.
+            case memoryEvents = "memory.events"
         }
     }
 

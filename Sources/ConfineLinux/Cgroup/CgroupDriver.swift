@@ -116,6 +116,9 @@ public protocol RunGroup: AnyObject {
     func pidsPeak() -> Int?
     func forkFailures() -> UInt64?
     func oomKillCount() -> UInt64
+    /// Memory pressure that did not (by itself) kill: how often usage reached the limit and
+    /// reclaim ran (v1 `memory.failcnt`; v2 `memory.events` `max`, with `high`); nil if unreadable.
+    func memoryPressure() -> RunReport.MemoryPressure?
     func memberPids() -> [Int32]
     /// The members, read through a kept-open `cgroup.procs` (one syscall): the sampler's view.
     func sampledPids(into pids: inout [Int32])

@@ -246,6 +246,15 @@ final class CgroupV1Group: RunGroup {
         return keyValues(text)["max"]
     }
 
+    func memoryPressure() -> RunReport.MemoryPressure? {
+        guard let directory = controllerDirectory("memory"),
+              let text = try? readControl(directory + "/memory.failcnt"), let count = UInt64(text.trimmingWhitespace()) else { return nil }
+        // With swap accounting the memory+swap counter is charged first: with no swap (memsw =
+        // memory) its failures are the limit hits, and memory.failcnt stays 0.
+        let memsw = (try? readControl(directory + "/memory.memsw.failcnt")).flatMap { UInt64($0.trimmingWhitespace()) } ?? 0
+        return RunReport.MemoryPressure(limitHits: count + memsw, highEvents: nil, source: .failcnt)
+    }
+
     func oomKillCount() -> UInt64 {
         guard let directory = controllerDirectory("memory"),
               let text = try? readControl(directory + "/memory.oom_control") else { return 0 }

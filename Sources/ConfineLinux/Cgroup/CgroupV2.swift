@@ -230,6 +230,13 @@ final class CgroupV2Group: RunGroup {
         return keyValues(text)["max"]
     }
 
+    func memoryPressure() -> RunReport.MemoryPressure? {
+        guard let text = try? readControl(directory + "/memory.events") else { return nil }
+        let events = keyValues(text)
+        guard let max = events["max"] else { return nil }
+        return RunReport.MemoryPressure(limitHits: max, highEvents: events["high"], source: .memoryEvents)
+    }
+
     func oomKillCount() -> UInt64 {
         guard let text = try? readControl(directory + "/memory.events") else { return 0 }
         return keyValues(text)["oom_kill"] ?? 0

@@ -12,6 +12,8 @@ public final class Supervisor {
     let driver: any CgroupDriver
 
     private var start = 0.0
+    /// The run's start in seconds since the epoch (files changed since then are the run's).
+    private var startWall = 0
     private var processes = ProcessTable()
     private var oomVictims: OOMVictims
 
@@ -23,6 +25,7 @@ public final class Supervisor {
 
     public func run() -> RunRecord {
         start = monotonicSeconds()
+        startWall = time(nil)
         var record = RunRecord(command: plan.arguments, profile: plan.profile, confineVersion: plan.confineVersion,
                                host: .current(layout: driver.kind),
                                startedAt: rfc3339Now())
@@ -177,6 +180,10 @@ public final class Supervisor {
         tests.finish()
         record.durationSeconds = now()
         record.finalSample = sampler.finalReading()
+        // Every process of the run is gone: shmem still charged is tmpfs files it left.
+        record.shmemLeftBytes = record.finalSample.shmemBytes
+        if record.shmemLeftBytes >= 1 << 20 { record.shmemLeftFiles = ShmemLeftovers.files(changedSince: startWall) }
+        record.memoryPressure = group.memoryPressure()
         record.lastSample = sampler.latest == CgroupSample() ? nil : sampler.latest
         record.kernelPeak = group.memoryPeak().map { KernelMemoryPeak(bytes: $0.bytes, source: $0.source) }
         record.segmentPeakMaxBytes = sampler.segmentPeakMax
