@@ -39,6 +39,9 @@ final class SeccompSummaryTests: XCTestCase {
             "  seccomp  expected fallbacks: clone3 → ENOSYS in 1 process, faccessat2 → ENOSYS in 1 process (glibc falls back)",
         ])
         XCTAssertEqual(seccompLines(Self.report([])), ["  seccomp  container-default: no denied calls"])
+        // ENOSYS for a call nothing falls back from reaches the program: a denial, not noise.
+        XCTAssertEqual(seccompLines(Self.report([Self.violation("getsid", number: 124, errno: 38, pid: 7)])).count, 1)
+        XCTAssertFalse(seccompLines(Self.report([Self.violation("getsid", number: 124, errno: 38, pid: 7)]))[0].contains("expected fallbacks"))
     }
 
     func testClone3EPERMSaysGlibcFallsBackOnlyOnENOSYS() {

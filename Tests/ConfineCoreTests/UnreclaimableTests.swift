@@ -34,18 +34,40 @@ final class UnreclaimableTests: XCTestCase {
         XCTAssertEqual(ledger.tests.map(\.ownedPeakBytes), [150 << 20, 70 << 20, 40 << 20], "a test in its own process: its RSS")
     }
 
-    func testABatchedTestTakesTheReadingsOfItsOwnWindow() {
+    func testABatchedTestOwnsWhatTheGroupOwnedAtItsStartPlusWhatItsProcessAdded() {
         var readings = GroupReadings()
-        readings.append(.init(time: 0.00, memoryBytes: 100, cpuNanos: 0, peakBytes: 100, unreclaimableBytes: 10))
-        readings.append(.init(time: 0.01, memoryBytes: 100, cpuNanos: 0, peakBytes: 100, unreclaimableBytes: 30))
-        readings.append(.init(time: 0.02, memoryBytes: 100, cpuNanos: 0, peakBytes: 100, unreclaimableBytes: 90))
-        XCTAssertEqual(readings.span(from: 0.001, to: 0.009)?.unreclaimablePeakBytes, 30, "the readings around it, not later ones")
+        readings.append(.init(time: 0.00, memoryBytes: 100 << 20, cpuNanos: 0, peakBytes: 100 << 20, unreclaimableBytes: 10 << 20))
+        readings.append(.init(time: 0.01, memoryBytes: 100 << 20, cpuNanos: 0, peakBytes: 100 << 20, unreclaimableBytes: 60 << 20))
+        let span = readings.span(from: 0.001, to: 0.009)
+        XCTAssertEqual(span?.startUnreclaimableBytes, 10 << 20, "the reading at its start, not its neighbour's after it")
         var ledger = AttributionLedger()
-        ledger.testStarted(key: "t", name: "t", source: .pytest, pid: 1, at: 0.001, memoryBytes: 100, cpuNanos: 0, attribution: .window)
-        ledger.noteUnreclaimable(90)   // a reading after its end, while its end was held back
-        ledger.testEndedBatched(key: "t", at: 0.009, outcome: "passed", reportedDuration: 0.008, cpuNanos: 0, processPeakBytes: nil,
-                                unreclaimablePeakBytes: readings.span(from: 0.001, to: 0.009)?.unreclaimablePeakBytes)
-        XCTAssertEqual(ledger.tests[0].unreclaimablePeakBytes, 30)
+        ledger.testStarted(key: "t", name: "t", source: .pytest, pid: 1, at: 0.001, memoryBytes: 100 << 20, cpuNanos: 0,
+                           attribution: .window, processStartBytes: 30 << 20)
+        ledger.noteUnreclaimable(60 << 20)   // a reading after its end, while its end was held back
+        ledger.testEndedBatched(key: "t", at: 0.009, outcome: "passed", reportedDuration: 0.008, cpuNanos: 0, processPeakBytes: 31 << 20,
+                                unreclaimableStartBytes: span?.startUnreclaimableBytes)
+        XCTAssertEqual(ledger.tests[0].unreclaimablePeakBytes, 11 << 20)
+    }
+
+    func testALiveTestOwnsAtLeastWhatItsProcessAddedBetweenReadings() {
+        var ledger = AttributionLedger()
+        ledger.noteUnreclaimable(30 << 20)
+        ledger.testStarted(key: "a", name: "a", source: .pytest, pid: 1, at: 0, memoryBytes: 300 << 20, cpuNanos: 0, processStartBytes: 40 << 20)
+        ledger.noteUnreclaimable(80 << 20)   // a reading caught it half-way
+        ledger.testEnded(key: "a", at: 0.08, outcome: "passed", memoryBytes: 300 << 20, cpuNanos: 0, processPeakBytes: 140 << 20)
+        XCTAssertEqual(ledger.tests[0].unreclaimablePeakBytes, 130 << 20, "30 MiB at its start + the 100 MiB its process added")
+    }
+
+    func testATestOfAnotherWorkerProcessDoesNotTakeTheGroupsFigure() {
+        var ledger = AttributionLedger()
+        ledger.noteUnreclaimable(100 << 20)
+        ledger.testStarted(key: "1:a", name: "a", source: .pytest, pid: 1, at: 0, memoryBytes: 300 << 20, cpuNanos: 0, processStartBytes: 40 << 20)
+        ledger.testStarted(key: "2:b", name: "b", source: .pytest, pid: 2, at: 0, memoryBytes: 300 << 20, cpuNanos: 0, processStartBytes: 40 << 20)
+        ledger.noteUnreclaimable(160 << 20)
+        ledger.testEnded(key: "1:a", at: 1, outcome: "passed", memoryBytes: 300 << 20, cpuNanos: 0, processPeakBytes: 41 << 20)
+        XCTAssertEqual(ledger.tests[0].attribution, .process)
+        XCTAssertNil(ledger.tests[0].unreclaimablePeakBytes, "the group's figure mixes the workers")
+        XCTAssertEqual(ledger.tests[0].ownedPeakBytes, 41 << 20)
     }
 
     func testPeakRssJudgesWhatReclaimCannotDropAndPeakUsageTheLimitsCounter() throws {
@@ -66,9 +88,15 @@ final class UnreclaimableTests: XCTestCase {
         var report = Fixtures.report(peak: 64 << 20)
         report.memory.limitBytes = 64 << 20
         report.memory.unreclaimablePeakBytes = 1_258_291   // 1.2 MiB
+        report.memory.timeline = [
+            TimelinePoint(t: 0.1, memoryBytes: 20 << 20, breakdown: MemoryBreakdown(anonBytes: 1 << 20, fileBytes: 19 << 20), cpuSeconds: 0,
+                          throttledPeriods: 0, pids: 1),
+            TimelinePoint(t: 0.2, memoryBytes: 63 << 20, breakdown: MemoryBreakdown(anonBytes: 1 << 20, fileBytes: 62 << 20), cpuSeconds: 0,
+                          throttledPeriods: 0, pids: 1),
+        ]
         let summary = Summary.render(report, reportPath: nil)
-        XCTAssertTrue(summary.contains("peak 64.0 MiB of 64.0 MiB limit (100.0%) [memory.max_usage_in_bytes], "
-                                       + "at least 62.8 MiB of it page cache; unreclaimable peak 1.2 MiB"), summary)
+        XCTAssertTrue(summary.contains("peak 64.0 MiB of 64.0 MiB limit (100.0%) [memory.max_usage_in_bytes]; "
+                                       + "62.0 MiB page cache at the fullest sample (63.0 MiB); unreclaimable peak 1.2 MiB"), summary)
         report.memory.unreclaimablePeakBytes = 64 << 20
         XCTAssertFalse(Summary.render(report, reportPath: nil).contains("page cache"), "no cache: nothing to say")
     }
@@ -80,6 +108,19 @@ final class UnreclaimableTests: XCTestCase {
         let decoded = try RunReport.decode(try report.jsonData())
         XCTAssertEqual(decoded.memory.unreclaimablePeakBytes, 12 << 20)
         XCTAssertEqual(decoded.tests[0].unreclaimablePeakBytes, 11 << 20)
+    }
+
+    func testAMergeOwnsTheLargestOwnedPeakOfItsShards() throws {
+        var cache = Fixtures.report(peak: 64 << 20)
+        cache.memory.unreclaimablePeakBytes = 3 << 20
+        var shm = Fixtures.report(peak: 41 << 20)
+        shm.memory.unreclaimablePeakBytes = 40 << 20
+        let merged = try ReportMerger.merge([(path: "a.json", report: cache), (path: "b.json", report: shm)])
+        XCTAssertEqual(merged.memory.peakBytes, 64 << 20)
+        XCTAssertEqual(merged.memory.unreclaimablePeakBytes, 40 << 20, "not the usage peak's shard's figure")
+        shm.memory.unreclaimablePeakBytes = nil
+        XCTAssertNil(try ReportMerger.merge([(path: "a.json", report: cache), (path: "b.json", report: shm)]).memory.unreclaimablePeakBytes,
+                     "a shard without the figure: unknown, not the others' maximum")
     }
 
     func testCompareUsesWhatBothReportsHave() throws {

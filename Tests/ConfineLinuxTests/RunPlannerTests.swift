@@ -87,6 +87,12 @@ final class RunPlannerTests: XCTestCase {
             guard case PlanError.seccompProfile = error else { return XCTFail("\(error)") }
             XCTAssertTrue("\(error)".hasPrefix("\(malformed): error: syscalls[0].action"), "\(error)")
         }
+        // A device or a FIFO would never end: refused before it is read.
+        let zero = directory.appendingPathComponent("zero.json").path
+        try FileManager.default.createSymbolicLink(atPath: zero, withDestinationPath: "/dev/zero")
+        XCTAssertThrowsError(try RunPlanner.plan(try profile("seccomp: \(zero)\n"), options(), host: host())) {
+            XCTAssertEqual("\($0)", "\(zero): error: not a regular file; expected an OCI/Docker seccomp JSON file")
+        }
         let unknown = directory.appendingPathComponent("unknown.json").path
         try #"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["no_such_call"], "action": "SCMP_ACT_ERRNO"}]}"#
             .write(toFile: unknown, atomically: true, encoding: .utf8)

@@ -19,6 +19,8 @@ public struct AttributionLedger: Sendable {
         var startCPUNanos: UInt64
         /// The test's own process's RSS at its start, when the runner measured it (pytest plugin).
         var processStartBytes: UInt64?
+        /// The group's unreclaimable memory at the test's start (the latest reading then).
+        var startUnreclaimable: UInt64? = nil
     }
 
     /// Per test: it overlapped a test in another process, so the group's figures are not its own.
@@ -74,7 +76,7 @@ public struct AttributionLedger: Sendable {
         }
         if attribution == .process { processTests[key] = tests.count }
         open[key, default: []].append(OpenTest(index: tests.count, startBytes: memoryBytes, startCPUNanos: cpuNanos,
-                                               processStartBytes: processStartBytes))
+                                               processStartBytes: processStartBytes, startUnreclaimable: currentUnreclaimable))
         openCount += 1
         tests.append(record)
         overlapsOtherProcess.append(overlaps)
@@ -92,11 +94,18 @@ public struct AttributionLedger: Sendable {
         let index = entry.index
         if let reportedDuration { tests[index].durationSeconds = reportedDuration }
         if let processPeakBytes { tests[index].processPeakBytes = processPeakBytes }
+        // Memory held only between two readings is missed by them; the test's own process saw
+        // its high-water mark: what it added on top of the group's owned memory at the start.
+        if tests[index].attribution.followsGroup, let processPeakBytes, let processStart = entry.processStartBytes,
+           let start = entry.startUnreclaimable, processPeakBytes > processStart {
+            tests[index].unreclaimablePeakBytes = max(tests[index].unreclaimablePeakBytes ?? 0, start + (processPeakBytes - processStart))
+        }
         // Tests running at once in separate processes (pytest-xdist): the group's figures mix
         // them, the test's own process's do not.
         if overlapsOtherProcess[index], tests[index].attribution == .group, let processPeakBytes,
            let processStart = entry.processStartBytes {
             tests[index].attribution = .process
+            tests[index].unreclaimablePeakBytes = nil // the group's figure mixes the workers
             tests[index].startBytes = processStart
             tests[index].peakBytes = processPeakBytes
             tests[index].peakGrowthBytes = processPeakBytes >= processStart ? processPeakBytes - processStart : 0
@@ -138,7 +147,7 @@ public struct AttributionLedger: Sendable {
     /// both high-water marks) — on top of the group's memory at its start. CPU: the group's,
     /// interpolated between readings (`cpuNanos` at the end).
     public mutating func testEndedBatched(key: String, at time: Double, outcome: String, reportedDuration: Double,
-                                          cpuNanos: UInt64, processPeakBytes: UInt64?, unreclaimablePeakBytes: UInt64? = nil) {
+                                          cpuNanos: UInt64, processPeakBytes: UInt64?, unreclaimableStartBytes: UInt64? = nil) {
         guard let entry = takeOpen(key) else { return }
         let index = entry.index
         tests[index].endSeconds = time
@@ -152,8 +161,9 @@ public struct AttributionLedger: Sendable {
         if let peak = processPeakBytes, let processStart = entry.processStartBytes, peak > processStart { growth = peak - processStart }
         tests[index].peakGrowthBytes = growth
         tests[index].peakBytes = start + growth
-        // Readings after its end were credited while its end was held back: the window's readings say it.
-        tests[index].unreclaimablePeakBytes = unreclaimablePeakBytes
+        // Readings after its end were credited while its end was held back: like its usage, the
+        // group's owned memory at its start plus what its process added.
+        tests[index].unreclaimablePeakBytes = unreclaimableStartBytes.map { $0 + growth }
         tests[index].endGrowthBytes = nil
         tests[index].cpuSeconds = Double(cpuNanos >= entry.startCPUNanos ? cpuNanos - entry.startCPUNanos : 0) / 1e9
     }

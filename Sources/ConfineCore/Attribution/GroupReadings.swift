@@ -35,8 +35,8 @@ public struct GroupReadings: Sendable {
         /// The highest peak of the intervals between readings that overlap the span: an upper
         /// bound, exact to one sampling interval at each edge.
         public var peakBytes: UInt64
-        /// The most memory reclaim could not drop at the readings from the start's to the end's.
-        public var unreclaimablePeakBytes: UInt64 = 0
+        /// The memory reclaim could not drop at the reading at or before the start (as `startBytes`).
+        public var startUnreclaimableBytes: UInt64 = 0
         /// Cumulative CPU at the start and at the end, interpolated linearly between readings.
         public var startCPUNanos: UInt64
         public var endCPUNanos: UInt64
@@ -82,15 +82,13 @@ public struct GroupReadings: Sendable {
         // Reading i's peak covers the interval since reading i-1: those after `before` up to
         // `after` overlap the span, and `before`'s own when it falls on the start.
         var peak: UInt64 = 0
-        var unreclaimable: UInt64 = 0
         for position in before...after {
             let reading = self[position]
             peak = max(peak, reading.memoryBytes)
-            unreclaimable = max(unreclaimable, reading.unreclaimableBytes)
             if position > before || reading.time >= start { peak = max(peak, reading.peakBytes) }
         }
         return Span(startBytes: self[before].memoryBytes, endBytes: self[after].memoryBytes, peakBytes: peak,
-                    unreclaimablePeakBytes: unreclaimable, startCPUNanos: cpu(at: start), endCPUNanos: cpu(at: end))
+                    startUnreclaimableBytes: self[before].unreclaimableBytes, startCPUNanos: cpu(at: start), endCPUNanos: cpu(at: end))
     }
 
     /// The position of the last reading at or before `time`, -1 when every reading is later.

@@ -24,6 +24,9 @@ public enum ReportMerger {
         merged.startedAt = reports.map(\.startedAt).min() ?? merged.startedAt
         let peakShard = reports.max { $0.memory.peakBytes < $1.memory.peakBytes }!
         merged.memory = peakShard.memory
+        // What the shards owned is judged on its own peak, not the usage peak's shard's figure.
+        let owned = reports.compactMap(\.memory.unreclaimablePeakBytes)
+        merged.memory.unreclaimablePeakBytes = owned.count == reports.count ? owned.max() : nil
         merged.cpu.usageSeconds = reports.reduce(0) { $0 + $1.cpu.usageSeconds }
         merged.cpu.periods = reports.reduce(0) { $0 + $1.cpu.periods }
         merged.cpu.throttledPeriods = reports.reduce(0) { $0 + $1.cpu.throttledPeriods }

@@ -18,9 +18,13 @@ public enum Summary {
         }
         memoryLine += " [\(memory.peakSource.rawValue)]"
         if let unreclaimable = memory.unreclaimablePeakBytes, memory.peakBytes >= unreclaimable + (1 << 20) {
-            // The two peaks need not fall at one moment: at the usage peak, the cache was at least the difference.
-            memoryLine += ", at least \(ByteQuantity.human(memory.peakBytes - unreclaimable)) of it page cache; "
-                + "unreclaimable peak \(ByteQuantity.human(unreclaimable))"
+            // The page cache of the fullest sample whose memory.stat was read: a reading, not a guess.
+            if let fullest = memory.timeline.filter({ $0.anonBytes > 0 || $0.fileBytes > 0 }).max(by: { $0.memoryBytes < $1.memoryBytes }),
+               fullest.fileBytes > fullest.shmemBytes + (1 << 20) {
+                memoryLine += "; \(ByteQuantity.human(fullest.fileBytes - fullest.shmemBytes)) page cache at the fullest sample"
+                    + " (\(ByteQuantity.human(fullest.memoryBytes)))"
+            }
+            memoryLine += "; unreclaimable peak \(ByteQuantity.human(unreclaimable))"
         }
         lines.append(memoryLine)
         let cpu = report.cpu

@@ -279,11 +279,15 @@ public struct RunReport: Codable, Sendable, Equatable {
 
         /// ENOSYS is the answer glibc expects for a call the kernel (or the profile) does not
         /// have: it falls back to an older call (clone3 → clone), so the run is unaffected.
-        public var isExpectedFallback: Bool { action == .errno && errnoName == "ENOSYS" }
+        /// ENOSYS for a call glibc answers by calling an older one (`glibcFallbacks`): noise, not a
+        /// failure. ENOSYS for any other call reaches the program, and is listed as a denial.
+        public var isExpectedFallback: Bool { action == .errno && errnoName == "ENOSYS" && Self.glibcFallbacks[syscall] != nil }
 
         /// Calls glibc retries with an older one only when they fail with ENOSYS; any other
         /// errno reaches the program (a clone3 EPERM fails `pthread_create`).
-        public static let glibcFallbacks: [String: String] = ["clone3": "clone"]
+        public static let glibcFallbacks: [String: String] = [
+            "clone3": "clone", "faccessat2": "faccessat", "statx": "fstatat", "fchmodat2": "fchmodat",
+        ]
 
         /// Denied with an errno other than ENOSYS where glibc would have fallen back on ENOSYS.
         public var glibcFallbackMissed: String? {

@@ -177,7 +177,7 @@ final class TestWatcher {
             case (.testEnd, true):
                 ledger.testEndedBatched(key: key, at: end, outcome: record.outcome.name, reportedDuration: duration,
                                         cpuNanos: readings.cpu(at: end), processPeakBytes: record.processPeakBytes,
-                                        unreclaimablePeakBytes: readings.span(from: start, to: end)?.unreclaimablePeakBytes)
+                                        unreclaimableStartBytes: readings.span(from: start, to: end)?.startUnreclaimableBytes)
             default:
                 break
             }

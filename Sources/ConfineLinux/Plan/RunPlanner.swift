@@ -79,6 +79,8 @@ public enum PlanError: Error, Sendable, CustomStringConvertible {
     case seccompProfile(SeccompProfileError)
     /// libseccomp refused the resolved profile.
     case seccompCompile(path: String, SeccompCompileError)
+    /// The seccomp file is not a regular file, or too large to be a profile.
+    case seccompFile(path: String, reason: String)
     /// `--strict` and the profile names syscalls libseccomp does not know.
     case unknownSyscalls(path: String, warning: String)
 
@@ -89,6 +91,7 @@ public enum PlanError: Error, Sendable, CustomStringConvertible {
             "seccomp: no built-in profile or file named '\(reference)' (built-in: \(names.joined(separator: ", ")))"
         case .seccompProfile(let error): "\(error)"
         case .seccompCompile(let path, let error): "\(path): error: \(error)"
+        case .seccompFile(let path, let reason): "\(path): error: \(reason); expected an OCI/Docker seccomp JSON file"
         case .unknownSyscalls(let path, let warning): "\(path): error: \(warning) (--strict)"
         }
     }
@@ -164,6 +167,21 @@ public enum SeccompPreparation {
         return names.sorted()
     }
 
+    /// The largest seccomp profile confine reads (Docker's default is 27 KiB).
+    public static let maximumFileBytes = 16 << 20
+
+    /// Why `path` is not read as a profile: not a regular file (a device, a FIFO would never end
+    /// or never come), or larger than `maximumFileBytes`; nil when it can be.
+    static func unreadableReason(_ path: String) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil } // reading it says why
+        guard info.st_mode & S_IFMT == S_IFREG else { return "not a regular file" }
+        guard info.st_size <= maximumFileBytes else {
+            return "\(ByteQuantity.human(UInt64(info.st_size))); a seccomp profile is at most \(ByteQuantity.human(UInt64(maximumFileBytes)))"
+        }
+        return nil
+    }
+
     /// A built-in name, or a path (profile files make theirs absolute when they are loaded).
     public static func locate(_ reference: String, in directories: [String]) -> String? {
         if !reference.contains("/") && !reference.hasSuffix(".json") {
@@ -182,6 +200,9 @@ public enum SeccompPreparation {
                                capabilities: [String] = ResolvedProfile.defaultCapabilities, intercepting: [String] = [],
                                kernelRelease: String, architecture: String = SeccompCompiler.hostArchitecture,
                                cacheDirectory: String?) throws(PlanError) -> Prepared {
+        if let path = locate(reference, in: directories), let problem = unreadableReason(path) {
+            throw .seccompFile(path: path, reason: problem)
+        }
         guard let path = locate(reference, in: directories), let bytes = try? readBinaryFile(path) else {
             throw .seccompNotFound(reference: reference, builtinNames: builtinNames(in: directories))
         }

@@ -43,6 +43,9 @@ final class GroupSampler: BoundaryReader {
     private(set) var segmentPeakMax: UInt64 = 0
     private var segmentPeaksWork = true
     private var everySampleInDetail = false
+    /// Usage at the last detailed reading, and the rise past it that calls for one now.
+    private var lastDetailedUsage: UInt64 = 0
+    static let riseForDetail: UInt64 = 4 << 20
     private var pidBuffer: [Int32] = []
 
     /// `start`: CLOCK_MONOTONIC seconds at the run's start, the timeline's zero; `interval`: the
@@ -74,8 +77,18 @@ final class GroupSampler: BoundaryReader {
     /// breakdown and CPU counters with `detail`, or always once batched boundaries need every
     /// reading whole. Appended to the timeline.
     func sample(at time: Double, detail: Bool) {
-        group.sample(detail: detail || everySampleInDetail, into: &latest)
-        if detail || everySampleInDetail { unreclaimablePeakBytes = max(unreclaimablePeakBytes, latest.unreclaimableBytes) }
+        var detailed = detail || everySampleInDetail
+        group.sample(detail: detailed, into: &latest)
+        // Memory that rose since the last detailed reading is read in detail now: shmem or anon
+        // held for less than the slower cadence would otherwise pass unseen by the owned figure.
+        if !detailed && latest.memoryBytes > lastDetailedUsage &+ Self.riseForDetail {
+            group.sample(detail: true, into: &latest)
+            detailed = true
+        }
+        if detailed {
+            lastDetailedUsage = latest.memoryBytes
+            unreclaimablePeakBytes = max(unreclaimablePeakBytes, latest.unreclaimableBytes)
+        }
         peakMemoryBytes = max(peakMemoryBytes, latest.memoryBytes)
         peakPids = max(peakPids, latest.pids)
         timeline.append(TimelinePoint(
@@ -93,6 +106,7 @@ final class GroupSampler: BoundaryReader {
 
     func readBoundary(alreadyRead: Bool) -> (sample: CgroupSample, peakBytes: UInt64) {
         if !alreadyRead { group.sample(detail: true, into: &latest) }
+        lastDetailedUsage = latest.memoryBytes
         unreclaimablePeakBytes = max(unreclaimablePeakBytes, latest.unreclaimableBytes)
         var peak = latest.memoryBytes
         if segmentPeaksWork {
