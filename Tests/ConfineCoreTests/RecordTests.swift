@@ -49,6 +49,8 @@ final class RecordTests: XCTestCase {
         record.appliedMemoryLimitBytes = (64 << 20) - 4096
         record.timelineStride = 2
         record.warnings = ["w"]
+        record.fullestReading = sample(memory: 40 << 20, cpuNanos: 1)   // anon 20, file 10 MiB
+        record.fullestReading?.shmemBytes = 2 << 20
 
         let report = RunReport(record: record)
         XCTAssertEqual(report.outcome, .passed)
@@ -66,6 +68,8 @@ final class RecordTests: XCTestCase {
         XCTAssertEqual(report.pids.peakSource, .samples)
         XCTAssertEqual(report.host.cgroups, ["memory": "/confine-1-ab"])
         XCTAssertEqual(report.warnings, ["w"])
+        XCTAssertEqual(report.memory.fullestReadingBytes, 40 << 20)
+        XCTAssertEqual(report.memory.fullestReadingPageCacheBytes, 8 << 20, "file less shmem, from one reading")
         XCTAssertNil(report.budgets, "the record becomes a report; budgets are judged after")
     }
 

@@ -88,12 +88,8 @@ final class UnreclaimableTests: XCTestCase {
         var report = Fixtures.report(peak: 64 << 20)
         report.memory.limitBytes = 64 << 20
         report.memory.unreclaimablePeakBytes = 1_258_291   // 1.2 MiB
-        report.memory.timeline = [
-            TimelinePoint(t: 0.1, memoryBytes: 20 << 20, breakdown: MemoryBreakdown(anonBytes: 1 << 20, fileBytes: 19 << 20), cpuSeconds: 0,
-                          throttledPeriods: 0, pids: 1),
-            TimelinePoint(t: 0.2, memoryBytes: 63 << 20, breakdown: MemoryBreakdown(anonBytes: 1 << 20, fileBytes: 62 << 20), cpuSeconds: 0,
-                          throttledPeriods: 0, pids: 1),
-        ]
+        report.memory.fullestReadingBytes = 63 << 20
+        report.memory.fullestReadingPageCacheBytes = 62 << 20
         let summary = Summary.render(report, reportPath: nil)
         XCTAssertTrue(summary.contains("peak 64.0 MiB of 64.0 MiB limit (100.0%) [memory.max_usage_in_bytes]; "
                                        + "62.0 MiB page cache at the fullest sample (63.0 MiB); unreclaimable peak 1.2 MiB"), summary)

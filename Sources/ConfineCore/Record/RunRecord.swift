@@ -49,6 +49,8 @@ public struct RunRecord: Sendable {
     /// The largest memory reclaim cannot drop (`CgroupSample.unreclaimableBytes`) among the
     /// detailed readings: each test boundary and about every 50 ms between them.
     public var unreclaimablePeakBytes: UInt64 = 0
+    /// The detailed reading (usage and `memory.stat` at one moment) with the highest usage.
+    public var fullestReading: CgroupSample?
     /// The most processes and threads seen by samples.
     public var samplePeakPids = 0
     /// The memory limit as the kernel applied it (whole pages); nil for `max` or no group.

@@ -35,6 +35,10 @@ extension RunReport {
             network: record.network.map { Self.naming($0, by: ledger) },
             warnings: record.warnings)
         memory.unreclaimablePeakBytes = measured && record.lastSample != nil ? record.unreclaimablePeakBytes : nil
+        if let fullest = record.fullestReading {
+            memory.fullestReadingBytes = fullest.memoryBytes
+            memory.fullestReadingPageCacheBytes = fullest.fileBytes > fullest.shmemBytes ? fullest.fileBytes - fullest.shmemBytes : 0
+        }
         memory.pressure = record.memoryPressure
         if let limit = memory.limitBytes, memory.pressure != nil {
             memory.pressure?.limitReached = memory.peakBytes &+ (256 << 10) >= limit

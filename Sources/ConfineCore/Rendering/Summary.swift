@@ -18,11 +18,9 @@ public enum Summary {
         }
         memoryLine += " [\(memory.peakSource.rawValue)]"
         if let unreclaimable = memory.unreclaimablePeakBytes, memory.peakBytes >= unreclaimable + (1 << 20) {
-            // The page cache of the fullest sample whose memory.stat was read: a reading, not a guess.
-            if let fullest = memory.timeline.filter({ $0.anonBytes > 0 || $0.fileBytes > 0 }).max(by: { $0.memoryBytes < $1.memoryBytes }),
-               fullest.fileBytes > fullest.shmemBytes + (1 << 20) {
-                memoryLine += "; \(ByteQuantity.human(fullest.fileBytes - fullest.shmemBytes)) page cache at the fullest sample"
-                    + " (\(ByteQuantity.human(fullest.memoryBytes)))"
+            // Usage and its split read at one moment, not a difference of two peaks taken apart.
+            if let fullest = memory.fullestReadingBytes, let cache = memory.fullestReadingPageCacheBytes, cache >= 1 << 20 {
+                memoryLine += "; \(ByteQuantity.human(cache)) page cache at the fullest sample (\(ByteQuantity.human(fullest)))"
             }
             memoryLine += "; unreclaimable peak \(ByteQuantity.human(unreclaimable))"
         }

@@ -364,6 +364,10 @@ public struct RunReport: Codable, Sendable, Equatable {
         /// How often usage reached the limit and the kernel reclaimed (page cache first) instead
         /// of killing: pressure, not an OOM kill. Absent when the kernel's counter was not read.
         public var pressure: MemoryPressure?
+        /// The detailed reading (usage and its `memory.stat` split read together) with the highest
+        /// usage, and the clean page cache in it (`file` − `shmem`): what filled the group then.
+        public var fullestReadingBytes: UInt64?
+        public var fullestReadingPageCacheBytes: UInt64?
         /// Memory usage at the last sample, split by kind (bytes).
         public var last: MemoryBreakdown?
         public var timeline: [TimelinePoint]

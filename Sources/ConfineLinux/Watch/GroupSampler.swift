@@ -38,6 +38,9 @@ final class GroupSampler: BoundaryReader {
     /// readings: every boundary, and samples about every 50 ms (every sample once boundaries
     /// arrive batched). No kernel counter keeps this peak: between readings it is sampled.
     private(set) var unreclaimablePeakBytes: UInt64 = 0
+    /// The detailed reading with the highest usage: its split says what filled the group then.
+    /// (A timeline point's split may be older than its usage: fields not read keep their value.)
+    private(set) var fullestReading: CgroupSample?
     /// The largest segment peak: the kernel's run-wide counter restarts at each reset, so the
     /// run's peak is at least this.
     private(set) var segmentPeakMax: UInt64 = 0
@@ -85,10 +88,7 @@ final class GroupSampler: BoundaryReader {
             group.sample(detail: true, into: &latest)
             detailed = true
         }
-        if detailed {
-            lastDetailedUsage = latest.memoryBytes
-            unreclaimablePeakBytes = max(unreclaimablePeakBytes, latest.unreclaimableBytes)
-        }
+        if detailed { noteDetailedReading() }
         peakMemoryBytes = max(peakMemoryBytes, latest.memoryBytes)
         peakPids = max(peakPids, latest.pids)
         timeline.append(TimelinePoint(
@@ -104,10 +104,16 @@ final class GroupSampler: BoundaryReader {
 
     func readEverySampleInDetail() { everySampleInDetail = true }
 
-    func readBoundary(alreadyRead: Bool) -> (sample: CgroupSample, peakBytes: UInt64) {
-        if !alreadyRead { group.sample(detail: true, into: &latest) }
+    /// `latest` was read whole (usage with its `memory.stat` split at one moment).
+    private func noteDetailedReading() {
         lastDetailedUsage = latest.memoryBytes
         unreclaimablePeakBytes = max(unreclaimablePeakBytes, latest.unreclaimableBytes)
+        if latest.memoryBytes > fullestReading?.memoryBytes ?? 0 { fullestReading = latest }
+    }
+
+    func readBoundary(alreadyRead: Bool) -> (sample: CgroupSample, peakBytes: UInt64) {
+        if !alreadyRead { group.sample(detail: true, into: &latest) }
+        noteDetailedReading()
         var peak = latest.memoryBytes
         if segmentPeaksWork {
             if let segment = group.takeSegmentPeak() {

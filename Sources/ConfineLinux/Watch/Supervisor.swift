@@ -189,6 +189,7 @@ public final class Supervisor {
         record.segmentPeakMaxBytes = sampler.segmentPeakMax
         record.samplePeakMemoryBytes = sampler.peakMemoryBytes
         record.unreclaimablePeakBytes = max(sampler.unreclaimablePeakBytes, record.finalSample.unreclaimableBytes)
+        record.fullestReading = sampler.fullestReading
         record.samplePeakPids = sampler.peakPids
         record.timeline = sampler.timeline.finished
         record.timelineStride = sampler.timeline.stride
