@@ -20,7 +20,8 @@ final class TestWatcher {
     /// The group at every boundary reading and, once the probe has sent a test boundary, at every
     /// sample: batched boundaries (short pytest tests) are attributed from these after the fact.
     private var readings = GroupReadings()
-    private var readsEverySample = false
+    /// Once the probe has sent a test boundary, every sample closes a segment (the sampler reads it whole).
+    private var readsEverySample: Bool { reader.readsEverySampleInDetail }
     /// Per process, the latest test start known (from a record or the `running` file), in ns.
     private var latestStart: [Int32: UInt64] = [:]
     /// XCTest tests running one per process (`swift test --parallel`), by pid, while they run.
@@ -146,7 +147,6 @@ final class TestWatcher {
                 sample = closeSegment()
                 readNow = true
                 if !readsEverySample { reader.readEverySampleInDetail() }
-                readsEverySample = true
             }
             let key = "\(datagram.pid):\(record.name)"
             let start = seconds(fromMonotonic: record.startNanoseconds)

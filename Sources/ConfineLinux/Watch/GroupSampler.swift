@@ -11,6 +11,8 @@ protocol BoundaryReader: AnyObject {
     /// From now on every sample reads the breakdown and CPU counters too (batched boundaries are
     /// placed among the readings after the fact, so each must be whole).
     func readEverySampleInDetail()
+    /// Whether `readEverySampleInDetail` was asked for.
+    var readsEverySampleInDetail: Bool { get }
 }
 
 /// The one place the run's group is read while it runs, and the one place that decides when:
@@ -45,7 +47,7 @@ final class GroupSampler: BoundaryReader {
     /// run's peak is at least this.
     private(set) var segmentPeakMax: UInt64 = 0
     private var segmentPeaksWork = true
-    private var everySampleInDetail = false
+    private(set) var readsEverySampleInDetail = false
     /// Usage at the last detailed reading, and the rise past it that calls for one now.
     private var lastDetailedUsage: UInt64 = 0
     static let riseForDetail: UInt64 = 4 << 20
@@ -80,7 +82,7 @@ final class GroupSampler: BoundaryReader {
     /// breakdown and CPU counters with `detail`, or always once batched boundaries need every
     /// reading whole. Appended to the timeline.
     func sample(at time: Double, detail: Bool) {
-        var detailed = detail || everySampleInDetail
+        var detailed = detail || readsEverySampleInDetail
         group.sample(detail: detailed, into: &latest)
         // Memory that rose since the last detailed reading is read in detail now: shmem or anon
         // held for less than the slower cadence would otherwise pass unseen by the owned figure.
@@ -102,7 +104,7 @@ final class GroupSampler: BoundaryReader {
         return pidBuffer
     }
 
-    func readEverySampleInDetail() { everySampleInDetail = true }
+    func readEverySampleInDetail() { readsEverySampleInDetail = true }
 
     /// `latest` was read whole (usage with its `memory.stat` split at one moment).
     private func noteDetailedReading() {
