@@ -32,7 +32,7 @@ _HEADER = struct.Struct("<4sBBHIII")  # magic, version, reserved, names, pid, re
 RECORD = struct.Struct("<BBHIQQq")  # kind, flags, name index, tid, start ns, duration ns, value
 NAME_LENGTH = struct.Struct("<H")
 NAME_MAX = 1024
-KIND_CALL, KIND_TEST_START, KIND_TEST_END = 1, 2, 3
+KIND_CALL, KIND_TEST_START, KIND_TEST_END, KIND_PHASE = 1, 2, 3, 4
 FLAG_BYTES, FLAG_PEAK, FLAG_BATCHED = 1, 4, 8
 OUTCOMES = {"passed": 0, "failed": 1, "skipped": 2, "error": 3}
 

@@ -8,21 +8,29 @@ mark at the start, VmHWM in /proc/self/status is read at the end.
 
 Batched boundaries. A datagram per test costs the suite ~0.1 ms per test on a small VM (the
 send, the wakeup of confine, the /proc reads): 10-20% of a suite of sub-millisecond tests. So a
-test that ran under 10 ms and raised the worker's high-water mark by under 1 MiB has its end,
+test that passed in under 10 ms and raised the worker's high-water mark by under 1 MiB has its end,
 and the next test's start, held back (FLAG_BATCHED): sent with the next live boundary (after a
 long test, after 1 MiB of growth, at the session's end), or on their own once they are 50 ms old
 or 256 records. One getrusage (the thread's: the cheaper call, the same high-water mark) per held
 boundary. The running test is also written to a slot of confine's `running` file (a memory
 store), so confine knows a test whose start is held back while it runs. confine attributes
 batched tests from its own readings of the group (attribution `window`, docs/ARCHITECTURE.md).
+Only passing ends are held: a held end lost with its process (an OOM kill) is a pass confine can
+infer from the next test's start. SIGTERM (confine's timeout) sends what is held before the
+process dies, as does the exit path (atexit, pytest_sessionfinish).
 pytest-xdist workers send every boundary live: the group mixes workers, and each test needs its
-worker's exact figures. No thread: a thread would make every
+worker's exact figures.
+
+Beyond boundaries: the collected tests go to confine's `collected` file once collection is done
+(so tests that never ran are listed `not_run`), and the phases outside tests (`collection` from
+the plugin's import, `session finish`) go as phase records, so an OOM kill there is named by phase. No thread: a thread would make every
 fork() in a test warn (Python 3.12+) and change what the suite does.
 """
 import atexit
 import mmap
 import os
 import resource
+import signal
 import struct
 import sys
 import threading
@@ -187,6 +195,36 @@ def _after_fork_in_child():
 os.register_at_fork(after_in_child=_after_fork_in_child)
 atexit.register(lambda: _send(()) if probe.enabled else None)
 
+
+def _flush_then_die(signum, frame):
+    """SIGTERM (confine's timeout, a runtime stopping the container): the held-back ends go out,
+    then the process dies of the signal as it would have."""
+    try:
+        if _records:
+            _send(())
+    except Exception:
+        pass
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _phase(name):
+    """A phase of the run outside tests begins now (sent with what is held)."""
+    if probe.enabled:
+        _send([(probe.KIND_PHASE, name, time.monotonic_ns(), 0, 0, 0)])
+
+
+if probe.enabled:
+    # Only where nothing else handles SIGTERM, and only in the main thread (signal's rule).
+    try:
+        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _flush_then_die)
+    except ValueError:
+        pass
+    # From pytest's start (this module is imported with the plugins, before conftest.py) to the
+    # end of collection.
+    _phase("collection")
+
 # The test whose start went out (live or held) with the previous test's end, and that start (ns).
 _announced = None
 _announced_start = 0
@@ -310,7 +348,7 @@ def _ended(item, nodeid, nextitem, start):
     # The next test starts now; not when the session stops here (-x, --maxfail, an interrupt).
     if nextitem is not None and (session.shouldstop or session.shouldfail):
         nextitem = None
-    if nextitem is not None and end - start < LIVE_AFTER_NS and _baseline is not None and not ALWAYS_LIVE:
+    if outcome == 0 and nextitem is not None and end - start < LIVE_AFTER_NS and _baseline is not None and not ALWAYS_LIVE:
         mark = _getrusage(_THREAD).ru_maxrss
         if mark - _baseline < _LIVE_GROWTH_KIB:
             # Held: this end and the next start, the high-water mark (KiB here) as both figures.
@@ -408,8 +446,38 @@ def pytest_sessionstart(session):
         session.config.pluginmanager.register(_ReportOutcomes(), "confine_pytest_outcomes")
 
 
+_collected_written = False
+
+
+def pytest_collection_finish(session):
+    """The tests this session will run, one per line, to confine's `collected` file: the ones it
+    never sees start are `not_run`. Once per process (a nested pytester session is not the suite);
+    xdist workers each collect the same set, so the first to find the file empty writes it."""
+    global _collected_written
+    if not probe.enabled or _collected_written or session.config.getoption("collectonly", False):
+        return
+    _collected_written = True
+    try:
+        fd = os.open(os.path.join(os.path.dirname(probe._PATH), "collected"), os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        if os.fstat(fd).st_size > 0:
+            return
+        # One write: appends of workers that raced past the size check do not interleave.
+        data = "".join(item.nodeid.replace("\n", " ") + "\n" for item in session.items).encode("utf-8", "replace")
+        while data:
+            data = data[os.write(fd, data):]
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def pytest_sessionfinish(session):
     global _engaged_by
+    if session is _engaged_by or _engaged_by is None:
+        _phase("session finish")
     if session is _engaged_by:
         if _runner is not None and _runner.runtestprotocol is _protocol:
             _runner.runtestprotocol = _wrapped

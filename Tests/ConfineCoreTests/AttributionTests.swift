@@ -19,9 +19,9 @@ final class RunnerOutputTests: XCTestCase {
         ])
         XCTAssertEqual(found, [
             .started(.xctest, name: "BigTests.testBig"),
-            .ended(.xctest, name: "BigTests.testBig", outcome: "passed", durationSeconds: 0.102),
-            .ended(.xctest, name: "BigTests.testFails", outcome: "failed", durationSeconds: 0.001),
-            .ended(.xctest, name: "BigTests.testSkip", outcome: "skipped", durationSeconds: 0),
+            .ended(.xctest, name: "BigTests.testBig", outcome: .passed, durationSeconds: 0.102),
+            .ended(.xctest, name: "BigTests.testFails", outcome: .failed, durationSeconds: 0.001),
+            .ended(.xctest, name: "BigTests.testSkip", outcome: .skipped, durationSeconds: 0),
         ])
         XCTAssertEqual(parser.unrecognizedCount, 0)
     }
@@ -44,10 +44,10 @@ final class RunnerOutputTests: XCTestCase {
         XCTAssertEqual(found, [
             .started(.swiftTesting, name: "big()"),
             .started(.swiftTesting, name: "Small one"),
-            .ended(.swiftTesting, name: "Small one", outcome: "passed", durationSeconds: 0.001),
-            .ended(.swiftTesting, name: "big()", outcome: "failed", durationSeconds: 0.1),
-            .ended(.swiftTesting, name: "f(x:)", outcome: "passed", durationSeconds: 0.004),
-            .ended(.swiftTesting, name: "later()", outcome: "skipped", durationSeconds: nil),
+            .ended(.swiftTesting, name: "Small one", outcome: .passed, durationSeconds: 0.001),
+            .ended(.swiftTesting, name: "big()", outcome: .failed, durationSeconds: 0.1),
+            .ended(.swiftTesting, name: "f(x:)", outcome: .passed, durationSeconds: 0.004),
+            .ended(.swiftTesting, name: "later()", outcome: .skipped, durationSeconds: nil),
         ])
         XCTAssertEqual(parser.unrecognizedCount, 0)
     }
@@ -71,7 +71,7 @@ final class JUnitReaderTests: XCTestCase {
         """
         let cases = try JUnitReader.parse(xml, path: "j.xml")
         XCTAssertEqual(cases.map(\.qualifiedName), ["tests.test_a.test_ok", "tests.test_a.test_bad[1-<2>]", "tests.test_a.test_skip", "tests.test_a.test_err"])
-        XCTAssertEqual(cases.map(\.outcome), ["passed", "failed", "skipped", "error"])
+        XCTAssertEqual(cases.map(\.outcome), [.passed, .failed, .skipped, .error])
         XCTAssertEqual(cases[1].durationSeconds, 0.002)
     }
 
@@ -140,10 +140,10 @@ final class AttributionLedgerTests: XCTestCase {
         var ledger = AttributionLedger()
         ledger.testStarted(key: "a", name: "a", source: .pytest, pid: 1, at: 0, memoryBytes: 30 * mib, cpuNanos: 0)
         ledger.segmentPeak(31 * mib)
-        ledger.testEnded(key: "a", at: 1, outcome: "passed", memoryBytes: 30 * mib, cpuNanos: 500_000_000)
+        ledger.testEnded(key: "a", at: 1, outcome: .passed, memoryBytes: 30 * mib, cpuNanos: 500_000_000)
         ledger.testStarted(key: "big", name: "big", source: .pytest, pid: 1, at: 1, memoryBytes: 30 * mib, cpuNanos: 500_000_000)
         ledger.segmentPeak(130 * mib)
-        ledger.testEnded(key: "big", at: 2, outcome: "passed", memoryBytes: 32 * mib, cpuNanos: 700_000_000)
+        ledger.testEnded(key: "big", at: 2, outcome: .passed, memoryBytes: 32 * mib, cpuNanos: 700_000_000)
         XCTAssertEqual(ledger.tests.map(\.peakGrowthBytes), [1 * mib, 100 * mib])
         XCTAssertEqual(ledger.tests[1].endGrowthBytes, Int64(2 * mib))
         XCTAssertEqual(ledger.tests[0].cpuSeconds ?? 0, 0.5, accuracy: 1e-9)
@@ -158,7 +158,7 @@ final class AttributionLedgerTests: XCTestCase {
         ledger.testStarted(key: "a", name: "a", source: .pytest, pid: 1, at: 0.010, memoryBytes: 40 * mib, cpuNanos: 5_000_000,
                            attribution: .window, processStartBytes: 30 * mib)
         // A later reading's peak (the next test's allocation) must not reach this test.
-        ledger.testEndedBatched(key: "a", at: 0.011, outcome: "failed", reportedDuration: 0.001, cpuNanos: 5_800_000,
+        ledger.testEndedBatched(key: "a", at: 0.011, outcome: .failed, reportedDuration: 0.001, cpuNanos: 5_800_000,
                                 processPeakBytes: 30 * mib + 512 * 1024)
         let test = ledger.tests[0]
         XCTAssertEqual(test.attribution, .window)
@@ -166,13 +166,13 @@ final class AttributionLedgerTests: XCTestCase {
         XCTAssertEqual(test.peakBytes, 40 * mib + 512 * 1024)
         XCTAssertNil(test.endGrowthBytes)
         XCTAssertEqual(test.cpuSeconds ?? 0, 0.0008, accuracy: 1e-12)
-        XCTAssertEqual(test.outcome, "failed")
+        XCTAssertEqual(test.outcome, .failed)
         XCTAssertEqual(ledger.openTestCount, 0)
         // A live start with a batched end becomes a window test too.
         ledger.testStarted(key: "b", name: "b", source: .pytest, pid: 1, at: 0.02, memoryBytes: 41 * mib, cpuNanos: 6_000_000,
                            processStartBytes: 31 * mib)
         XCTAssertNil(ledger.openWindowTestStart(key: "b"), "a live start is not placed by the readings")
-        ledger.testEndedBatched(key: "b", at: 0.021, outcome: "passed", reportedDuration: 0.001, cpuNanos: 5_000_000,
+        ledger.testEndedBatched(key: "b", at: 0.021, outcome: .passed, reportedDuration: 0.001, cpuNanos: 5_000_000,
                                 processPeakBytes: 30 * mib)
         XCTAssertEqual(ledger.tests[1].attribution, .window)
         XCTAssertEqual(ledger.tests[1].peakGrowthBytes, 0, "a mark below the start is no growth")
@@ -186,7 +186,7 @@ final class AttributionLedgerTests: XCTestCase {
                            attribution: .window)
         XCTAssertEqual(ledger.openWindowTestStart(key: "big"), 1.0)
         ledger.segmentPeak(90 * mib)
-        ledger.testEnded(key: "big", at: 1.5, outcome: "passed", memoryBytes: 41 * mib, cpuNanos: 400_000_000,
+        ledger.testEnded(key: "big", at: 1.5, outcome: .passed, memoryBytes: 41 * mib, cpuNanos: 400_000_000,
                          processPeakBytes: 140 * mib, windowPeakBytes: 140 * mib)
         let test = ledger.tests[0]
         XCTAssertEqual(test.attribution, .window)
@@ -202,10 +202,10 @@ final class AttributionLedgerTests: XCTestCase {
         ledger.testStarted(key: "x", name: "f()", source: .swiftTesting, pid: nil, at: 0, memoryBytes: 0, cpuNanos: 0)
         ledger.testStarted(key: "x", name: "f()", source: .swiftTesting, pid: nil, at: 0.1, memoryBytes: 0, cpuNanos: 0)
         ledger.segmentPeak(10 * mib)
-        ledger.testEnded(key: "x", at: 0.2, outcome: "passed", memoryBytes: 0, cpuNanos: 0)
+        ledger.testEnded(key: "x", at: 0.2, outcome: .passed, memoryBytes: 0, cpuNanos: 0)
         ledger.finish(at: 1, memoryBytes: 0, cpuNanos: 0)
         XCTAssertEqual(ledger.tests.map(\.concurrentTests), [1, 1])
-        XCTAssertEqual(ledger.tests.map(\.outcome), ["passed", "incomplete"], "same-named tests end first in, first out")
+        XCTAssertEqual(ledger.tests.map(\.outcome), [.passed, .crashed], "same-named tests end first in, first out")
         XCTAssertEqual(ledger.maximumConcurrency, 2)
     }
 
@@ -232,9 +232,9 @@ final class AttributionLedgerTests: XCTestCase {
 
     func testJUnitMatchesLiveNames() {
         XCTAssertTrue(AttributionLedger.isSame("examples/s/test_attribution.py::test_big",
-                                               JUnitCase(name: "test_big", className: "examples.s.test_attribution", outcome: "passed")))
-        XCTAssertTrue(AttributionLedger.isSame("MemoryXCTests.testBig", JUnitCase(name: "testBig", className: "PricingTests.MemoryXCTests", outcome: "passed")))
-        XCTAssertFalse(AttributionLedger.isSame("MemoryXCTests.testBig", JUnitCase(name: "testBig", className: "Other", outcome: "passed")))
+                                               JUnitCase(name: "test_big", className: "examples.s.test_attribution", outcome: .passed)))
+        XCTAssertTrue(AttributionLedger.isSame("MemoryXCTests.testBig", JUnitCase(name: "testBig", className: "PricingTests.MemoryXCTests", outcome: .passed)))
+        XCTAssertFalse(AttributionLedger.isSame("MemoryXCTests.testBig", JUnitCase(name: "testBig", className: "Other", outcome: .passed)))
     }
 }
 
@@ -329,12 +329,12 @@ final class RunningSlotsTests: XCTestCase {
         // Read from the running file first, though it began after the two batched ones.
         ledger.testStarted(key: "1:c", name: "c", source: .pytest, pid: 1, at: 0.3, memoryBytes: 0, cpuNanos: 0, attribution: .window)
         ledger.testStarted(key: "1:a", name: "a", source: .pytest, pid: 1, at: 0.1, memoryBytes: 0, cpuNanos: 0, attribution: .window)
-        ledger.testEndedBatched(key: "1:a", at: 0.15, outcome: "passed", reportedDuration: 0.05, cpuNanos: 0, processPeakBytes: nil)
+        ledger.testEndedBatched(key: "1:a", at: 0.15, outcome: .passed, reportedDuration: 0.05, cpuNanos: 0, processPeakBytes: nil)
         ledger.testStarted(key: "1:b", name: "b", source: .pytest, pid: 1, at: 0.2, memoryBytes: 0, cpuNanos: 0, attribution: .window)
-        ledger.testEndedBatched(key: "1:b", at: 0.25, outcome: "passed", reportedDuration: 0.05, cpuNanos: 0, processPeakBytes: nil)
+        ledger.testEndedBatched(key: "1:b", at: 0.25, outcome: .passed, reportedDuration: 0.05, cpuNanos: 0, processPeakBytes: nil)
         ledger.finish(at: 1, memoryBytes: 0, cpuNanos: 0)
         XCTAssertEqual(ledger.tests.map(\.name), ["a", "b", "c"])
         XCTAssertEqual(ledger.tests.map(\.concurrentTests), [0, 0, 0], "a test that began later did not run alongside")
-        XCTAssertEqual(ledger.tests.map(\.outcome), ["passed", "passed", "incomplete"])
+        XCTAssertEqual(ledger.tests.map(\.outcome), [.passed, .passed, .crashed])
     }
 }

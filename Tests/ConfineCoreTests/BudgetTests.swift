@@ -33,7 +33,7 @@ enum Fixtures {
 
     static func test(_ name: String, duration: Double, peak: UInt64, growth: UInt64) -> TestRecord {
         var test = TestRecord(name: name, source: .pytest, startSeconds: 0.5)
-        test.outcome = "passed"
+        test.outcome = .passed
         test.durationSeconds = duration
         test.endSeconds = 0.5 + duration
         test.peakBytes = peak

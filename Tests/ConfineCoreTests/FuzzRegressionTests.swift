@@ -62,7 +62,7 @@ final class ProbeFuzzRegressionTests: XCTestCase {
         ledger.testStarted(key: "t", name: "t", source: .pytest, pid: 7, at: 1, memoryBytes: UInt64.max, cpuNanos: 0, attribution: .window)
         ledger.finish(at: 2, memoryBytes: 0, cpuNanos: 0)
         XCTAssertEqual(ledger.tests.first?.endGrowthBytes, -Int64.max)
-        XCTAssertEqual(ledger.tests.first?.outcome, "incomplete")
+        XCTAssertEqual(ledger.tests.first?.outcome, .crashed)
 
         var rising = AttributionLedger()
         rising.testStarted(key: "u", name: "u", source: .pytest, pid: 7, at: 1, memoryBytes: 0, cpuNanos: 0)

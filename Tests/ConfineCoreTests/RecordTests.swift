@@ -20,7 +20,7 @@ final class RecordTests: XCTestCase {
         record.termination = .exited(exit)
         for (name, start, end) in [("test_a", 0.1, 0.5), ("test_b", 0.6, 0.9)] {
             record.ledger.testStarted(key: name, name: name, source: .pytest, pid: 42, at: start, memoryBytes: 0, cpuNanos: 0)
-            record.ledger.testEnded(key: name, at: end, outcome: "passed", memoryBytes: 0, cpuNanos: 0)
+            record.ledger.testEnded(key: name, at: end, outcome: .passed, memoryBytes: 0, cpuNanos: 0)
         }
         return record
     }

@@ -23,10 +23,10 @@ final class UnreclaimableTests: XCTestCase {
         ledger.testStarted(key: "a", name: "a", source: .pytest, pid: 1, at: 0, memoryBytes: 300 << 20, cpuNanos: 0)
         ledger.noteUnreclaimable(150 << 20)
         ledger.noteUnreclaimable(60 << 20)
-        ledger.testEnded(key: "a", at: 1, outcome: "passed", memoryBytes: 300 << 20, cpuNanos: 0)
+        ledger.testEnded(key: "a", at: 1, outcome: .passed, memoryBytes: 300 << 20, cpuNanos: 0)
         ledger.noteUnreclaimable(70 << 20)
         ledger.testStarted(key: "b", name: "b", source: .pytest, pid: 1, at: 1, memoryBytes: 300 << 20, cpuNanos: 0)
-        ledger.testEnded(key: "b", at: 2, outcome: "passed", memoryBytes: 300 << 20, cpuNanos: 0)
+        ledger.testEnded(key: "b", at: 2, outcome: .passed, memoryBytes: 300 << 20, cpuNanos: 0)
         ledger.testStarted(key: "p", name: "p", source: .xctest, pid: 9, at: 2, memoryBytes: 0, cpuNanos: 0, attribution: .process)
         ledger.noteUnreclaimable(500 << 20)
         ledger.processSample(key: "p", rssBytes: 40 << 20)
@@ -44,7 +44,7 @@ final class UnreclaimableTests: XCTestCase {
         ledger.testStarted(key: "t", name: "t", source: .pytest, pid: 1, at: 0.001, memoryBytes: 100 << 20, cpuNanos: 0,
                            attribution: .window, processStartBytes: 30 << 20)
         ledger.noteUnreclaimable(60 << 20)   // a reading after its end, while its end was held back
-        ledger.testEndedBatched(key: "t", at: 0.009, outcome: "passed", reportedDuration: 0.008, cpuNanos: 0, processPeakBytes: 31 << 20,
+        ledger.testEndedBatched(key: "t", at: 0.009, outcome: .passed, reportedDuration: 0.008, cpuNanos: 0, processPeakBytes: 31 << 20,
                                 unreclaimableStartBytes: span?.startUnreclaimableBytes)
         XCTAssertEqual(ledger.tests[0].unreclaimablePeakBytes, 11 << 20)
     }
@@ -54,7 +54,7 @@ final class UnreclaimableTests: XCTestCase {
         ledger.noteUnreclaimable(30 << 20)
         ledger.testStarted(key: "a", name: "a", source: .pytest, pid: 1, at: 0, memoryBytes: 300 << 20, cpuNanos: 0, processStartBytes: 40 << 20)
         ledger.noteUnreclaimable(80 << 20)   // a reading caught it half-way
-        ledger.testEnded(key: "a", at: 0.08, outcome: "passed", memoryBytes: 300 << 20, cpuNanos: 0, processPeakBytes: 140 << 20)
+        ledger.testEnded(key: "a", at: 0.08, outcome: .passed, memoryBytes: 300 << 20, cpuNanos: 0, processPeakBytes: 140 << 20)
         XCTAssertEqual(ledger.tests[0].unreclaimablePeakBytes, 130 << 20, "30 MiB at its start + the 100 MiB its process added")
     }
 
@@ -64,7 +64,7 @@ final class UnreclaimableTests: XCTestCase {
         ledger.testStarted(key: "1:a", name: "a", source: .pytest, pid: 1, at: 0, memoryBytes: 300 << 20, cpuNanos: 0, processStartBytes: 40 << 20)
         ledger.testStarted(key: "2:b", name: "b", source: .pytest, pid: 2, at: 0, memoryBytes: 300 << 20, cpuNanos: 0, processStartBytes: 40 << 20)
         ledger.noteUnreclaimable(160 << 20)
-        ledger.testEnded(key: "1:a", at: 1, outcome: "passed", memoryBytes: 300 << 20, cpuNanos: 0, processPeakBytes: 41 << 20)
+        ledger.testEnded(key: "1:a", at: 1, outcome: .passed, memoryBytes: 300 << 20, cpuNanos: 0, processPeakBytes: 41 << 20)
         XCTAssertEqual(ledger.tests[0].attribution, .process)
         XCTAssertNil(ledger.tests[0].unreclaimablePeakBytes, "the group's figure mixes the workers")
         XCTAssertEqual(ledger.tests[0].ownedPeakBytes, 41 << 20)

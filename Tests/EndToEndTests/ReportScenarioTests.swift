@@ -58,7 +58,7 @@ final class ReportScenarioTests: DirectoryScenario {
         XCTAssertTrue(junit.contains("<failure type=\"budget\" message=\"sleep_2ms p95 \(p95) ≥ limit 1.000ms\">measured \(p95), limit &lt; 1.000ms</failure>"), junit)
         // confine's own JUnit reader takes it: the CI's test UI will too.
         let cases = try JUnitReader.parse(junit, path: junitPath)
-        XCTAssertEqual(cases.first { $0.outcome == "failed" }?.name, "sleep_2ms p95 < 1.000ms")
+        XCTAssertEqual(cases.first { $0.outcome == .failed }?.name, "sleep_2ms p95 < 1.000ms")
         let json = Harness.run([Harness.confine, "report", head, "--format", "json"])
         XCTAssertEqual(try RunReport.decode(Data(json.stdout.utf8)).budgets, report.budgets)
         // Judged against other budgets, without running again.

@@ -23,6 +23,11 @@ public struct AttributionLedger: Sendable {
         var startUnreclaimable: UInt64? = nil
     }
 
+    /// Set by `runCutShort`: when confine signalled the tree, and what that makes a test it ends.
+    private var cutShort: (time: Double, outcome: TestRecord.Outcome)?
+    /// Phases of the runner outside tests (`phaseBegan`), in the order they arrived.
+    private var phases: [(time: Double, pid: Int32?, name: String)] = []
+
     /// Per test: it overlapped a test in another process, so the group's figures are not its own.
     private var overlapsOtherProcess: [Bool] = []
 
@@ -85,7 +90,7 @@ public struct AttributionLedger: Sendable {
 
     /// A test ended. `reportedDuration` is the runner's own figure, kept when given;
     /// `processPeakBytes`/`processCPUSeconds` measure the test's own process.
-    public mutating func testEnded(key: String, at time: Double, outcome: String, reportedDuration: Double? = nil,
+    public mutating func testEnded(key: String, at time: Double, outcome: TestRecord.Outcome, reportedDuration: Double? = nil,
                                    memoryBytes: UInt64, cpuNanos: UInt64, processPeakBytes: UInt64? = nil,
                                    processCPUSeconds: Double? = nil, windowPeakBytes: UInt64? = nil) {
         guard let entry = takeOpen(key) else { return }
@@ -120,6 +125,11 @@ public struct AttributionLedger: Sendable {
 
     public func isOpen(key: String) -> Bool { open[key] != nil }
 
+    /// Whether process `pid` is running a test now (cheap: a handful of tests are open at once).
+    public func hasOpenTest(pid: Int32) -> Bool {
+        openCount > 0 && open.values.contains { $0.contains { tests[$0.index].pid == pid } }
+    }
+
     /// The process's figure at the start of an open test, when it came after the test was opened.
     public mutating func noteProcessStart(key: String, bytes: UInt64?) {
         guard let bytes, open[key]?.isEmpty == false else { return }
@@ -146,7 +156,7 @@ public struct AttributionLedger: Sendable {
     /// the process's high-water mark (`processPeakBytes` at the end over `processStartBytes`,
     /// both high-water marks) — on top of the group's memory at its start. CPU: the group's,
     /// interpolated between readings (`cpuNanos` at the end).
-    public mutating func testEndedBatched(key: String, at time: Double, outcome: String, reportedDuration: Double,
+    public mutating func testEndedBatched(key: String, at time: Double, outcome: TestRecord.Outcome, reportedDuration: Double,
                                           cpuNanos: UInt64, processPeakBytes: UInt64?, unreclaimableStartBytes: UInt64? = nil) {
         guard let entry = takeOpen(key) else { return }
         let index = entry.index
@@ -168,7 +178,7 @@ public struct AttributionLedger: Sendable {
         tests[index].cpuSeconds = Double(cpuNanos >= entry.startCPUNanos ? cpuNanos - entry.startCPUNanos : 0) / 1e9
     }
 
-    private mutating func close(_ entry: OpenTest, at time: Double, outcome: String, memoryBytes: UInt64, cpuNanos: UInt64) {
+    private mutating func close(_ entry: OpenTest, at time: Double, outcome: TestRecord.Outcome, memoryBytes: UInt64, cpuNanos: UInt64) {
         let index = entry.index
         tests[index].endSeconds = time
         tests[index].durationSeconds = max(0, time - (tests[index].startSeconds ?? time))
@@ -211,16 +221,51 @@ public struct AttributionLedger: Sendable {
         tests[index].peakBytes = max(tests[index].peakBytes ?? 0, bytes)
     }
 
-    /// Closes what is still open when the run ends (a test killed mid-way, an OOM kill).
+    /// The moment confine signalled the tree to end the run (`outcome`: `timedOut` for the
+    /// timeout or a stall, `interrupted` for a signal confine received): tests that end by
+    /// dying from then on end so. The first call counts.
+    public mutating func runCutShort(at time: Double, as outcome: TestRecord.Outcome) {
+        if cutShort == nil { cutShort = (time, outcome) }
+    }
+
+    /// A process exited (the kernel's process connector, `time` when confine saw it): the tests
+    /// it was running end now. One it had gone on from — its end held back by the pytest plugin,
+    /// which holds back passing ends only, and lost with the process — ended when the next one
+    /// began, passed. The one it was running ends at its death: `crashed`, or as the run cut it
+    /// short (`runCutShort`); `settleDeaths` later names OOM kills among them.
+    public mutating func processExited(pid: Int32, at time: Double, memoryBytes: UInt64, cpuNanos: UInt64) {
+        guard openCount > 0 else { return }
+        let keys = open.filter { $0.value.contains { tests[$0.index].pid == pid } }.map(\.key)
+        for key in keys {
+            while let entry = open[key]?.first(where: { tests[$0.index].pid == pid }) {
+                open[key]!.removeAll { $0.index == entry.index }
+                if open[key]!.isEmpty { open[key] = nil }
+                openCount -= 1
+                end(entry, died: time, memoryBytes: memoryBytes, cpuNanos: cpuNanos)
+            }
+        }
+    }
+
+    /// An open test the run ended without its runner saying how (`processExited`, `finish`).
+    private mutating func end(_ entry: OpenTest, died time: Double, memoryBytes: UInt64, cpuNanos: UInt64) {
+        let index = entry.index
+        if let pid = tests[index].pid, let start = tests[index].startSeconds,
+           let next = tests.lazy.filter({ $0.pid == pid }).compactMap(\.startSeconds).filter({ $0 > start }).min() {
+            // Its figures at the end are unknown (the process had moved on): its start's, no CPU.
+            close(entry, at: min(next, time), outcome: .passed, memoryBytes: entry.startBytes, cpuNanos: entry.startCPUNanos)
+            tests[index].cpuSeconds = nil
+            tests[index].endGrowthBytes = nil
+            return
+        }
+        let outcome = cutShort.map { $0.time <= time ? $0.outcome : .crashed } ?? .crashed
+        close(entry, at: time, outcome: outcome, memoryBytes: memoryBytes, cpuNanos: cpuNanos)
+    }
+
+    /// Closes what is still open when the run ends (`end(_:died:)`: a test whose process never
+    /// said it ended), then puts the tests in the order they began.
     public mutating func finish(at time: Double, memoryBytes: UInt64, cpuNanos: UInt64) {
         for entry in open.values.joined() {
-            // A test whose process went on to start another had ended by then (its end was
-            // held back by a worker that died): it was not running at the end.
-            var end = time
-            if let pid = tests[entry.index].pid, let start = tests[entry.index].startSeconds {
-                end = tests.lazy.filter { $0.pid == pid }.compactMap(\.startSeconds).filter { $0 > start }.min() ?? time
-            }
-            close(entry, at: end, outcome: "incomplete", memoryBytes: memoryBytes, cpuNanos: cpuNanos)
+            end(entry, died: time, memoryBytes: memoryBytes, cpuNanos: cpuNanos)
         }
         open = [:]
         openCount = 0
@@ -234,6 +279,30 @@ public struct AttributionLedger: Sendable {
         processTests = processTests.mapValues { position[$0] }
     }
 
+    /// The tests the runner collected (the pytest plugin's list): each one never seen is listed as
+    /// `not_run`. Call after `finish`.
+    public mutating func collected(_ names: [String], source: TestSource) {
+        var seen = Set(tests.map(\.name))
+        for name in names where !seen.contains(name) {
+            seen.insert(name)
+            guard tests.count < Self.maximumTests else {
+                droppedTests += 1
+                continue
+            }
+            var record = TestRecord(name: name, source: source, startSeconds: nil)
+            record.outcome = .notRun
+            tests.append(record)
+            overlapsOtherProcess.append(false)
+        }
+    }
+
+    /// A phase of the runner outside any test began (`collection`, `session finish`: the pytest
+    /// plugin's), in process `pid`: an OOM kill outside tests is charged to it by name.
+    public mutating func phaseBegan(_ name: String, pid: Int32?, at time: Double) {
+        guard phases.count < 1024 else { return }
+        phases.append((time, pid, name))
+    }
+
     /// Tests from a JUnit file: the ones already seen live get the file's outcome when they had
     /// none; the others are added with the file's names, outcomes and durations only.
     public mutating func merge(junit cases: [JUnitCase]) {
@@ -241,7 +310,16 @@ public struct AttributionLedger: Sendable {
         for testCase in cases {
             if let index = tests.indices.first(where: { !matched.contains($0) && Self.isSame(tests[$0].name, testCase) }) {
                 matched.insert(index)
-                if tests[index].outcome == "incomplete" || tests[index].outcome == nil { tests[index].outcome = testCase.outcome }
+                // The runner's word on a test confine saw only collected, or saw without an outcome;
+                // what confine saw the run do to a test (an OOM kill, the timeout) is more exact.
+                if tests[index].outcome == nil || tests[index].outcome == .notRun || tests[index].outcome == .incomplete {
+                    tests[index].outcome = testCase.outcome
+                    if tests[index].outcome != .notRun, tests[index].startSeconds == nil {
+                        tests[index].attribution = .junit
+                        tests[index].source = .junit
+                        tests[index].durationSeconds = testCase.durationSeconds
+                    }
+                }
                 continue
             }
             var record = TestRecord(name: testCase.qualifiedName, source: .junit, startSeconds: nil)
@@ -274,16 +352,56 @@ public struct AttributionLedger: Sendable {
         return (own.isEmpty ? running : own).max { $0.startSeconds! < $1.startSeconds! }?.name
     }
 
-    /// OOM kills counted against the tests running at the moment of each kill.
-    public mutating func countOOMKills(at times: [(Double, Int32)]) {
-        for (time, pid) in times {
-            for index in tests.indices {
+    /// Where an OOM kill landed: the test it is charged to, or the runner's phase outside tests.
+    public struct OOMKillPlace: Sendable, Equatable {
+        public var test: String?
+        public var phase: String?
+    }
+
+    /// OOM kills (time, victim pid) charged to the tests alive at each kill — the victim's own
+    /// tests when it was running one, else every test running then — and each test that died
+    /// with its process (`crashed`) when that process was a victim (or, for a test without a
+    /// process of its own, an OOM kill came while it ran) becomes `oom_killed`. Returns, per
+    /// kill, the test it hit or the phase it came in.
+    public mutating func chargeOOMKills(_ kills: [(time: Double, pid: Int32)]) -> [OOMKillPlace] {
+        var places: [OOMKillPlace] = []
+        for (time, pid) in kills {
+            let running = tests.indices.filter { index in
                 guard let start = tests[index].startSeconds, start <= time + 0.001,
-                      time <= (tests[index].endSeconds ?? .infinity) + 0.05 else { continue }
-                if let own = tests[index].pid, tests[index].attribution == .process, own != pid { continue }
+                      time <= (tests[index].endSeconds ?? .infinity) + 0.05 else { return false }
+                // A test measured in a process of its own is hit only by a kill of that process.
+                if let own = tests[index].pid, tests[index].attribution == .process { return own == pid }
+                return true
+            }
+            let own = running.filter { tests[$0].pid == pid }
+            let hit = own.isEmpty ? running : own
+            for index in hit {
                 tests[index].oomKills += 1
+                if tests[index].outcome == .crashed && (tests[index].pid == pid || tests[index].pid == nil) {
+                    tests[index].outcome = .oomKilled
+                }
+            }
+            if let latest = hit.max(by: { (tests[$0].startSeconds ?? 0) < (tests[$1].startSeconds ?? 0) }) {
+                places.append(OOMKillPlace(test: tests[latest].name, phase: nil))
+            } else {
+                places.append(OOMKillPlace(test: nil, phase: phase(at: time, pid: pid)))
             }
         }
+        return places
+    }
+
+    /// What the runner was doing at `time` outside any test: its own phase (`phaseBegan`) when it
+    /// named one since the last test began, else where that moment lies among the tests.
+    public func phase(at time: Double, pid: Int32? = nil) -> String {
+        let lastTestStart = tests.compactMap(\.startSeconds).filter { $0 <= time }.max()
+        let marks = phases.filter { $0.time <= time + 0.001 && $0.time >= (lastTestStart ?? -.infinity) }
+        if let mark = marks.last(where: { pid != nil && $0.pid == pid }) ?? marks.last { return mark.name }
+        guard let lastTestStart else { return "before the first test" }
+        let previous = tests.filter { $0.startSeconds == lastTestStart }.last!
+        if tests.contains(where: { ($0.startSeconds ?? -.infinity) > time }) {
+            return "between tests, after \(previous.name)"
+        }
+        return "after the last test"
     }
 
     // MARK: functions
@@ -347,10 +465,34 @@ public struct TestRecord: Codable, Sendable, Equatable {
         public var followsGroup: Bool { self == .group || self == .window }
     }
 
+    /// How a test ended: what its runner said, or — when the run cut it short — what happened to it.
+    public enum Outcome: String, ReportValue {
+        case passed, failed, skipped, error
+        /// Its process was killed by the kernel's OOM killer while it ran (or, for a test without a
+        /// process of its own, an OOM kill in the group ended it).
+        case oomKilled = "oom_killed"
+        /// The run's timeout (`--timeout`) or stall timeout cut it: confine signalled the tree while it ran.
+        case timedOut = "timed_out"
+        /// Its process died while it ran — a signal, `os._exit`, a crash — with no OOM kill and no timeout.
+        case crashed
+        /// Confine was interrupted (SIGINT, SIGTERM, SIGHUP) and stopped the tree while it ran.
+        case interrupted
+        /// Collected by the runner (the pytest plugin's list) but never started: the run ended first,
+        /// the runner stopped (`-x`, a worker lost), or it was never scheduled.
+        case notRun = "not_run"
+        /// Written by earlier versions of confine for a test that never ended; read from old reports only.
+        case incomplete
+
+        /// The test did not pass: a failure, an error, or the run ended it.
+        public var isFailure: Bool { !(self == .passed || self == .skipped || self == .notRun) }
+        /// The run, not the test's own code, decided how it ended.
+        public var wasCutShort: Bool { [.oomKilled, .timedOut, .crashed, .interrupted, .incomplete].contains(self) }
+    }
+
     public var name: String
     public var source: TestSource
-    /// `passed`, `failed`, `skipped`, `error`, or `incomplete` (never ended: killed, timed out).
-    public var outcome: String?
+    /// How the test ended (`Outcome`); nil only for a JUnit case the file gave none for.
+    public var outcome: Outcome?
     public var attribution: Attribution = .group
     public var pid: Int32?
     public var startSeconds: Double?

@@ -3,7 +3,7 @@ public struct JUnitCase: Equatable, Sendable {
     public var name: String
     public var className: String?
     /// `passed`, `failed`, `error` or `skipped`.
-    public var outcome: String
+    public var outcome: TestRecord.Outcome
     public var durationSeconds: Double?
 
     /// `classname.name`, as most tools display it.
@@ -41,11 +41,11 @@ public enum JUnitReader {
                     guard let caseName = attributes["name"] else { throw scanner.error("<testcase> without a name attribute", at: scanner.tagStart) }
                     let time = attributes["time"].flatMap { Double($0.filter { $0 != "," }) }
                     let testCase = JUnitCase(name: caseName, className: attributes["classname"].flatMap { $0.isEmpty ? nil : $0 },
-                                             outcome: "passed", durationSeconds: time)
+                                             outcome: .passed, durationSeconds: time)
                     if selfClosing { cases.append(testCase) } else { current = testCase }
-                case "failure": current?.outcome = "failed"
-                case "error": if current?.outcome != "failed" { current?.outcome = "error" }
-                case "skipped": if current?.outcome == "passed" { current?.outcome = "skipped" }
+                case "failure": current?.outcome = .failed
+                case "error": if current?.outcome != .failed { current?.outcome = .error }
+                case "skipped": if current?.outcome == .passed { current?.outcome = .skipped }
                 default: break
                 }
             case .end(let name):

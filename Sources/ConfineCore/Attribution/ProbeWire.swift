@@ -10,16 +10,19 @@ public enum ProbeWire {
         case call = 1
         case testStart = 2
         case testEnd = 3
+        /// A phase of the runner outside tests began (`collection`, `session finish`): its name and start.
+        case phase = 4
     }
 
     public enum TestOutcome: UInt8, Sendable {
         case passed = 0, failed = 1, skipped = 2, error = 3
-        public var name: String {
+        /// The report's outcome for it.
+        public var testOutcome: TestRecord.Outcome {
             switch self {
-            case .passed: "passed"
-            case .failed: "failed"
-            case .skipped: "skipped"
-            case .error: "error"
+            case .passed: .passed
+            case .failed: .failed
+            case .skipped: .skipped
+            case .error: .error
             }
         }
     }
@@ -114,7 +117,7 @@ public enum ProbeWire {
         let view = View(pid: pid, senderDropped: dropped, names: names, count: recordCount, bytes: bytes, recordsOffset: offset)
         for index in 0..<recordCount {
             let kind = view.kind(index)
-            guard kind >= Kind.call.rawValue && kind <= Kind.testEnd.rawValue else {
+            guard kind >= Kind.call.rawValue && kind <= Kind.phase.rawValue else {
                 throw Malformed(reason: "record \(index) has unknown kind \(kind)")
             }
             guard view.nameIndex(index) < nameCount else {

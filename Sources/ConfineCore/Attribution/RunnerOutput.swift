@@ -1,7 +1,7 @@
 /// A test boundary read from a runner's console output.
 public enum RunnerEvent: Equatable, Sendable {
     case started(TestSource, name: String)
-    case ended(TestSource, name: String, outcome: String, durationSeconds: Double?)
+    case ended(TestSource, name: String, outcome: TestRecord.Outcome, durationSeconds: Double?)
 }
 
 /// Reads `swift test` output line by line, XCTest and Swift Testing alike, as it streams:
@@ -56,8 +56,8 @@ public struct SwiftTestOutputParser: Sendable {
         let tail = rest[rest.index(after: quote)...]
         guard !name.isEmpty else { return nil }
         if tail.hasPrefix(" started") { return .started(.xctest, name: name) }
-        for outcome in ["passed", "failed", "skipped"] where tail.hasPrefix(" \(outcome) (") {
-            let number = tail.dropFirst(outcome.count + 3).prefix { $0.isNumber || $0 == "." }
+        for outcome in [TestRecord.Outcome.passed, .failed, .skipped] where tail.hasPrefix(" \(outcome.rawValue) (") {
+            let number = tail.dropFirst(outcome.rawValue.count + 3).prefix { $0.isNumber || $0 == "." }
             return .ended(.xctest, name: name, outcome: outcome, durationSeconds: Double(number))
         }
         return nil
@@ -93,7 +93,7 @@ public struct SwiftTestOutputParser: Sendable {
         }
         if verb.hasPrefix("started.") { return .started(.swiftTesting, name: String(name)) }
         if verb.hasPrefix("recorded") || verb.hasPrefix("received") { return nil }
-        for outcome in ["passed", "failed", "skipped"] where verb.hasPrefix(outcome) {
+        for outcome in [TestRecord.Outcome.passed, .failed, .skipped] where verb.hasPrefix(outcome.rawValue) {
             var duration: Double?
             if let after = verb.range(of: " after ") {
                 duration = Double(verb[after.upperBound...].prefix { $0.isNumber || $0 == "." })

@@ -11,7 +11,11 @@ extension RunReport {
             mainProcessOOMKilled: record.oomKills.contains { $0.mainProcess }, oomKillCount: record.oomKills.count))
         let profile = record.profile
         var ledger = record.ledger
-        ledger.countOOMKills(at: record.oomKills.map { ($0.atSeconds, $0.pid) })
+        var oomKills = record.oomKills
+        for (index, place) in ledger.chargeOOMKills(oomKills.map { ($0.atSeconds, $0.pid) }).enumerated() {
+            oomKills[index].test = place.test
+            oomKills[index].phase = place.phase
+        }
         let last = record.lastSample ?? CgroupSample()
         let final = record.finalSample
         let measured = record.measured
@@ -30,7 +34,7 @@ extension RunReport {
                      throttledSeconds: Double(max(final.throttledNanos, last.throttledNanos)) / 1e9),
             pids: Pids(limit: profile.pids, peak: record.pidsPeak ?? record.samplePeakPids,
                        peakSource: record.pidsPeak != nil ? .pidsPeak : measured ? .samples : .none, forkFailures: record.forkFailures),
-            oomKills: record.oomKills, processes: record.processes,
+            oomKills: oomKills, processes: record.processes,
             seccomp: record.seccomp.map { Self.naming($0, by: ledger) },
             network: record.network.map { Self.naming($0, by: ledger) },
             warnings: record.warnings)

@@ -29,7 +29,7 @@ public enum HTMLRenderer {
             var rows = ""
             let worst = report.tests.sorted { ($0.ownedPeakBytes ?? 0, $0.durationSeconds ?? 0) > ($1.ownedPeakBytes ?? 0, $1.durationSeconds ?? 0) }
             for test in worst.prefix(20) {
-                rows += "<tr><td><code>\(test.name.xmlEscaped)</code></td><td>\(test.outcome ?? "—")</td>"
+                rows += "<tr><td><code>\(test.name.xmlEscaped)</code></td><td>\(test.outcome?.rawValue ?? "—")</td>"
                     + "<td class=\"n\">\(Format.value("duration", test.durationSeconds))</td>"
                     + "<td class=\"n\">\(Format.value("peak_rss", test.ownedPeakBytes.map { Double($0) }))</td>"
                     + "<td class=\"n\">\(test.peakGrowthBytes.map { "+" + ByteQuantity.human($0) } ?? "—")</td>"

@@ -1,5 +1,8 @@
-/// JUnit XML for a CI's test UI: the run itself, then one test case per budget (a failure
-/// carries the measured value and the limit), or one per comparison row.
+/// JUnit XML for a CI's test UI: the run itself, one test case per test the run saw (its
+/// outcome as JUnit readers expect: `failure` for a failed assertion, `error` for an error or a
+/// test the run cut short — OOM-killed, timed out, crashed, interrupted —, `skipped` for skipped
+/// and never-run tests), then one per budget (a failure carries the measured value and the
+/// limit); or one per comparison row.
 public enum JUnitRenderer {
     public static func render(_ report: RunReport) -> String {
         var cases: [String] = []
@@ -10,6 +13,9 @@ public enum JUnitRenderer {
             cases.append("    <testcase classname=\"confine.run\" name=\"\(run)\" time=\"\(formatFixed(report.durationSeconds, digits: 3))\">\n"
                          + "      <failure type=\"\(report.outcome.rawValue)\" message=\"\(report.reason.xmlEscaped)\">exit \(report.exitCode)</failure>\n"
                          + "    </testcase>")
+        }
+        for test in report.tests {
+            cases.append(testCase(test, in: report))
         }
         for result in report.budgets ?? [] {
             let subject = result.target ?? (result.scope == .suite ? "suite" : result.pattern)
@@ -29,9 +35,56 @@ public enum JUnitRenderer {
             }
         }
         let failures = cases.filter { $0.contains("<failure") }.count
+        let errors = cases.filter { $0.contains("<error") }.count
         let skipped = cases.filter { $0.contains("<skipped") }.count
-        return document(name: "confine", tests: cases.count, failures: failures, skipped: skipped,
+        return document(name: "confine", tests: cases.count, failures: failures, errors: errors, skipped: skipped,
                         time: report.durationSeconds, cases: cases)
+    }
+
+    /// `dir/test_x.py::Class::test_y` → (`dir.test_x.Class`, `test_y`) as pytest's own JUnit
+    /// writes it; `Class.testName` → (`Class`, `testName`); else no class.
+    static func junitName(_ name: String) -> (className: String, name: String) {
+        if let separator = name.range(of: "::", options: .backwards) {
+            var className = String(name[..<separator.lowerBound]).replacingOccurrences(of: ".py::", with: ".")
+                .replacingOccurrences(of: "::", with: ".")
+            if className.hasSuffix(".py") { className.removeLast(3) }
+            return (className.replacingOccurrences(of: "/", with: "."), String(name[separator.upperBound...]))
+        }
+        if let dot = name.lastIndex(of: "."), !name.contains(" "), !name.contains("/") {
+            return (String(name[..<dot]), String(name[name.index(after: dot)...]))
+        }
+        return ("confine.tests", name)
+    }
+
+    private static func testCase(_ test: TestRecord, in report: RunReport) -> String {
+        let (className, name) = junitName(test.name)
+        let open = "    <testcase classname=\"\(className.xmlEscaped)\" name=\"\(name.xmlEscaped)\" "
+            + "time=\"\(formatFixed(test.durationSeconds ?? 0, digits: 3))\""
+        let at = test.endSeconds.map { " at \(formatFixed($0, digits: 2)) s" } ?? ""
+        let kill = report.oomKills.first { $0.test == test.name }
+        switch test.outcome {
+        case .passed?, nil:
+            return open + "/>"
+        case .failed?:
+            return open + ">\n      <failure type=\"failed\" message=\"the test failed\"/>\n    </testcase>"
+        case .error?:
+            return open + ">\n      <error type=\"error\" message=\"the test had an error outside its body (setup or teardown)\"/>\n    </testcase>"
+        case .skipped?:
+            return open + ">\n      <skipped/>\n    </testcase>"
+        case .notRun?:
+            return open + ">\n      <skipped type=\"not_run\" message=\"collected but never run: the run ended or the runner stopped first\"/>\n    </testcase>"
+        case let outcome?:
+            let message: String
+            switch outcome {
+            case .oomKilled:
+                message = "OOM-killed by the kernel\(kill.map { " (pid \($0.pid), \(Summary.display($0.command, limit: 40)))" } ?? "")\(at)"
+            case .timedOut: message = "cut short by the run's timeout\(at)"
+            case .interrupted: message = "cut short: confine was interrupted\(at)"
+            case .crashed: message = "its process died while it ran\(at)"
+            default: message = "it never ended\(at)"
+            }
+            return open + ">\n      <error type=\"\(outcome.rawValue)\" message=\"\(message.xmlEscaped)\"/>\n    </testcase>"
+        }
     }
 
     public static func render(_ comparison: Comparison) -> String {
@@ -52,13 +105,13 @@ public enum JUnitRenderer {
         }
         let failures = cases.filter { $0.contains("<failure") }.count
         let skipped = cases.filter { $0.contains("<skipped") }.count
-        return document(name: "confine compare", tests: cases.count, failures: failures, skipped: skipped, time: 0, cases: cases)
+        return document(name: "confine compare", tests: cases.count, failures: failures, errors: 0, skipped: skipped, time: 0, cases: cases)
     }
 
-    static func document(name: String, tests: Int, failures: Int, skipped: Int, time: Double, cases: [String]) -> String {
+    static func document(name: String, tests: Int, failures: Int, errors: Int, skipped: Int, time: Double, cases: [String]) -> String {
         var lines = ["<?xml version=\"1.0\" encoding=\"UTF-8\"?>",
-                     "<testsuites name=\"\(name)\" tests=\"\(tests)\" failures=\"\(failures)\" skipped=\"\(skipped)\">",
-                     "  <testsuite name=\"\(name)\" tests=\"\(tests)\" failures=\"\(failures)\" errors=\"0\" skipped=\"\(skipped)\" time=\"\(formatFixed(time, digits: 3))\">"]
+                     "<testsuites name=\"\(name)\" tests=\"\(tests)\" failures=\"\(failures)\" errors=\"\(errors)\" skipped=\"\(skipped)\">",
+                     "  <testsuite name=\"\(name)\" tests=\"\(tests)\" failures=\"\(failures)\" errors=\"\(errors)\" skipped=\"\(skipped)\" time=\"\(formatFixed(time, digits: 3))\">"]
         lines += cases
         lines += ["  </testsuite>", "</testsuites>"]
         return lines.joined(separator: "\n") + "\n"

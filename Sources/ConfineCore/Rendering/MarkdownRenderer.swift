@@ -41,14 +41,13 @@ public enum MarkdownRenderer {
         }
 
         if !report.tests.isEmpty {
-            let failed = report.tests.filter { $0.outcome == "failed" || $0.outcome == "error" || $0.outcome == "incomplete" }
             lines.append("")
-            lines.append("<details><summary>Tests: \(report.tests.count), \(failed.count) failed or incomplete</summary>")
+            lines.append("<details><summary>Tests: \(report.tests.count) — \(Summary.outcomeCounts(report.tests))</summary>")
             lines.append("")
             var table = MarkdownTable(header: ["test", "outcome", "duration", "owned peak", "usage growth"], rightAligned: [2, 3, 4])
             let shown = report.tests.sorted { ($0.ownedPeakBytes ?? 0, $0.durationSeconds ?? 0) > ($1.ownedPeakBytes ?? 0, $1.durationSeconds ?? 0) }
             for test in shown.prefix(25) {
-                table.rows.append(["`\(Format.fit(test.name, 70))`", test.outcome ?? "—", Format.value("duration", test.durationSeconds),
+                table.rows.append(["`\(Format.fit(test.name, 70))`", test.outcome?.rawValue ?? "—", Format.value("duration", test.durationSeconds),
                                    Format.value("peak_rss", test.ownedPeakBytes.map { Double($0) }),
                                    test.peakGrowthBytes.map { "+" + ByteQuantity.human($0) } ?? "—"])
             }

@@ -53,6 +53,7 @@ public enum Summary {
             for kill in report.oomKills {
                 var line = "  oom      killed \(display(kill.command)) (pid \(kill.pid), \(kill.mainProcess ? "main process" : "worker"))"
                 line += " at \(formatFixed(kill.atSeconds, digits: 2))s"
+                if let test = kill.test { line += " in \(display(test, limit: 50))" } else if let phase = kill.phase { line += " " + phrase(phase: phase) }
                 if let usage = kill.usageBytes, let limit = kill.limitBytes {
                     line += ", usage \(ByteQuantity.human(usage)) of \(ByteQuantity.human(limit))"
                 }
@@ -133,14 +134,37 @@ public enum Summary {
         return lines
     }
 
+    /// A phase outside tests as a sentence part: `during collection`, `before the first test`.
+    static func phrase(phase: String) -> String {
+        ["before ", "between ", "after "].contains { phase.hasPrefix($0) } ? phase : "during \(phase)"
+    }
+
+    /// `2 passed, 9 oom_killed, 1 not_run`: how many tests ended each way, in a fixed order.
+    public static func outcomeCounts(_ tests: [TestRecord]) -> String {
+        var counts: [String] = []
+        for outcome in TestRecord.Outcome.allCases {
+            let count = tests.filter { $0.outcome == outcome }.count
+            if count > 0 { counts.append("\(count) \(outcome.rawValue)") }
+        }
+        let unknown = tests.filter { $0.outcome == nil }.count
+        if unknown > 0 { counts.append("\(unknown) without an outcome") }
+        return counts.joined(separator: ", ")
+    }
+
     /// Tests and functions a reviewer should look at first: slowest tests, hungriest tests,
     /// slowest functions by p99 (three of each).
     static func offenders(_ report: RunReport) -> [String] {
         var lines: [String] = []
         let tests = report.tests
         if !tests.isEmpty {
-            let failed = tests.filter { $0.outcome == "failed" || $0.outcome == "error" }.count
-            lines.append("  tests    \(tests.count) seen, \(failed) failed")
+            lines.append("  tests    \(tests.count): \(outcomeCounts(tests))")
+            let cutShort = tests.filter { $0.outcome?.wasCutShort == true }
+            for test in cutShort.prefix(5) {
+                let label = test.outcome!.rawValue
+                lines.append("  \(label.padding(toLength: max(8, label.count), withPad: " ", startingAt: 0)) \(display(test.name, limit: 60))"
+                             + (test.endSeconds.map { " at \(formatFixed($0, digits: 2))s" } ?? ""))
+            }
+            if cutShort.count > 5 { lines.append("  …        \(cutShort.count - 5) more cut short, in the report") }
             for test in tests.filter({ $0.durationSeconds != nil }).sorted(by: { $0.durationSeconds! > $1.durationSeconds! }).prefix(3) {
                 lines.append("  slowest  \(formatFixed(test.durationSeconds!, digits: 3))s  \(display(test.name, limit: 60))")
             }

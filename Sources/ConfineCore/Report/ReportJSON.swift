@@ -38,7 +38,7 @@ enum ReportJSON {
             object.double("endSeconds", test.endSeconds)
             object.string("name", test.name)
             object.number("oomKills", test.oomKills)
-            object.string("outcome", test.outcome)
+            object.string("outcome", test.outcome?.rawValue)
             object.number("peakBytes", test.peakBytes)
             object.number("peakGrowthBytes", test.peakGrowthBytes)
             object.number("pid", test.pid)
@@ -435,7 +435,14 @@ enum ReportJSON {
                     let text = try reader.string(at())
                     guard let parsed = TestRecord.Attribution(rawValue: text) else { throw Failure(at: at(), reason: "unknown attribution '\(text)'") }
                     test.attribution = parsed
-                case "outcome": test.outcome = try reader.optionalString(at())
+                case "outcome":
+                    if let text = try reader.optionalString(at()) {
+                        guard let parsed = TestRecord.Outcome(rawValue: text) else {
+                            throw Failure(at: at(), reason: "unknown test outcome '\(text)', expected one of "
+                                          + TestRecord.Outcome.allCases.map(\.rawValue).joined(separator: ", "))
+                        }
+                        test.outcome = parsed
+                    }
                 case "pid": test.pid = try reader.int(at(), Int32.self)
                 case "startSeconds": test.startSeconds = try reader.double(at())
                 case "endSeconds": test.endSeconds = try reader.double(at())

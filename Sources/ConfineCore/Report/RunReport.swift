@@ -474,6 +474,11 @@ public struct RunReport: Codable, Sendable, Equatable {
         public var mainProcess: Bool
         /// How the victim was identified.
         public var source: Source
+        /// The test running in the victim (or, when the victim ran none, in the group) at the kill.
+        public var test: String? = nil
+        /// When no test was running: the runner's phase (`collection`, `session finish` from the
+        /// pytest plugin) or where the kill fell among the tests (`before the first test`, …).
+        public var phase: String? = nil
         public init(pid: Int32, command: String, atSeconds: Double, usageBytes: UInt64?, limitBytes: UInt64?,
                     mainProcess: Bool, source: Source) {
             self.pid = pid

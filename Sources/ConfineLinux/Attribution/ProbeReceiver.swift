@@ -15,6 +15,11 @@ public final class ProbeReceiver {
     public static let directoryPrefix = "confine-probe-"
     public static let socketName = "probe.sock"
     public static let runningName = "running"
+    /// The tests the runner collected, one name per line (the pytest plugin writes it once collection
+    /// is done); read at the end to list the tests that never ran.
+    public static let collectedName = "collected"
+    /// A larger `collected` file is read this far (about 500,000 test names).
+    static let collectedLimit = 64 << 20
     /// Larger than any batch the libraries send (1800 records and their names).
     static let bufferSize = 256 * 1024
 
@@ -78,6 +83,37 @@ public final class ProbeReceiver {
             fchmod(running, 0o666)
             if ftruncate(running, off_t(RunningSlots.fileSize)) == 0 { runningFD = running } else { Glibc.close(running) }
         }
+        // Targets may drop privileges and cannot make files in the directory: made here, writable by all.
+        let collected = open(directory + "/" + Self.collectedName, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o666)
+        if collected >= 0 {
+            fchmod(collected, 0o666)
+            Glibc.close(collected)
+        }
+    }
+
+    /// The path of the `collected` file (made empty, mode 0666, at `init`; absent if it could not be).
+    public var collectedPath: String { directory + "/" + Self.collectedName }
+
+    /// The test names in the `collected` file, each once, in the order written (empty without one).
+    public func collectedTests() -> [String] {
+        let fd = retryingEINTR { open(collectedPath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) }
+        guard fd >= 0 else { return [] }
+        defer { Glibc.close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while bytes.count < Self.collectedLimit {
+            let count = chunk.withUnsafeMutableBytes { raw in retryingEINTR { read(fd, raw.baseAddress, raw.count) } }
+            guard count > 0 else { break }
+            bytes += chunk[0..<count]
+        }
+        var seen = Set<Substring>()
+        var names: [String] = []
+        // A line cut at the limit is not a name.
+        let complete = bytes.count >= Self.collectedLimit ? bytes[..<(bytes.lastIndex(of: 0x0A) ?? 0)] : bytes[...]
+        for line in String(decoding: complete, as: UTF8.self).split(separator: "\n") where !line.isEmpty {
+            if seen.insert(line).inserted { names.append(String(line)) }
+        }
+        return names
     }
 
     /// The tests the plugin says are running now (empty when there is no `running` file).
@@ -125,6 +161,7 @@ public final class ProbeReceiver {
         unlink(path)
         if runningFD >= 0 { Glibc.close(runningFD) }
         unlink(runningPath)
+        unlink(collectedPath)
         rmdir(directory)
         buffer.deallocate()
         runningBuffer.deallocate()

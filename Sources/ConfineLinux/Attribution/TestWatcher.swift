@@ -143,6 +143,10 @@ final class TestWatcher {
         var readNow = false
         for index in 0..<datagram.count where datagram.kind(index) != ProbeWire.Kind.call.rawValue {
             let record = datagram.record(index)
+            if record.kind == .phase {
+                ledger.phaseBegan(record.name, pid: datagram.pid, at: seconds(fromMonotonic: record.startNanoseconds))
+                continue
+            }
             if !readNow {
                 sample = closeSegment()
                 readNow = true
@@ -171,11 +175,11 @@ final class TestWatcher {
             case (.testEnd, false):
                 // A test whose start came batched: the readings since it began hold its early peak.
                 let windowPeak = ledger.openWindowTestStart(key: key).flatMap { readings.span(from: $0, to: end)?.peakBytes }
-                ledger.testEnded(key: key, at: end, outcome: record.outcome.name, reportedDuration: duration,
+                ledger.testEnded(key: key, at: end, outcome: record.outcome.testOutcome, reportedDuration: duration,
                                  memoryBytes: sample.memoryBytes, cpuNanos: sample.cpuUsageNanos,
                                  processPeakBytes: record.processPeakBytes, windowPeakBytes: windowPeak)
             case (.testEnd, true):
-                ledger.testEndedBatched(key: key, at: end, outcome: record.outcome.name, reportedDuration: duration,
+                ledger.testEndedBatched(key: key, at: end, outcome: record.outcome.testOutcome, reportedDuration: duration,
                                         cpuNanos: readings.cpu(at: end), processPeakBytes: record.processPeakBytes,
                                         unreclaimableStartBytes: readings.span(from: start, to: end)?.startUnreclaimableBytes)
             default:
@@ -200,27 +204,43 @@ final class TestWatcher {
         }
     }
 
-    /// With `swift test --parallel`, each XCTest test is a process of its own
-    /// (`….xctest Module.Class/test`), measured from its exec to its exit.
+    /// A test ends when its process dies: the tests a process was running when it exited end
+    /// then (`AttributionLedger.processExited`). With `swift test --parallel`, each XCTest test
+    /// is a process of its own (`….xctest Module.Class/test`), measured from its exec to its exit.
     func processEvent(_ event: ProcessEvent, command: (Int32) -> String?) {
-        guard plan.runnerOutput == .swiftTest else { return }
-        let sample = reader.latest
         switch event {
         case .exec(let pid):
-            guard let line = command(pid), let name = Self.parallelXCTestName(line) else { return }
+            guard plan.runnerOutput == .swiftTest, let line = command(pid), let name = Self.parallelXCTestName(line) else { return }
+            let sample = reader.latest
             testProcesses[pid] = .some(KeptOpenFile(ProcFS.path(.pid(pid), "status"), capacity: 4096))
             processTestNames.insert(name)
             ledger.testStarted(key: "pid:\(pid)", name: name, source: .xctest, pid: pid, at: now(),
                                memoryBytes: sample.memoryBytes, cpuNanos: sample.cpuUsageNanos, attribution: .process)
         case .exit(let pid, let status):
-            guard testProcesses[pid] != nil else { return }
-            readHighWaterMark(pid)
-            testProcesses.removeValue(forKey: pid)
-            ledger.testEnded(key: "pid:\(pid)", at: now(), outcome: status == 0 ? "passed" : "failed",
-                             memoryBytes: sample.memoryBytes, cpuNanos: sample.cpuUsageNanos)
+            if testProcesses[pid] != nil {
+                readHighWaterMark(pid)
+                testProcesses.removeValue(forKey: pid)
+                // An exit status is the test's verdict; a signal is a death (an OOM kill, the timeout).
+                if status & 0x7f == 0 {
+                    let sample = reader.latest
+                    ledger.testEnded(key: "pid:\(pid)", at: now(), outcome: status == 0 ? .passed : .failed,
+                                     memoryBytes: sample.memoryBytes, cpuNanos: sample.cpuUsageNanos)
+                }
+            }
+            guard ledger.hasOpenTest(pid: pid) else { return }
+            // What it sent before it died (the plugin flushes held-back ends on its way out) first.
+            drainProbe()
+            let sample = reader.latest
+            ledger.processExited(pid: pid, at: now(), memoryBytes: sample.memoryBytes, cpuNanos: sample.cpuUsageNanos)
         case .fork:
             break
         }
+    }
+
+    /// Confine is about to signal the tree (the timeout, a stall, an interrupt): the tests that
+    /// die from now on were cut short by it.
+    func runCutShort(as outcome: TestRecord.Outcome) {
+        ledger.runCutShort(at: now(), as: outcome)
     }
 
     /// The kernel's exit report for a thread: exact for a test's process, even after its exit event.
@@ -258,6 +278,7 @@ final class TestWatcher {
         if ledger.openTestCount > 0 { closeSegment() }
         let sample = reader.latest
         ledger.finish(at: now(), memoryBytes: sample.memoryBytes, cpuNanos: sample.cpuUsageNanos)
+        if let probe { ledger.collected(probe.collectedTests(), source: .pytest) }
         relay?.close()
         relay = nil
         testProcesses = [:]

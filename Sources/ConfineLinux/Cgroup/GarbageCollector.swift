@@ -54,6 +54,7 @@ public struct GarbageCollector {
             guard !Self.ownerIsRunning(pidIn: entry.dropFirst(prefix.count), of: directory) else { continue }
             unlink(directory + "/" + ProbeReceiver.socketName)
             unlink(directory + "/" + ProbeReceiver.runningName)
+            unlink(directory + "/" + ProbeReceiver.collectedName)
             if rmdir(directory) == 0 { removed.append(directory) }
         }
         return removed

@@ -90,6 +90,7 @@ public final class Supervisor {
             }
             if let deadline, current >= deadline, !timedOut {
                 timedOut = true
+                tests.runCutShort(as: .timedOut)
                 group.signalAll(SIGTERM)
                 kill(-mainPid, SIGTERM)
                 graceDeadline = current + plan.killGraceSeconds
@@ -120,6 +121,7 @@ public final class Supervisor {
             guard poller.isReady(signals) else { continue }
             for signal in Signals.drain(setup.signalFD) where signal != SIGCHLD {
                 // Forward to the whole group (a daemonised grandchild included), then give it the grace period.
+                tests.runCutShort(as: .interrupted)
                 group.signalAll(signal)
                 kill(-mainPid, signal)
                 if graceDeadline == nil {
