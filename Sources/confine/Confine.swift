@@ -11,7 +11,7 @@ struct Confine: ParsableCommand {
         discussion: """
         Exit codes: 0 passed; 1-123 the command's own failure; 64 invalid arguments or profile; \
         99 a budget failed (or an OOM kill in the group while the main process succeeded; for compare: a \
-        regression); 66 compare's baseline report does not exist; 124 timeout; \
+        regression); 66 compare's baseline report does not exist; 124 timeout (or stalled after an OOM kill: --stall-timeout); \
         125 confine could not set up the run; 137 the main process was OOM-killed; 128+n the main \
         process died of signal n.
         """,

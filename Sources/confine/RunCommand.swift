@@ -26,6 +26,11 @@ struct LimitOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Kill the whole run after this long, e.g. 30s, 10m.", valueName: "duration"))
     var timeout: String?
 
+    @Option(name: .customLong("stall-timeout"),
+            help: ArgumentHelp("After an OOM kill, end the run once its group has used no CPU for this long, e.g. 5s "
+                               + "(outcome stalled, exit 124; at least 1s).", valueName: "duration"))
+    var stallTimeout: String?
+
     @Option(name: .customLong("sample-interval"), help: ArgumentHelp("Sampling interval (default 10ms).", valueName: "duration"))
     var sampleInterval: String?
 
@@ -66,6 +71,7 @@ struct LimitOptions: ParsableArguments {
         spec.limits.pids = try count("pids", pids)
         spec.limits.nofile = try count("nofile", nofile)
         spec.timeout = try parse("timeout", timeout, DurationQuantity.parse)
+        spec.stallTimeout = try parse("stall-timeout", stallTimeout, DurationQuantity.parse)
         spec.samplingInterval = try parse("sample-interval", sampleInterval, DurationQuantity.parse)
         spec.seccomp = seccomp
         spec.network = try parse("network", network, NetworkProfile.parse)
@@ -91,7 +97,7 @@ struct Run: ParsableCommand {
     @Option(help: ArgumentHelp("Where to write the JSON run report.", valueName: "file"))
     var report = "confine-report.json"
 
-    @Flag(help: "Do not print the summary to stderr.")
+    @Flag(help: "Do not print the summary (or a stall's notice while it happens) to stderr.")
     var quiet = false
 
     @Flag(help: "Treat syscall names the seccomp profile uses but libseccomp does not know as errors, not warnings.")
@@ -170,7 +176,9 @@ struct Run: ParsableCommand {
             let collector = GarbageCollector(driver: driver)
             _ = collector.collect() // leftovers of a confine that was SIGKILLed
             collector.collectProbeDirectories()
-            record = Supervisor(plan: plan, driver: driver).run()
+            let supervisor = Supervisor(plan: plan, driver: driver)
+            if !quiet { supervisor.notice = { FileHandle.standardError.write(Data("confine: \($0)\n".utf8)) } }
+            record = supervisor.run()
         } catch {
             record = .setupFailure(command: plan.arguments, profile: plan.profile, confineVersion: plan.confineVersion,
                                    host: .current(layout: .unknown),

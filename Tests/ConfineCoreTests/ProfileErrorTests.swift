@@ -42,7 +42,7 @@ final class ProfileErrorTests: XCTestCase {
             ("name: x\nlimits:\n  memroy: 1Gi\n",
              "p.yaml:3:3: error: unknown key 'memroy' in 'limits'; did you mean 'memory'? (expected one of: memory, swap, cpus, cpuset, pids, nofile)"),
             ("nmae: x\n",
-             "p.yaml:1:1: error: unknown key 'nmae' in the profile; did you mean 'name'? (expected one of: name, description, extends, limits, timeout, sampling, seccomp, capabilities, network, budgets, regression)"),
+             "p.yaml:1:1: error: unknown key 'nmae' in the profile; did you mean 'name'? (expected one of: name, description, extends, limits, timeout, stall_timeout, sampling, seccomp, capabilities, network, budgets, regression)"),
             ("limits:\n  memory: 512Qi\n",
              "p.yaml:2:11: error: 'limits.memory': '512Qi' is not a byte quantity; expected a byte quantity such as 512Mi, 1Gi, 1G or 64m"),
             ("limits:\n  memory: -5Mi\n",

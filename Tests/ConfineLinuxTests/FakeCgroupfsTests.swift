@@ -243,13 +243,15 @@ final class FakeCgroupfsTests: XCTestCase {
     func testKernelLogOOMLinesNameTheVictimOfThisGroupOnly() throws {
         let records = text(fixtures + "/kmsg-oom.txt").split(separator: "\n").map { $0.replacingOccurrences(of: "\\n", with: "\n") }
         var parser = KernelOOMParser(groupName: "confine-15688-135ba49a")
-        let kills = records.compactMap { parser.feed(record: $0) }
+        let events = records.compactMap { parser.feed(record: $0) }
+        let kills = events.compactMap(\.kill)
         XCTAssertEqual(kills.count, 1)
         XCTAssertEqual(kills.first?.pid, 15690)
         XCTAssertEqual(kills.first?.task, "exe")
         XCTAssertEqual(kills.first?.usageBytes, 64 << 20)
         XCTAssertEqual(kills.first?.limitBytes, 64 << 20)
         XCTAssertEqual(kills.first?.timestampMicros, 1_272_208_079)
+        XCTAssertEqual(events.last, .victimMemory(pid: 15690, .init(anonRssBytes: 65152 << 10, fileRssBytes: 584 << 10, shmemRssBytes: 0)))
         var other = KernelOOMParser(groupName: "confine-15688-135ba49")
         XCTAssertTrue(records.compactMap { other.feed(record: $0) }.isEmpty, "a prefix of the name must not match")
     }

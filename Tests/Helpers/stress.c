@@ -2,6 +2,8 @@
 // Static C so the same binary runs on this host and in the cgroup v2 test VM (busybox only).
 //   alloc MIB            allocate and touch MIB MiB, then exit 0
 //   worker-oom MIB       fork+exec a worker `alloc MIB`, wait for it, exit 0 whatever happened
+//   oom-stall MIB        fork+exec a worker `alloc MIB`, then wait for a result it never sends (as a
+//                        multiprocessing.Pool does when its worker is OOM-killed): idle forever
 //   busy SECONDS         spin on the CPU for SECONDS of wall time
 //   forkstorm N          try to fork N sleeping children; print how many forks failed; exit 0
 //   daemon PIDFILE       double-fork a setsid daemon that sleeps forever, write its pid, sleep
@@ -153,6 +155,19 @@ int main(int argc, char **argv) {
         waitpid(pid, &status, 0);
         printf("worker %d ended: %s %d\n", pid, WIFSIGNALED(status) ? "signal" : "status",
                WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+        return 0;
+    }
+    if (!strcmp(mode, "oom-stall")) {
+        int fds[2];
+        if (pipe(fds) != 0) return 1;
+        pid_t pid = fork();
+        if (pid == 0) {
+            execl("/proc/self/exe", argv[0], "alloc", argv[2], (char *)NULL);
+            _exit(127);
+        }
+        // The parent holds the write end too, as a pool's result queue does: the read never ends.
+        char byte;
+        while (read(fds[0], &byte, 1) < 0 && errno == EINTR) {}
         return 0;
     }
     if (!strcmp(mode, "busy")) {

@@ -59,8 +59,9 @@ public enum ReportMerger {
         case .failed: 2
         case .signaled: 3
         case .oomKilled: 4
-        case .timeout: 5
-        case .setupFailed: 6
+        case .stalled: 5
+        case .timeout: 6
+        case .setupFailed: 7
         }
     }
 

@@ -50,6 +50,8 @@ public struct ProfileSpec: Equatable, Sendable {
     public var extendsLocation: SourceLocation?
     public var limits = LimitsSpec()
     public var timeout: Double?
+    /// `stall_timeout`: how long the group may sit idle after an OOM kill before the run is ended (`stalled`).
+    public var stallTimeout: Double?
     public var samplingInterval: Double?
     /// A built-in seccomp profile name, a path to OCI/Docker JSON, or `unconfined`.
     public var seccomp: String?
@@ -69,6 +71,7 @@ public struct ProfileSpec: Equatable, Sendable {
         merged.extendsLocation = child.extendsLocation
         merged.limits = limits.overridden(by: child.limits)
         merged.timeout = child.timeout ?? timeout
+        merged.stallTimeout = child.stallTimeout ?? stallTimeout
         merged.samplingInterval = child.samplingInterval ?? samplingInterval
         if child.seccomp != nil {
             merged.seccomp = child.seccomp
@@ -99,6 +102,11 @@ public struct ResolvedProfile: Equatable, Sendable, Codable {
     public var pids: Int?
     public var nofile: Int?
     public var timeoutSeconds: Double?
+    /// How long the group may sit idle (`OOMStall`) after an OOM kill before confine ends the
+    /// run as it ends a timeout (outcome `stalled`, exit 124); nil: a stall is only warned of.
+    /// At least `OOMStall.window` in effect: a stall is called after that long. Absent in
+    /// reports of older confines.
+    public var stallTimeoutSeconds: Double?
     public var samplingIntervalSeconds: Double
     /// The seccomp profile (built-in name or path); nil means unconfined.
     public var seccomp: String?
@@ -138,6 +146,7 @@ public struct ResolvedProfile: Equatable, Sendable, Codable {
         pids = spec.limits.pids
         nofile = spec.limits.nofile
         timeoutSeconds = spec.timeout
+        stallTimeoutSeconds = spec.stallTimeout
         samplingIntervalSeconds = spec.samplingInterval ?? Self.defaultSamplingInterval
         seccomp = spec.seccomp == "unconfined" ? nil : spec.seccomp
         capabilities = spec.capabilities ?? Self.defaultCapabilities
@@ -167,6 +176,7 @@ public struct ResolvedProfile: Equatable, Sendable, Codable {
         lines.append("  pids: \(orMax(pids, String.init))")
         lines.append("  nofile: \(nofile.map(String.init) ?? "inherit")")
         lines.append("timeout: \(orMax(timeoutSeconds, DurationQuantity.format))")
+        lines.append("stall_timeout: \(orMax(stallTimeoutSeconds, DurationQuantity.format))")
         lines.append("sampling:")
         lines.append("  interval: \(DurationQuantity.format(samplingIntervalSeconds))")
         lines.append("seccomp: \(seccomp ?? "unconfined")")

@@ -3,7 +3,7 @@ import Yams
 /// Turns one profile file's YAML into a `ProfileSpec`, or one `ProfileError` naming
 /// file:line:column and what was expected.
 struct ProfileParser {
-    static let topLevelKeys = ["name", "description", "extends", "limits", "timeout", "sampling", "seccomp", "capabilities", "network",
+    static let topLevelKeys = ["name", "description", "extends", "limits", "timeout", "stall_timeout", "sampling", "seccomp", "capabilities", "network",
                                "budgets", "regression"]
     static let limitKeys = ["memory", "swap", "cpus", "cpuset", "pids", "nofile"]
     static let samplingKeys = ["interval"]
@@ -31,6 +31,7 @@ struct ProfileParser {
                 spec.extends = try string(value, key: "extends")
                 spec.extendsLocation = location(of: value)
             case "timeout": spec.timeout = try unit(value, key: "timeout", DurationQuantity.parse)
+            case "stall_timeout": spec.stallTimeout = try unit(value, key: "stall_timeout", DurationQuantity.parse)
             case "seccomp":
                 spec.seccomp = try string(value, key: "seccomp")
                 spec.seccompLocation = location(of: value)
@@ -191,7 +192,7 @@ struct ProfileParser {
         case "limits.cpuset": return "a CPU list such as 0-3"
         case "limits.pids": return "a whole number of processes such as 256"
         case "limits.nofile": return "a whole number of open files such as 1024"
-        case "timeout", "sampling.interval": return "a duration such as 10ms, 30s or 5m"
+        case "timeout", "stall_timeout", "sampling.interval": return "a duration such as 10ms, 30s or 5m"
         default: return "a string"
         }
     }

@@ -27,6 +27,12 @@ public struct RunRecord: Sendable {
     public var termination: Termination?
     /// The run hit its timeout and confine killed the tree.
     public var timedOut = false
+    /// Each time the group sat idle after an OOM kill (`OOMStall`), in order (at most
+    /// `RunRecord.stallsKept`); the report warns of each.
+    public var stalls: [OOMStall] = []
+    /// The stall `--stall-timeout` ended the run with (confine killed the tree); also in `stalls`.
+    public var stalledOut: OOMStall?
+    public static let stallsKept = 10
 
     // MARK: readings of the group
 

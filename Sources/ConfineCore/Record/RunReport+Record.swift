@@ -8,7 +8,9 @@ extension RunReport {
         let verdict = Verdict.decide(RunFacts(
             setupFailure: record.setupFailure, execFailureExitCode: record.execFailureExitCode, termination: record.termination,
             timedOut: record.timedOut, timeoutSeconds: record.profile.timeoutSeconds,
-            mainProcessOOMKilled: record.oomKills.contains { $0.mainProcess }, oomKillCount: record.oomKills.count))
+            mainProcessOOMKilled: record.oomKills.contains { $0.mainProcess }, oomKillCount: record.oomKills.count,
+            firstOOMKill: record.oomKills.min { $0.atSeconds < $1.atSeconds }, stall: record.stalledOut,
+            stallTimeoutSeconds: record.profile.stallTimeoutSeconds))
         let profile = record.profile
         var ledger = record.ledger
         var oomKills = record.oomKills
@@ -47,6 +49,7 @@ extension RunReport {
         if let limit = memory.limitBytes, memory.pressure != nil {
             memory.pressure?.limitReached = memory.peakBytes &+ (256 << 10) >= limit
         }
+        warnings += record.stalls.map(\.warning)
         if record.shmemLeftBytes >= 1 << 20 {
             let files = record.shmemLeftFiles.isEmpty ? "" : ": " + record.shmemLeftFiles.prefix(5).joined(separator: ", ")
                 + (record.shmemLeftFiles.count > 5 ? " and \(record.shmemLeftFiles.count - 5) more" : "")

@@ -20,9 +20,15 @@ public struct RunFacts: Sendable {
     /// OOM kills in the group (the main process's included). Whether kills of other processes
     /// fail a run that otherwise succeeded is for the budgets to say (`BudgetJudge`).
     public var oomKillCount: Int
+    /// The earliest OOM kill (the record's first), which the timeout's reason names.
+    public var firstOOMKill: RunReport.OOMKill?
+    /// Set when `--stall-timeout` ended the run: the group sat idle after an OOM kill.
+    public var stall: OOMStall?
+    public var stallTimeoutSeconds: Double?
     public init(setupFailure: RunReport.SetupError? = nil, execFailureExitCode: Int32? = nil,
                 termination: Termination? = nil, timedOut: Bool = false, timeoutSeconds: Double? = nil,
-                mainProcessOOMKilled: Bool = false, oomKillCount: Int = 0) {
+                mainProcessOOMKilled: Bool = false, oomKillCount: Int = 0, firstOOMKill: RunReport.OOMKill? = nil,
+                stall: OOMStall? = nil, stallTimeoutSeconds: Double? = nil) {
         self.setupFailure = setupFailure
         self.execFailureExitCode = execFailureExitCode
         self.termination = termination
@@ -30,6 +36,61 @@ public struct RunFacts: Sendable {
         self.timeoutSeconds = timeoutSeconds
         self.mainProcessOOMKilled = mainProcessOOMKilled
         self.oomKillCount = oomKillCount
+        self.firstOOMKill = firstOOMKill
+        self.stall = stall
+        self.stallTimeoutSeconds = stallTimeoutSeconds
+    }
+}
+
+/// The run's group sat idle after an OOM kill: its CPU usage grew by less than
+/// `OOMStall.idleShare` of one CPU over `OOMStall.window` or longer (a `multiprocessing.Pool`
+/// waits forever for the result of a worker the kernel killed). Times are seconds since the start.
+public struct OOMStall: Sendable, Equatable {
+    /// How long the group must go (nearly) without CPU after an OOM kill before it is called
+    /// stalled. A second is far longer than any pause a busy suite makes between two bursts of
+    /// work (process start, a GC cycle, a lock handoff are milliseconds), yet short enough that
+    /// a run that will never finish is called out at once instead of at its timeout.
+    public static let window = 1.0
+    /// "No CPU": less than 1% of one CPU over the window (10 ms of CPU per second). Not 0: idle
+    /// processes still wake now and then (timers, a pool's handler threads, the kernel's own
+    /// accounting), and a group that does real work uses far more.
+    public static let idleShare = 0.01
+
+    /// The first OOM kill of the run: its victim (nil when only the kernel's counter saw it) and
+    /// command, and when it happened.
+    public var victimPid: Int32?
+    public var victimCommand: String?
+    public var killedAtSeconds: Double
+    /// When the group's CPU stopped: the start of the first idle window.
+    public var sinceSeconds: Double
+    /// How long it stayed idle (to the last reading of the stall).
+    public var seconds: Double
+
+    public init(victimPid: Int32?, victimCommand: String?, killedAtSeconds: Double, sinceSeconds: Double, seconds: Double) {
+        self.victimPid = victimPid
+        self.victimCommand = victimCommand
+        self.killedAtSeconds = killedAtSeconds
+        self.sinceSeconds = sinceSeconds
+        self.seconds = seconds
+    }
+
+    /// "pid 4242" (or "a process" when only the counter saw the kill).
+    var victim: String { victimPid.map { "pid \($0)" } ?? "a process" }
+    /// "pid 4242 (python3 -c …)".
+    var victimWithCommand: String {
+        victim + (victimPid != nil ? victimCommand.map { " (\(Summary.display($0, limit: 40)))" } ?? "" : "")
+    }
+    var killedAt: String { "\(formatFixed(killedAtSeconds, digits: 2))s" }
+
+    /// The line confine prints while it happens: "stalled since pid 4242 was OOM-killed at 0.38s (no CPU for 1.0s)".
+    public var notice: String {
+        "stalled since \(victim) was OOM-killed at \(killedAt) (no CPU for \(formatFixed(seconds, digits: 1))s)"
+    }
+
+    /// The report's warning: the same words, the command, and how long it stalled.
+    public var warning: String {
+        "stalled since \(victimWithCommand) was OOM-killed at \(killedAt): no CPU for \(formatFixed(seconds, digits: 1))s "
+            + "from \(formatFixed(sinceSeconds, digits: 2))s"
     }
 }
 
@@ -41,6 +102,9 @@ public enum ExitCodes {
     /// `confine compare`: the baseline report does not exist (first run on main).
     public static let baselineMissing: Int32 = 66
     public static let timeout: Int32 = 124
+    /// `--stall-timeout` ended a run idle after an OOM kill: a hang, as a timeout is, so scripts
+    /// that treat 124 as "did not finish" need no change; the outcome (`stalled`) tells them apart.
+    public static let stalled: Int32 = 124
     public static let setupFailed: Int32 = 125
     public static let oomKilled: Int32 = 137
 }
@@ -53,7 +117,7 @@ public struct Verdict: Equatable, Sendable {
     public var reason: String
 
     /// Precedence, worst first: setup failure, the command could not be executed (126/127),
-    /// timeout, main process OOM-killed, main process signalled, command failed, passed. An OOM kill elsewhere in the group is judged with the
+    /// timeout, stalled after an OOM kill (`--stall-timeout`), main process OOM-killed, main process signalled, command failed, passed. An OOM kill elsewhere in the group is judged with the
     /// budgets (`BudgetJudge`), which may turn `passed` into `budget_exceeded`.
     public static func decide(_ facts: RunFacts, signalName: (Int32) -> String = ConfineCore.signalName) -> Verdict {
         if let failure = facts.setupFailure {
@@ -65,8 +129,24 @@ public struct Verdict: Equatable, Sendable {
         }
         if facts.timedOut {
             let limit = facts.timeoutSeconds.map { " of \(DurationQuantity.format($0))" } ?? ""
+            var killed = ""
+            if facts.oomKillCount > 0 {
+                let count = facts.oomKillCount
+                killed = "; \(count) process\(count == 1 ? " was" : "es were") OOM-killed in its group"
+                if let first = facts.firstOOMKill {
+                    if first.atSeconds < facts.timeoutSeconds ?? .infinity { killed += " before it" }
+                    let victim = first.pid > 0 ? " (pid \(first.pid) \(Summary.display(first.command, limit: 40)))" : ""
+                    killed += (count == 1 ? ", at " : ", the first at ") + "\(formatFixed(first.atSeconds, digits: 2))s\(victim)"
+                }
+            }
             return Verdict(outcome: .timeout, exitCode: ExitCodes.timeout,
-                           reason: "the run hit its timeout\(limit); the whole process tree was killed")
+                           reason: "the run hit its timeout\(limit); the whole process tree was killed\(killed)")
+        }
+        if let stall = facts.stall {
+            let length = facts.stallTimeoutSeconds.map(DurationQuantity.format) ?? "\(formatFixed(stall.seconds, digits: 1))s"
+            return Verdict(outcome: .stalled, exitCode: ExitCodes.stalled,
+                           reason: "stalled for \(length) after \(stall.victimWithCommand) was OOM-killed at \(stall.killedAt); "
+                               + "the whole process tree was killed")
         }
         if facts.mainProcessOOMKilled {
             return Verdict(outcome: .oomKilled, exitCode: ExitCodes.oomKilled,

@@ -51,12 +51,15 @@ public enum Summary {
             lines.append("  oom      no OOM kills")
         } else {
             for kill in report.oomKills {
-                var line = "  oom      killed \(display(kill.command)) (pid \(kill.pid), \(kill.mainProcess ? "main process" : "worker"))"
+                let parent = kill.parentPid.map { ", parent \($0)" } ?? ""
+                var line = "  oom      killed \(display(kill.command)) (pid \(kill.pid)\(parent), \(kill.mainProcess ? "main process" : "worker"))"
                 line += " at \(formatFixed(kill.atSeconds, digits: 2))s"
                 if let test = kill.test { line += " in \(display(test, limit: 50))" } else if let phase = kill.phase { line += " " + phrase(phase: phase) }
                 if let usage = kill.usageBytes, let limit = kill.limitBytes {
                     line += ", usage \(ByteQuantity.human(usage)) of \(ByteQuantity.human(limit))"
                 }
+                // What the victim itself held when it was killed (the kernel's own line).
+                if let anon = kill.anonRssBytes { line += "; its anon RSS \(ByteQuantity.human(anon))" }
                 lines.append(line)
             }
         }

@@ -6,6 +6,9 @@ public enum Outcome: String, ReportValue {
     case failed
     case oomKilled = "oom_killed"
     case timeout
+    /// The group sat idle after an OOM kill for `--stall-timeout` (`stallTimeoutSeconds`) and
+    /// confine ended it as it ends a timeout: exit 124.
+    case stalled
     case signaled
     case setupFailed = "setup_failed"
     case budgetExceeded = "budget_exceeded"
@@ -479,8 +482,22 @@ public struct RunReport: Codable, Sendable, Equatable {
         /// When no test was running: the runner's phase (`collection`, `session finish` from the
         /// pytest plugin) or where the kill fell among the tests (`before the first test`, …).
         public var phase: String? = nil
+        /// The victim's parent pid at the kill, from the process connector's fork events (a
+        /// process whose parent exited first is confine's, the run's subreaper); nil when confine
+        /// did not see the victim's fork. confine's own pid for the main process.
+        public var parentPid: Int32?
+        /// The victim's resident anonymous memory at the kill, bytes: the kernel's `anon-rss` on
+        /// the "Killed process" line that follows the `oom-kill:` line (mm/oom_kill.c,
+        /// `__oom_kill_process`, `MM_ANONPAGES`); nil unless `source` is `kernel-log`.
+        public var anonRssBytes: UInt64?
+        /// The victim's resident file-backed memory at the kill, bytes (`file-rss`, `MM_FILEPAGES`; same line).
+        public var fileRssBytes: UInt64?
+        /// The victim's resident shmem/tmpfs memory at the kill, bytes (`shmem-rss`, `MM_SHMEMPAGES`; same
+        /// line, Linux 4.6 and later).
+        public var shmemRssBytes: UInt64?
         public init(pid: Int32, command: String, atSeconds: Double, usageBytes: UInt64?, limitBytes: UInt64?,
-                    mainProcess: Bool, source: Source) {
+                    mainProcess: Bool, source: Source, parentPid: Int32? = nil, anonRssBytes: UInt64? = nil,
+                    fileRssBytes: UInt64? = nil, shmemRssBytes: UInt64? = nil) {
             self.pid = pid
             self.command = command
             self.atSeconds = atSeconds
@@ -488,6 +505,10 @@ public struct RunReport: Codable, Sendable, Equatable {
             self.limitBytes = limitBytes
             self.mainProcess = mainProcess
             self.source = source
+            self.parentPid = parentPid
+            self.anonRssBytes = anonRssBytes
+            self.fileRssBytes = fileRssBytes
+            self.shmemRssBytes = shmemRssBytes
         }
 
         /// How the supervisor named an OOM kill, in order of evidence (docs/ARCHITECTURE.md, "OOM kills").

@@ -18,6 +18,9 @@ struct ProcessTable {
         var firstSeen: Double
         var exitStatus: UInt32?
         var exitedAt: Double?
+        /// The parent as the fork event named it; when that parent exits first, the kernel
+        /// reparents the process to the nearest subreaper: `reaper` (confine).
+        var parent: Int32?
     }
 
     static let exitedLimit = 2048
@@ -33,6 +36,9 @@ struct ProcessTable {
     private var statmFiles: [Int32: KeptOpenFile] = [:]
     /// Where command lines come from: /proc, or a test's table.
     var commandLine: (Int32) -> String? = ProcessTable.readCommandLine
+    /// Who orphans of the run are reparented to, and the main process's parent: confine, a
+    /// child subreaper (`PR_SET_CHILD_SUBREAPER`).
+    var reaper: Int32 = getpid()
 
     /// Every entry the table still holds, live first.
     var entries: [(pid: Int32, entry: Entry)] { live.map { ($0.key, $0.value) } + exited }
@@ -40,6 +46,7 @@ struct ProcessTable {
     mutating func addRoot(_ pid: Int32, at time: Double) {
         tree.insert(pid)
         remember(pid, at: time, refresh: true)
+        live[pid]?.parent = reaper
     }
 
     mutating func handle(_ event: ProcessEvent, at time: Double) {
@@ -48,6 +55,7 @@ struct ProcessTable {
             guard tree.contains(parent) else { return }
             tree.insert(child)
             remember(child, at: time, refresh: true)
+            live[child]?.parent = parent
         case .exec(let pid):
             guard tree.contains(pid) else { return }
             remember(pid, at: time, refresh: true)
@@ -56,6 +64,7 @@ struct ProcessTable {
             entry.exitStatus = status
             entry.exitedAt = time
             exited.append((pid, entry))
+            for orphan in live.keys.filter({ live[$0]?.parent == pid }) { live[orphan]?.parent = reaper }
             if exited.count > Self.exitedLimit { compactExited() }
         }
     }
@@ -81,6 +90,12 @@ struct ProcessTable {
     /// The command of the living process `pid`, else of the last one with that pid to exit.
     func command(of pid: Int32) -> String? {
         live[pid]?.command ?? exited.last(where: { $0.pid == pid })?.entry.command
+    }
+
+    /// The parent of the living process `pid` (else of the last one with that pid to exit) when
+    /// it was last known: at its exit for one that exited. nil if its fork was not seen.
+    func parent(of pid: Int32) -> Int32? {
+        live[pid]?.parent ?? exited.last(where: { $0.pid == pid })?.entry.parent
     }
 
     /// The report's process list: the 50 with the highest peak RSS, hungriest first.

@@ -16,11 +16,24 @@ public final class Supervisor {
     private var startWall = 0
     private var processes = ProcessTable()
     private var oomVictims: OOMVictims
+    /// Stalls after an OOM kill (`OOMStall`), and the one `--stall-timeout` ended the run with.
+    private var stallWatch: StallWatch
+    private var stalls: [OOMStall] = []
+    private var stalledOut: OOMStall?
+    /// When the `oom_kill` counter was first seen above 0 (without a kernel log record); and
+    /// how many slow-cadence samples since it was last read.
+    private var counterRoseAt: Double?
+    private var samplesSinceCounterRead = 0
+
+    /// A line for the user while the run goes on (a stall after an OOM kill); the CLI prints it
+    /// to stderr. The supervisor itself prints nothing.
+    public var notice: (String) -> Void = { _ in }
 
     public init(plan: RunPlan, driver: any CgroupDriver) {
         self.plan = plan
         self.driver = driver
         oomVictims = OOMVictims(groupName: plan.groupName)
+        stallWatch = StallWatch(stallTimeout: plan.profile.stallTimeoutSeconds)
     }
 
     public func run() -> RunRecord {
@@ -45,6 +58,9 @@ public final class Supervisor {
             if let sampler = setup.sampler, let tests = setup.tests {
                 (record.termination, record.timedOut) = watch(setup, sampler: sampler, tests: tests)
             }
+            if case .ended(let since, let seconds)? = stallWatch.finish() { noteStall(since: since, seconds: seconds) }
+            record.stalls = stalls
+            record.stalledOut = stalledOut
         }
         if setup.signalFD >= 0 { close(setup.signalFD) }
         processes.closeFiles()
@@ -87,8 +103,14 @@ public final class Supervisor {
             let current = monotonicSeconds()
             if let due = sampler.sampleIfDue(now: current) {
                 sampled(sampler, tests: tests, at: current - start, slowCadence: due.slowCadence, withProcesses: due.processes)
+                // CPU counters are read at the slower cadence: a stall is judged on those readings.
+                if due.slowCadence, stallEnds(sampler, group: group, at: current - start), graceDeadline == nil {
+                    group.signalAll(SIGTERM)
+                    kill(-mainPid, SIGTERM)
+                    graceDeadline = current + plan.killGraceSeconds
+                }
             }
-            if let deadline, current >= deadline, !timedOut {
+            if let deadline, current >= deadline, !timedOut, stalledOut == nil {
                 timedOut = true
                 tests.runCutShort(as: .timedOut)
                 group.signalAll(SIGTERM)
@@ -136,6 +158,60 @@ public final class Supervisor {
                 return (termination, timedOut)
             }
         }
+    }
+
+    /// After a sample with fresh CPU counters: once an OOM kill is known (a kernel log record,
+    /// or the `oom_kill` counter, read every ~250 ms until then), whether the group went idle.
+    /// Returns true when `--stall-timeout` ends the run now.
+    private func stallEnds(_ sampler: GroupSampler, group: any RunGroup, at time: Double) -> Bool {
+        if stallWatch.killKnownAt == nil {
+            if oomVictims.firstLogged(start: start) != nil {
+                stallWatch.killKnown(at: time)
+            } else {
+                samplesSinceCounterRead += 1
+                guard samplesSinceCounterRead >= 5 else { return false }
+                samplesSinceCounterRead = 0
+                guard group.oomKillCount() > 0 else { return false }
+                counterRoseAt = time
+                stallWatch.killKnown(at: time)
+            }
+        }
+        switch stallWatch.reading(at: time, cpuNanos: sampler.latest.cpuUsageNanos) {
+        case .began(let since, let seconds)?:
+            notice(stall(since: since, seconds: seconds).notice)
+        case .ended(let since, let seconds)?:
+            noteStall(since: since, seconds: seconds)
+        case .timedOut(let since, let seconds)?:
+            stalledOut = noteStall(since: since, seconds: seconds)
+            return true
+        case nil:
+            break
+        }
+        return false
+    }
+
+    /// The stall as the report states it: the first OOM kill by the best evidence at hand now
+    /// (the kernel log, a process that exited by SIGKILL, else the counter's rise).
+    private func stall(since: Double, seconds: Double) -> OOMStall {
+        let rounded = { (value: Double) in (value * 1000).rounded() / 1000 }
+        if let first = oomVictims.firstLogged(start: start) {
+            return OOMStall(victimPid: first.pid, victimCommand: processes.command(of: first.pid) ?? first.task,
+                            killedAtSeconds: rounded(first.at), sinceSeconds: rounded(since), seconds: rounded(seconds))
+        }
+        if let killed = processes.sigkilled(before: now()).first {
+            return OOMStall(victimPid: killed.pid, victimCommand: processes.command(of: killed.pid),
+                            killedAtSeconds: rounded(killed.at), sinceSeconds: rounded(since), seconds: rounded(seconds))
+        }
+        return OOMStall(victimPid: nil, victimCommand: nil, killedAtSeconds: rounded(counterRoseAt ?? since),
+                        sinceSeconds: rounded(since), seconds: rounded(seconds))
+    }
+
+    /// A stall that ended (or ended the run) goes into the record, at most `RunRecord.stallsKept`.
+    @discardableResult
+    private func noteStall(since: Double, seconds: Double) -> OOMStall {
+        let stall = stall(since: since, seconds: seconds)
+        if stalls.count < RunRecord.stallsKept { stalls.append(stall) }
+        return stall
     }
 
     /// After each sample: the tests are credited with it, and every ~100 ms each process's RSS is read.
