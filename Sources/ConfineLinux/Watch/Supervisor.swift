@@ -16,11 +16,14 @@ public final class Supervisor {
     private var startWall = 0
     private var processes = ProcessTable()
     private var oomVictims: OOMVictims
+    /// The group at its highest sample near the pids limit (`TaskCensus`).
+    private var pidsAtLimit: RunReport.PidsAtLimit?
 
     public init(plan: RunPlan, driver: any CgroupDriver) {
         self.plan = plan
         self.driver = driver
         oomVictims = OOMVictims(groupName: plan.groupName)
+        processes.countsRunnable = plan.profile.cpus != nil
     }
 
     public func run() -> RunRecord {
@@ -40,6 +43,8 @@ public final class Supervisor {
         record.host.joinMethod = setup.joinMethod
         if setup.mainPid > 0 {
             record.mainPid = setup.mainPid
+            // What `nproc` in the target says: joined to the group (and its cpuset) before exec.
+            record.visibleCpus = affinityCPUCount(of: setup.mainPid)
             processes.addRoot(setup.mainPid, at: 0)
             FaultInjection.pause(at: "after-spawn")
             if let sampler = setup.sampler, let tests = setup.tests {
@@ -140,6 +145,10 @@ public final class Supervisor {
     private func sampled(_ sampler: GroupSampler, tests: TestWatcher, at time: Double, slowCadence: Bool, withProcesses: Bool) {
         tests.sampled(slowCadence: slowCadence)
         if withProcesses { processes.sampleRSS(of: sampler.memberPids(), at: time) }
+        if sampler.takePidsCensusDue() {
+            pidsAtLimit = TaskCensus.take(members: sampler.memberPids(), tasks: sampler.latest.pids, at: time,
+                                          command: { processes.command(of: $0) })
+        }
     }
 
     /// Reaps every exited child; returns the main process's termination once it has one.
@@ -196,6 +205,8 @@ public final class Supervisor {
         record.appliedMemoryLimitBytes = group.appliedMemoryLimit()
         record.pidsPeak = group.pidsPeak()
         record.forkFailures = group.forkFailures()
+        record.pidsAtLimit = pidsAtLimit
+        record.peakRunnableProcesses = processes.countsRunnable ? processes.peakRunnable : nil
         let oomCount = Int(group.oomKillCount())
         record.host.cgroups = group.kernelPaths
         do {
