@@ -8,7 +8,8 @@ final class ProcFSTests: XCTestCase {
         let line = "4242 (we) (ird) name) S 17 4242 4242 0 -1 4194560 139 0 0 0 0 0 0 0 20 0 1 0 8 1 2 3\n"
         XCTAssertEqual(ProcFS.parseStat(line),
                        ProcFS.Stat(pid: 4242, comm: "we) (ird) name", state: "S", parentPid: 17, processGroup: 4242,
-                                   startTicks: 8), "starttime is field 22")
+                                   startTicks: 8, threads: 1), "num_threads is field 20, starttime field 22")
+        XCTAssertEqual(ProcFS.parseStat("99 (python3) S 1 99 99 0 -1 4194560 139 0 0 0 0 0 0 0 20 0 32 0 8")?.threads, 32)
         XCTAssertEqual(ProcFS.parseStat("7 (confine) Z 1 7 7 0")?.state, "Z")
         XCTAssertNil(ProcFS.parseStat("7 (confine) Z 1 7 7 0")?.startTicks, "a line cut short has no start time")
         XCTAssertEqual(ProcFS.parseStat("7 (a b) R 1 9")?.comm, "a b")

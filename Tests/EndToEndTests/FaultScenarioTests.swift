@@ -160,6 +160,62 @@ final class FaultScenarioTests: XCTestCase {
         XCTAssertEqual(run.pids.peak, 40)
     }
 
+    func testThreadsToThePidsLimitNameTheProcessThatHoldsThem() throws {
+        // Python starts threads until the kernel refuses one (RuntimeError), then holds them a moment.
+        let script = """
+            import threading, time
+            stop, count = threading.Event(), 0
+            try:
+                while True:
+                    threading.Thread(target=stop.wait, daemon=True).start(); count += 1
+            except RuntimeError as error:
+                print("threads started:", count, error, flush=True)
+            time.sleep(0.5)
+            """
+        let (result, report) = Harness.confineRun(["--pids", "32"], ["python3", "-c", script])
+        let run = try XCTUnwrap(report)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("threads started:"), result.stdout)
+        let atLimit = try XCTUnwrap(run.pids.atLimit, "a sample found the group at its limit")
+        let top = try XCTUnwrap(atLimit.topProcess)
+        XCTAssertTrue(top.command.contains("python3") && top.command.contains("threading"), top.command)
+        XCTAssertGreaterThanOrEqual(top.threads, 25, "the tasks are threads of one process")
+        XCTAssertEqual(atLimit.processes, 1)
+        XCTAssertGreaterThanOrEqual(atLimit.threads, 25)
+        XCTAssertGreaterThanOrEqual(run.pids.forkFailures ?? 0, 1)
+        XCTAssertTrue(result.stderr.contains("1 process with \(top.threads) threads (python3 -c"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("pid \(top.pid)) — threads count against the limit"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("fork/clone refused") || result.stderr.contains("forks/clones refused"), result.stderr)
+    }
+
+    func testManyChildrenAtThePidsLimitNameTheirParent() throws {
+        let script = """
+            import os, time
+            children = []
+            try:
+                while True:
+                    pid = os.fork()
+                    if pid == 0:
+                        time.sleep(1.5); os._exit(0)
+                    children.append(pid)
+            except OSError as error:
+                print("children forked:", len(children), error, flush=True)
+            for pid in children: os.waitpid(pid, 0)
+            """
+        let (result, report) = Harness.confineRun(["--pids", "20"], ["python3", "-c", script])
+        let run = try XCTUnwrap(report)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let atLimit = try XCTUnwrap(run.pids.atLimit, "a sample found the group at its limit")
+        let top = try XCTUnwrap(atLimit.topProcess)
+        XCTAssertEqual(top.pid, run.mainProcess?.pid, "the parent is the main process")
+        XCTAssertGreaterThanOrEqual(top.children, 15)
+        XCTAssertEqual(top.threads, 1)
+        XCTAssertGreaterThanOrEqual(atLimit.processes, 16)
+        XCTAssertTrue(result.stderr.contains("pid \(top.pid) (python3 -c"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("has \(top.children) child processes"), result.stderr)
+        XCTAssertFalse(result.stderr.contains("threads count against the limit"), result.stderr)
+    }
+
     func testAGibibyteOfBinaryOutputPassesThroughUnchangedInBoundedMemory() throws {
         // 512 MiB on stdout through the runner-output parser (not one newline in it), and
         // 512 MiB on stderr, from one target.

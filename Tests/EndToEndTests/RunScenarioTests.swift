@@ -62,6 +62,34 @@ final class RunScenarioTests: XCTestCase {
         XCTAssertEqual(free.cpu.throttledPeriods, 0)
     }
 
+    func testAQuotaBelowTheCPUsTheTargetSeesIsSaid() throws {
+        // Two busy workers (as `pytest -n auto` would start on this machine) under half a CPU.
+        let script = """
+            import multiprocessing, os, time
+            def spin(seconds):
+                end = time.time() + seconds
+                while time.time() < end: pass
+            if __name__ == "__main__":
+                print("cpu_count", os.cpu_count(), flush=True)
+                workers = [multiprocessing.Process(target=spin, args=(3,)) for _ in range(2)]
+                for worker in workers: worker.start()
+                for worker in workers: worker.join()
+            """
+        let (result, report) = Harness.confineRun(["--cpus", "0.5"], ["python3", "-c", script])
+        let run = try XCTUnwrap(report)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let nproc = Harness.run(["/usr/bin/env", "nproc"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(run.cpu.visibleCpus.map(String.init), nproc, "the target sees what nproc sees")
+        XCTAssertTrue(result.stdout.contains("cpu_count \(nproc)"), "os.cpu_count() too: \(result.stdout)")
+        XCTAssertEqual(run.cpu.limitCpus, 0.5)
+        XCTAssertGreaterThanOrEqual(run.cpu.peakRunnableProcesses ?? 0, 2, "both workers wanted a CPU at once")
+        let warning = run.warnings.first { $0.hasPrefix("cpu: the target sees \(nproc) CPUs but its quota is 0.5 CPU; throttled in ") }
+        XCTAssertNotNil(warning, "\(run.warnings)")
+        XCTAssertTrue(warning?.contains("pytest -n auto") ?? false)
+        XCTAssertTrue(result.stderr.contains("the target sees \(nproc) CPUs"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("  warning  cpu: the target sees"), result.stderr)
+    }
+
     func testForkStormStopsAtThePidsLimit() throws {
         let (result, report) = Harness.confineRun(["--pids", "32"], [Harness.stress, "forkstorm", "100"])
         let run = try XCTUnwrap(report)

@@ -33,6 +33,17 @@ static inline long confine_read_process_memory(int pid, void *local, unsigned lo
     return syscall(SYS_process_vm_readv, pid, &local_vector, 1UL, &remote_vector, 1UL, 0UL);
 }
 
+/// The CPUs in pid's affinity mask (sched_getaffinity through syscall(2): glibc declares it
+/// only under _GNU_SOURCE); -1 with errno on failure. Up to 8192 CPUs.
+static inline int confine_affinity_cpu_count(int pid) {
+    unsigned long mask[8192 / (8 * sizeof(unsigned long))] = {0};
+    long bytes = syscall(SYS_sched_getaffinity, pid, sizeof(mask), mask);
+    if (bytes < 0) return -1;
+    int count = 0;
+    for (long i = 0; i < bytes / (long)sizeof(unsigned long); i++) count += __builtin_popcountl(mask[i]);
+    return count;
+}
+
 /// prctl(2) is variadic, which Swift cannot call.
 static inline int confine_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
 /// prlimit(2) on another process (glibc declares prlimit only under _GNU_SOURCE).

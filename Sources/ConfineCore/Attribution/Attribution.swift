@@ -514,6 +514,13 @@ public struct TestRecord: Codable, Sendable, Equatable {
     /// detailed samples between them (group and window attribution; nil for a test measured by
     /// its own process, whose RSS is `peakBytes`).
     public var unreclaimablePeakBytes: UInt64?
+    /// CFS periods in which the group was throttled while the test ran, and for how long (seconds):
+    /// the group's `cpu.stat` counters interpolated at the test's start and end between the
+    /// timeline's CPU readings (about every 50 ms), so shared with tests running alongside. Set
+    /// when the report is made (`RunReport(record:)`), for a test with a start and an end under a
+    /// CPU quota; nil otherwise.
+    public var throttledPeriods: UInt64?
+    public var throttledSeconds: Double?
     /// Other tests that ran at some point alongside this one; their memory is in this one's group figures.
     public var concurrentTests = 0
     public var oomKills = 0

@@ -21,6 +21,9 @@ public enum BudgetMetric: String, CaseIterable, Codable, Sendable {
 
     public enum Unit: Sendable { case seconds, bytes, percent, count }
 
+    /// Wall-clock metrics a CPU quota can stretch: duration and the latency percentiles (not CPU time).
+    public var isTime: Bool { unit == .seconds && self != .cpuTime }
+
     public var unit: Unit {
         switch self {
         case .duration, .cpuTime, .p50, .p90, .p95, .p99, .max, .mean: .seconds
@@ -172,13 +175,23 @@ public struct BudgetResult: Codable, Sendable, Equatable {
     public var measured: Double?
     public var level: BudgetLevel
     public var verdict: Verdict
+    /// A duration or latency budget that did not pass while the CPU quota held the group back:
+    /// the percentage of periods it was throttled in — the test's own 100 ms periods for a test
+    /// (`CPUContention.testShare`), the run's for the suite and for functions. Set from 25%.
+    public var throttledPercent: Double? = nil
 
-    /// `calculate_discount p95 3.1ms > limit 2.0ms`.
+    /// `calculate_discount p95 3.1ms > limit 2.0ms`, and when it ran throttled
+    /// ` (throttled in 60% of its periods)`.
     public var message: String {
         let subject = target ?? (scope == .suite ? "suite" : pattern)
         guard let measured else { return "\(subject): no \(scope == .tests ? "test" : "function") matches '\(pattern)'" }
         let relation = verdict == .pass ? (comparison == .lessThan ? "<" : "≤") : (comparison == .lessThan ? "≥" : ">")
-        return "\(subject) \(metric.rawValue) \(metric.format(measured)) \(relation) limit \(metric.format(limit))"
+        var text = "\(subject) \(metric.rawValue) \(metric.format(measured)) \(relation) limit \(metric.format(limit))"
+        if let throttledPercent {
+            let whose = scope == .tests ? "its" : "the run's"
+            text += " (throttled in \(formatFixed(throttledPercent, digits: 0))% of \(whose) periods)"
+        }
+        return text
     }
 }
 
@@ -188,14 +201,18 @@ public enum BudgetEvaluator {
     public static func evaluate(_ report: RunReport, _ spec: BudgetSpec) -> [BudgetResult] {
         var results: [BudgetResult] = []
         for rule in spec.rules {
-            let targets: [(String?, (BudgetMetric) -> Double?)]
+            // Each target: its name, its figures, and the share of periods it ran throttled in.
+            let targets: [(String?, (BudgetMetric) -> Double?, Double?)]
             switch rule.scope {
             case .suite:
-                targets = [(nil, { suiteValue(report, $0) })]
+                targets = [(nil, { suiteValue(report, $0) }, CPUContention.runShare(report.cpu))]
             case .tests:
-                targets = report.tests.filter { Glob.matches(rule.pattern, $0.name) }.map { test in (test.name, { testValue(test, $0) }) }
+                targets = report.tests.filter { Glob.matches(rule.pattern, $0.name) }
+                    .map { test in (test.name, { testValue(test, $0) }, CPUContention.testShare(test)) }
             case .functions:
-                targets = report.functions.filter { Glob.matches(rule.pattern, $0.name) }.map { function in (function.name, { functionValue(function, $0) }) }
+                let run = CPUContention.runShare(report.cpu)
+                targets = report.functions.filter { Glob.matches(rule.pattern, $0.name) }
+                    .map { function in (function.name, { functionValue(function, $0) }, run) }
             }
             for threshold in rule.thresholds {
                 if targets.isEmpty {
@@ -203,12 +220,16 @@ public enum BudgetEvaluator {
                                                 comparison: threshold.comparison, limit: threshold.limit, measured: nil,
                                                 level: threshold.level, verdict: .missing))
                 }
-                for (name, value) in targets {
+                for (name, value, throttledShare) in targets {
                     guard let measured = value(threshold.metric) else { continue }
                     let verdict: BudgetResult.Verdict = threshold.holds(measured) ? .pass : (threshold.level == .warn ? .warn : .fail)
-                    results.append(BudgetResult(scope: rule.scope, pattern: rule.pattern, target: name, metric: threshold.metric,
-                                                comparison: threshold.comparison, limit: threshold.limit, measured: measured,
-                                                level: threshold.level, verdict: verdict))
+                    var result = BudgetResult(scope: rule.scope, pattern: rule.pattern, target: name, metric: threshold.metric,
+                                              comparison: threshold.comparison, limit: threshold.limit, measured: measured,
+                                              level: threshold.level, verdict: verdict)
+                    if verdict != .pass, threshold.metric.isTime, let share = throttledShare, share >= CPUContention.budgetShare {
+                        result.throttledPercent = (share * 1000).rounded() / 10
+                    }
+                    results.append(result)
                 }
             }
         }

@@ -71,6 +71,13 @@ public struct RunRecord: Sendable {
     public var pidsPeak: Int?
     /// Forks the kernel refused at the pids limit (`pids.events` max).
     public var forkFailures: UInt64?
+    /// The group at its highest sample near the pids limit: tasks, processes, threads and the
+    /// process holding the most (`RunReport.PidsAtLimit`; its test is named with the report).
+    public var pidsAtLimit: RunReport.PidsAtLimit?
+    /// CPUs in the main process's affinity mask just after the spawn (what `nproc` says).
+    public var visibleCpus: Int?
+    /// The most processes in state `R` at one per-process sample, under a CPU quota; else nil.
+    public var peakRunnableProcesses: Int?
     /// The bounded timeline and how many samples each point stands for.
     public var timeline: [TimelinePoint] = []
     public var timelineStride = 1

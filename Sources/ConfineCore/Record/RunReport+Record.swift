@@ -56,7 +56,17 @@ extension RunReport {
             warnings.append("shmem: \(ByteQuantity.human(record.shmemLeftBytes)) of shared memory or tmpfs files stayed charged after "
                             + "the run's processes exited (in production it counts against the pod's limit until removed)\(files)")
         }
+        cpu.visibleCpus = record.visibleCpus
+        cpu.peakRunnableProcesses = record.peakRunnableProcesses
+        if let warning = CPUContention.warning(cpu) { warnings.append(warning) }
+        pids.atLimit = record.pidsAtLimit
+        if let at = pids.atLimit { pids.atLimit?.test = ledger.test(at: at.atSeconds, pid: at.topProcess?.pid) }
         tests = ledger.tests
+        if profile.cpus != nil {
+            CPUContention.fillThrottling(&tests, timeline: record.timeline,
+                                         end: (record.durationSeconds, record.finalSample.periods, record.finalSample.throttledPeriods,
+                                               record.finalSample.throttledNanos))
+        }
         functions = ledger.functionRecords
         probe = record.probe
         supervisor = record.supervisorCost

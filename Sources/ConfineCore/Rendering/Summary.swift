@@ -31,6 +31,8 @@ public enum Summary {
             cpuLine += " (\(formatFixed(cpu.usageSeconds / report.durationSeconds, digits: 2)) CPUs on average"
             cpuLine += cpu.limitCpus.map { " of \(CPUQuantity.format($0)) allowed)" } ?? ", no limit)"
         }
+        // What the target sizes its pools from, next to the quota it runs under.
+        if let visible = cpu.visibleCpus, cpu.limitCpus != nil { cpuLine += "; the target sees \(visible) CPU\(visible == 1 ? "" : "s")" }
         if cpu.periods > 0 {
             let percent = Double(cpu.throttledPeriods) / Double(cpu.periods) * 100
             cpuLine += "; throttled in \(cpu.throttledPeriods) of \(cpu.periods) periods "
@@ -39,8 +41,12 @@ public enum Summary {
         lines.append(cpuLine)
         var pidsLine = "  pids     peak \(report.pids.peak)"
         pidsLine += report.pids.limit.map { " of \($0)" } ?? " (no limit)"
-        if let failures = report.pids.forkFailures, failures > 0 { pidsLine += "; \(failures) forks refused by the limit" }
-        lines.append(pidsLine)
+        if let line = pidsAtLimitLine(report.pids) {
+            lines += [pidsLine, line]
+        } else {
+            if let failures = report.pids.forkFailures, failures > 0 { pidsLine += "; \(failures) forks refused by the limit" }
+            lines.append(pidsLine)
+        }
         if let pressure = memory.pressure, pressure.limitHits > 0 || pressure.limitReached == true {
             // Pressure is not a kill: the kernel made room (page cache first) and the run went on.
             let times = pressure.limitHits > 0 ? " \(pressure.limitHits) time\(pressure.limitHits == 1 ? "" : "s")" : ""
@@ -96,6 +102,32 @@ public enum Summary {
         for warning in report.warnings { lines.append("  warning  \(warning)") }
         if let reportPath { lines.append("  report   \(reportPath)") }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Who filled the pids limit: `limit 32 reached at 0.41 s in test_x: 1 process with 32
+    /// threads (python3 …, pid 7) — threads count against the limit; 1 fork/clone refused`.
+    static func pidsAtLimitLine(_ pids: RunReport.Pids) -> String? {
+        guard let at = pids.atLimit, let limit = pids.limit else { return nil }
+        var line = "  pids     limit \(limit) \(at.tasks >= limit ? "reached" : "neared (\(at.tasks) tasks)") at \(formatFixed(at.atSeconds, digits: 2)) s"
+        if let test = at.test { line += " in \(display(test, limit: 50))" }
+        func plural(_ count: Int, _ word: String, _ words: String? = nil) -> String { "\(count) \(count == 1 ? word : words ?? word + "s")" }
+        if let top = at.topProcess, at.processes == 1 {
+            line += ": 1 process with \(plural(top.threads, "thread")) (\(display(top.command, limit: 40)), pid \(top.pid))"
+        } else {
+            line += ": \(plural(at.processes, "process", "processes")), \(plural(at.threads, "thread")) in all"
+            if let top = at.topProcess {
+                var holds: [String] = []
+                if top.threads >= 2 { holds.append(plural(top.threads, "thread")) }
+                if top.children >= 2 { holds.append(plural(top.children, "child process", "child processes")) }
+                if !holds.isEmpty {
+                    line += "; pid \(top.pid) (\(display(top.command, limit: 40))) has \(holds.joined(separator: " and "))"
+                }
+            }
+        }
+        // Extra threads took a quarter of the limit or more: the count is not of processes.
+        if (at.threads - at.processes) * 4 >= limit { line += " — threads count against the limit" }
+        if let failures = pids.forkFailures, failures > 0 { line += "; \(failures) fork\(failures == 1 ? "" : "s")/clone\(failures == 1 ? "" : "s") refused" }
+        return line
     }
 
     /// Expected fallbacks (ENOSYS, which glibc answers by calling an older syscall) on one line,

@@ -46,6 +46,8 @@ enum ReportJSON {
             object.string("source", test.source.rawValue)
             object.number("startBytes", test.startBytes)
             object.double("startSeconds", test.startSeconds)
+            object.number("throttledPeriods", test.throttledPeriods)
+            object.double("throttledSeconds", test.throttledSeconds)
             object.number("unreclaimablePeakBytes", test.unreclaimablePeakBytes)
         }
     }
@@ -454,6 +456,8 @@ enum ReportJSON {
                 case "endGrowthBytes": test.endGrowthBytes = try reader.int(at(), Int64.self)
                 case "processPeakBytes": test.processPeakBytes = try reader.int(at(), UInt64.self)
                 case "unreclaimablePeakBytes": test.unreclaimablePeakBytes = try reader.int(at(), UInt64.self)
+                case "throttledPeriods": test.throttledPeriods = try reader.int(at(), UInt64.self)
+                case "throttledSeconds": test.throttledSeconds = try reader.double(at())
                 case "concurrentTests": test.concurrentTests = try reader.int(at(), Int.self) ?? 0
                 case "oomKills": test.oomKills = try reader.int(at(), Int.self) ?? 0
                 default: try reader.skipValue(at())

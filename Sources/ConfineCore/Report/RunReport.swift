@@ -428,11 +428,25 @@ public struct RunReport: Codable, Sendable, Equatable {
     }
 
     public struct CPU: Codable, Sendable, Equatable {
+        /// The quota in CPUs (`cpu.cfs_quota_us` / `cpu.cfs_period_us`, v2 `cpu.max`); nil: no quota.
         public var limitCpus: Double?
         public var usageSeconds: Double
+        /// CFS periods (100 ms, as confine sets them) in which the group had runnable tasks
+        /// (`nr_periods` of `cpu.stat`; counted only under a quota).
         public var periods: UInt64
+        /// Periods in which the group used its whole quota and was stopped until the next (`nr_throttled`).
         public var throttledPeriods: UInt64
         public var throttledSeconds: Double
+        /// The CPUs the target sees: those in its main process's affinity mask (`sched_getaffinity`
+        /// right after the spawn) — what `nproc` and Python's `os.process_cpu_count()` report.
+        /// `os.cpu_count()`, `make -j$(nproc)`, `GOMAXPROCS` and `pytest -n auto` size their pools
+        /// from this or from the online CPUs, which are the same unless a cpuset or `taskset`
+        /// narrows the mask. A quota does not change it. nil: not read (older reports, setup failures).
+        public var visibleCpus: Int?
+        /// The most processes of the run found runnable (state `R` in `/proc/<pid>/stat`: running or
+        /// waiting for a CPU, throttled ones included) at one per-process sample (about every 100 ms);
+        /// read only under a CPU quota. A process counts by its main thread. nil: not measured.
+        public var peakRunnableProcesses: Int?
         public init(limitCpus: Double?, usageSeconds: Double, periods: UInt64, throttledPeriods: UInt64,
                     throttledSeconds: Double) {
             self.limitCpus = limitCpus
@@ -447,8 +461,12 @@ public struct RunReport: Codable, Sendable, Equatable {
         public var limit: Int?
         public var peak: Int
         public var peakSource: PeakSource
-        /// Forks the kernel refused because of the limit (`pids.events` max).
+        /// Forks and clones the kernel refused because of the limit (`pids.events` max) — a thread
+        /// refused counts as a fork.
         public var forkFailures: UInt64?
+        /// Who filled the limit, read the moment a sample found the group at (or within a few tasks
+        /// of) it; nil without a limit, or when no sample came that close.
+        public var atLimit: PidsAtLimit?
         public init(limit: Int?, peak: Int, peakSource: PeakSource, forkFailures: UInt64?) {
             self.limit = limit
             self.peak = peak
@@ -464,6 +482,48 @@ public struct RunReport: Codable, Sendable, Equatable {
             case samples
             /// Nothing measured: the run's setup failed before confine found a cgroup layout (`RunRecord.setupFailure`).
             case none
+        }
+    }
+
+    /// The group when a sample found `pids.current` at its highest near the limit (`pids.atLimit`).
+    /// The kernel charges every task — each thread as well as each process — one pid.
+    public struct PidsAtLimit: Codable, Sendable, Equatable {
+        /// Seconds since the run started, of the sample.
+        public var atSeconds: Double
+        /// `pids.current` then: the tasks (threads of every process) charged to the group.
+        public var tasks: Int
+        /// The group's processes then (`cgroup.procs`).
+        public var processes: Int
+        /// Their threads in all (`num_threads` of each `/proc/<pid>/stat`, main threads included),
+        /// read just after `pids.current`: equal to `tasks` unless tasks came or went in between.
+        public var threads: Int
+        /// The process holding the most of the limit: its own threads plus its child processes
+        /// in the group; nil when none could be read.
+        public var topProcess: TaskHolder?
+        /// The test running then (preferring one of `topProcess`), named when the report is made.
+        public var test: String?
+        public init(atSeconds: Double, tasks: Int, processes: Int, threads: Int, topProcess: TaskHolder?) {
+            self.atSeconds = atSeconds
+            self.tasks = tasks
+            self.processes = processes
+            self.threads = threads
+            self.topProcess = topProcess
+        }
+    }
+
+    /// One process of the group at the pids limit, and the tasks it accounts for.
+    public struct TaskHolder: Codable, Sendable, Equatable {
+        public var pid: Int32
+        public var command: String
+        /// Its threads, the main thread included (`num_threads` in `/proc/<pid>/stat`).
+        public var threads: Int
+        /// Processes in the group whose parent it is (`ppid` in their `/proc/<pid>/stat`).
+        public var children: Int
+        public init(pid: Int32, command: String, threads: Int, children: Int) {
+            self.pid = pid
+            self.command = command
+            self.threads = threads
+            self.children = children
         }
     }
 
@@ -596,8 +656,16 @@ public struct TimelinePoint: Codable, Sendable, Equatable {
     public var cpuSeconds: Double
     public var throttledPeriods: UInt64
     public var pids: Int
+    /// `nr_periods` and the throttled time (seconds) of `cpu.stat` — present only on points
+    /// whose sample read the CPU counters (about every 50 ms, every sample once test boundaries
+    /// arrive batched; `cpuSeconds` and `throttledPeriods` keep the last read value in between).
+    /// Tests' throttling is interpolated between these points.
+    public var periods: UInt64?
+    public var throttledSeconds: Double?
     public init(t: Double, memoryBytes: UInt64, breakdown: MemoryBreakdown, cpuSeconds: Double,
-                throttledPeriods: UInt64, pids: Int) {
+                throttledPeriods: UInt64, pids: Int, periods: UInt64? = nil, throttledSeconds: Double? = nil) {
+        self.periods = periods
+        self.throttledSeconds = throttledSeconds
         self.t = t
         self.memoryBytes = memoryBytes
         anonBytes = breakdown.anonBytes

@@ -70,7 +70,7 @@ public struct CgroupV1Driver: CgroupDriver {
         do {
             try group.make()
             try group.apply(limits, parentCpusetDirectory: hierarchies["cpuset"]?.directory)
-            group.openCounters()
+            group.openCounters(watchingPidsLimit: limits.pidsMax != nil)
         } catch {
             try? group.remove()
             throw error
@@ -173,7 +173,9 @@ final class CgroupV1Group: RunGroup {
         }
     }
 
-    func openCounters() {
+    /// `watchingPidsLimit`: `pids.current` is read every sample (the sampler notes the moment the
+    /// limit is reached), not only where the kernel keeps no `pids.peak`.
+    func openCounters(watchingPidsLimit: Bool) {
         if let memory = controllerDirectory("memory") {
             // Every process is in every hierarchy's group: the memory one lists them all.
             procs = KeptOpenFile(memory + "/cgroup.procs", capacity: 65536)
@@ -186,7 +188,7 @@ final class CgroupV1Group: RunGroup {
         if let cpu = controllerDirectory("cpu") { cpuStat = KeptOpenFile(cpu + "/cpu.stat") }
         if let pids = controllerDirectory("pids") {
             pidsCurrent = KeptOpenFile(pids + "/pids.current")
-            pidsEverySample = !fileExists(pids + "/pids.peak")
+            pidsEverySample = watchingPidsLimit || !fileExists(pids + "/pids.peak")
         }
     }
 
@@ -268,7 +270,9 @@ final class CgroupV1Group: RunGroup {
     }
 
     func sampledPids(into pids: inout [Int32]) {
-        parsePidList(procs?.read(), into: &pids)
+        // Opened anew each time: v1 hands a kept-open `cgroup.procs` the list it loaded while
+        // that list is read at least once a second — the first members, for ever.
+        parsePidList(procs?.readReopening(), into: &pids)
     }
 
     func signalAll(_ signal: Int32) {

@@ -48,7 +48,7 @@ public struct CgroupV2Driver: CgroupDriver {
         group.exists = true
         do {
             try group.apply(limits)
-            group.openCounters()
+            group.openCounters(watchingPidsLimit: limits.pidsMax != nil)
         } catch {
             try? group.remove()
             throw error
@@ -158,7 +158,9 @@ final class CgroupV2Group: RunGroup {
         }
     }
 
-    func openCounters() {
+    /// `watchingPidsLimit`: `pids.current` is read every sample (the sampler notes the moment the
+    /// limit is reached), not only where the kernel keeps no `pids.peak`.
+    func openCounters(watchingPidsLimit: Bool) {
         procs = KeptOpenFile(directory + "/cgroup.procs", capacity: 65536)
         memoryCurrent = KeptOpenFile(directory + "/memory.current")
         // memory.peak takes a per-descriptor reset from Linux 6.12; before, a write fails or is refused.
@@ -166,7 +168,7 @@ final class CgroupV2Group: RunGroup {
         memoryStat = KeptOpenFile(directory + "/memory.stat", capacity: 16384)
         cpuStat = KeptOpenFile(directory + "/cpu.stat")
         pidsCurrent = KeptOpenFile(directory + "/pids.current")
-        pidsEverySample = !fileExists(directory + "/pids.peak")
+        pidsEverySample = watchingPidsLimit || !fileExists(directory + "/pids.peak")
     }
 
     private static let memoryStatKeys: [[UInt8]] =

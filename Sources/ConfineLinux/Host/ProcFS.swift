@@ -33,7 +33,8 @@ public enum ProcFS {
     // MARK: - stat
 
     /// The fields of `/proc/<pid>/stat` confine uses: the first five of
-    /// `pid (comm) state ppid pgrp session …` (proc(5), fs/proc/array.c `do_task_stat`).
+    /// `pid (comm) state ppid pgrp session …`, `num_threads` and `starttime` (proc(5),
+    /// fs/proc/array.c `do_task_stat`).
     public struct Stat: Equatable, Sendable {
         public var pid: Int32
         /// The kernel's command name (at most 15 bytes, TASK_COMM_LEN − 1); may hold spaces and parentheses.
@@ -45,6 +46,8 @@ public enum ProcFS {
         /// When the process started, in clock ticks (`sysconf(_SC_CLK_TCK)`) since boot (field 22);
         /// nil in a line cut short.
         public var startTicks: UInt64?
+        /// Threads in the process, the main thread included (field 20, `num_threads`); nil in a line cut short.
+        public var threads: Int?
     }
 
     /// Reads and parses `/proc/<pid>/stat`; nil when its text does not parse. Throws `SystemError`
@@ -63,7 +66,8 @@ public enum ProcFS {
         guard fields.count >= 3, fields[0].count == 1, let state = fields[0].first,
               let parent = Int32(fields[1]), let group = Int32(fields[2]) else { return nil }
         return Stat(pid: pid, comm: String(text[text.index(after: open)..<close]), state: state, parentPid: parent,
-                    processGroup: group, startTicks: fields.count >= 20 ? UInt64(fields[19]) : nil)
+                    processGroup: group, startTicks: fields.count >= 20 ? UInt64(fields[19]) : nil,
+                    threads: fields.count >= 18 ? Int(fields[17]) : nil)
     }
 
     /// `btime` in `/proc/stat`: when the machine booted, in seconds since the epoch (whole
@@ -138,6 +142,13 @@ public enum ProcFS {
             }
             return nil
         }
+    }
+
+    /// The state letter in a `/proc/<pid>/stat` file's bytes (the character after the last `)`
+    /// and a space) — a kept-open file's buffer: no allocation. Nil when there is none.
+    public static func state(inStat bytes: UnsafeRawBufferPointer) -> UInt8? {
+        guard let close = bytes.lastIndex(of: UInt8(ascii: ")")), close + 2 < bytes.count else { return nil }
+        return bytes[close + 2]
     }
 
     // MARK: - statm

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import CLinuxKernel
 import ConfineCore
 
 /// A failed system call, naming the call and the file it was about.
@@ -149,6 +150,19 @@ final class KeptOpenFile {
         return UnsafeRawBufferPointer(rebasing: buffer[0..<count])
     }
 
+    /// The file's contents read through a descriptor opened for this read alone, into the same
+    /// buffer (valid until the next call): for files whose kept-open reads go stale — cgroup v1
+    /// keeps the `cgroup.procs` list it loaded for an open file until it lies unread for a second
+    /// (`cgroup_pidlist_start`), so a file read every 100 ms would never see a new member.
+    func readReopening() -> UnsafeRawBufferPointer? {
+        let fresh = retryingEINTR { open(path, O_RDONLY | O_CLOEXEC) }
+        guard fresh >= 0 else { return nil }
+        defer { close(fresh) }
+        let count = retryingEINTR { pread(fresh, buffer.baseAddress, buffer.count, 0) }
+        guard count >= 0 else { return nil }
+        return UnsafeRawBufferPointer(rebasing: buffer[0..<count])
+    }
+
     /// The first unsigned number in the file (`memory.current`, `pids.current`); nil for `max`.
     func readNumber() -> UInt64? {
         guard let bytes = read() else { return nil }
@@ -166,4 +180,11 @@ public func runToCompletion(_ arguments: [String]) throws(SystemError) -> Int32 
     var status: Int32 = 0
     _ = retryingEINTR { waitpid(pid, &status, 0) }
     return status
+}
+
+/// The CPUs in `pid`'s affinity mask (`sched_getaffinity`): what `nproc` and
+/// `os.process_cpu_count()` in that process report. Nil when it cannot be read (the process is gone).
+func affinityCPUCount(of pid: Int32) -> Int? {
+    let count = confine_affinity_cpu_count(pid)
+    return count > 0 ? Int(count) : nil
 }

@@ -52,13 +52,25 @@ final class GroupSampler: BoundaryReader {
     private var lastDetailedUsage: UInt64 = 0
     static let riseForDetail: UInt64 = 4 << 20
     private var pidBuffer: [Int32] = []
+    /// The pids limit, and the task count from which a sample counts as at it: within 1/32 of
+    /// the limit (at least one task), since the count at the limit may last less than a sample.
+    private let pidsLimit: Int?
+    private let pidsNearLimit: Int
+    /// The task count at the last time the group was found near its pids limit.
+    private var pidsCensusTasks: Int?
+    /// A sample found the group near its pids limit, higher than before: who holds the tasks
+    /// should be read now (`takePidsCensusDue`). At most twice a run: on first coming near the
+    /// limit, and again if a later sample finds it at the limit itself.
+    private var pidsCensusDue = false
 
     /// `start`: CLOCK_MONOTONIC seconds at the run's start, the timeline's zero; `interval`: the
-    /// profile's sampling interval in seconds.
-    init(group: any RunGroup, start: Double, interval: Double) {
+    /// profile's sampling interval in seconds; `pidsLimit`: the group's `pids.max`, if any.
+    init(group: any RunGroup, start: Double, interval: Double, pidsLimit: Int? = nil) {
         self.group = group
         self.start = start
         self.interval = interval
+        self.pidsLimit = pidsLimit
+        pidsNearLimit = pidsLimit.map { $0 - max(1, $0 / 32) } ?? .max
         detailEvery = max(1, Int((0.05 / interval).rounded()))
         processEvery = max(1, Int((0.1 / interval).rounded()))
         nextSample = start
@@ -93,9 +105,24 @@ final class GroupSampler: BoundaryReader {
         if detailed { noteDetailedReading() }
         peakMemoryBytes = max(peakMemoryBytes, latest.memoryBytes)
         peakPids = max(peakPids, latest.pids)
+        notePidsNearLimit()
         timeline.append(TimelinePoint(
             t: (time * 1000).rounded() / 1000, memoryBytes: latest.memoryBytes, breakdown: latest.breakdown,
-            cpuSeconds: Double(latest.cpuUsageNanos) / 1e9, throttledPeriods: latest.throttledPeriods, pids: latest.pids))
+            cpuSeconds: Double(latest.cpuUsageNanos) / 1e9, throttledPeriods: latest.throttledPeriods, pids: latest.pids,
+            periods: detailed ? latest.periods : nil, throttledSeconds: detailed ? Double(latest.throttledNanos) / 1e9 : nil))
+    }
+
+    private func notePidsNearLimit() {
+        guard let limit = pidsLimit, latest.pids >= pidsNearLimit else { return }
+        if let before = pidsCensusTasks, before >= limit || latest.pids < limit { return }
+        pidsCensusTasks = latest.pids
+        pidsCensusDue = true
+    }
+
+    /// Whether the latest sample found the group near its pids limit for a census (once per such sample).
+    func takePidsCensusDue() -> Bool {
+        defer { pidsCensusDue = false }
+        return pidsCensusDue
     }
 
     /// The group's members now (a kept-open `cgroup.procs`), for per-process RSS.

@@ -39,6 +39,12 @@ struct ProcessTable {
     /// Who orphans of the run are reparented to, and the main process's parent: confine, a
     /// child subreaper (`PR_SET_CHILD_SUBREAPER`).
     var reaper: Int32 = getpid()
+    /// Count the processes in state `R` at each RSS sample (under a CPU quota: how many workers
+    /// wanted a CPU at once); `/proc/<pid>/stat` kept open beside `statm`.
+    var countsRunnable = false
+    /// The most processes found runnable at one sample.
+    private(set) var peakRunnable = 0
+    private var statFiles: [Int32: KeptOpenFile] = [:]
 
     /// Every entry the table still holds, live first.
     var entries: [(pid: Int32, entry: Entry)] { live.map { ($0.key, $0.value) } + exited }
@@ -71,20 +77,36 @@ struct ProcessTable {
 
     /// Records RSS for the group's current members (and names any not seen before).
     mutating func sampleRSS(of pids: [Int32], at time: Double) {
+        var runnable = 0
         for pid in pids {
             if live[pid] == nil { remember(pid, at: time, refresh: false) }
             let rss = residentBytes(pid)
             if rss > live[pid]?.peakRssBytes ?? 0 { live[pid]?.peakRssBytes = rss }
+            if countsRunnable && isRunnable(pid) { runnable += 1 }
         }
+        peakRunnable = max(peakRunnable, runnable)
         // Close the files of processes that have left the group.
-        if statmFiles.count > pids.count {
+        if statmFiles.count > pids.count || statFiles.count > pids.count {
             let current = Set(pids)
             for pid in statmFiles.keys where !current.contains(pid) { statmFiles[pid] = nil }
+            for pid in statFiles.keys where !current.contains(pid) { statFiles[pid] = nil }
         }
     }
 
     mutating func closeFiles() {
         statmFiles = [:]
+        statFiles = [:]
+    }
+
+    /// Whether the process's main thread is in state `R` (running, or runnable and waiting —
+    /// throttled by the quota included).
+    private mutating func isRunnable(_ pid: Int32) -> Bool {
+        if statFiles[pid] == nil {
+            guard let file = KeptOpenFile(ProcFS.path(.pid(pid), "stat"), capacity: 1024) else { return false }
+            statFiles[pid] = file
+        }
+        guard let bytes = statFiles[pid]?.read() else { return false }
+        return ProcFS.state(inStat: bytes) == UInt8(ascii: "R")
     }
 
     /// The command of the living process `pid`, else of the last one with that pid to exit.

@@ -57,7 +57,8 @@ struct RunSetup {
         }
         self.group = group
         warnings += group.warnings
-        let sampler = GroupSampler(group: group, start: start, interval: plan.profile.samplingIntervalSeconds)
+        let sampler = GroupSampler(group: group, start: start, interval: plan.profile.samplingIntervalSeconds,
+                                   pidsLimit: plan.profile.pids)
         let tests = TestWatcher(plan: plan, reader: sampler, start: start)
         (self.sampler, self.tests) = (sampler, tests)
         FaultInjection.pause(at: "after-group")

@@ -28,12 +28,15 @@ public final class Supervisor {
     /// A line for the user while the run goes on (a stall after an OOM kill); the CLI prints it
     /// to stderr. The supervisor itself prints nothing.
     public var notice: (String) -> Void = { _ in }
+    /// The group at its highest sample near the pids limit (`TaskCensus`).
+    private var pidsAtLimit: RunReport.PidsAtLimit?
 
     public init(plan: RunPlan, driver: any CgroupDriver) {
         self.plan = plan
         self.driver = driver
         oomVictims = OOMVictims(groupName: plan.groupName)
         stallWatch = StallWatch(stallTimeout: plan.profile.stallTimeoutSeconds)
+        processes.countsRunnable = plan.profile.cpus != nil
     }
 
     public func run() -> RunRecord {
@@ -53,6 +56,8 @@ public final class Supervisor {
         record.host.joinMethod = setup.joinMethod
         if setup.mainPid > 0 {
             record.mainPid = setup.mainPid
+            // What `nproc` in the target says: joined to the group (and its cpuset) before exec.
+            record.visibleCpus = affinityCPUCount(of: setup.mainPid)
             processes.addRoot(setup.mainPid, at: 0)
             FaultInjection.pause(at: "after-spawn")
             if let sampler = setup.sampler, let tests = setup.tests {
@@ -218,6 +223,10 @@ public final class Supervisor {
     private func sampled(_ sampler: GroupSampler, tests: TestWatcher, at time: Double, slowCadence: Bool, withProcesses: Bool) {
         tests.sampled(slowCadence: slowCadence)
         if withProcesses { processes.sampleRSS(of: sampler.memberPids(), at: time) }
+        if sampler.takePidsCensusDue() {
+            pidsAtLimit = TaskCensus.take(members: sampler.memberPids(), tasks: sampler.latest.pids, at: time,
+                                          command: { processes.command(of: $0) })
+        }
     }
 
     /// Reaps every exited child; returns the main process's termination once it has one.
@@ -274,6 +283,8 @@ public final class Supervisor {
         record.appliedMemoryLimitBytes = group.appliedMemoryLimit()
         record.pidsPeak = group.pidsPeak()
         record.forkFailures = group.forkFailures()
+        record.pidsAtLimit = pidsAtLimit
+        record.peakRunnableProcesses = processes.countsRunnable ? processes.peakRunnable : nil
         let oomCount = Int(group.oomKillCount())
         record.host.cgroups = group.kernelPaths
         do {
