@@ -464,8 +464,10 @@ def pytest_collection_finish(session):
     try:
         if os.fstat(fd).st_size > 0:
             return
-        # One write: appends of workers that raced past the size check do not interleave.
-        data = "".join(item.nodeid.replace("\n", " ") + "\n" for item in session.items).encode("utf-8", "replace")
+        # One write: appends of workers that raced past the size check do not interleave. The
+        # header says whether this process runs them all, in this order (not an xdist worker).
+        header = "# confine-collected pid=%d in-order=%d\n" % (os.getpid(), 0 if os.environ.get("PYTEST_XDIST_WORKER") else 1)
+        data = header.encode() + "".join(item.nodeid.replace("\n", " ") + "\n" for item in session.items).encode("utf-8", "replace")
         while data:
             data = data[os.write(fd, data):]
     except OSError:

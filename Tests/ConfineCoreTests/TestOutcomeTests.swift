@@ -162,3 +162,24 @@ final class TestOutcomeTests: XCTestCase {
         }
     }
 }
+
+extension TestOutcomeTests {
+    /// Tests whose start and end the plugin held back when their process was killed: collected
+    /// before a test that process was seen to start, so they ran — and passed (only passing ends
+    /// are held back). After the last test it started, they never ran.
+    func testCollectedTestsBeforeOneThatStartedRanAndPassed() {
+        var ledger = AttributionLedger()
+        ledger.testStarted(key: "7:a", name: "a", source: .pytest, pid: 7, at: 0.1, memoryBytes: 0, cpuNanos: 0)
+        ledger.testEnded(key: "7:a", at: 0.2, outcome: .passed, memoryBytes: 0, cpuNanos: 0)
+        ledger.testStarted(key: "7:leak", name: "leak", source: .pytest, pid: 7, at: 0.5, memoryBytes: 0, cpuNanos: 0, attribution: .window)
+        ledger.processExited(pid: 7, at: 0.9, memoryBytes: 0, cpuNanos: 0)
+        ledger.finish(at: 1, memoryBytes: 0, cpuNanos: 0)
+        var inOrder = ledger
+        inOrder.collected(["a", "b", "c", "leak", "d"], source: .pytest, ranInOrderBy: 7)
+        XCTAssertEqual(inOrder.tests.map { "\($0.name) \($0.outcome!.rawValue)" }, ["a passed", "leak crashed", "b passed", "c passed", "d not_run"])
+        XCTAssertNil(inOrder.tests[2].startSeconds, "no figures for a test seen only through the collection")
+        // An xdist worker runs a share of the collection: nothing can be inferred.
+        ledger.collected(["a", "b", "c", "leak", "d"], source: .pytest, ranInOrderBy: nil)
+        XCTAssertEqual(ledger.tests.map { "\($0.name) \($0.outcome!.rawValue)" }, ["a passed", "leak crashed", "b not_run", "c not_run", "d not_run"])
+    }
+}

@@ -280,17 +280,26 @@ public struct AttributionLedger: Sendable {
     }
 
     /// The tests the runner collected (the pytest plugin's list): each one never seen is listed as
-    /// `not_run`. Call after `finish`.
-    public mutating func collected(_ names: [String], source: TestSource) {
+    /// `not_run` — unless `ranInOrderBy`, the process that runs them all in this order, was later
+    /// seen to start a test after it: then it ran, its start and its end held back by the plugin
+    /// and lost with the process (an OOM kill), and the plugin holds back passing ends only:
+    /// `passed`, with no figures. Call after `finish`.
+    public mutating func collected(_ names: [String], source: TestSource, ranInOrderBy pid: Int32? = nil) {
         var seen = Set(tests.map(\.name))
-        for name in names where !seen.contains(name) {
+        var ranBefore = -1
+        if let pid {
+            let started = Set(tests.lazy.filter { $0.pid == pid && $0.startSeconds != nil }.map(\.name))
+            ranBefore = names.lastIndex { started.contains($0) } ?? -1
+        }
+        for (position, name) in names.enumerated() where !seen.contains(name) {
             seen.insert(name)
             guard tests.count < Self.maximumTests else {
                 droppedTests += 1
                 continue
             }
             var record = TestRecord(name: name, source: source, startSeconds: nil)
-            record.outcome = .notRun
+            record.outcome = position < ranBefore ? .passed : .notRun
+            record.pid = position < ranBefore ? pid : nil
             tests.append(record)
             overlapsOtherProcess.append(false)
         }

@@ -5,19 +5,23 @@ extension RunReport {
     /// test running at the time. Pure: no I/O, no clock.
     /// Budgets are not judged here (`BudgetJudge.judge`).
     public init(record: RunRecord) {
-        let verdict = Verdict.decide(RunFacts(
-            setupFailure: record.setupFailure, execFailureExitCode: record.execFailureExitCode, termination: record.termination,
-            timedOut: record.timedOut, timeoutSeconds: record.profile.timeoutSeconds,
-            mainProcessOOMKilled: record.oomKills.contains { $0.mainProcess }, oomKillCount: record.oomKills.count,
-            firstOOMKill: record.oomKills.min { $0.atSeconds < $1.atSeconds }, stall: record.stalledOut,
-            stallTimeoutSeconds: record.profile.stallTimeoutSeconds))
-        let profile = record.profile
         var ledger = record.ledger
         var oomKills = record.oomKills
         for (index, place) in ledger.chargeOOMKills(oomKills.map { ($0.atSeconds, $0.pid) }).enumerated() {
             oomKills[index].test = place.test
             oomKills[index].phase = place.phase
         }
+        var facts = RunFacts(
+            setupFailure: record.setupFailure, execFailureExitCode: record.execFailureExitCode, termination: record.termination,
+            timedOut: record.timedOut, timeoutSeconds: record.profile.timeoutSeconds,
+            mainProcessOOMKilled: record.oomKills.contains { $0.mainProcess }, oomKillCount: record.oomKills.count,
+            firstOOMKill: record.oomKills.min { $0.atSeconds < $1.atSeconds }, stall: record.stalledOut,
+            stallTimeoutSeconds: record.profile.stallTimeoutSeconds)
+        facts.mainProcessKillPlace = oomKills.first { $0.mainProcess }.flatMap { kill in
+            kill.test.map { "in \($0)" } ?? kill.phase.map(Summary.phrase(phase:))
+        }
+        let verdict = Verdict.decide(facts)
+        let profile = record.profile
         let last = record.lastSample ?? CgroupSample()
         let final = record.finalSample
         let measured = record.measured

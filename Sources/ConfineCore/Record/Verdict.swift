@@ -17,6 +17,8 @@ public struct RunFacts: Sendable {
     public var timedOut: Bool
     public var timeoutSeconds: Double?
     public var mainProcessOOMKilled: Bool
+    /// Where the main process's OOM kill landed: `in test_x.py::test_big`, `during collection`.
+    public var mainProcessKillPlace: String? = nil
     /// OOM kills in the group (the main process's included). Whether kills of other processes
     /// fail a run that otherwise succeeded is for the budgets to say (`BudgetJudge`).
     public var oomKillCount: Int
@@ -150,7 +152,7 @@ public struct Verdict: Equatable, Sendable {
         }
         if facts.mainProcessOOMKilled {
             return Verdict(outcome: .oomKilled, exitCode: ExitCodes.oomKilled,
-                           reason: "the main process was OOM-killed by the kernel")
+                           reason: "the main process was OOM-killed by the kernel" + (facts.mainProcessKillPlace.map { " \($0)" } ?? ""))
         }
         let alsoOOM = facts.oomKillCount > 0
             ? "; \(facts.oomKillCount) process\(facts.oomKillCount == 1 ? " was" : "es were") OOM-killed in its group" : ""

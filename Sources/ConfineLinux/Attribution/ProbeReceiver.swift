@@ -94,10 +94,18 @@ public final class ProbeReceiver {
     /// The path of the `collected` file (made empty, mode 0666, at `init`; absent if it could not be).
     public var collectedPath: String { directory + "/" + Self.collectedName }
 
-    /// The test names in the `collected` file, each once, in the order written (empty without one).
-    public func collectedTests() -> [String] {
+    /// The tests the runner collected (`collected` file): each name once, in the order written,
+    /// and the process that runs them all in that order (the header's `pid=N in-order=1`; nil for
+    /// an xdist worker, which runs a share of them).
+    public struct CollectedTests: Equatable, Sendable {
+        public var names: [String] = []
+        public var inOrderPid: Int32?
+    }
+
+    /// The `collected` file read (empty without one). Header lines start with `# `.
+    public func collectedTests() -> CollectedTests {
         let fd = retryingEINTR { open(collectedPath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) }
-        guard fd >= 0 else { return [] }
+        guard fd >= 0 else { return CollectedTests() }
         defer { Glibc.close(fd) }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
@@ -107,13 +115,20 @@ public final class ProbeReceiver {
             bytes += chunk[0..<count]
         }
         var seen = Set<Substring>()
-        var names: [String] = []
+        var collected = CollectedTests()
         // A line cut at the limit is not a name.
         let complete = bytes.count >= Self.collectedLimit ? bytes[..<(bytes.lastIndex(of: 0x0A) ?? 0)] : bytes[...]
         for line in String(decoding: complete, as: UTF8.self).split(separator: "\n") where !line.isEmpty {
-            if seen.insert(line).inserted { names.append(String(line)) }
+            if line.hasPrefix("# confine-collected ") {
+                let fields = line.split(separator: " ")
+                if fields.contains("in-order=1"), let pid = fields.first(where: { $0.hasPrefix("pid=") }).flatMap({ Int32($0.dropFirst(4)) }) {
+                    collected.inOrderPid = pid
+                }
+                continue
+            }
+            if seen.insert(line).inserted { collected.names.append(String(line)) }
         }
-        return names
+        return collected
     }
 
     /// The tests the plugin says are running now (empty when there is no `running` file).

@@ -228,8 +228,10 @@ final class TestWatcher {
                 }
             }
             guard ledger.hasOpenTest(pid: pid) else { return }
-            // What it sent before it died (the plugin flushes held-back ends on its way out) first.
+            // What it sent before it died (the plugin flushes held-back ends on its way out) first,
+            // and the test its slot of the `running` file names (its start may have been held back).
             drainProbe()
+            if readsEverySample { adoptRunningTests(reader.latest) }
             let sample = reader.latest
             ledger.processExited(pid: pid, at: now(), memoryBytes: sample.memoryBytes, cpuNanos: sample.cpuUsageNanos)
         case .fork:
@@ -270,7 +272,8 @@ final class TestWatcher {
     // MARK: after it ran
 
     /// Everything the target sent before it ended (output in the terminal, batches sent at exit),
-    /// the last segment, and the tests still open closed as incomplete.
+    /// the last segment, the tests still open closed as the run ended them (`AttributionLedger.finish`),
+    /// and the collected tests that never ran listed.
     func finish() {
         drainOutput()
         drainProbe()
@@ -278,7 +281,10 @@ final class TestWatcher {
         if ledger.openTestCount > 0 { closeSegment() }
         let sample = reader.latest
         ledger.finish(at: now(), memoryBytes: sample.memoryBytes, cpuNanos: sample.cpuUsageNanos)
-        if let probe { ledger.collected(probe.collectedTests(), source: .pytest) }
+        if let probe {
+            let collected = probe.collectedTests()
+            ledger.collected(collected.names, source: .pytest, ranInOrderBy: collected.inOrderPid)
+        }
         relay?.close()
         relay = nil
         testProcesses = [:]
