@@ -67,6 +67,8 @@ public struct RunRecord: Sendable {
     /// in /dev/shm or another tmpfs), bytes; and those files in /dev/shm changed during the run.
     public var shmemLeftBytes: UInt64 = 0
     public var shmemLeftFiles: [String] = []
+    /// Processes of the run found outside its cgroup (they moved themselves out), in time order.
+    public var movedOutOfGroup: [RunReport.MovedProcess] = []
     /// `pids.peak`; nil where the kernel has no such counter.
     public var pidsPeak: Int?
     /// Forks the kernel refused at the pids limit (`pids.events` max).

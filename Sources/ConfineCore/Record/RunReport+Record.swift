@@ -65,6 +65,21 @@ extension RunReport {
         if let warning = CPUContention.warning(cpu) { warnings.append(warning) }
         pids.atLimit = record.pidsAtLimit
         if let at = pids.atLimit { pids.atLimit?.test = ledger.test(at: at.atSeconds, pid: at.topProcess?.pid) }
+        if !record.movedOutOfGroup.isEmpty {
+            movedOutOfGroup = record.movedOutOfGroup
+            let movers = record.movedOutOfGroup.filter { $0.startedOutsideBy == nil }
+            for moved in movers.prefix(5) {
+                let children = record.movedOutOfGroup.filter { $0.startedOutsideBy == moved.pid }.count
+                warnings.append("pid \(moved.pid) (\(Summary.display(moved.command, limit: 50))) moved itself out of the run's cgroup "
+                                + "at \(formatFixed(moved.atSeconds, digits: 2))s, to \(moved.cgroup)"
+                                + (children > 0 ? " (and started \(children) process\(children == 1 ? "" : "es") there)" : "")
+                                + ": from then on its memory and CPU are neither in the figures nor under the limits "
+                                + "(a container profile refuses the move)")
+            }
+            if movers.count > 5 {
+                warnings.append("\(movers.count - 5) more processes moved out of the run's cgroup (movedOutOfGroup in the report)")
+            }
+        }
         tests = ledger.tests
         if profile.cpus != nil {
             CPUContention.fillThrottling(&tests, timeline: record.timeline,

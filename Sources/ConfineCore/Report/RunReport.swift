@@ -77,6 +77,9 @@ public struct RunReport: Codable, Sendable, Equatable {
     public var oomKills: [OOMKill]
     /// The processes seen in the group, hungriest first (bounded).
     public var processes: [ProcessRecord]
+    /// Processes of the run that moved themselves out of its cgroup while it ran (absent when
+    /// none did): their memory and CPU left the figures and the limits from then on.
+    public var movedOutOfGroup: [MovedProcess]? = nil
     /// Present when the run had a seccomp profile.
     public var seccomp: Seccomp?
     public var network: Network?
@@ -579,6 +582,26 @@ public struct RunReport: Codable, Sendable, Equatable {
             case processExit = "process-exit"
             /// Only the kernel's `oom_kill` count is known.
             case counter
+        }
+    }
+
+    /// A process of the run's tree found outside the run's cgroup (`movedOutOfGroup[]`): listed by
+    /// the run's `cgroup.procs` no longer, placed elsewhere by `/proc/<pid>/cgroup`.
+    public struct MovedProcess: Codable, Sendable, Equatable {
+        public var pid: Int32
+        public var command: String
+        /// When confine found it outside (read with each process's RSS, about every 100 ms), seconds since the start.
+        public var atSeconds: Double
+        /// Where it went: its cgroup path (memory controller on v1, the unified hierarchy on v2).
+        public var cgroup: String
+        /// Set when it did not move itself: it was started outside by this process, which had.
+        public var startedOutsideBy: Int32?
+        public init(pid: Int32, command: String, atSeconds: Double, cgroup: String, startedOutsideBy: Int32? = nil) {
+            self.startedOutsideBy = startedOutsideBy
+            self.pid = pid
+            self.command = command
+            self.atSeconds = atSeconds
+            self.cgroup = cgroup
         }
     }
 

@@ -45,6 +45,8 @@ struct ProcessTable {
     /// The most processes found runnable at one sample.
     private(set) var peakRunnable = 0
     private var statFiles: [Int32: KeptOpenFile] = [:]
+    /// Processes already found outside the run's group (`movedOut`).
+    private var reportedOutside = Set<Int32>()
 
     /// Every entry the table still holds, live first.
     var entries: [(pid: Int32, entry: Entry)] { live.map { ($0.key, $0.value) } + exited }
@@ -91,6 +93,31 @@ struct ProcessTable {
             for pid in statmFiles.keys where !current.contains(pid) { statmFiles[pid] = nil }
             for pid in statFiles.keys where !current.contains(pid) { statFiles[pid] = nil }
         }
+    }
+
+    /// Processes of the run's tree missing from the group's `members` (its `cgroup.procs`) that
+    /// `/proc/<pid>/cgroup` places outside the group named `groupName` — they moved themselves
+    /// out, taking their memory and CPU out of the figures and the limits. Each process once. A
+    /// process that exited between the members' read and its exit event is not one of them (its
+    /// `cgroup` file is gone, or it is a zombie).
+    mutating func movedOut(of groupName: String, members: [Int32], at time: Double) -> [RunReport.MovedProcess] {
+        guard tree.count > members.count || !tree.isSubset(of: members) else { return [] }
+        let inside = Set(members)
+        var moved: [RunReport.MovedProcess] = []
+        // Parents first: a child started outside by a process that moved is not a move of its own.
+        for pid in tree.sorted() where !inside.contains(pid) && !reportedOutside.contains(pid) {
+            guard let state = try? ProcFS.stat(.pid(pid)), state.state != "Z",
+                  let lines = try? ProcFS.cgroups(.pid(pid)),
+                  let line = lines.first(where: { $0.controllers.contains("memory") }) ?? lines.first(where: { $0.hierarchyID == 0 }) else { continue }
+            let components = line.path.split(separator: "/")
+            guard !components.contains(Substring(groupName)) else { continue }
+            reportedOutside.insert(pid)
+            if reportedOutside.count > 1024 { continue }
+            let parent = live[pid]?.parent
+            moved.append(RunReport.MovedProcess(pid: pid, command: command(of: pid) ?? "?", atSeconds: (time * 1000).rounded() / 1000,
+                                                cgroup: line.path, startedOutsideBy: parent.flatMap { reportedOutside.contains($0) ? $0 : nil }))
+        }
+        return moved
     }
 
     mutating func closeFiles() {

@@ -16,6 +16,8 @@ public final class Supervisor {
     private var startWall = 0
     private var processes = ProcessTable()
     private var oomVictims: OOMVictims
+    /// Processes of the run's tree found outside its cgroup (they moved themselves out).
+    private var movedOut: [RunReport.MovedProcess] = []
     /// Stalls after an OOM kill (`OOMStall`), and the one `--stall-timeout` ended the run with.
     private var stallWatch: StallWatch
     private var stalls: [OOMStall] = []
@@ -110,6 +112,7 @@ public final class Supervisor {
                 sampled(sampler, tests: tests, at: current - start, slowCadence: due.slowCadence, withProcesses: due.processes)
                 // CPU counters are read at the slower cadence: a stall is judged on those readings.
                 if due.slowCadence, stallEnds(sampler, group: group, at: current - start), graceDeadline == nil {
+                    tests.runCutShort(as: .timedOut)
                     group.signalAll(SIGTERM)
                     kill(-mainPid, SIGTERM)
                     graceDeadline = current + plan.killGraceSeconds
@@ -222,7 +225,11 @@ public final class Supervisor {
     /// After each sample: the tests are credited with it, and every ~100 ms each process's RSS is read.
     private func sampled(_ sampler: GroupSampler, tests: TestWatcher, at time: Double, slowCadence: Bool, withProcesses: Bool) {
         tests.sampled(slowCadence: slowCadence)
-        if withProcesses { processes.sampleRSS(of: sampler.memberPids(), at: time) }
+        if withProcesses {
+            let members = sampler.memberPids()
+            processes.sampleRSS(of: members, at: time)
+            movedOut += processes.movedOut(of: plan.groupName, members: members, at: time)
+        }
         if sampler.takePidsCensusDue() {
             pidsAtLimit = TaskCensus.take(members: sampler.memberPids(), tasks: sampler.latest.pids, at: time,
                                           command: { processes.command(of: $0) })
@@ -299,6 +306,7 @@ public final class Supervisor {
         record.warnings += tests.warnings
         record.ledger = tests.ledger
         record.processes = processes.summaries()
+        record.movedOutOfGroup = movedOut
     }
 
     /// confine's own peak RSS (this process's `VmHWM`, not inherited from whoever exec'd it) and CPU time.
