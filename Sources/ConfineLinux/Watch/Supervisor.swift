@@ -18,14 +18,8 @@ public final class Supervisor {
     private var oomVictims: OOMVictims
     /// Processes of the run's tree found outside its cgroup (they moved themselves out).
     private var movedOut: [RunReport.MovedProcess] = []
-    /// Stalls after an OOM kill (`OOMStall`), and the one `--stall-timeout` ended the run with.
-    private var stallWatch: StallWatch
-    private var stalls: [OOMStall] = []
-    private var stalledOut: OOMStall?
-    /// When the `oom_kill` counter was first seen above 0 (without a kernel log record); and
-    /// how many slow-cadence samples since it was last read.
-    private var counterRoseAt: Double?
-    private var samplesSinceCounterRead = 0
+    /// Stalls after an OOM kill, and the one `--stall-timeout` ended the run with.
+    private var stallMonitor: OOMStallMonitor
 
     /// A line for the user while the run goes on (a stall after an OOM kill); the CLI prints it
     /// to stderr. The supervisor itself prints nothing.
@@ -37,7 +31,7 @@ public final class Supervisor {
         self.plan = plan
         self.driver = driver
         oomVictims = OOMVictims(groupName: plan.groupName)
-        stallWatch = StallWatch(stallTimeout: plan.profile.stallTimeoutSeconds)
+        stallMonitor = OOMStallMonitor(stallTimeout: plan.profile.stallTimeoutSeconds)
         processes.countsRunnable = plan.profile.cpus != nil
     }
 
@@ -65,9 +59,9 @@ public final class Supervisor {
             if let sampler = setup.sampler, let tests = setup.tests {
                 (record.termination, record.timedOut) = watch(setup, sampler: sampler, tests: tests)
             }
-            if case .ended(let since, let seconds)? = stallWatch.finish() { noteStall(since: since, seconds: seconds) }
-            record.stalls = stalls
-            record.stalledOut = stalledOut
+            stallMonitor.finish(victim: firstVictim)
+            record.stalls = stallMonitor.stalls
+            record.stalledOut = stallMonitor.stalledOut
         }
         if setup.signalFD >= 0 { close(setup.signalFD) }
         processes.closeFiles()
@@ -111,14 +105,17 @@ public final class Supervisor {
             if let due = sampler.sampleIfDue(now: current) {
                 sampled(sampler, tests: tests, at: current - start, slowCadence: due.slowCadence, withProcesses: due.processes)
                 // CPU counters are read at the slower cadence: a stall is judged on those readings.
-                if due.slowCadence, stallEnds(sampler, group: group, at: current - start), graceDeadline == nil {
+                if due.slowCadence, graceDeadline == nil,
+                   stallMonitor.sampled(at: current - start, cpuNanos: sampler.latest.cpuUsageNanos,
+                                        killLogged: oomVictims.firstLogged(start: start) != nil, oomKillCount: group.oomKillCount,
+                                        victim: firstVictim, notice: notice) {
                     tests.runCutShort(as: .timedOut)
                     group.signalAll(SIGTERM)
                     kill(-mainPid, SIGTERM)
                     graceDeadline = current + plan.killGraceSeconds
                 }
             }
-            if let deadline, current >= deadline, !timedOut, stalledOut == nil {
+            if let deadline, current >= deadline, !timedOut, stallMonitor.stalledOut == nil {
                 timedOut = true
                 tests.runCutShort(as: .timedOut)
                 group.signalAll(SIGTERM)
@@ -168,58 +165,13 @@ public final class Supervisor {
         }
     }
 
-    /// After a sample with fresh CPU counters: once an OOM kill is known (a kernel log record,
-    /// or the `oom_kill` counter, read every ~250 ms until then), whether the group went idle.
-    /// Returns true when `--stall-timeout` ends the run now.
-    private func stallEnds(_ sampler: GroupSampler, group: any RunGroup, at time: Double) -> Bool {
-        if stallWatch.killKnownAt == nil {
-            if oomVictims.firstLogged(start: start) != nil {
-                stallWatch.killKnown(at: time)
-            } else {
-                samplesSinceCounterRead += 1
-                guard samplesSinceCounterRead >= 5 else { return false }
-                samplesSinceCounterRead = 0
-                guard group.oomKillCount() > 0 else { return false }
-                counterRoseAt = time
-                stallWatch.killKnown(at: time)
-            }
-        }
-        switch stallWatch.reading(at: time, cpuNanos: sampler.latest.cpuUsageNanos) {
-        case .began(let since, let seconds)?:
-            notice(stall(since: since, seconds: seconds).notice)
-        case .ended(let since, let seconds)?:
-            noteStall(since: since, seconds: seconds)
-        case .timedOut(let since, let seconds)?:
-            stalledOut = noteStall(since: since, seconds: seconds)
-            return true
-        case nil:
-            break
-        }
-        return false
-    }
-
-    /// The stall as the report states it: the first OOM kill by the best evidence at hand now
-    /// (the kernel log, a process that exited by SIGKILL, else the counter's rise).
-    private func stall(since: Double, seconds: Double) -> OOMStall {
-        let rounded = { (value: Double) in (value * 1000).rounded() / 1000 }
+    /// The run's first OOM kill by the best evidence at hand now: the kernel log, else a process
+    /// of the run that exited by SIGKILL.
+    private func firstVictim() -> OOMStallMonitor.Victim? {
         if let first = oomVictims.firstLogged(start: start) {
-            return OOMStall(victimPid: first.pid, victimCommand: processes.command(of: first.pid) ?? first.task,
-                            killedAtSeconds: rounded(first.at), sinceSeconds: rounded(since), seconds: rounded(seconds))
+            return .init(pid: first.pid, command: processes.command(of: first.pid) ?? first.task, at: first.at)
         }
-        if let killed = processes.sigkilled(before: now()).first {
-            return OOMStall(victimPid: killed.pid, victimCommand: processes.command(of: killed.pid),
-                            killedAtSeconds: rounded(killed.at), sinceSeconds: rounded(since), seconds: rounded(seconds))
-        }
-        return OOMStall(victimPid: nil, victimCommand: nil, killedAtSeconds: rounded(counterRoseAt ?? since),
-                        sinceSeconds: rounded(since), seconds: rounded(seconds))
-    }
-
-    /// A stall that ended (or ended the run) goes into the record, at most `RunRecord.stallsKept`.
-    @discardableResult
-    private func noteStall(since: Double, seconds: Double) -> OOMStall {
-        let stall = stall(since: since, seconds: seconds)
-        if stalls.count < RunRecord.stallsKept { stalls.append(stall) }
-        return stall
+        return processes.sigkilled(before: now()).first.map { .init(pid: $0.pid, command: processes.command(of: $0.pid), at: $0.at) }
     }
 
     /// After each sample: the tests are credited with it, and every ~100 ms each process's RSS is read.
