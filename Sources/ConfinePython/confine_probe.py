@@ -53,9 +53,18 @@ def dropped():
     return _dropped
 
 
+def cut_name(raw):
+    """The UTF-8 name `raw` as it goes on the wire: at most NAME_MAX bytes, cut at a character
+    boundary (confine refuses a datagram whose names are not UTF-8)."""
+    if len(raw) <= NAME_MAX:
+        return raw
+    return raw[:NAME_MAX].decode("utf-8", "ignore").encode("utf-8")
+
+
 def name_entry(raw):
-    """A name table entry: NAME_LENGTH, then the UTF-8 name `raw`, cut at NAME_MAX bytes."""
-    raw = raw[:NAME_MAX]
+    """A name table entry: NAME_LENGTH, then the UTF-8 name `raw`, cut as `cut_name` cuts it."""
+    if len(raw) > NAME_MAX:
+        raw = cut_name(raw)
     return NAME_LENGTH.pack(len(raw)) + raw
 
 

@@ -40,6 +40,18 @@ import pytest
 
 import confine_probe as probe
 
+# A pytest started by a test of the suite (pytester's runpytest_subprocess, a test that runs
+# pytest) is not the suite: its tests are not reported. The suite's pytest marks its processes
+# in the environment (an xdist worker as such: a worker never starts workers), and a process that
+# finds the mark, other than a worker under its controller, is nested.
+_SESSION_MARK = os.environ.get("CONFINE_PYTEST_SESSION", "")
+_IS_WORKER = bool(os.environ.get("PYTEST_XDIST_WORKER"))
+NESTED = bool(_SESSION_MARK) and (_SESSION_MARK.endswith(":worker") or not _IS_WORKER)
+if probe.enabled and not NESTED:
+    os.environ["CONFINE_PYTEST_SESSION"] = "%d%s" % (os.getpid(), ":worker" if _IS_WORKER else "")
+# Whether this process reports tests (the probe channel is there and it is the suite's pytest).
+_REPORTS = probe.enabled and not NESTED
+
 # A test at least this long, or one that raised the worker's high-water mark this much, gets a
 # live boundary at its end; a live boundary costs under 1% of such a test.
 LIVE_AFTER_NS = int(float(os.environ.get("CONFINE_PYTEST_LIVE_AFTER_MS", "10")) * 1_000_000)
@@ -142,7 +154,7 @@ _slot_sequence = 0
 
 def _open_slots():
     global _slots
-    if not probe.enabled or os.environ.get("CONFINE_PYTEST_NO_RUNNING_FILE") == "1":
+    if not _REPORTS or os.environ.get("CONFINE_PYTEST_NO_RUNNING_FILE") == "1":
         return
     try:
         fd = os.open(os.path.join(os.path.dirname(probe._PATH), "running"), os.O_RDWR | os.O_CLOEXEC)
@@ -178,7 +190,9 @@ def _store_slot(entry, start):
 
 def _mark_running(raw, start):
     """The test whose encoded name is `raw` runs from `start` (ns)."""
-    _store_slot(_name_entry(raw[:SLOT_NAME_MAX]), start)
+    if len(raw) > SLOT_NAME_MAX:
+        raw = raw[:SLOT_NAME_MAX].decode("utf-8", "ignore").encode("utf-8")  # at a character boundary
+    _store_slot(_name_entry(raw), start)
 
 
 _open_slots()
@@ -193,7 +207,7 @@ def _after_fork_in_child():
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
-atexit.register(lambda: _send(()) if probe.enabled else None)
+atexit.register(lambda: _send(()) if _REPORTS else None)
 
 
 def _flush_then_die(signum, frame):
@@ -210,11 +224,11 @@ def _flush_then_die(signum, frame):
 
 def _phase(name):
     """A phase of the run outside tests begins now (sent with what is held)."""
-    if probe.enabled:
+    if _REPORTS:
         _send([(probe.KIND_PHASE, name, time.monotonic_ns(), 0, 0, 0)])
 
 
-if probe.enabled:
+if _REPORTS:
     # Only where nothing else handles SIGTERM, and only in the main thread (signal's rule).
     try:
         if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
@@ -271,25 +285,50 @@ _engaged_by = None  # the session that replaced it (a nested pytester session mu
 
 def _protocol(item, log=True, nextitem=None):
     global _announced
+    if item.session is not _engaged_by:
+        # A nested session (pytester's runpytest() in a test): its tests are not the suite's.
+        return _wrapped(item, log=log, nextitem=nextitem)
     nodeid = item.nodeid
     start = _announced_start if _announced == nodeid else _started(nodeid)
     _announced = None
     try:
-        return _wrapped(item, log=log, nextitem=nextitem)
-    finally:
-        _ended(item, nodeid, nextitem, start)
+        result = _wrapped(item, log=log, nextitem=nextitem)
+    except BaseException:
+        _abandoned()
+        raise
+    _ended(item, nodeid, nextitem, start)
+    return result
 
 
 def _protocol_hook(item, nextitem):
     # _protocol's first lines again, not a shared helper: a call more per test on the fast path.
     global _announced
+    if item.session is not _engaged_by:
+        return (yield)
     nodeid = item.nodeid
     start = _announced_start if _announced == nodeid else _started(nodeid)
     _announced = None
     try:
-        return (yield)
-    finally:
-        _ended(item, nodeid, nextitem, start)
+        result = yield
+    except BaseException:
+        _abandoned()
+        raise
+    if getattr(result, "excinfo", None) is not None:  # an old-style wrapper's outcome object
+        _abandoned()
+        return result
+    _ended(item, nodeid, nextitem, start)
+    return result
+
+
+def _abandoned():
+    """The test did not end: an exception (KeyboardInterrupt on confine's SIGINT, an internal
+    error) left pytest's protocol. What is held goes out; the test stays open, and confine says
+    how the run ended it (interrupted, timed out, crashed)."""
+    try:
+        if _records:
+            _send(())
+    except Exception:
+        pass
 
 
 class _ProtocolHook:
@@ -310,7 +349,7 @@ def _runs_tests_its_own_way(hook_impl, runner):
 def pytest_runtestloop(session):
     # Every plugin and conftest is registered by now (after collection).
     global _runner, _wrapped, _engaged_by
-    if not probe.enabled or _engaged_by is not None:
+    if not _REPORTS or _engaged_by is not None:
         return
     # pytest's internals, not its API: a pytest without them gets the hook.
     runner = sys.modules.get("_pytest.runner")
@@ -435,7 +474,7 @@ class _ReportOutcomes:
 @pytest.hookimpl(trylast=True)
 def pytest_sessionstart(session):
     global _stats, _failed_seen
-    if not probe.enabled:
+    if not _REPORTS:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     stats = getattr(reporter, "stats", None)
@@ -454,7 +493,7 @@ def pytest_collection_finish(session):
     never sees start are `not_run`. Once per process (a nested pytester session is not the suite);
     xdist workers each collect the same set, so the first to find the file empty writes it."""
     global _collected_written
-    if not probe.enabled or _collected_written or session.config.getoption("collectonly", False):
+    if not _REPORTS or _collected_written or session.config.getoption("collectonly", False):
         return
     _collected_written = True
     try:
@@ -467,7 +506,9 @@ def pytest_collection_finish(session):
         # One write: appends of workers that raced past the size check do not interleave. The
         # header says whether this process runs them all, in this order (not an xdist worker).
         header = "# confine-collected pid=%d in-order=%d\n" % (os.getpid(), 0 if os.environ.get("PYTEST_XDIST_WORKER") else 1)
-        data = header.encode() + "".join(item.nodeid.replace("\n", " ") + "\n" for item in session.items).encode("utf-8", "replace")
+        # Names as the boundaries carry them (cut at the wire's limit), one per line.
+        names = (probe.cut_name(item.nodeid.encode("utf-8", "replace")).decode("utf-8").replace("\n", " ") for item in session.items)
+        data = header.encode() + "".join(name + "\n" for name in names).encode("utf-8")
         while data:
             data = data[os.write(fd, data):]
     except OSError:
@@ -484,5 +525,5 @@ def pytest_sessionfinish(session):
         if _runner is not None and _runner.runtestprotocol is _protocol:
             _runner.runtestprotocol = _wrapped
         _engaged_by = None
-    if probe.enabled:
+    if _REPORTS:
         _send(())

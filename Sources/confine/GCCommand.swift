@@ -26,6 +26,7 @@ struct GC: ParsableCommand {
         let collector = GarbageCollector(driver: driver)
         if dryRun {
             for name in collector.leftovers(all: all) { print(name) }
+            for directory in collector.leftoverProbeDirectories() { print(directory) }
             return
         }
         var failed = false

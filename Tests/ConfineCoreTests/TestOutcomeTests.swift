@@ -31,7 +31,7 @@ final class TestOutcomeTests: XCTestCase {
 
     func testATestEndsWhenItsProcessDiesAndIsChargedOnlyItsOwnKill() {
         var ledger = xdistLedger()
-        let places = ledger.chargeOOMKills([(0.39, 10), (0.89, 11)])
+        let places = ledger.chargeOOMKills([(0.39, 10, nil), (0.89, 11, nil)])
         let hogs = ledger.tests.filter { $0.name == "t.py::test_hog" }
         XCTAssertEqual(hogs.map(\.outcome), [.oomKilled, .oomKilled])
         XCTAssertEqual(hogs.map(\.oomKills), [1, 1], "each attempt is charged its own kill, not the later ones")
@@ -48,7 +48,7 @@ final class TestOutcomeTests: XCTestCase {
 
     func testADeathWithoutAnOOMKillIsACrash() {
         var ledger = xdistLedger()
-        _ = ledger.chargeOOMKills([(0.39, 10)])
+        _ = ledger.chargeOOMKills([(0.39, 10, nil)])
         XCTAssertEqual(ledger.tests.filter { $0.name == "t.py::test_hog" }.map(\.outcome), [.oomKilled, .crashed])
     }
 
@@ -78,7 +78,7 @@ final class TestOutcomeTests: XCTestCase {
         var ledger = AttributionLedger()
         ledger.testStarted(key: "x:A.a", name: "A.a", source: .xctest, pid: nil, at: 0.1, memoryBytes: 0, cpuNanos: 0)
         ledger.finish(at: 1, memoryBytes: 0, cpuNanos: 0)
-        _ = ledger.chargeOOMKills([(0.5, 99)])
+        _ = ledger.chargeOOMKills([(0.5, 99, nil)])
         XCTAssertEqual(ledger.tests.first?.outcome, .oomKilled, "the xctest process died of an OOM kill while A.a ran")
 
         var interrupted = AttributionLedger()
@@ -92,7 +92,7 @@ final class TestOutcomeTests: XCTestCase {
     func testAnOOMKillOutsideTestsIsChargedToThePhase() {
         var ledger = AttributionLedger()
         ledger.phaseBegan("collection", pid: 5, at: 0.0)
-        XCTAssertEqual(ledger.chargeOOMKills([(0.3, 5)]), [.init(test: nil, phase: "collection")])
+        XCTAssertEqual(ledger.chargeOOMKills([(0.3, 5, nil)]), [.init(test: nil, phase: "collection")])
         XCTAssertEqual(ledger.phase(at: 0.3, pid: 5), "collection")
 
         var plain = AttributionLedger()
@@ -176,10 +176,76 @@ extension TestOutcomeTests {
         ledger.finish(at: 1, memoryBytes: 0, cpuNanos: 0)
         var inOrder = ledger
         inOrder.collected(["a", "b", "c", "leak", "d"], source: .pytest, ranInOrderBy: 7)
-        XCTAssertEqual(inOrder.tests.map { "\($0.name) \($0.outcome!.rawValue)" }, ["a passed", "leak crashed", "b passed", "c passed", "d not_run"])
-        XCTAssertNil(inOrder.tests[2].startSeconds, "no figures for a test seen only through the collection")
+        XCTAssertEqual(inOrder.tests.map { "\($0.name) \($0.outcome!.rawValue)" }, ["a passed", "b passed", "c passed", "leak crashed", "d not_run"],
+                       "in the order they ran: b and c between a and leak")
+        XCTAssertNil(inOrder.tests[1].startSeconds, "no figures for a test seen only through the collection")
         // An xdist worker runs a share of the collection: nothing can be inferred.
         ledger.collected(["a", "b", "c", "leak", "d"], source: .pytest, ranInOrderBy: nil)
         XCTAssertEqual(ledger.tests.map { "\($0.name) \($0.outcome!.rawValue)" }, ["a passed", "leak crashed", "b not_run", "c not_run", "d not_run"])
+    }
+}
+
+/// Faults a newcomer found in the first version (each a kind, each a test).
+final class TestOutcomeFaultTests: XCTestCase {
+    private let mib: UInt64 = 1 << 20
+
+    /// A pytest process runs one test at a time: once it starts the next test, the one before
+    /// (its end held back) is neither concurrent with it nor credited what the next one uses.
+    func testAHeldBackTestIsNotChargedTheNextTestsMemory() {
+        var ledger = AttributionLedger()
+        ledger.testStarted(key: "7:before", name: "before", source: .pytest, pid: 7, at: 0.1, memoryBytes: 20 * mib, cpuNanos: 0)
+        ledger.testStarted(key: "7:hog", name: "hog", source: .pytest, pid: 7, at: 0.11, memoryBytes: 20 * mib, cpuNanos: 0,
+                           attribution: .window)
+        ledger.segmentPeak(128 * mib)
+        ledger.noteUnreclaimable(127 * mib)
+        ledger.processExited(pid: 7, at: 0.5, memoryBytes: 128 * mib, cpuNanos: 0)
+        ledger.finish(at: 1, memoryBytes: 0, cpuNanos: 0)
+        let before = ledger.tests[0], hog = ledger.tests[1]
+        XCTAssertEqual(before.outcome, .passed)
+        XCTAssertEqual(before.concurrentTests, 0)
+        XCTAssertEqual(before.peakBytes, 20 * mib, "the hog's 128 MiB is the hog's")
+        XCTAssertEqual(hog.peakBytes, 128 * mib)
+        XCTAssertEqual(hog.concurrentTests, 0)
+    }
+
+    /// xdist: both tests are measured by their workers; a child a test forked is OOM-killed: the
+    /// kill is that test's (the victim's parent ran it), not a phase "between tests".
+    func testAnOOMKillOfATestsChildIsChargedToThatTest() {
+        var ledger = AttributionLedger()
+        for (pid, name) in [(Int32(10), "a.py::test_forker"), (Int32(20), "b.py::test_sleeper")] {
+            ledger.testStarted(key: "\(pid)", name: name, source: .pytest, pid: pid, at: 0.6, memoryBytes: 0, cpuNanos: 0,
+                               processStartBytes: 0)
+        }
+        ledger.testEnded(key: "10", at: 1.6, outcome: .failed, memoryBytes: 0, cpuNanos: 0, processPeakBytes: mib)
+        ledger.testEnded(key: "20", at: 2.6, outcome: .passed, memoryBytes: 0, cpuNanos: 0, processPeakBytes: mib)
+        XCTAssertEqual(ledger.tests.map(\.attribution), [.process, .process])
+        let places = ledger.chargeOOMKills([(1.28, 99, 10)])
+        XCTAssertEqual(places, [.init(test: "a.py::test_forker", phase: nil)])
+        XCTAssertEqual(ledger.tests.map(\.oomKills), [1, 0])
+        XCTAssertEqual(ledger.chargeOOMKills([(1.3, 77, 1)]), [.init(test: nil, phase: "outside the running tests' processes")])
+    }
+
+    func testAPlainProgramsOOMKillHasNoTestPhase() {
+        var ledger = AttributionLedger()
+        XCTAssertEqual(ledger.chargeOOMKills([(0.27, 5, 1)]), [.init(test: nil, phase: nil)])
+    }
+
+    func testJUnitKeepsSeparatorsInsideParametersInTheName() {
+        XCTAssertEqual(JUnitRenderer.junitName("t/test_names.py::test_p[a::b::c]").className, "t.test_names")
+        XCTAssertEqual(JUnitRenderer.junitName("t/test_names.py::test_p[a::b::c]").name, "test_p[a::b::c]")
+        XCTAssertEqual(JUnitRenderer.junitName("test_x.py::C::test_q[1.5]").className, "test_x.C")
+        XCTAssertEqual(JUnitRenderer.junitName("Suite.testA").className, "Suite")
+    }
+
+    func testAnInterruptIsTheOutcomeWhateverTheCommandMadeOfIt() {
+        let verdict = Verdict.decide(RunFacts(termination: .exited(2), interruptedBy: SIGINT))
+        XCTAssertEqual(verdict.outcome, .interrupted)
+        XCTAssertEqual(verdict.exitCode, 130)
+        XCTAssertTrue(verdict.reason.hasPrefix("confine received SIGINT and stopped the run"), verdict.reason)
+        XCTAssertTrue(verdict.reason.hasSuffix("the command exited with status 2"), verdict.reason)
+        let killed = Verdict.decide(RunFacts(termination: .signaled(SIGKILL), interruptedBy: SIGTERM))
+        XCTAssertEqual(killed.exitCode, 143, "not 137: nothing was OOM-killed")
+        XCTAssertTrue(killed.reason.contains("died of SIGKILL"), killed.reason)
+        XCTAssertEqual(Verdict.decide(RunFacts(timedOut: true)).outcome, .timeout)
     }
 }

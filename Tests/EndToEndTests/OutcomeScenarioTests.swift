@@ -149,4 +149,131 @@ final class OutcomeScenarioTests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("during collection"), result.stderr)
         XCTAssertTrue(run.tests.isEmpty, "collection never finished: nothing was collected")
     }
+
+    /// Ctrl-C (SIGINT to confine): the test pytest was running when it stopped is `interrupted`,
+    /// the next one never ran, and the run says it was stopped from outside (exit 130).
+    func testAnInterruptCutsTheRunningTestAndTheRunSaysSo() throws {
+        let directory = try suite(["test_t.py": """
+            import time
+
+            def test_a():
+                pass
+
+            def test_sleep():
+                time.sleep(30)
+
+            def test_b():
+                pass
+            """])
+        let reportPath = directory + "/report.json"
+        let confine = Harness.Child([Harness.confine, "run", "--quiet", "--report", reportPath, "--"] + pytest(directory))
+        Thread.sleep(forTimeInterval: 2.5)
+        kill(confine.pid, SIGINT)
+        let result = confine.wait()
+        XCTAssertEqual(result.status, 130, result.stderr)
+        let run = try RunReport.decode(try Data(contentsOf: URL(fileURLWithPath: reportPath)))
+        XCTAssertEqual(run.outcome, .interrupted)
+        XCTAssertEqual(outcomes(run), ["test_t.py::test_a passed", "test_t.py::test_sleep interrupted", "test_t.py::test_b not_run"])
+    }
+
+    /// pytester's in-process and subprocess runs inside a test are not the suite's tests.
+    func testNestedPytestRunsAreNotTheSuitesTests() throws {
+        let directory = try suite([
+            "conftest.py": "pytest_plugins = ['pytester']\n",
+            "test_nested.py": """
+                INNER = "def test_inner_ok():\\n    pass\\n\\ndef test_inner_bad():\\n    assert False\\n"
+
+                def test_in_process(pytester):
+                    pytester.makepyfile(test_inner=INNER)
+                    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1, failed=1)
+
+                def test_subprocess(pytester):
+                    pytester.makepyfile(test_inner=INNER)
+                    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1, failed=1)
+
+                def test_outer():
+                    pass
+                """,
+        ])
+        let (result, report) = Harness.confineRun([], pytest(directory))
+        let run = try XCTUnwrap(report)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(outcomes(run), ["test_nested.py::test_in_process passed", "test_nested.py::test_subprocess passed",
+                                       "test_nested.py::test_outer passed"])
+    }
+
+    /// Node ids longer than a probe name (1,024 bytes) or a running-file slot (494), in ASCII and
+    /// in multi-byte UTF-8: each test once, under the name the probe carries, never malformed.
+    func testVeryLongTestNamesAreEachOneTest() throws {
+        let directory = try suite(["test_long.py": """
+            import time
+            import pytest
+
+            @pytest.mark.parametrize("v", ["x" * 3000, "é" * 700, "y" * 600], ids=lambda v: v)
+            def test_long(v):
+                time.sleep(0.12)
+
+            def test_after():
+                pass
+            """])
+        let (result, report) = Harness.confineRun([], pytest(directory))
+        let run = try XCTUnwrap(report)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(run.tests.count, 4, outcomes(run).map { String($0.prefix(60)) }.joined(separator: "\n"))
+        XCTAssertTrue(run.tests.allSatisfy { $0.outcome == .passed && $0.startSeconds != nil }, outcomes(run).map { String($0.prefix(60)) }.joined(separator: "\n"))
+        XCTAssertTrue(run.tests.allSatisfy { $0.name.utf8.count <= 1024 })
+        XCTAssertEqual(run.probe?.malformedDatagrams, 0)
+    }
+
+    /// The empty test before one that is OOM-killed is not charged the killer's memory, and
+    /// tests that ran one after another are not called concurrent.
+    func testTheTestBeforeAnOOMKilledTestIsNotChargedItsMemory() throws {
+        let directory = try suite(["test_oom.py": """
+            def test_before():
+                pass
+
+            def test_hog():
+                kept = []
+                while True:
+                    kept.append(bytearray(1 << 20))
+
+            def test_after():
+                pass
+            """])
+        let (result, report) = Harness.confineRun(["--memory", "128Mi", "--swap", "0"], pytest(directory))
+        let run = try XCTUnwrap(report)
+        XCTAssertEqual(result.status, 137, result.stderr)
+        XCTAssertEqual(outcomes(run), ["test_oom.py::test_before passed", "test_oom.py::test_hog oom_killed", "test_oom.py::test_after not_run"])
+        let before = run.tests[0]
+        XCTAssertEqual(before.concurrentTests, 0)
+        XCTAssertLessThan(before.peakBytes ?? .max, 64 << 20, "test_before credited \((before.peakBytes ?? 0) >> 20) MiB")
+        XCTAssertLessThan(before.ownedPeakBytes ?? .max, 64 << 20)
+        XCTAssertEqual(run.tests[1].concurrentTests, 0)
+    }
+
+    /// pytest-xdist: a child process a test forked is OOM-killed: the kill is that test's.
+    func testAnOOMKilledChildOfAnXdistTestIsChargedToThatTest() throws {
+        let directory = try suite([
+            "test_a.py": """
+                import os, time
+
+                def test_forker():
+                    time.sleep(0.5)
+                    pid = os.fork()
+                    if pid == 0:
+                        kept = []
+                        while True:
+                            kept.append(bytearray(1 << 20))
+                    os.waitpid(pid, 0)
+                """,
+            "test_b.py": "import time\n\ndef test_sleeper():\n    time.sleep(2)\n",
+        ])
+        let (_, report) = Harness.confineRun(["--memory", "150Mi", "--swap", "0"], pytest(directory, ["-n", "2", "--dist=loadfile"]))
+        let run = try XCTUnwrap(report)
+        let kill = try XCTUnwrap(run.oomKills.first, outcomes(run).joined(separator: "\n"))
+        XCTAssertEqual(kill.test, "test_a.py::test_forker")
+        XCTAssertNil(kill.phase)
+        XCTAssertEqual(run.tests.first { $0.name == "test_a.py::test_forker" }?.oomKills, 1)
+        XCTAssertEqual(run.tests.first { $0.name == "test_b.py::test_sleeper" }?.oomKills, 0)
+    }
 }

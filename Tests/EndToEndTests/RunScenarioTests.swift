@@ -125,7 +125,8 @@ final class RunScenarioTests: XCTestCase {
         XCTAssertEqual(result.status, 130, result.stderr)
         XCTAssertLessThan(result.seconds, 5)
         let report = try RunReport.decode(try Data(contentsOf: URL(fileURLWithPath: reportPath)))
-        XCTAssertEqual(report.outcome, .signaled)
+        XCTAssertEqual(report.outcome, .interrupted)
+        XCTAssertTrue(report.reason.hasPrefix("confine received SIGINT"), report.reason)
         XCTAssertEqual(report.mainProcess?.signalName, "SIGINT")
     }
 

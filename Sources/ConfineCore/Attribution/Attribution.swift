@@ -21,6 +21,9 @@ public struct AttributionLedger: Sendable {
         var processStartBytes: UInt64?
         /// The group's unreclaimable memory at the test's start (the latest reading then).
         var startUnreclaimable: UInt64? = nil
+        /// Its process began another test: it has ended (its end held back by the plugin and not
+        /// here yet) and is credited nothing more.
+        var superseded = false
     }
 
     /// Set by `runCutShort`: when confine signalled the tree, and what that makes a test it ends.
@@ -52,10 +55,11 @@ public struct AttributionLedger: Sendable {
 
     // MARK: tests
 
-    /// A test began. `key` is unique while it runs (source, process and name).
+    /// A test began. `key` is unique while it runs (source, process and name). `startUnreclaimableBytes`:
+    /// the group's unreclaimable memory at `time`, for a test opened after it began (else the latest reading).
     public mutating func testStarted(key: String, name: String, source: TestSource, pid: Int32?, at time: Double,
                                      memoryBytes: UInt64, cpuNanos: UInt64, attribution: TestRecord.Attribution = .group,
-                                     processStartBytes: UInt64? = nil) {
+                                     processStartBytes: UInt64? = nil, startUnreclaimableBytes: UInt64? = nil) {
         guard tests.count < Self.maximumTests else {
             droppedTests += 1
             return
@@ -66,12 +70,22 @@ public struct AttributionLedger: Sendable {
         if attribution.followsGroup {
             record.startBytes = memoryBytes
             record.peakBytes = memoryBytes
-            record.unreclaimablePeakBytes = currentUnreclaimable
+            record.unreclaimablePeakBytes = startUnreclaimableBytes ?? currentUnreclaimable
         }
         var overlaps = false
+        // A pytest process runs one test at a time: an open test of this process that began
+        // before this one has ended, its end held back by the plugin.
+        if let pid, source == .pytest {
+            for key in open.keys {
+                for position in open[key]!.indices where tests[open[key]![position].index].pid == pid
+                    && tests[open[key]![position].index].startSeconds ?? time <= time {
+                    open[key]![position].superseded = true
+                }
+            }
+        }
         // A test opened earlier that began later (read from the plugin's `running` file before
         // the batched records of the tests before it arrived) did not run alongside this one.
-        for other in open.values.joined() where tests[other.index].startSeconds ?? time <= time {
+        for other in open.values.joined() where !other.superseded && tests[other.index].startSeconds ?? time <= time {
             tests[other.index].concurrentTests += 1
             record.concurrentTests += 1
             if pid == nil || tests[other.index].pid != pid {
@@ -81,7 +95,8 @@ public struct AttributionLedger: Sendable {
         }
         if attribution == .process { processTests[key] = tests.count }
         open[key, default: []].append(OpenTest(index: tests.count, startBytes: memoryBytes, startCPUNanos: cpuNanos,
-                                               processStartBytes: processStartBytes, startUnreclaimable: currentUnreclaimable))
+                                               processStartBytes: processStartBytes,
+                                               startUnreclaimable: startUnreclaimableBytes ?? currentUnreclaimable))
         openCount += 1
         tests.append(record)
         overlapsOtherProcess.append(overlaps)
@@ -105,6 +120,10 @@ public struct AttributionLedger: Sendable {
            let start = entry.startUnreclaimable, processPeakBytes > processStart {
             tests[index].unreclaimablePeakBytes = max(tests[index].unreclaimablePeakBytes ?? 0, start + (processPeakBytes - processStart))
         }
+        // It cannot own more than the group used while it ran (the rise of its RSS may hold file pages).
+        if let owned = tests[index].unreclaimablePeakBytes, let peak = tests[index].peakBytes, tests[index].attribution.followsGroup {
+            tests[index].unreclaimablePeakBytes = min(owned, peak)
+        }
         // Tests running at once in separate processes (pytest-xdist): the group's figures mix
         // them, the test's own process's do not.
         if overlapsOtherProcess[index], tests[index].attribution == .group, let processPeakBytes,
@@ -124,6 +143,13 @@ public struct AttributionLedger: Sendable {
     }
 
     public func isOpen(key: String) -> Bool { open[key] != nil }
+
+    /// The open test under `key` is the one named `name` (a name first read cut short), now under `newKey`.
+    public mutating func rename(key: String, to newKey: String, name: String) {
+        guard let entries = open.removeValue(forKey: key) else { return }
+        for entry in entries { tests[entry.index].name = name }
+        open[newKey, default: []] += entries
+    }
 
     /// Whether process `pid` is running a test now (cheap: a handful of tests are open at once).
     public func hasOpenTest(pid: Int32) -> Bool {
@@ -197,7 +223,7 @@ public struct AttributionLedger: Sendable {
     /// credited to every test open now that follows the group; tests that start later start from it.
     public mutating func noteUnreclaimable(_ bytes: UInt64) {
         currentUnreclaimable = bytes
-        for entry in open.values.joined() where tests[entry.index].attribution.followsGroup {
+        for entry in open.values.joined() where !entry.superseded && tests[entry.index].attribution.followsGroup {
             tests[entry.index].unreclaimablePeakBytes = max(tests[entry.index].unreclaimablePeakBytes ?? 0, bytes)
         }
     }
@@ -205,7 +231,7 @@ public struct AttributionLedger: Sendable {
     /// The peak of the segment that just ended (kernel counter since the last boundary, or a
     /// sample), credited to every test open during it.
     public mutating func segmentPeak(_ bytes: UInt64) {
-        for entry in open.values.joined() { credit(entry.index, bytes) }
+        for entry in open.values.joined() where !entry.superseded { credit(entry.index, bytes) }
     }
 
     /// A reading of a process that runs one test by itself (its RSS high-water mark, and at
@@ -270,7 +296,12 @@ public struct AttributionLedger: Sendable {
         open = [:]
         openCount = 0
         // In the order they began: batched boundaries arrive after tests confine opened earlier.
-        let order = tests.indices.sorted { (tests[$0].startSeconds ?? .infinity, $0) < (tests[$1].startSeconds ?? .infinity, $1) }
+        reorder(by: tests.map { $0.startSeconds ?? .infinity })
+    }
+
+    /// Puts the tests in the order of `keys` (one per test; ties keep their order).
+    private mutating func reorder(by keys: [Double]) {
+        let order = tests.indices.sorted { (keys[$0], $0) < (keys[$1], $1) }
         guard order != Array(tests.indices) else { return }
         var position = [Int](repeating: 0, count: tests.count)
         for (new, old) in order.enumerated() { position[old] = new }
@@ -291,7 +322,17 @@ public struct AttributionLedger: Sendable {
             let started = Set(tests.lazy.filter { $0.pid == pid && $0.startSeconds != nil }.map(\.name))
             ranBefore = names.lastIndex { started.contains($0) } ?? -1
         }
-        for (position, name) in names.enumerated() where !seen.contains(name) {
+        // A test inferred to have run goes just before the next one seen to start, in collection order.
+        let startOf = Dictionary(tests.compactMap { test in test.pid == pid ? test.startSeconds.map { (test.name, $0) } : nil },
+                                 uniquingKeysWith: min)
+        var keys = tests.map { $0.startSeconds ?? .infinity }
+        var waiting: [Int] = []
+        for (position, name) in names.enumerated() {
+            if position <= ranBefore, let start = startOf[name] {
+                for (offset, index) in waiting.enumerated() { keys[index] = start - 1e-9 * Double(waiting.count - offset) }
+                waiting = []
+            }
+            guard !seen.contains(name) else { continue }
             seen.insert(name)
             guard tests.count < Self.maximumTests else {
                 droppedTests += 1
@@ -300,9 +341,12 @@ public struct AttributionLedger: Sendable {
             var record = TestRecord(name: name, source: source, startSeconds: nil)
             record.outcome = position < ranBefore ? .passed : .notRun
             record.pid = position < ranBefore ? pid : nil
+            if position < ranBefore { waiting.append(tests.count) }
             tests.append(record)
+            keys.append(.infinity)
             overlapsOtherProcess.append(false)
         }
+        reorder(by: keys)
     }
 
     /// A phase of the runner outside any test began (`collection`, `session finish`: the pytest
@@ -367,23 +411,23 @@ public struct AttributionLedger: Sendable {
         public var phase: String?
     }
 
-    /// OOM kills (time, victim pid) charged to the tests alive at each kill — the victim's own
-    /// tests when it was running one, else every test running then — and each test that died
-    /// with its process (`crashed`) when that process was a victim (or, for a test without a
-    /// process of its own, an OOM kill came while it ran) becomes `oom_killed`. Returns, per
-    /// kill, the test it hit or the phase it came in.
-    public mutating func chargeOOMKills(_ kills: [(time: Double, pid: Int32)]) -> [OOMKillPlace] {
+    /// OOM kills (time, victim pid, the victim's parent pid) charged to the tests alive at each
+    /// kill — the tests of the victim's process, or of its parent (a child the test started),
+    /// when one was running; else every test running then — and each test that died with its
+    /// process (`crashed`) when that process was a victim (or, for a test without a process of
+    /// its own, an OOM kill came while it ran) becomes `oom_killed`. Returns, per kill, the test
+    /// it hit or, outside tests, the phase it came in (nil for a run without tests or phases).
+    public mutating func chargeOOMKills(_ kills: [(time: Double, pid: Int32, parentPid: Int32?)]) -> [OOMKillPlace] {
         var places: [OOMKillPlace] = []
-        for (time, pid) in kills {
-            let running = tests.indices.filter { index in
-                guard let start = tests[index].startSeconds, start <= time + 0.001,
-                      time <= (tests[index].endSeconds ?? .infinity) + 0.05 else { return false }
-                // A test measured in a process of its own is hit only by a kill of that process.
-                if let own = tests[index].pid, tests[index].attribution == .process { return own == pid }
-                return true
+        for (time, pid, parentPid) in kills {
+            let alive = tests.indices.filter { index in
+                guard let start = tests[index].startSeconds, start <= time + 0.001 else { return false }
+                return time <= (tests[index].endSeconds ?? .infinity) + 0.05
             }
-            let own = running.filter { tests[$0].pid == pid }
-            let hit = own.isEmpty ? running : own
+            let own = alive.filter { tests[$0].pid != nil && (tests[$0].pid == pid || tests[$0].pid == parentPid) }
+            // A test measured in a process of its own is hit only by a kill of its process or child.
+            let running = own.isEmpty ? alive.filter { tests[$0].attribution != .process || tests[$0].pid == nil } : own
+            let hit = running
             for index in hit {
                 tests[index].oomKills += 1
                 if tests[index].outcome == .crashed && (tests[index].pid == pid || tests[index].pid == nil) {
@@ -392,8 +436,10 @@ public struct AttributionLedger: Sendable {
             }
             if let latest = hit.max(by: { (tests[$0].startSeconds ?? 0) < (tests[$1].startSeconds ?? 0) }) {
                 places.append(OOMKillPlace(test: tests[latest].name, phase: nil))
+            } else if !alive.isEmpty {
+                places.append(OOMKillPlace(test: nil, phase: "outside the running tests' processes"))
             } else {
-                places.append(OOMKillPlace(test: nil, phase: phase(at: time, pid: pid)))
+                places.append(OOMKillPlace(test: nil, phase: tests.isEmpty && phases.isEmpty ? nil : phase(at: time, pid: pid)))
             }
         }
         return places

@@ -60,8 +60,9 @@ public enum ReportMerger {
         case .signaled: 3
         case .oomKilled: 4
         case .stalled: 5
-        case .timeout: 6
-        case .setupFailed: 7
+        case .interrupted: 6
+        case .timeout: 7
+        case .setupFailed: 8
         }
     }
 

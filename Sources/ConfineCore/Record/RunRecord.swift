@@ -27,6 +27,9 @@ public struct RunRecord: Sendable {
     public var termination: Termination?
     /// The run hit its timeout and confine killed the tree.
     public var timedOut = false
+    /// The first signal confine received and passed on to the tree (SIGINT, SIGTERM, SIGHUP):
+    /// the run was stopped from outside.
+    public var interruptedBy: Int32?
     /// Each time the group sat idle after an OOM kill (`OOMStall`), in order (at most
     /// `RunRecord.stallsKept`); the report warns of each.
     public var stalls: [OOMStall] = []

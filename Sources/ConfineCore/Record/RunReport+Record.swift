@@ -7,7 +7,7 @@ extension RunReport {
     public init(record: RunRecord) {
         var ledger = record.ledger
         var oomKills = record.oomKills
-        for (index, place) in ledger.chargeOOMKills(oomKills.map { ($0.atSeconds, $0.pid) }).enumerated() {
+        for (index, place) in ledger.chargeOOMKills(oomKills.map { ($0.atSeconds, $0.pid, $0.parentPid) }).enumerated() {
             oomKills[index].test = place.test
             oomKills[index].phase = place.phase
         }
@@ -17,6 +17,7 @@ extension RunReport {
             mainProcessOOMKilled: record.oomKills.contains { $0.mainProcess }, oomKillCount: record.oomKills.count,
             firstOOMKill: record.oomKills.min { $0.atSeconds < $1.atSeconds }, stall: record.stalledOut,
             stallTimeoutSeconds: record.profile.stallTimeoutSeconds)
+        facts.interruptedBy = record.interruptedBy
         facts.mainProcessKillPlace = oomKills.first { $0.mainProcess }.flatMap { kill in
             kill.test.map { "in \($0)" } ?? kill.phase.map(Summary.phrase(phase:))
         }
@@ -44,7 +45,11 @@ extension RunReport {
             seccomp: record.seccomp.map { Self.naming($0, by: ledger) },
             network: record.network.map { Self.naming($0, by: ledger) },
             warnings: record.warnings)
-        memory.unreclaimablePeakBytes = measured && record.lastSample != nil ? record.unreclaimablePeakBytes : nil
+        // A test's own figure may catch memory held between the run's detailed readings: the run
+        // owned at least as much as any of its tests, and never more than it used.
+        let testsOwned = ledger.tests.lazy.filter { $0.attribution.followsGroup }.compactMap(\.unreclaimablePeakBytes).max() ?? 0
+        memory.unreclaimablePeakBytes = measured && record.lastSample != nil
+            ? min(max(record.unreclaimablePeakBytes, testsOwned), max(memory.peakBytes, record.unreclaimablePeakBytes)) : nil
         if let fullest = record.fullestReading {
             memory.fullestReadingBytes = fullest.memoryBytes
             memory.fullestReadingPageCacheBytes = fullest.fileBytes > fullest.shmemBytes ? fullest.fileBytes - fullest.shmemBytes : 0
@@ -81,6 +86,12 @@ extension RunReport {
             }
         }
         tests = ledger.tests
+        // The command's exit status is the runner's word; a test whose process died under it is not.
+        let crashed = tests.filter { $0.outcome == .crashed }
+        if outcome == .passed, let first = crashed.first {
+            warnings.append("\(crashed.count) test\(crashed.count == 1 ? "" : "s") crashed (the process died while it ran) although the command "
+                            + "exited 0: \(Summary.fit(first.name, limit: 80))\(crashed.count > 1 ? " and \(crashed.count - 1) more" : "")")
+        }
         if profile.cpus != nil {
             CPUContention.fillThrottling(&tests, timeline: record.timeline,
                                          end: (record.durationSeconds, record.finalSample.periods, record.finalSample.throttledPeriods,

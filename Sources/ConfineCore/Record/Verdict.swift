@@ -16,6 +16,8 @@ public struct RunFacts: Sendable {
     public var termination: Termination?
     public var timedOut: Bool
     public var timeoutSeconds: Double?
+    /// The signal confine received and passed on to the tree (`RunRecord.interruptedBy`).
+    public var interruptedBy: Int32? = nil
     public var mainProcessOOMKilled: Bool
     /// Where the main process's OOM kill landed: `in test_x.py::test_big`, `during collection`.
     public var mainProcessKillPlace: String? = nil
@@ -30,7 +32,8 @@ public struct RunFacts: Sendable {
     public init(setupFailure: RunReport.SetupError? = nil, execFailureExitCode: Int32? = nil,
                 termination: Termination? = nil, timedOut: Bool = false, timeoutSeconds: Double? = nil,
                 mainProcessOOMKilled: Bool = false, oomKillCount: Int = 0, firstOOMKill: RunReport.OOMKill? = nil,
-                stall: OOMStall? = nil, stallTimeoutSeconds: Double? = nil) {
+                stall: OOMStall? = nil, stallTimeoutSeconds: Double? = nil, interruptedBy: Int32? = nil) {
+        self.interruptedBy = interruptedBy
         self.setupFailure = setupFailure
         self.execFailureExitCode = execFailureExitCode
         self.termination = termination
@@ -97,6 +100,17 @@ public struct Verdict: Equatable, Sendable {
             return Verdict(outcome: .stalled, exitCode: ExitCodes.stalled,
                            reason: "stalled for \(length) after \(stall.victimWithCommand) was OOM-killed at \(stall.killedAt); "
                                + "the whole process tree was killed")
+        }
+        if let signal = facts.interruptedBy {
+            let ended: String
+            switch facts.termination {
+            case .signaled(let death)?: ended = "the main process died of \(signalName(death))"
+            case .exited(let status)?: ended = "the command exited with status \(status)"
+            case nil: ended = "the command did not end"
+            }
+            return Verdict(outcome: .interrupted, exitCode: 128 + signal,
+                           reason: "confine received \(signalName(signal)) and stopped the run (passed on to every process, "
+                               + "SIGKILL after the grace period); \(ended)")
         }
         if facts.mainProcessOOMKilled {
             return Verdict(outcome: .oomKilled, exitCode: ExitCodes.oomKilled,

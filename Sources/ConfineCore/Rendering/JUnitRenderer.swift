@@ -44,13 +44,15 @@ public enum JUnitRenderer {
     /// `dir/test_x.py::Class::test_y` → (`dir.test_x.Class`, `test_y`) as pytest's own JUnit
     /// writes it; `Class.testName` → (`Class`, `testName`); else no class.
     static func junitName(_ name: String) -> (className: String, name: String) {
-        if let separator = name.range(of: "::", options: .backwards) {
+        // Separators count before a parameter list only: `test_p[a::b]` is one test name.
+        let head = name[..<(name.firstIndex(of: "[") ?? name.endIndex)]
+        if let separator = head.range(of: "::", options: .backwards) {
             var className = String(name[..<separator.lowerBound]).replacingOccurrences(of: ".py::", with: ".")
                 .replacingOccurrences(of: "::", with: ".")
             if className.hasSuffix(".py") { className.removeLast(3) }
             return (className.replacingOccurrences(of: "/", with: "."), String(name[separator.upperBound...]))
         }
-        if let dot = name.lastIndex(of: "."), !name.contains(" "), !name.contains("/") {
+        if let dot = head.lastIndex(of: "."), !head.contains(" "), !head.contains("/") {
             return (String(name[..<dot]), String(name[name.index(after: dot)...]))
         }
         return ("confine.tests", name)

@@ -9,6 +9,9 @@ public enum Outcome: String, ReportValue {
     /// The group sat idle after an OOM kill for `--stall-timeout` (`stallTimeoutSeconds`) and
     /// confine ended it as it ends a timeout: exit 124.
     case stalled
+    /// confine received SIGINT, SIGTERM or SIGHUP (a cancelled CI job, Ctrl-C) and stopped the
+    /// tree: exit 128 + that signal, whatever the command made of it.
+    case interrupted
     case signaled
     case setupFailed = "setup_failed"
     case budgetExceeded = "budget_exceeded"

@@ -22,6 +22,9 @@ final class TestWatcher {
     private var readings = GroupReadings()
     /// Once the probe has sent a test boundary, every sample closes a segment (the sampler reads it whole).
     private var readsEverySample: Bool { reader.readsEverySampleInDetail }
+    /// Per process, a test opened from the `running` file under a name the slot may have cut
+    /// (`RunningSlots.nameLimit`): its key and that name, until a record gives the whole name.
+    private var cutNames: [Int32: (key: String, name: String)] = [:]
     /// Per process, the latest test start known (from a record or the `running` file), in ns.
     private var latestStart: [Int32: UInt64] = [:]
     /// XCTest tests running one per process (`swift test --parallel`), by pid, while they run.
@@ -120,6 +123,7 @@ final class TestWatcher {
             latestStart[running.pid] = running.startNanoseconds
             let key = "\(running.pid):\(running.name)"
             guard !ledger.isOpen(key: key) else { continue }
+            if running.name.utf8.count > RunningSlots.nameLimit - 4 { cutNames[running.pid] = (key, running.name) }
             openWindowTest(key: key, name: running.name, pid: running.pid, startNanoseconds: running.startNanoseconds,
                            processStartBytes: nil, sample)
         }
@@ -131,7 +135,8 @@ final class TestWatcher {
         let span = readings.span(from: start, to: start)
         ledger.testStarted(key: key, name: name, source: .pytest, pid: pid, at: start,
                            memoryBytes: span?.startBytes ?? sample.memoryBytes, cpuNanos: span?.startCPUNanos ?? sample.cpuUsageNanos,
-                           attribution: .window, processStartBytes: processStartBytes)
+                           attribution: .window, processStartBytes: processStartBytes,
+                           startUnreclaimableBytes: span?.startUnreclaimableBytes)
     }
 
     private func receive(_ datagram: ProbeWire.View) {
@@ -153,6 +158,11 @@ final class TestWatcher {
                 if !readsEverySample { reader.readEverySampleInDetail() }
             }
             let key = "\(datagram.pid):\(record.name)"
+            // Opened from the running file under a cut name: the record has the whole one.
+            if let cut = cutNames[datagram.pid], record.name.hasPrefix(cut.name), record.name != cut.name, !ledger.isOpen(key: key) {
+                ledger.rename(key: cut.key, to: key, name: record.name)
+                cutNames[datagram.pid] = nil
+            }
             let start = seconds(fromMonotonic: record.startNanoseconds)
             let end = seconds(fromMonotonic: record.startNanoseconds &+ record.durationNanoseconds)
             let duration = Double(record.durationNanoseconds) / 1e9

@@ -43,15 +43,20 @@ public struct GarbageCollector {
         }
     }
 
+    /// Probe socket directories of confines that are gone (what `collectProbeDirectories` removes).
+    public func leftoverProbeDirectories(in parent: String = ProbeReceiver.directoryParent) -> [String] {
+        let prefix = ProbeReceiver.directoryPrefix
+        return directoryEntries(parent).filter { entry in
+            entry.hasPrefix(prefix) && !Self.ownerIsRunning(pidIn: entry.dropFirst(prefix.count), of: parent + "/" + entry)
+        }.map { parent + "/" + $0 }
+    }
+
     /// Probe socket directories (`/tmp/confine-probe-<pid>-XXXXXX`) of confines that are gone:
     /// removed, with the socket and the `running` file in each. Returns the directories removed.
     @discardableResult
     public func collectProbeDirectories(in parent: String = ProbeReceiver.directoryParent) -> [String] {
-        let prefix = ProbeReceiver.directoryPrefix
         var removed: [String] = []
-        for entry in directoryEntries(parent) where entry.hasPrefix(prefix) {
-            let directory = parent + "/" + entry
-            guard !Self.ownerIsRunning(pidIn: entry.dropFirst(prefix.count), of: directory) else { continue }
+        for directory in leftoverProbeDirectories(in: parent) {
             unlink(directory + "/" + ProbeReceiver.socketName)
             unlink(directory + "/" + ProbeReceiver.runningName)
             unlink(directory + "/" + ProbeReceiver.collectedName)

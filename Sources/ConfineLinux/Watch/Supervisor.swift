@@ -20,6 +20,8 @@ public final class Supervisor {
     private var movedOut: [RunReport.MovedProcess] = []
     /// Stalls after an OOM kill, and the one `--stall-timeout` ended the run with.
     private var stallMonitor: OOMStallMonitor
+    /// The first signal confine received and passed on (the run was stopped from outside).
+    private var interruptedBy: Int32?
 
     /// A line for the user while the run goes on (a stall after an OOM kill); the CLI prints it
     /// to stderr. The supervisor itself prints nothing.
@@ -58,6 +60,7 @@ public final class Supervisor {
             FaultInjection.pause(at: "after-spawn")
             if let sampler = setup.sampler, let tests = setup.tests {
                 (record.termination, record.timedOut) = watch(setup, sampler: sampler, tests: tests)
+                record.interruptedBy = interruptedBy
             }
             stallMonitor.finish(victim: firstVictim)
             record.stalls = stallMonitor.stalls
@@ -115,7 +118,7 @@ public final class Supervisor {
                     graceDeadline = current + plan.killGraceSeconds
                 }
             }
-            if let deadline, current >= deadline, !timedOut, stallMonitor.stalledOut == nil {
+            if let deadline, current >= deadline, !timedOut, stallMonitor.stalledOut == nil, interruptedBy == nil {
                 timedOut = true
                 tests.runCutShort(as: .timedOut)
                 group.signalAll(SIGTERM)
@@ -149,6 +152,7 @@ public final class Supervisor {
             for signal in Signals.drain(setup.signalFD) where signal != SIGCHLD {
                 // Forward to the whole group (a daemonised grandchild included), then give it the grace period.
                 tests.runCutShort(as: .interrupted)
+                if interruptedBy == nil && !timedOut && stallMonitor.stalledOut == nil { interruptedBy = signal }
                 group.signalAll(signal)
                 kill(-mainPid, signal)
                 if graceDeadline == nil {
