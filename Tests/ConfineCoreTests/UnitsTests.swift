@@ -227,7 +227,7 @@ final class ReportTests: XCTestCase {
         }
         XCTAssertEqual(try decode { $0["outcome"] = "crashed" },
                        .invalid(path: "r.json", at: "outcome", reason: "unknown outcome 'crashed'; expected passed, failed, oom_killed, timeout, "
-                                + "stalled, signaled, setup_failed or budget_exceeded"))
+                                + "stalled, interrupted, signaled, setup_failed or budget_exceeded"))
         XCTAssertEqual(try decode { set(&$0, ["network", "attempts"], 1, "verdict", "maybe") },
                        .invalid(path: "r.json", at: "network.attempts[1].verdict", reason: "unknown verdict 'maybe'; expected allowed or refused"))
         XCTAssertEqual(try decode { set(&$0, ["containment", "attempts"], 0, "verdict", "allowed") },

@@ -129,12 +129,13 @@ enum Harness {
     /// confines still running elsewhere on the machine are theirs, and not counted.)
     static func leftoverGroups() -> [String] {
         let result = run([confine, "gc", "--dry-run"])
-        return result.stdout.split(separator: "\n").map(String.init)
+        // Groups only: `gc --dry-run` also lists probe directories (paths) of confines that are gone.
+        return result.stdout.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("/") }
     }
 
     /// Every run group present, live or not.
     static func allGroups() -> [String] {
-        run([confine, "gc", "--dry-run", "--all"]).stdout.split(separator: "\n").map(String.init)
+        run([confine, "gc", "--dry-run", "--all"]).stdout.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("/") }
     }
 
     static var isRoot: Bool { getuid() == 0 }

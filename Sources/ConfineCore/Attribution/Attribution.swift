@@ -126,7 +126,7 @@ public struct AttributionLedger: Sendable {
         }
         // Tests running at once in separate processes (pytest-xdist): the group's figures mix
         // them, the test's own process's do not.
-        if overlapsOtherProcess[index], tests[index].attribution == .group, let processPeakBytes,
+        if overlapsOtherProcess[index], tests[index].attribution.followsGroup, let processPeakBytes,
            let processStart = entry.processStartBytes {
             tests[index].attribution = .process
             tests[index].unreclaimablePeakBytes = nil // the group's figure mixes the workers
@@ -277,8 +277,17 @@ public struct AttributionLedger: Sendable {
         let index = entry.index
         if let pid = tests[index].pid, let start = tests[index].startSeconds,
            let next = tests.lazy.filter({ $0.pid == pid }).compactMap(\.startSeconds).filter({ $0 > start }).min() {
-            // Its figures at the end are unknown (the process had moved on): its start's, no CPU.
+            // Its figures at the end are unknown (the process had moved on), but the plugin holds
+            // back only tests that raised their worker's high-water mark by under 1 MiB: its
+            // memory is its start's (readings taken before confine knew it had ended belong to
+            // the next test); no CPU.
             close(entry, at: min(next, time), outcome: .passed, memoryBytes: entry.startBytes, cpuNanos: entry.startCPUNanos)
+            if tests[index].attribution.followsGroup {
+                tests[index].attribution = .window
+                tests[index].peakBytes = tests[index].startBytes ?? entry.startBytes
+                tests[index].peakGrowthBytes = 0
+                tests[index].unreclaimablePeakBytes = entry.startUnreclaimable
+            }
             tests[index].cpuSeconds = nil
             tests[index].endGrowthBytes = nil
             return

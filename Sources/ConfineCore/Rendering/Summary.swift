@@ -227,10 +227,11 @@ public enum Summary {
         return lines
     }
 
-    /// A test's name on one line of at most `limit` characters, whole paths kept (`dir/test_x.py::test_y`).
+    /// A test's name on one line of at most `limit` characters, its path kept (`dir/test_x.py::test_y`);
+    /// a longer one loses its beginning, the test's own name at the end being what tells it apart.
     static func fit(_ name: String, limit: Int) -> String {
         let flat = name.split(whereSeparator: { $0 == "\n" || $0 == "\t" }).joined(separator: " ")
-        return flat.count <= limit ? flat : String(flat.prefix(limit - 1)) + "…"
+        return flat.count <= limit ? flat : "…" + String(flat.suffix(limit - 1))
     }
 
     /// A command line on one line of at most `limit` characters, the program by its base name
