@@ -73,6 +73,9 @@ final class ContentionTests: XCTestCase {
                        + "or worker pools from the CPU count (pytest -n auto, make -j$(nproc), GOMAXPROCS, os.cpu_count()) start more "
                        + "than the quota runs; up to 2 processes were runnable at once")
         XCTAssertNotNil(CPUContention.warning(cpu(quota: 0.5, visible: 2, periods: 50, throttled: 25)), "half the periods is most")
+        let single = CPUContention.warning(cpu(quota: 0.5, visible: 2, periods: 50, throttled: 49, runnable: 1))
+        XCTAssertEqual(single, "cpu: the target sees 2 CPUs but its quota is 0.5 CPU; throttled in 98% of periods with one process "
+                       + "runnable at a time at most: the work needs more CPU than the quota gives (not a pool sized from the CPU count)")
         XCTAssertNil(CPUContention.warning(cpu(quota: 0.5, visible: 2, periods: 50, throttled: 24)), "throttled less than half the time")
         XCTAssertNil(CPUContention.warning(cpu(quota: 2, visible: 2, periods: 50, throttled: 50)), "the quota covers every CPU it sees")
         XCTAssertNil(CPUContention.warning(cpu(quota: nil, visible: 2, periods: 0, throttled: 0)), "no quota")

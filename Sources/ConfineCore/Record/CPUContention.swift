@@ -9,17 +9,24 @@ public enum CPUContention {
     /// A failing duration or latency budget says it ran throttled from this share of periods.
     public static let budgetShare = 0.25
 
-    /// The warning for a target that sizes its pools from CPUs its quota does not give it:
-    /// quota below the CPUs it sees, and throttled in at least half of the periods. Nil otherwise
-    /// (or when the visible CPUs are unknown).
+    /// The warning for a run throttled most of the time (at least half of the periods) under a
+    /// quota below the CPUs the target sees. With more processes runnable at once than the quota
+    /// runs (or when that count is unknown), it names the likely cause: pools sized from the CPU
+    /// count; with one process runnable at a time, the quota itself is below what it needs. Nil
+    /// otherwise (or when the visible CPUs are unknown).
     public static func warning(_ cpu: RunReport.CPU) -> String? {
         guard let quota = cpu.limitCpus, let visible = cpu.visibleCpus, quota < Double(visible),
               let share = runShare(cpu), share >= warningShare else { return nil }
-        var text = "cpu: the target sees \(visible) CPU\(visible == 1 ? "" : "s") but its quota is \(cpus(quota)) CPU; "
-            + "throttled in \(percent(share))% of periods — tools that size thread or worker pools from the CPU count "
+        let seen = "the target sees \(visible) CPU\(visible == 1 ? "" : "s") but its quota is \(cpus(quota)) CPU; "
+            + "throttled in \(percent(share))% of periods"
+        if let runnable = cpu.peakRunnableProcesses, runnable > 0, Double(runnable) <= max(1, quota.rounded(.up)) {
+            return "cpu: \(seen) with \(runnable == 1 ? "one process" : "\(runnable) processes") runnable at a time at most: "
+                + "the work needs more CPU than the quota gives (not a pool sized from the CPU count)"
+        }
+        var text = "cpu: \(seen) — tools that size thread or worker pools from the CPU count "
             + "(pytest -n auto, make -j$(nproc), GOMAXPROCS, os.cpu_count()) start more than the quota runs"
         if let runnable = cpu.peakRunnableProcesses, runnable > 0 {
-            text += "; up to \(runnable) process\(runnable == 1 ? " was" : "es were") runnable at once"
+            text += "; up to \(runnable) processes were runnable at once"
         }
         return text
     }
