@@ -176,9 +176,15 @@ final class TestWatcher {
             }
             switch (record.kind, record.isBatched) {
             case (.testStart, false):
+                // The group's owned memory at the start lies between the reading before the test
+                // began (which may still hold what the previous test freed as it ended) and the one
+                // taken as the datagram arrived (which may already hold what this test allocated,
+                // and its process's high-water mark counts again): the lower of the two.
+                let before = readings.span(from: start, to: start)?.startUnreclaimableBytes ?? sample.unreclaimableBytes
                 ledger.testStarted(key: key, name: record.name, source: .pytest, pid: datagram.pid, at: start,
                                    memoryBytes: sample.memoryBytes, cpuNanos: sample.cpuUsageNanos,
-                                   processStartBytes: record.processPeakBytes)
+                                   processStartBytes: record.processPeakBytes,
+                                   startUnreclaimableBytes: min(before, sample.unreclaimableBytes))
             case (.testStart, true):
                 openWindowTest(key: key, name: record.name, pid: datagram.pid, startNanoseconds: record.startNanoseconds,
                                processStartBytes: record.processPeakBytes, sample)
