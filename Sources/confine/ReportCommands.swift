@@ -93,37 +93,60 @@ struct ReportCommand: ParsableCommand {
 struct CompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compare",
-        abstract: "Compare a run report with a baseline: regressions, improvements, tests and functions added or removed.",
+        abstract: "Compare run reports with a baseline: regressions, improvements, tests and functions added or removed, and how sure it is.",
         discussion: """
-        Latency regresses when a percentile of a probed function is worse than the threshold AND a
-        one-sided Mann-Whitney U test over every call says the slowdown is not chance (p < alpha);
-        suite and test figures against their relative and absolute thresholds. Thresholds come from
-        the head report's profile (regression:) or the defaults: latency +10%, peak_rss +5% and +1Mi,
-        duration and cpu_time +10% and +10ms, alpha 0.01.
-        Exit codes: 0 no regression; 99 a regression; 66 the baseline report does not exist;
+        One report per side (`confine compare base.json head.json`) is a single pair: a test's change
+        counts only far outside the spread of all tests' changes, and then as seen once, not failing
+        the gate. Several per side (`--base a1.json --base a2.json … --head b1.json …`, runs
+        interleaved on one machine: ci/rounds) are rounds: each test's change is tested against its
+        own spread between rounds (moderated), every test together at a 5% false-discovery rate,
+        and must also pass the threshold. Probed functions: a percentile worse than the threshold
+        AND a one-sided Mann-Whitney U test over every call (pooled over rounds) with p < alpha.
+        Thresholds come from the head report's profile (regression:) or the defaults: latency +10%,
+        peak_rss +5% and +1Mi (memory the tests own, never page cache), duration and cpu_time +10%
+        and +10ms (a test's: +10% and +1ms). Reports from different machines are compared net of
+        the machine's speed drift, and what the machine could explain is inconclusive.
+        docs/compare.md explains the statistics.
+        Exit codes: 0 no regression; 99 a regression; 66 a baseline report does not exist;
         64 unreadable reports or reports of different schema versions.
         """
     )
 
-    @Argument(help: "The baseline report (main branch).")
-    var base: String
+    @Argument(help: ArgumentHelp("The baseline report and the report to judge (one run per side).", valueName: "base head"))
+    var reports: [String] = []
 
-    @Argument(help: "The report to judge (the pull request).")
-    var head: String
+    @Option(name: .customLong("base"), help: ArgumentHelp("A baseline report (repeat for rounds).", valueName: "report"))
+    var bases: [String] = []
+
+    @Option(name: .customLong("head"), help: ArgumentHelp("A report to judge (repeat for rounds).", valueName: "report"))
+    var heads: [String] = []
 
     @OptionGroup var output: OutputOptions
 
+    func validate() throws {
+        if !reports.isEmpty && (!bases.isEmpty || !heads.isEmpty) {
+            throw ValidationError("give two reports (base head), or --base and --head options, not both")
+        }
+        if reports.isEmpty && (bases.isEmpty || heads.isEmpty) {
+            throw ValidationError("name a base and a head report: `confine compare base.json head.json`, or --base … --head …")
+        }
+        if !reports.isEmpty && reports.count != 2 {
+            throw ValidationError("expected two reports (base head), got \(reports.count); for rounds use --base and --head")
+        }
+    }
+
     func run() throws {
+        let (basePaths, headPaths) = reports.isEmpty ? (bases, heads) : ([reports[0]], [reports[1]])
         // The baseline's absence comes first: it has its own exit code.
-        if !FileManager.default.fileExists(atPath: base) {
+        for base in basePaths where !FileManager.default.fileExists(atPath: base) {
             FileHandle.standardError.write(Data("confine: \(base): no such report (no baseline yet?)\n".utf8))
             throw ExitCode(ExitCodes.baselineMissing)
         }
-        let loaded = try loadReports([base, head])
-        let (baseReport, headReport) = (loaded[0], loaded[1])
+        let loaded = try loadReports(basePaths + headPaths)
         let comparison: Comparison
         do {
-            comparison = try Comparator.compare(base: baseReport, head: headReport, basePath: base, headPath: head)
+            comparison = try Comparator.compare(bases: Array(zip(basePaths, loaded.prefix(basePaths.count))).map { ($0, $1) },
+                                                heads: Array(zip(headPaths, loaded.suffix(headPaths.count))).map { ($0, $1) })
         } catch {
             FileHandle.standardError.write(Data("confine: \(error)\n".utf8))
             throw ExitCode(ExitCodes.usage)

@@ -15,6 +15,24 @@ enum Format {
         return (change >= 0 ? "+" : "") + formatFixed(change * 100, digits: 1) + "%"
     }
 
+    /// `+60.0% (+45.1% … +76.3%)`: the change and, when known, its 95% confidence interval.
+    static func changeWithInterval(_ row: Comparison.Row) -> String {
+        var text = change(row.change)
+        if let low = row.changeLow, let high = row.changeHigh { text += " (\(change(low)) … \(change(high)))" }
+        return text
+    }
+
+    /// What a comparison row rests on: `5×5 rounds, q 0.0031`, `1200/1180 calls, p <0.0001`, `1 run each`.
+    static func evidence(_ row: Comparison.Row) -> String {
+        var parts: [String] = []
+        if let base = row.baseCalls, let head = row.headCalls { parts.append("\(base)/\(head) calls") }
+        else if let base = row.baseRounds, let head = row.headRounds {
+            parts.append(base == 1 && head == 1 ? "1 run each" : "\(base)×\(head) rounds")
+        }
+        if let q = row.qValue { parts.append("q \(pValue(q))") } else if let p = row.pValue { parts.append("p \(pValue(p))") }
+        return parts.joined(separator: ", ")
+    }
+
     static func pValue(_ p: Double?) -> String {
         guard let p else { return "" }
         if p < 0.0001 { return "<0.0001" }

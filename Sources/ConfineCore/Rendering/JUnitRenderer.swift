@@ -96,11 +96,13 @@ public enum JUnitRenderer {
             let open = "    <testcase classname=\"confine.compare.\(row.kind)\" name=\"\(name)\" time=\"0\""
             switch row.verdict {
             case .regression:
-                let detail = "\(Format.value(row.metric, row.base)) → \(Format.value(row.metric, row.head)) (\(Format.change(row.change)))"
-                    + (row.pValue.map { ", p = \(Format.pValue($0))" } ?? "")
+                let detail = "\(Format.value(row.metric, row.base)) → \(Format.value(row.metric, row.head)) (\(Format.changeWithInterval(row)); "
+                    + "\(Format.evidence(row)))"
                 cases.append(open + ">\n      <failure type=\"regression\" message=\"\(detail.xmlEscaped)\">threshold \(row.threshold ?? "")</failure>\n    </testcase>")
-            case .added, .removed:
-                cases.append(open + ">\n      <skipped message=\"\(row.verdict.rawValue)\"/>\n    </testcase>")
+            case .added, .removed, .seenOnce, .inconclusive:
+                let detail = row.verdict == .seenOnce || row.verdict == .inconclusive
+                    ? "\(row.verdict.rawValue): \(Format.change(row.change)) (\(Format.evidence(row)))" : row.verdict.rawValue
+                cases.append(open + ">\n      <skipped message=\"\(detail.xmlEscaped)\"/>\n    </testcase>")
             case .improvement, .unchanged:
                 cases.append(open + "/>")
             }

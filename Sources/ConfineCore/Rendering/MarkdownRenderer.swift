@@ -96,35 +96,43 @@ public enum MarkdownRenderer {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// The verdict first, then only the changes the gate stands behind; what was seen once, what
+    /// the machine could explain, improvements, added and removed, unchanged folded below.
     public static func render(_ comparison: Comparison) -> String {
         var lines: [String] = []
-        let regressions = comparison.regressions, improvements = comparison.improvements
-        let added = comparison.rows.filter { $0.verdict == .added }, removed = comparison.rows.filter { $0.verdict == .removed }
-        let mark = regressions.isEmpty ? "✅" : "❌"
-        lines.append("### \(mark) confine compare: \(regressions.count) regression\(regressions.count == 1 ? "" : "s"), "
-                     + "\(improvements.count) improvement\(improvements.count == 1 ? "" : "s")")
+        let rows = { (verdict: Comparison.Verdict) in comparison.rows.filter { $0.verdict == verdict } }
+        let regressions = rows(.regression)
+        let byChange = { (a: Comparison.Row, b: Comparison.Row) in abs(a.change ?? 0) > abs(b.change ?? 0) }
+        if regressions.isEmpty {
+            lines.append("### ✅ confine compare: no regression the gate stands behind")
+        } else {
+            lines.append("### ❌ confine compare: \(regressions.count) regression\(regressions.count == 1 ? "" : "s")")
+        }
         lines.append("")
         let spec = comparison.regression
-        lines.append("`\(comparison.base)` → `\(comparison.head)` · thresholds: latency \(spec.latency.description(.p95)) "
-                     + "(one-sided Mann-Whitney p < \(spec.alpha)), peak memory \(spec.peakRss.description(.peakRss)), "
-                     + "duration \(spec.duration.description(.duration)), CPU \(spec.cpuTime.description(.cpuTime))")
-        // A comment must stay readable (and under GitHub's 65,536 characters): the largest changes first.
-        let byChange = { (a: Comparison.Row, b: Comparison.Row) in abs(a.change ?? 0) > abs(b.change ?? 0) }
-        let changed = Array(regressions.sorted(by: byChange).prefix(40)) + Array(improvements.sorted(by: byChange).prefix(10))
-        if !changed.isEmpty {
+        let rounds = "\(comparison.baseReports.count) run\(comparison.baseReports.count == 1 ? "" : "s") of base, "
+            + "\(comparison.headReports.count) of head"
+        lines.append("`\(comparison.base)` → `\(comparison.head)` · \(rounds) · tests at a \(formatFixed(comparison.falseDiscoveryRate * 100, digits: 0))% "
+                     + "false-discovery rate · thresholds: duration and CPU \(spec.duration.description(.duration)) (a test's +1ms), "
+                     + "owned memory \(spec.peakRss.description(.peakRss)), latency \(spec.latency.description(.p95)) "
+                     + "(one-sided Mann-Whitney p < \(spec.alpha)) · [how to read this](docs/compare.md)")
+        for note in comparison.notes { lines.append(""); lines.append("> \(note)") }
+        if !regressions.isEmpty {
             lines.append("")
-            var table = MarkdownTable(header: ["", "what", "metric", "base", "head", "change", "p (calls)"], rightAligned: [3, 4, 5])
-            for row in changed {
-                let calls = row.baseCalls.map { base in " (\(base)/\(row.headCalls ?? 0))" } ?? ""
-                table.rows.append([row.verdict == .regression ? "🔺 regression" : "🔻 improvement",
-                                   "\(row.kind) `\(Format.fit(row.name, 60))`", row.metric, Format.value(row.metric, row.base),
-                                   Format.value(row.metric, row.head), Format.change(row.change),
-                                   row.pValue.map { Format.pValue($0) + calls } ?? ""])
-            }
-            lines += table.render()
-            let hidden = regressions.count + improvements.count - changed.count
-            if hidden > 0 { lines.append(""); lines.append("… and \(hidden) more changes (all in `confine compare --format json`).") }
+            lines += table(regressions.sorted(by: byChange), limit: 40)
         }
+        for (verdict, title) in [(Comparison.Verdict.seenOnce, "Seen once (a single pair: not failing the gate)"),
+                                 (.inconclusive, "Inconclusive: another machine, or memory known only with page cache"), (.improvement, "Improvements")] {
+            let folded = rows(verdict).sorted(by: byChange)
+            guard !folded.isEmpty else { continue }
+            lines.append("")
+            lines.append("<details><summary>\(title): \(folded.count)</summary>")
+            lines.append("")
+            lines += table(folded, limit: 30)
+            lines.append("")
+            lines.append("</details>")
+        }
+        let added = rows(.added), removed = rows(.removed)
         if !added.isEmpty || !removed.isEmpty {
             lines.append("")
             lines.append("<details><summary>Added: \(added.count), removed: \(removed.count)</summary>")
@@ -135,20 +143,26 @@ public enum MarkdownRenderer {
             lines.append("")
             lines.append("</details>")
         }
-        let unchanged = comparison.rows.filter { $0.verdict == .unchanged }
+        let unchanged = rows(.unchanged)
         lines.append("")
         lines.append("<details><summary>Unchanged: \(unchanged.count)</summary>")
         lines.append("")
-        var table = MarkdownTable(header: ["what", "metric", "base", "head", "change"], rightAligned: [2, 3, 4])
-        for row in unchanged.prefix(50) {
-            table.rows.append(["\(row.kind) `\(Format.fit(row.name, 60))`", row.metric, Format.value(row.metric, row.base),
-                               Format.value(row.metric, row.head), Format.change(row.change)])
-        }
-        lines += table.render()
-        if unchanged.count > 50 { lines.append(""); lines.append("… and \(unchanged.count - 50) more.") }
+        lines += table(unchanged.sorted(by: byChange), limit: 50)
         lines.append("")
         lines.append("</details>")
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Rows as a table: what, the signal, the figures, the change with its interval, the evidence.
+    private static func table(_ rows: [Comparison.Row], limit: Int) -> [String] {
+        var table = MarkdownTable(header: ["what", "signal", "base", "head", "change (95% CI)", "evidence"], rightAligned: [2, 3, 4])
+        for row in rows.prefix(limit) {
+            table.rows.append(["\(row.kind) `\(Format.fit(row.name, 60))`", row.metric, Format.value(row.metric, row.base),
+                               Format.value(row.metric, row.head), Format.changeWithInterval(row), Format.evidence(row)])
+        }
+        var lines = table.render()
+        if rows.count > limit { lines += ["", "… and \(rows.count - limit) more (all in `confine compare --format json`)."] }
+        return lines
     }
 
     static func mark(_ verdict: BudgetResult.Verdict) -> String {

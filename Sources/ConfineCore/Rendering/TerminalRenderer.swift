@@ -56,21 +56,26 @@ public enum TerminalRenderer {
 
     public static func render(_ comparison: Comparison, color: Bool) -> String {
         let palette = Palette(color: color)
-        let regressions = comparison.regressions, improvements = comparison.improvements
+        let regressions = comparison.regressions
         var lines: [String] = []
-        let verdict = "confine compare: \(regressions.count) regression\(regressions.count == 1 ? "" : "s"), "
-            + "\(improvements.count) improvement\(improvements.count == 1 ? "" : "s")"
+        let count = { (verdict: Comparison.Verdict) in comparison.rows.filter { $0.verdict == verdict }.count }
+        let verdict = regressions.isEmpty ? "confine compare: no regression the gate stands behind"
+            : "confine compare: \(regressions.count) regression\(regressions.count == 1 ? "" : "s")"
         lines.append(regressions.isEmpty ? palette.green(verdict) : palette.red(verdict))
-        lines.append(palette.dim("  \(comparison.base) → \(comparison.head)"))
+        lines.append(palette.dim("  \(comparison.base) → \(comparison.head) (\(comparison.baseReports.count) base, "
+                                 + "\(comparison.headReports.count) head run\(comparison.headReports.count == 1 ? "" : "s"))"))
+        for note in comparison.notes { lines.append(palette.dim("  note: \(note)")) }
+        // The gate's changes first, then what was seen once or is inconclusive, then improvements.
+        let order: [Comparison.Verdict: Int] = [.regression: 0, .seenOnce: 1, .inconclusive: 2, .improvement: 3, .added: 4, .removed: 5]
         let notable = comparison.rows.filter { $0.verdict != .unchanged }
-            .sorted { ($0.verdict == .regression ? 0 : 1, -abs($0.change ?? 0)) < ($1.verdict == .regression ? 0 : 1, -abs($1.change ?? 0)) }
+            .sorted { (order[$0.verdict] ?? 9, -abs($0.change ?? 0)) < (order[$1.verdict] ?? 9, -abs($1.change ?? 0)) }
         let shown = Array(notable.prefix(40))
         if !shown.isEmpty {
-            var table = TextTable(header: ["", "what", "metric", "base", "head", "change", "p"], rightAligned: [3, 4, 5, 6])
+            var table = TextTable(header: ["", "what", "signal", "base", "head", "change (95% CI)", "evidence"], rightAligned: [3, 4])
             for row in shown {
                 table.rows.append([row.verdict.rawValue, Format.fit("\(row.kind) \(row.name)", 40), row.metric,
-                                   Format.value(row.metric, row.base), Format.value(row.metric, row.head), Format.change(row.change),
-                                   Format.pValue(row.pValue)])
+                                   Format.value(row.metric, row.base), Format.value(row.metric, row.head), Format.changeWithInterval(row),
+                                   Format.evidence(row)])
             }
             lines += table.render().enumerated().map { index, line in
                 guard index > 0 else { return palette.dim(line) }
@@ -82,7 +87,8 @@ public enum TerminalRenderer {
             }
         }
         if notable.count > shown.count { lines.append("  … and \(notable.count - shown.count) more changes (all in --format json)") }
-        lines.append("  \(comparison.rows.filter { $0.verdict == .unchanged }.count) unchanged")
+        lines.append("  \(count(.seenOnce)) seen once, \(count(.inconclusive)) inconclusive, \(count(.improvement)) improvements, "
+                     + "\(count(.unchanged)) unchanged")
         return lines.map { fitLine($0, color: color) }.joined(separator: "\n") + "\n"
     }
 

@@ -313,6 +313,10 @@ public struct RunReport: Codable, Sendable, Equatable {
         public var cpuCount: Int
         /// How the target entered its cgroup before running (nil when it never started).
         public var joinMethod: JoinMethod?
+        /// The machine, as `confine compare` tells runners apart: `uname` nodename, and the CPU's
+        /// model name from /proc/cpuinfo (nil in reports of older confines).
+        public var hostname: String? = nil
+        public var cpuModel: String? = nil
         public init(kernel: String, cgroupLayout: CgroupLayoutKind, cgroups: [String: String], cpuCount: Int,
                     joinMethod: JoinMethod? = nil) {
             self.kernel = kernel

@@ -40,6 +40,26 @@ extension RunReport.Host {
     /// This machine as a report describes it: `uname -r` and the online CPUs
     /// (`_SC_NPROCESSORS_ONLN`); the run's cgroup paths and join method are added by the run.
     public static func current(layout: CgroupLayoutKind) -> RunReport.Host {
-        RunReport.Host(kernel: kernelRelease(), cgroupLayout: layout, cgroups: [:], cpuCount: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        var host = RunReport.Host(kernel: kernelRelease(), cgroupLayout: layout, cgroups: [:], cpuCount: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        host.hostname = nodeName()
+        host.cpuModel = cpuModelName()
+        return host
     }
+}
+
+/// `uname(2)`'s nodename.
+func nodeName() -> String? {
+    var names = utsname()
+    guard uname(&names) == 0 else { return nil }
+    return withUnsafeBytes(of: &names.nodename) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self) }
+}
+
+/// The first `model name` line of /proc/cpuinfo (x86; other architectures may have none).
+func cpuModelName() -> String? {
+    guard let text = try? readTextFile("/proc/cpuinfo") else { return nil }
+    for line in text.split(separator: "\n") where line.hasPrefix("model name") {
+        guard let colon = line.firstIndex(of: ":") else { continue }
+        return String(line[line.index(after: colon)...].drop { $0 == " " || $0 == "\t" })
+    }
+    return nil
 }
