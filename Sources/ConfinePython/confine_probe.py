@@ -22,6 +22,7 @@ import struct
 import sys
 import threading
 import time
+import zlib
 
 __all__ = ["measure", "record", "flush", "enabled", "dropped"]
 
@@ -54,11 +55,13 @@ def dropped():
 
 
 def cut_name(raw):
-    """The UTF-8 name `raw` as it goes on the wire: at most NAME_MAX bytes, cut at a character
-    boundary (confine refuses a datagram whose names are not UTF-8)."""
+    """The UTF-8 name `raw` as it goes on the wire: at most NAME_MAX bytes. A longer one is cut
+    at a character boundary and ends in "…#" and the CRC-32 of the whole name, so two long
+    names that share their first kilobyte stay two (confine refuses names that are not UTF-8)."""
     if len(raw) <= NAME_MAX:
         return raw
-    return raw[:NAME_MAX].decode("utf-8", "ignore").encode("utf-8")
+    mark = ("…#%08x" % (zlib.crc32(raw) & 0xFFFFFFFF)).encode("utf-8")
+    return raw[:NAME_MAX - len(mark)].decode("utf-8", "ignore").encode("utf-8") + mark
 
 
 def name_entry(raw):

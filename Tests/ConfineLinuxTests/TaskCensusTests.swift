@@ -36,6 +36,16 @@ final class TaskCensusTests: XCTestCase {
         XCTAssertNil(Array("7 (x)".utf8).withUnsafeBytes { ProcFS.state(inStat: $0) })
     }
 
+    /// utime + stime (fields 14, 15), counted after a command holding spaces and parentheses;
+    /// a short-lived launcher is not a worker (`ProcessTable.workerTicks`).
+    func testCPUTicksInAStatFilesBytes() throws {
+        let line = "4242 (py (x) y) R 1 4242 4242 0 -1 4194560 100 0 0 0 37 5 0 0 20 0 1 0 500 1000 200"
+        XCTAssertEqual(Array(line.utf8).withUnsafeBytes { ProcFS.cpuTicks(inStat: $0) }, 42)
+        XCTAssertNil(Array("7 (x) R 1 7 7 0".utf8).withUnsafeBytes { ProcFS.cpuTicks(inStat: $0) })
+        let own = try readTextFile("/proc/self/stat")
+        XCTAssertNotNil(Array(own.utf8).withUnsafeBytes { ProcFS.cpuTicks(inStat: $0) }, "the kernel's own file parses")
+    }
+
     /// A group whose `pids.current` the test sets.
     final class FakeGroup: RunGroup {
         var pids = 0

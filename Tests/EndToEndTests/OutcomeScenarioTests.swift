@@ -209,7 +209,7 @@ final class OutcomeScenarioTests: XCTestCase {
             import time
             import pytest
 
-            @pytest.mark.parametrize("v", ["x" * 3000, "é" * 700, "y" * 600], ids=lambda v: v)
+            @pytest.mark.parametrize("v", ["x" * 3000, "x" * 3000 + "z", "é" * 700, "y" * 600], ids=lambda v: v)
             def test_long(v):
                 time.sleep(0.12)
 
@@ -219,7 +219,8 @@ final class OutcomeScenarioTests: XCTestCase {
         let (result, report) = Harness.confineRun([], pytest(directory))
         let run = try XCTUnwrap(report)
         XCTAssertEqual(result.status, 0, result.stderr)
-        XCTAssertEqual(run.tests.count, 4, outcomes(run).map { String($0.prefix(60)) }.joined(separator: "\n"))
+        XCTAssertEqual(run.tests.count, 5, outcomes(run).map { String($0.prefix(60)) }.joined(separator: "\n"))
+        XCTAssertEqual(Set(run.tests.map(\.name)).count, 5, "two names sharing their first kilobyte stay two tests")
         XCTAssertTrue(run.tests.allSatisfy { $0.outcome == .passed && $0.startSeconds != nil }, outcomes(run).map { String($0.prefix(60)) }.joined(separator: "\n"))
         XCTAssertTrue(run.tests.allSatisfy { $0.name.utf8.count <= 1024 })
         XCTAssertEqual(run.probe?.malformedDatagrams, 0)

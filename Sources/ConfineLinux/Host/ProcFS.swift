@@ -151,6 +151,28 @@ public enum ProcFS {
         return bytes[close + 2]
     }
 
+    /// User plus system CPU time in clock ticks (fields 14 and 15 of `/proc/<pid>/stat`, counted
+    /// after the command's closing `)`) in a kept-open file's bytes. Allocation-free; nil when cut short.
+    public static func cpuTicks(inStat bytes: UnsafeRawBufferPointer) -> UInt64? {
+        guard let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        // After ") ": state is field 3; utime is field 14, stime 15: the 12th and 13th spaces on.
+        var field = 2
+        var position = close + 1
+        var total: UInt64 = 0
+        while position < bytes.count {
+            if bytes[position] == 32 {
+                field += 1
+                if field == 14 || field == 15 {
+                    guard let value = parseLeadingNumber(UnsafeRawBufferPointer(rebasing: bytes[(position + 1)...])) else { return nil }
+                    total += value
+                    if field == 15 { return total }
+                }
+            }
+            position += 1
+        }
+        return nil
+    }
+
     // MARK: - statm
 
     /// The resident set in a `/proc/<pid>/statm` file's bytes (`size resident shared text lib data dt`,

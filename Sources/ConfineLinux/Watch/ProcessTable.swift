@@ -125,15 +125,19 @@ struct ProcessTable {
         statFiles = [:]
     }
 
+    /// A process counts as a worker wanting CPU once it has used this much (clock ticks, 100 a
+    /// second: 0.1 s): launchers that exec or exit at once (a pyenv shim, `npx`) are not workers.
+    static let workerTicks: UInt64 = 10
+
     /// Whether the process's main thread is in state `R` (running, or runnable and waiting —
-    /// throttled by the quota included).
+    /// throttled by the quota included) and it has done some work (`workerTicks`).
     private mutating func isRunnable(_ pid: Int32) -> Bool {
         if statFiles[pid] == nil {
             guard let file = KeptOpenFile(ProcFS.path(.pid(pid), "stat"), capacity: 1024) else { return false }
             statFiles[pid] = file
         }
         guard let bytes = statFiles[pid]?.read() else { return false }
-        return ProcFS.state(inStat: bytes) == UInt8(ascii: "R")
+        return ProcFS.state(inStat: bytes) == UInt8(ascii: "R") && (ProcFS.cpuTicks(inStat: bytes) ?? 0) >= Self.workerTicks
     }
 
     /// The command of the living process `pid`, else of the last one with that pid to exit.
