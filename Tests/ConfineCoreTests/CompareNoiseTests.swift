@@ -91,11 +91,7 @@ final class CompareNoiseTests: XCTestCase {
         for seed in 0..<UInt64(repetitions) {
             var random = Fixtures.Random(state: 9000 + seed)
             let suite = Suite(count: 200)
-            let c = try compare(base: rounds(suite, 5, &random), head: rounds(suite, 5, &random))
-            if c.hasRegression {
-                alarms += 1
-                print("ALARM", c.regressions.map { "\($0.kind) \($0.metric) \(Format.changeWithInterval($0)) q \($0.qValue ?? -1) p \($0.pValue ?? -1)" })
-            }
+            if try compare(base: rounds(suite, 5, &random), head: rounds(suite, 5, &random)).hasRegression { alarms += 1 }
         }
         XCTAssertLessThan(Double(alarms) / Double(repetitions), 0.10, "\(alarms) false alarms in \(repetitions)")
     }

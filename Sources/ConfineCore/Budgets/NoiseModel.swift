@@ -36,7 +36,8 @@ public enum NoiseModel {
 
     /// The change of one test, on the log scale.
     public struct Effect: Sendable, Equatable {
-        /// median log(head) − median log(base); exp(shift) − 1 is the typical run's relative change.
+        /// The Hodges–Lehmann shift of log durations: the median of every log(head) − log(base);
+        /// exp(shift) − 1 is the typical run's relative change.
         public var shift: Double
         /// Its standard error (moderated); nil for a single pair.
         public var standardError: Double?
@@ -63,9 +64,9 @@ public enum NoiseModel {
         let logs = samples.map { sample in
             (base: sample.base.filter { $0 > 0 }.map(Glibc.log), head: sample.head.filter { $0 > 0 }.map(Glibc.log))
         }
-        // The change of the typical run: the medians of the logs, which disturbed runs (up to
-        // half of a side) do not move.
-        let shifts = logs.map { $0.base.isEmpty || $0.head.isEmpty ? nil : median($0.head)! - median($0.base)! }
+        // The change of the typical run: the Hodges–Lehmann shift (the median of every head−base
+        // difference of logs), which a disturbed run barely moves and which wastes little evidence.
+        let shifts = logs.map { $0.base.isEmpty || $0.head.isEmpty ? nil : hodgesLehmann($0.base, $0.head) }
         let typical = median(shifts.compactMap { $0 }) ?? 0
         let replicated = logs.indices.filter { logs[$0].base.count >= 2 && logs[$0].head.count >= 2 }
         var effects = [Effect?](repeating: nil, count: samples.count)
@@ -96,8 +97,8 @@ public enum NoiseModel {
             guard let shift = shifts[index], let own = variances[index] else { continue }
             let moderated = (priorDegrees * prior + own.degrees * own.value) / (priorDegrees + own.degrees)
             let degrees = priorDegrees + own.degrees
-            // The variance of a median is about π/2 times that of a mean (normal data).
-            let standardError = (Double.pi / 2 * moderated * (1 / Double(logs[index].base.count) + 1 / Double(logs[index].head.count)))
+            // The Hodges–Lehmann shift's variance is about π/3 times that of a difference of means (normal data).
+            let standardError = (Double.pi / 3 * moderated * (1 / Double(logs[index].base.count) + 1 / Double(logs[index].head.count)))
                 .squareRoot()
             var effect = Effect(shift: shift, standardError: standardError, degrees: degrees)
             if standardError > 0 {
@@ -151,6 +152,14 @@ public enum NoiseModel {
         let spread = robustSpread(values)
         guard spread > 0 else { return values }
         return values.map { min(max($0, center - clipAt * spread), center + clipAt * spread) }
+    }
+
+    /// The median of every difference `head[j] − base[i]`.
+    static func hodgesLehmann(_ base: [Double], _ head: [Double]) -> Double {
+        var differences: [Double] = []
+        differences.reserveCapacity(base.count * head.count)
+        for b in base { for h in head { differences.append(h - b) } }
+        return median(differences) ?? 0
     }
 
     /// Each value's distance from the median, without the median's own (0) for an odd count.
