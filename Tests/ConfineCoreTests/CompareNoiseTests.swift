@@ -100,14 +100,15 @@ final class CompareNoiseTests: XCTestCase {
     /// drift is stated, and a real change cannot be told from the machine: inconclusive.
     func testAnotherMachinesUniformSlowdownDoesNotFailTheGate() throws {
         var random = Fixtures.Random(state: 31)
-        let base = rounds(Suite(), 3, &random, hostname: "runner-a")
-        let head = rounds(Suite(slow: [5], speed: 1.3), 3, &random, hostname: "runner-b")
+        let base = rounds(Suite(), 5, &random, hostname: "runner-a")
+        let head = rounds(Suite(slow: [5], factor: 2.5, speed: 1.3), 5, &random, hostname: "runner-b")
         let comparison = try compare(base: base, head: head)
         XCTAssertTrue(comparison.acrossRunners)
         XCTAssertFalse(comparison.hasRegression, comparison.regressions.map(\.name).description)
         XCTAssertEqual(comparison.typicalTestChange ?? 0, 0.3, accuracy: 0.08)
         XCTAssertTrue(comparison.notes.contains { $0.hasPrefix("base and head ran on different machines") })
-        XCTAssertEqual(comparison.rows.first { $0.name == "t.py::test_5" && $0.metric == "duration" }?.verdict, .inconclusive)
+        let five = comparison.rows.first { $0.name == "t.py::test_5" && $0.metric == "duration" }
+        XCTAssertEqual(five?.verdict, .inconclusive, five.map { "\(Format.changeWithInterval($0)) q \($0.qValue ?? -1) \($0.base ?? 0) \($0.head ?? 0)" } ?? "")
     }
 
     /// A 30% shift of a probed function's latency is found from one pair (every call is evidence).
@@ -134,5 +135,54 @@ final class CompareNoiseTests: XCTestCase {
         XCTAssertEqual(q[1], 0.04 * 4 / 3, accuracy: 1e-12)
         XCTAssertEqual(q[2], 0.04 * 4 / 3, accuracy: 1e-12)
         XCTAssertEqual(q[3], 0.5, accuracy: 1e-12)
+    }
+
+    /// Found by a newcomer: a test OOM-killed or timed out in every head run vanished, and a
+    /// test that failed fast counted as faster. Only passed runs are timed; outcomes compare on their own.
+    func testATestThatStoppedPassingIsARegressionNotAFasterTest() throws {
+        var random = Fixtures.Random(state: 77)
+        let base = rounds(Suite(count: 50), 5, &random)
+        var head = rounds(Suite(count: 50), 5, &random)
+        for round in head.indices {
+            head[round].tests[9].outcome = .oomKilled
+            head[round].tests[10].outcome = .failed
+            head[round].tests[10].durationSeconds = 0.0001
+            if round < 2 { head[round].tests[11].outcome = .timedOut }
+        }
+        let comparison = try compare(base: base, head: head)
+        let outcome = { (n: Int) in comparison.rows.first { $0.name == "t.py::test_\(n)" && $0.metric == "outcome" }?.verdict }
+        XCTAssertEqual(outcome(9), .regression)
+        XCTAssertEqual(outcome(10), .regression)
+        XCTAssertEqual(outcome(11), .inconclusive, "timed out in 2 of 5 head runs: flaky")
+        XCTAssertNil(comparison.rows.first { $0.name == "t.py::test_10" && $0.metric == "duration" && $0.verdict == .improvement },
+                     "a failed run's duration is not a speed")
+        XCTAssertEqual(comparison.rows.first { $0.name == "t.py::test_11" && $0.metric == "duration" }?.headRounds, 3)
+        XCTAssertTrue(comparison.hasRegression)
+    }
+
+    func testTheSameRunTwiceOnOneSideIsRefused() throws {
+        var random = Fixtures.Random(state: 5)
+        let run = Suite(count: 20).run(&random)
+        XCTAssertThrowsError(try compare(base: [run, run], head: rounds(Suite(count: 20), 2, &random))) { error in
+            XCTAssertTrue("\(error)".contains("is the same run as base-0.json"), "\(error)")
+        }
+    }
+
+    /// Two base runs are too few to gate: a change is seen once at most, and the note says why.
+    func testFewerThanThreeRoundsASideDoNotFailTheGate() throws {
+        var random = Fixtures.Random(state: 99)
+        let comparison = try compare(base: rounds(Suite(), 2, &random), head: rounds(Suite(slow: [3], factor: 3), 5, &random))
+        XCTAssertFalse(comparison.hasRegression)
+        XCTAssertTrue(comparison.notes.contains { $0.contains("at least 3 runs on each side") }, comparison.notes.description)
+    }
+
+    /// Across machines the p-values are of the change net of the machine: a test that moved only
+    /// with the machine is not significant.
+    func testAcrossMachinesTheEvidenceIsNetOfTheMachine() throws {
+        var random = Fixtures.Random(state: 12)
+        let comparison = try compare(base: rounds(Suite(), 5, &random, hostname: "a"), head: rounds(Suite(speed: 1.3), 5, &random, hostname: "b"))
+        let durations = comparison.rows.filter { $0.kind == "test" && $0.metric == "duration" }
+        let significant = durations.filter { ($0.qValue ?? 1) <= 0.05 }
+        XCTAssertLessThanOrEqual(significant.count, 3, "moved with the machine only: \(significant.count) of \(durations.count) significant")
     }
 }

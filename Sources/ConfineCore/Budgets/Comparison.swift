@@ -83,6 +83,9 @@ public enum Comparator {
     public static let falseDiscoveryRate = 0.05
     /// A test's change must also exceed this (seconds): below it, timer and scheduler granularity.
     static let testAbsoluteFloor = 0.001
+    /// Rounds each side needs before a test's change can fail the gate: with two, one disturbed
+    /// run is half the evidence (fewer: seen once at most).
+    public static let gatingRounds = 3
     /// Significance of a suite figure's change over rounds (Welch's t).
     static let suiteAlpha = 0.01
 
@@ -101,15 +104,29 @@ public enum Comparator {
             throw CompareError(message: "\(first.path) has report schema version \(first.report.schemaVersion), \(other.path) has "
                                + "\(other.report.schemaVersion); compare reports written by the same confine release")
         }
+        // The same run twice on one side is not two rounds: its noise would count as evidence.
+        for side in [bases, heads] {
+            var seenRuns: [String: String] = [:]
+            for (path, report) in side {
+                let run = "\(report.startedAt) \(report.durationSeconds) \(report.host.hostname ?? "")"
+                if let earlier = seenRuns[run] {
+                    throw CompareError(message: "\(path) is the same run as \(earlier) (same start, duration and machine): "
+                                       + "each round must be a run of its own")
+                }
+                seenRuns[run] = path
+            }
+        }
         let spec = spec ?? last.report.profile.regression ?? RegressionSpec()
         let baseReports = bases.map(\.report), headReports = heads.map(\.report)
         var comparison = Comparison(base: first.path, head: last.path, baseReports: bases.map(\.path), headReports: heads.map(\.path),
                                     regression: spec, rows: [])
         comparison.acrossRunners = differentMachines(baseReports, headReports)
-        let single = bases.count == 1 || heads.count == 1
-        if single {
+        if bases.count == 1 && heads.count == 1 {
             comparison.notes.append("one run per side: a test's change counts only far outside the spread of all tests' changes, "
                                     + "and then as seen once, not failing the gate — run rounds (--base/--head several times) for evidence")
+        } else if min(bases.count, heads.count) < gatingRounds {
+            comparison.notes.append("\(bases.count) base and \(heads.count) head runs: a test's change fails the gate only with at least "
+                                    + "\(gatingRounds) runs on each side; with fewer it is seen once at most")
         }
         var rows = suiteRows(baseReports, headReports, spec: spec, acrossRunners: comparison.acrossRunners)
         let (testRows, typical) = testRows(baseReports, headReports, spec: spec, acrossRunners: comparison.acrossRunners)
@@ -204,16 +221,19 @@ public enum Comparator {
     /// against its threshold.
     static func testRows(_ bases: [RunReport], _ heads: [RunReport], spec: RegressionSpec,
                          acrossRunners: Bool) -> (rows: [Comparison.Row], typicalShift: Double?) {
-        func finished(_ reports: [RunReport]) -> [[String: TestRecord]] {
+        // A test's figures count from the runs it passed: a failed or cut-short run's duration
+        // says how it ended, not how fast it is (outcomes are compared on their own, below).
+        func byName(_ reports: [RunReport], passedOnly: Bool) -> [[String: TestRecord]] {
             reports.map { report in
                 var byName: [String: TestRecord] = [:]
-                for test in report.tests where byName[test.name] == nil && (test.outcome == .passed || test.outcome == .failed) {
+                for test in report.tests where byName[test.name] == nil && (!passedOnly || test.outcome == .passed) {
                     byName[test.name] = test
                 }
                 return byName
             }
         }
-        let (baseTests, headTests) = (finished(bases), finished(heads))
+        let (baseTests, headTests) = (byName(bases, passedOnly: true), byName(heads, passedOnly: true))
+        let (baseAll, headAll) = (byName(bases, passedOnly: false), byName(heads, passedOnly: false))
         var names: [String] = []
         var seen = Set<String>()
         for report in heads + bases {
@@ -238,29 +258,33 @@ public enum Comparator {
             ("duration", spec.duration, { $0.durationSeconds }), ("cpu_time", spec.cpuTime, { $0.cpuSeconds }),
         ]
         var timed: [Comparison.Row] = []
+        var timedSamples: [NoiseModel.Samples?] = []
         var typicalShift: Double?
         var pValues: [(index: Int, p: Double)] = []
         for figure in figures {
-            let samples = compared.map { name in
-                NoiseModel.Samples(base: baseTests.compactMap { $0[name].flatMap(figure.value) },
-                                   head: headTests.compactMap { $0[name].flatMap(figure.value) })
+            let samples = compared.map { name -> NoiseModel.Samples in
+                let runs = baseTests.compactMap { $0[name] } + headTests.compactMap { $0[name] }
+                // CPU time means different things per attribution (the group's, a window's, a
+                // process's): compared only when every run measured it the same way.
+                if figure.metric == "cpu_time", Set(runs.map(\.attribution)).count > 1 { return NoiseModel.Samples(base: [], head: []) }
+                return NoiseModel.Samples(base: baseTests.compactMap { $0[name].flatMap(figure.value) },
+                                          head: headTests.compactMap { $0[name].flatMap(figure.value) })
             }
-            let (effects, typical) = NoiseModel.effects(samples)
+            let (effects, typical) = NoiseModel.effects(samples, netOfTypical: acrossRunners)
             if figure.metric == "duration" { typicalShift = samples.contains { !$0.base.isEmpty && !$0.head.isEmpty } ? typical : nil }
             for (position, name) in compared.enumerated() {
                 guard let effect = effects[position] else { continue }
                 let sample = samples[position]
-                // Across runners the machine's drift is not the test's change.
-                let shift = effect.shift - (acrossRunners ? typical : 0)
+                // Across runners the shift is already net of the machine's drift.
+                let shift = effect.shift
                 var row = Comparison.Row(kind: "test", name: name, metric: figure.metric, base: NoiseModel.median(sample.base),
                                          head: NoiseModel.median(sample.head), baseRounds: sample.base.count,
                                          headRounds: sample.head.count, verdict: .unchanged)
                 row.change = exp(shift) - 1
                 row.pValue = effect.pValue
                 if let interval = effect.interval {
-                    let offset = acrossRunners ? typical : 0
-                    row.changeLow = exp(interval.low - offset) - 1
-                    row.changeHigh = exp(interval.high - offset) - 1
+                    row.changeLow = exp(interval.low) - 1
+                    row.changeHigh = exp(interval.high) - 1
                 }
                 row.threshold = RegressionThreshold(relative: figure.threshold.relative, absolute: testAbsoluteFloor)
                     .description(figure.metric == "cpu_time" ? .cpuTime : .duration)
@@ -270,17 +294,42 @@ public enum Comparator {
                     if offset { row.verdict = acrossRunners ? .inconclusive : .seenOnce }
                 }
                 if let p = effect.pValue { pValues.append((timed.count, p)) }
+                timedSamples.append(sample)
                 timed.append(row)
             }
         }
         // One family for every test-level p-value: the gate's false alarms stay at the rate.
         for (index, q) in NoiseModel.benjaminiHochberg(pValues) {
             timed[index].qValue = q
-            guard q <= falseDiscoveryRate, beyond(timed[index], figures.first { $0.metric == timed[index].metric }!.threshold) else { continue }
+            guard q <= falseDiscoveryRate, beyond(timed[index], figures.first { $0.metric == timed[index].metric }!.threshold),
+                  let samples = timedSamples[index] else { continue }
             let worse = (timed[index].change ?? 0) > 0
-            timed[index].verdict = acrossRunners ? .inconclusive : worse ? .regression : .improvement
+            // Most runs must agree, not a few wild ones: every head run past the typical base run.
+            let typicalBase = NoiseModel.median(samples.base) ?? 0
+            let consistent = worse ? samples.head.min()! > typicalBase : samples.head.max()! < typicalBase
+            let enough = samples.base.count >= gatingRounds && samples.head.count >= gatingRounds
+            if acrossRunners {
+                timed[index].verdict = .inconclusive
+            } else if !consistent {
+                continue
+            } else if !enough {
+                timed[index].verdict = .seenOnce
+            } else {
+                timed[index].verdict = worse ? .regression : .improvement
+            }
         }
         rows += timed
+        // Outcomes: a test that passed in every base run and in no head run regressed, whatever
+        // its figures; one that passed in some head runs only is flaky: inconclusive.
+        for name in compared {
+            let base = baseAll.compactMap { $0[name]?.outcome }, head = headAll.compactMap { $0[name]?.outcome }
+            let headFailures = head.filter { $0 != .passed && $0 != .skipped && $0 != .notRun }
+            guard !headFailures.isEmpty, base.allSatisfy({ $0 == .passed || $0 == .skipped }) else { continue }
+            var row = Comparison.Row(kind: "test", name: name, metric: "outcome", baseRounds: base.count, headRounds: head.count,
+                                     verdict: headFailures.count == head.count ? .regression : .inconclusive)
+            row.threshold = headFailures.map(\.rawValue).joined(separator: ", ")
+            rows.append(row)
+        }
         // Owned memory: what the tests own, per test, medians of the rounds.
         for name in compared {
             let pair = { (tests: [[String: TestRecord]]) in tests.compactMap { $0[name] }.map { ($0.unreclaimablePeakBytes, $0.peakBytes) } }

@@ -60,22 +60,25 @@ public enum NoiseModel {
 
     /// The effects of every test (same order as `samples`), and the typical change of all of
     /// them (log scale): the machine-speed drift when base and head ran on different machines.
-    public static func effects(_ samples: [Samples]) -> (effects: [Effect?], typicalShift: Double) {
+    /// `netOfTypical`: each change is measured from the typical one (its shift, interval and
+    /// p-value), as across machines, where the typical change is the machine's.
+    public static func effects(_ samples: [Samples], netOfTypical: Bool = false) -> (effects: [Effect?], typicalShift: Double) {
         let logs = samples.map { sample in
             (base: sample.base.filter { $0 > 0 }.map(Glibc.log), head: sample.head.filter { $0 > 0 }.map(Glibc.log))
         }
         // The change of the typical run: the Hodges–Lehmann shift (the median of every head−base
         // difference of logs), which a disturbed run barely moves and which wastes little evidence.
-        let shifts = logs.map { $0.base.isEmpty || $0.head.isEmpty ? nil : hodgesLehmann($0.base, $0.head) }
-        let typical = median(shifts.compactMap { $0 }) ?? 0
+        let raw = logs.map { $0.base.isEmpty || $0.head.isEmpty ? nil : hodgesLehmann($0.base, $0.head) }
+        let typical = median(raw.compactMap { $0 }) ?? 0
+        let shifts = raw.map { $0.map { $0 - (netOfTypical ? typical : 0) } }
         let replicated = logs.indices.filter { logs[$0].base.count >= 2 && logs[$0].head.count >= 2 }
         var effects = [Effect?](repeating: nil, count: samples.count)
         if replicated.isEmpty {
             // One run per side: the tests' changes around their median are the noise.
-            let spread = robustSpread(shifts.compactMap { $0.map { $0 - typical } })
+            let spread = robustSpread(raw.compactMap { $0.map { $0 - typical } })
             for index in logs.indices {
-                guard let shift = shifts[index] else { continue }
-                effects[index] = Effect(shift: shift, outlierScore: spread > 0 ? (shift - typical) / spread : nil)
+                guard let shift = shifts[index], let own = raw[index] else { continue }
+                effects[index] = Effect(shift: shift, outlierScore: spread > 0 ? (own - typical) / spread : nil)
             }
             return (effects, typical)
         }

@@ -104,7 +104,9 @@ public enum MarkdownRenderer {
         let regressions = rows(.regression)
         let byChange = { (a: Comparison.Row, b: Comparison.Row) in abs(a.change ?? 0) > abs(b.change ?? 0) }
         if regressions.isEmpty {
-            lines.append("### ✅ confine compare: no regression the gate stands behind")
+            let open = rows(.inconclusive).count + rows(.seenOnce).count
+            lines.append("### ✅ confine compare: no regression the gate stands behind"
+                         + (open > 0 ? " (\(rows(.seenOnce).count) seen once, \(rows(.inconclusive).count) inconclusive: below)" : ""))
         } else {
             lines.append("### ❌ confine compare: \(regressions.count) regression\(regressions.count == 1 ? "" : "s")")
         }
@@ -112,10 +114,12 @@ public enum MarkdownRenderer {
         let spec = comparison.regression
         let rounds = "\(comparison.baseReports.count) run\(comparison.baseReports.count == 1 ? "" : "s") of base, "
             + "\(comparison.headReports.count) of head"
-        lines.append("`\(comparison.base)` → `\(comparison.head)` · \(rounds) · tests at a \(formatFixed(comparison.falseDiscoveryRate * 100, digits: 0))% "
-                     + "false-discovery rate · thresholds: duration and CPU \(spec.duration.description(.duration)) (a test's +1ms), "
-                     + "owned memory \(spec.peakRss.description(.peakRss)), latency \(spec.latency.description(.p95)) "
-                     + "(one-sided Mann-Whitney p < \(spec.alpha)) · [how to read this](docs/compare.md)")
+        let family = comparison.baseReports.count > 1 && comparison.headReports.count > 1
+            ? " · tests at a \(formatFixed(comparison.falseDiscoveryRate * 100, digits: 0))% false-discovery rate" : ""
+        lines.append("`\(comparison.base)` → `\(comparison.head)` · \(rounds)\(family) · thresholds: duration and CPU "
+                     + "\(spec.duration.description(.duration)) (a test's +1ms), owned memory \(spec.peakRss.description(.peakRss)), "
+                     + "latency \(spec.latency.description(.p95)) (one-sided Mann-Whitney p < \(spec.alpha)) · how to read this: "
+                     + "docs/compare.md in confine")
         for note in comparison.notes { lines.append(""); lines.append("> \(note)") }
         if !regressions.isEmpty {
             lines.append("")
@@ -145,7 +149,7 @@ public enum MarkdownRenderer {
         }
         let unchanged = rows(.unchanged)
         lines.append("")
-        lines.append("<details><summary>Unchanged: \(unchanged.count)</summary>")
+        lines.append("<details><summary>Not flagged: \(unchanged.count)</summary>")
         lines.append("")
         lines += table(unchanged.sorted(by: byChange), limit: 50)
         lines.append("")

@@ -64,7 +64,8 @@ public enum TerminalRenderer {
         lines.append(regressions.isEmpty ? palette.green(verdict) : palette.red(verdict))
         lines.append(palette.dim("  \(comparison.base) → \(comparison.head) (\(comparison.baseReports.count) base, "
                                  + "\(comparison.headReports.count) head run\(comparison.headReports.count == 1 ? "" : "s"))"))
-        for note in comparison.notes { lines.append(palette.dim("  note: \(note)")) }
+        // Notes are the verdict's reasons: wrapped, never cut at the width.
+        for note in comparison.notes { lines += wrap("note: " + note, indent: "  ").map { palette.dim($0) } }
         // The gate's changes first, then what was seen once or is inconclusive, then improvements.
         let order: [Comparison.Verdict: Int] = [.regression: 0, .seenOnce: 1, .inconclusive: 2, .improvement: 3, .added: 4, .removed: 5]
         let notable = comparison.rows.filter { $0.verdict != .unchanged }
@@ -87,9 +88,25 @@ public enum TerminalRenderer {
             }
         }
         if notable.count > shown.count { lines.append("  … and \(notable.count - shown.count) more changes (all in --format json)") }
-        lines.append("  \(count(.seenOnce)) seen once, \(count(.inconclusive)) inconclusive, \(count(.improvement)) improvements, "
-                     + "\(count(.unchanged)) unchanged")
+        let improvements = count(.improvement)
+        lines.append("  \(count(.seenOnce)) seen once, \(count(.inconclusive)) inconclusive, \(improvements) improvement"
+                     + "\(improvements == 1 ? "" : "s"), \(count(.unchanged)) not flagged")
         return lines.map { fitLine($0, color: color) }.joined(separator: "\n") + "\n"
+    }
+
+    /// `text` in lines of at most the width, broken at spaces, each after `indent`.
+    static func wrap(_ text: String, indent: String) -> [String] {
+        var lines: [String] = []
+        var line = indent
+        for word in text.split(separator: " ") {
+            if line.count > indent.count && line.count + 1 + word.count > width {
+                lines.append(line)
+                line = indent + "  "
+            }
+            line += (line.count > indent.count && !line.hasSuffix("  ") ? " " : "") + word
+        }
+        lines.append(line)
+        return lines
     }
 
     /// Lines longer than the width are cut (colour codes do not count; cut lines lose them).
