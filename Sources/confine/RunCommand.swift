@@ -5,33 +5,35 @@ import Foundation
 
 /// Limits given on the command line; each overrides the profile's value.
 struct LimitOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Memory limit, e.g. 512Mi, 1G, 64m.", valueName: "bytes"))
+    // Values are taken as given, even when they start with "-": `--cpus -1` is a bad value
+    // (exit 64 naming it), not a missing one.
+    @Option(parsing: .unconditional, help: ArgumentHelp("Memory limit, e.g. 512Mi, 1G, 64m.", valueName: "bytes"))
     var memory: String?
 
-    @Option(help: ArgumentHelp("Swap allowed beyond the memory limit (0 = none, max = unlimited).", valueName: "bytes"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Swap allowed beyond the memory limit (0 = none, max = unlimited).", valueName: "bytes"))
     var swap: String?
 
-    @Option(help: ArgumentHelp("CPU quota, e.g. 500m, 0.5, 2 (100 ms CFS period).", valueName: "cpus"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("CPU quota, e.g. 500m, 0.5, 2 (100 ms CFS period).", valueName: "cpus"))
     var cpus: String?
 
     @Option(help: ArgumentHelp("CPUs the run may use, e.g. 0-1.", valueName: "list"))
     var cpuset: String?
 
-    @Option(help: ArgumentHelp("Maximum number of processes and threads.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Maximum number of processes and threads.", valueName: "n"))
     var pids: String?
 
-    @Option(help: ArgumentHelp("RLIMIT_NOFILE (soft and hard).", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("RLIMIT_NOFILE (soft and hard).", valueName: "n"))
     var nofile: String?
 
-    @Option(help: ArgumentHelp("Kill the whole run after this long, e.g. 30s, 10m.", valueName: "duration"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Kill the whole run after this long, e.g. 30s, 10m.", valueName: "duration"))
     var timeout: String?
 
-    @Option(name: .customLong("stall-timeout"),
+    @Option(name: .customLong("stall-timeout"), parsing: .unconditional,
             help: ArgumentHelp("After an OOM kill, end the run once its group has used no CPU for this long, e.g. 5s "
                                + "(outcome stalled, exit 124; at least 1s).", valueName: "duration"))
     var stallTimeout: String?
 
-    @Option(name: .customLong("sample-interval"), help: ArgumentHelp("Sampling interval (default 10ms).", valueName: "duration"))
+    @Option(name: .customLong("sample-interval"), parsing: .unconditional, help: ArgumentHelp("Sampling interval (default 10ms).", valueName: "duration"))
     var sampleInterval: String?
 
     @Option(help: ArgumentHelp("Seccomp profile: a built-in name (container-default), an OCI/Docker JSON file, or unconfined.",

@@ -249,3 +249,18 @@ final class TestOutcomeFaultTests: XCTestCase {
         XCTAssertEqual(Verdict.decide(RunFacts(timedOut: true)).outcome, .timeout)
     }
 }
+
+/// Rough edges a newcomer met in the summary.
+final class SummaryEdgeTests: XCTestCase {
+    func testAZeroByteLimitSaysSoInsteadOfNotANumber() throws {
+        let profile = ResolvedProfile(spec: try ProfileParser(file: "p.yaml", text: "limits: {memory: 64Mi}\n").parse(), chain: ["p.yaml"])
+        var record = RunRecord(command: ["true"], profile: profile, confineVersion: "test",
+                               host: .init(kernel: "6.18.0", cgroupLayout: .hybrid, cgroups: [:], cpuCount: 2), startedAt: "2026-12-01T00:00:00Z")
+        record.mainPid = 1
+        record.termination = .exited(0)
+        record.appliedMemoryLimitBytes = 0
+        let text = Summary.render(RunReport(record: record), reportPath: nil)
+        XCTAssertFalse(text.contains("nan"), text)
+        XCTAssertTrue(text.contains("0 B limit (under one page"), text)
+    }
+}

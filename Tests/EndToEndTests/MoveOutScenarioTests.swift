@@ -32,3 +32,14 @@ final class MoveOutScenarioTests: XCTestCase {
         XCTAssertNil(try XCTUnwrap(report).movedOutOfGroup)
     }
 }
+
+/// A negative limit is a bad value (exit 64 naming it), not a missing one.
+final class NegativeOptionTests: XCTestCase {
+    func testNegativeLimitsAreBadValuesNamedAsSuch() {
+        for (option, value) in [("--stall-timeout", "-1s"), ("--cpus", "-1"), ("--memory", "-5Mi"), ("--timeout", "-3s")] {
+            let result = Harness.run([Harness.confine, "run", option, value, "--", "true"])
+            XCTAssertEqual(result.status, 64, "\(option) \(value): \(result.stderr)")
+            XCTAssertTrue(result.stderr.contains("\(option): '\(value)' is negative"), result.stderr)
+        }
+    }
+}

@@ -10,7 +10,9 @@ public enum Summary {
         }
         let memory = report.memory
         var memoryLine = "  memory   peak \(ByteQuantity.human(memory.peakBytes))"
-        if let limit = memory.limitBytes {
+        if let limit = memory.limitBytes, limit == 0 {
+            memoryLine += " of a 0 B limit (under one page: the kernel allows no memory at all)"
+        } else if let limit = memory.limitBytes {
             let percent = Double(memory.peakBytes) / Double(limit) * 100
             memoryLine += " of \(ByteQuantity.human(limit)) limit (\(formatFixed(percent, digits: 1))%)"
         } else {
