@@ -17,9 +17,6 @@ public enum NoiseModel {
     /// much as ten rounds' worth of a test's own — one disturbed run must not make a test's
     /// spread, and so hide its change (five rounds per side give eight degrees of their own).
     static let priorDegrees = 10.0
-    /// Each side's logs are clipped to their median ± this many robust standard deviations
-    /// before the mean: one run disturbed by the machine does not decide a test.
-    static let clipAt = 2.5
     /// A single pair flags a change this many robust standard deviations (of all tests' changes)
     /// from the typical change: far outside the envelope even for heavy-tailed noise.
     public static let seenOnceAt = 6.0
@@ -41,7 +38,6 @@ public enum NoiseModel {
         public var shift: Double
         /// Its standard error (moderated); nil for a single pair.
         public var standardError: Double?
-        public var degrees: Double?
         /// Two-sided p-value of "no change" (nil for a single pair).
         public var pValue: Double?
         /// Benjamini–Hochberg adjusted p-value among all the tests compared (nil for a single pair).
@@ -83,7 +79,7 @@ public enum NoiseModel {
             return (effects, typical)
         }
         // Each test's own variance between rounds (robust: from the spread around each side's
-        // median, clipped), moderated toward the typical one.
+        // median), moderated toward the typical one.
         var variances: [Int: (value: Double, degrees: Double)] = [:]
         for index in replicated {
             let (base, head) = (logs[index].base, logs[index].head)
@@ -103,7 +99,7 @@ public enum NoiseModel {
             // The Hodges–Lehmann shift's variance is about π/3 times that of a difference of means (normal data).
             let standardError = (Double.pi / 3 * moderated * (1 / Double(logs[index].base.count) + 1 / Double(logs[index].head.count)))
                 .squareRoot()
-            var effect = Effect(shift: shift, standardError: standardError, degrees: degrees)
+            var effect = Effect(shift: shift, standardError: standardError)
             if standardError > 0 {
                 let t = shift / standardError
                 effect.pValue = 2 * StudentT.upperTail(abs(t), degrees: degrees)
@@ -149,14 +145,6 @@ public enum NoiseModel {
         return 1.4826 * (median(values.map { abs($0 - center) }) ?? 0)
     }
 
-    /// `values` clipped to their median ± `clipAt` robust standard deviations (from 3 values).
-    static func clipped(_ values: [Double]) -> [Double] {
-        guard values.count >= 3, let center = median(values) else { return values }
-        let spread = robustSpread(values)
-        guard spread > 0 else { return values }
-        return values.map { min(max($0, center - clipAt * spread), center + clipAt * spread) }
-    }
-
     /// The median of every difference `head[j] − base[i]`.
     static func hodgesLehmann(_ base: [Double], _ head: [Double]) -> Double {
         var differences: [Double] = []
@@ -172,11 +160,6 @@ public enum NoiseModel {
         var kept = sorted
         if kept.count % 2 == 1 { kept.remove(at: kept.count / 2) }
         return kept.map { $0 - center }
-    }
-
-    static func clippedMean(_ values: [Double]) -> Double {
-        let kept = clipped(values)
-        return kept.reduce(0, +) / Double(kept.count)
     }
 
     static func variance(_ values: [Double]) -> Double {

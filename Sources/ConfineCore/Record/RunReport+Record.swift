@@ -18,9 +18,7 @@ extension RunReport {
             firstOOMKill: record.oomKills.min { $0.atSeconds < $1.atSeconds }, stall: record.stalledOut,
             stallTimeoutSeconds: record.profile.stallTimeoutSeconds)
         facts.interruptedBy = record.interruptedBy
-        facts.mainProcessKillPlace = oomKills.first { $0.mainProcess }.flatMap { kill in
-            kill.test.map { "in \($0)" } ?? kill.phase.map(Summary.phrase(phase:))
-        }
+        facts.mainProcessKillPlace = oomKills.first { $0.mainProcess }?.place
         let verdict = Verdict.decide(facts)
         let profile = record.profile
         let last = record.lastSample ?? CgroupSample()
@@ -90,7 +88,7 @@ extension RunReport {
         let crashed = tests.filter { $0.outcome == .crashed }
         if outcome == .passed, let first = crashed.first {
             warnings.append("\(crashed.count) test\(crashed.count == 1 ? "" : "s") crashed (the process died while it ran) although the command "
-                            + "exited 0: \(Summary.fit(first.name, limit: 80))\(crashed.count > 1 ? " and \(crashed.count - 1) more" : "")")
+                            + "exited 0: \(Format.fit(first.name, 80))\(crashed.count > 1 ? " and \(crashed.count - 1) more" : "")")
         }
         if profile.cpus != nil {
             CPUContention.fillThrottling(&tests, timeline: record.timeline,

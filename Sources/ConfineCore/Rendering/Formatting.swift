@@ -41,7 +41,9 @@ enum Format {
 
     /// Shortens from the left, keeping the end of a test path (its most specific part).
     static func fit(_ text: String, _ width: Int) -> String {
-        text.count <= width ? text : "…" + String(text.suffix(width - 1))
+        let flat = text.contains(where: { $0 == "\n" || $0 == "\t" })
+            ? text.split(whereSeparator: { $0 == "\n" || $0 == "\t" }).joined(separator: " ") : text
+        return flat.count <= width ? flat : "…" + String(flat.suffix(width - 1))
     }
 
     static func outcomeMark(_ outcome: Outcome) -> String {

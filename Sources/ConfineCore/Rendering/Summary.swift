@@ -62,7 +62,7 @@ public enum Summary {
                 let parent = kill.parentPid.map { ", parent \($0)" } ?? ""
                 var line = "  oom      killed \(display(kill.command)) (pid \(kill.pid)\(parent), \(kill.mainProcess ? "main process" : "worker"))"
                 line += " at \(formatFixed(kill.atSeconds, digits: 2))s"
-                if let test = kill.test { line += " in \(fit(test, limit: 50))" } else if let phase = kill.phase { line += " " + phrase(phase: phase) }
+                if let place = kill.place { line += " " + (kill.test.map { "in \(Format.fit($0, 50))" } ?? place) }
                 if let usage = kill.usageBytes, let limit = kill.limitBytes {
                     line += ", usage \(ByteQuantity.human(usage)) of \(ByteQuantity.human(limit))"
                 }
@@ -111,7 +111,7 @@ public enum Summary {
     static func pidsAtLimitLine(_ pids: RunReport.Pids) -> String? {
         guard let at = pids.atLimit, let limit = pids.limit else { return nil }
         var line = "  pids     limit \(limit) \(at.tasks >= limit ? "reached" : "neared (\(at.tasks) tasks)") at \(formatFixed(at.atSeconds, digits: 2)) s"
-        if let test = at.test { line += " in \(fit(test, limit: 50))" }
+        if let test = at.test { line += " in \(Format.fit(test, 50))" }
         func plural(_ count: Int, _ word: String, _ words: String? = nil) -> String { "\(count) \(count == 1 ? word : words ?? word + "s")" }
         if let top = at.topProcess, at.processes == 1 {
             line += ": 1 process with \(plural(top.threads, "thread")) (\(display(top.command, limit: 40)), pid \(top.pid))"
@@ -171,11 +171,6 @@ public enum Summary {
         return lines
     }
 
-    /// A phase outside tests as a sentence part: `during collection`, `before the first test`.
-    static func phrase(phase: String) -> String {
-        ["before ", "between ", "after "].contains { phase.hasPrefix($0) } ? phase : "during \(phase)"
-    }
-
     /// `2 passed, 9 oom_killed, 1 not_run`: how many tests ended each way, in a fixed order.
     public static func outcomeCounts(_ tests: [TestRecord]) -> String {
         var counts: [String] = []
@@ -198,12 +193,12 @@ public enum Summary {
             let cutShort = tests.filter { $0.outcome?.wasCutShort == true }
             for test in cutShort.prefix(5) {
                 let label = test.outcome!.rawValue
-                lines.append("  \(label.padding(toLength: max(8, label.count), withPad: " ", startingAt: 0)) \(fit(test.name, limit: 60))"
+                lines.append("  \(label.padding(toLength: max(8, label.count), withPad: " ", startingAt: 0)) \(Format.fit(test.name, 60))"
                              + (test.endSeconds.map { " at \(formatFixed($0, digits: 2))s" } ?? ""))
             }
             if cutShort.count > 5 { lines.append("  …        \(cutShort.count - 5) more cut short, in the report") }
             for test in tests.filter({ $0.durationSeconds != nil }).sorted(by: { $0.durationSeconds! > $1.durationSeconds! }).prefix(3) {
-                lines.append("  slowest  \(formatFixed(test.durationSeconds!, digits: 3))s  \(fit(test.name, limit: 60))")
+                lines.append("  slowest  \(formatFixed(test.durationSeconds!, digits: 3))s  \(Format.fit(test.name, 60))")
             }
             let hungry = tests.filter { $0.ownedPeakBytes != nil }.sorted { ($0.ownedPeakBytes!, $0.name) > ($1.ownedPeakBytes!, $1.name) }.prefix(3)
             for test in hungry {
@@ -215,7 +210,7 @@ public enum Summary {
                     line += "\(ByteQuantity.human(test.peakBytes!)) peak"
                     if let growth = test.peakGrowthBytes { line += " (+\(ByteQuantity.human(growth)))" }
                 }
-                line += "  \(fit(test.name, limit: 50))"
+                line += "  \(Format.fit(test.name, 50))"
                 if test.attribution == .process { line += " [own process]" }
                 if test.concurrentTests > 0 && test.attribution == .group { line += " [shared with \(test.concurrentTests) concurrent]" }
                 lines.append(line)
@@ -227,13 +222,6 @@ public enum Summary {
                          + "max \(ms(function.maxSeconds)) over \(function.calls) calls")
         }
         return lines
-    }
-
-    /// A test's name on one line of at most `limit` characters, its path kept (`dir/test_x.py::test_y`);
-    /// a longer one loses its beginning, the test's own name at the end being what tells it apart.
-    static func fit(_ name: String, limit: Int) -> String {
-        let flat = name.split(whereSeparator: { $0 == "\n" || $0 == "\t" }).joined(separator: " ")
-        return flat.count <= limit ? flat : "…" + String(flat.suffix(limit - 1))
     }
 
     /// A command line on one line of at most `limit` characters, the program by its base name

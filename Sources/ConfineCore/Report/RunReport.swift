@@ -552,6 +552,14 @@ public struct RunReport: Codable, Sendable, Equatable {
         /// When no test was running: the runner's phase (`collection`, `session finish` from the
         /// pytest plugin) or where the kill fell among the tests (`before the first test`, …).
         public var phase: String? = nil
+
+        /// Where the kill landed, as a sentence part: `in test_x.py::test_big`, `during
+        /// collection`, `before the first test`; nil when neither is known.
+        public var place: String? {
+            if let test { return "in \(test)" }
+            guard let phase else { return nil }
+            return ["before ", "between ", "after ", "outside "].contains { phase.hasPrefix($0) } ? phase : "during \(phase)"
+        }
         /// The victim's parent pid at the kill, from the process connector's fork events (a
         /// process whose parent exited first is confine's, the run's subreaper); nil when confine
         /// did not see the victim's fork. confine's own pid for the main process.
