@@ -17,6 +17,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case runner         // `swift test` console output (XCTest and Swift Testing lines)
     case probe          // probe protocol datagrams, decoded and attributed; the `running` file
     case report         // report JSON (confine report / compare / merge)
+    case driver         // load drivers' output (confine load): hey, wrk, plain, locust stats and history, k6
 
     public func run(_ bytes: UnsafeRawBufferPointer) {
         let text = String(decoding: bytes, as: UTF8.self)
@@ -44,7 +45,22 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             if let report = try? ReportFiles.decode(Data(bytes), path: "fuzz.json") {
                 _ = try? report.jsonData()
             }
+        case .driver:
+            Self.driver(text)
         }
+    }
+
+    /// The bytes as every driver's output; then, split at the first NUL, as locust's stats and
+    /// history together (the seeds hold both so), and as a driver command's words.
+    static func driver(_ text: String) {
+        for format in DriverResult.Format.allCases {
+            _ = try? DriverOutput.parse(text, format: format, path: "fuzz")
+        }
+        let parts = text.split(separator: "\0", maxSplits: 1, omittingEmptySubsequences: false)
+        _ = try? DriverOutput.parseLocust(stats: String(parts[0]), history: parts.count > 1 ? String(parts[1]) : String(parts[0]),
+                                          path: "fuzz_stats.csv")
+        let words = text.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
+        if let format = DriverOutput.detect(words) { _ = DriverOutput.outputFiles(of: words, format: format) }
     }
 
     /// A datagram checked and, when it passes, credited to a ledger as confine does; the same

@@ -17,6 +17,7 @@ import atexit
 import collections
 import functools
 import os
+import signal
 import socket
 import struct
 import sys
@@ -207,6 +208,24 @@ def _after_fork_in_child():
         util.Finalize(None, flush, exitpriority=100)
 
 
+def _flush_then_die(signum, frame):
+    """SIGTERM (confine load stopping a service, a runtime stopping its container): what is
+    buffered goes out, then the process dies of the signal as it would have."""
+    try:
+        flush()
+    except Exception:
+        pass
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
 if enabled:
     atexit.register(flush)
     os.register_at_fork(after_in_child=_after_fork_in_child)
+    # Only where nothing else handles SIGTERM, and only from the main thread (signal's rule): a
+    # service that handles it itself (uvicorn, gunicorn) exits through atexit.
+    try:
+        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _flush_then_die)
+    except ValueError:
+        pass

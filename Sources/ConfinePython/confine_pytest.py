@@ -216,6 +216,7 @@ def _flush_then_die(signum, frame):
     try:
         if _records:
             _send(())
+        probe.flush()
     except Exception:
         pass
     signal.signal(signum, signal.SIG_DFL)
@@ -231,7 +232,8 @@ def _phase(name):
 if _REPORTS:
     # Only where nothing else handles SIGTERM, and only in the main thread (signal's rule).
     try:
-        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        # confine_probe's own handler (installed at its import) only flushes the calls; this one sends both.
+        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, probe._flush_then_die):
             signal.signal(signal.SIGTERM, _flush_then_die)
     except ValueError:
         pass

@@ -116,6 +116,11 @@ struct Run: ParsableCommand {
     @Flag(help: "Do not open the probe channel (no per-function figures, no pytest plugin).")
     var noProbe = false
 
+    @Option(parsing: .unconditional,
+            help: ArgumentHelp("Start N copies of the command at once in the same cgroup, sharing its limits (replicas in one pod); "
+                               + "the exit status is the worst of them. Each copy gets CONFINE_COPY (0…N-1).", valueName: "n"))
+    var copies = 1
+
     @Argument(parsing: .captureForPassthrough, help: "The command to run (after --).")
     var command: [String] = []
 
@@ -128,6 +133,7 @@ struct Run: ParsableCommand {
         try PassthroughCommand.validate(command, of: Run.self)
         guard !arguments.isEmpty else { throw ValidationError("name the command to run after --, e.g. confine run -- swift test") }
         _ = try limits.spec()
+        guard copies >= 1 else { throw ValidationError("--copies: must be at least 1") }
         guard ["auto", "none", RunnerOutputKind.swiftTest.rawValue].contains(runner) else {
             throw ValidationError("--runner: '\(runner)' is not one of auto, swift-test, none")
         }
@@ -155,13 +161,16 @@ struct Run: ParsableCommand {
         // profile → plan → supervise → record → report → budgets → files and summary.
         let resolved: ResolvedProfile
         do {
-            resolved = try resolveProfile()
+            resolved = try RunSupport.resolveProfile(profile, limits: limits)
         } catch let error as ProfileError {
             throw failWithProfileError(error)
         }
-        var options = RunOptions(arguments: arguments, environment: environment(), confineVersion: Confine.version)
+        // N copies: the launcher is the main process, in the group, and starts them together.
+        let launched = copies > 1 ? [executablePath(), "copies-launcher", "--count", String(copies), "--"] + arguments : arguments
+        var options = RunOptions(arguments: launched, environment: RunSupport.environment(probe: !noProbe), confineVersion: Confine.version)
         options.probeChannel = !noProbe
-        options.runnerOutput = runnerOutput
+        // Copies' console output interleaves: boundaries come from the probe and the plugin only.
+        options.runnerOutput = copies > 1 ? nil : runnerOutput
         options.junitPaths = junit
         options.strictSeccomp = strict
         options.profileDirectories = BuiltinProfiles.directories()
@@ -172,75 +181,13 @@ struct Run: ParsableCommand {
             throw failWithPlanError(error)
         }
 
-        let record: RunRecord
-        do {
-            let driver = try CgroupDrivers.detect()
-            let collector = GarbageCollector(driver: driver)
-            _ = collector.collect() // leftovers of a confine that was SIGKILLed
-            collector.collectProbeDirectories()
-            let supervisor = Supervisor(plan: plan, driver: driver)
-            if !quiet { supervisor.notice = { FileHandle.standardError.write(Data("confine: \($0)\n".utf8)) } }
-            record = supervisor.run()
-        } catch {
-            record = .setupFailure(command: plan.arguments, profile: plan.profile, confineVersion: plan.confineVersion,
-                                   host: .current(layout: .unknown),
-                                   startedAt: rfc3339Now(), failure: .init(step: error.step, errno: error.errno, message: error.description))
+        var record = RunSupport.supervise(plan, quiet: quiet)
+        if copies > 1 {
+            record.command = arguments
+            record.copies = copies
         }
         let report = BudgetJudge.judge(RunReport(record: record))
-
-        FaultInjection.pause(at: "before-report")
-        var written = true
-        do {
-            try ReportWriter.write(report, to: self.report)
-        } catch {
-            written = false
-            FileHandle.standardError.write(Data("confine: \(error)\n".utf8))
-            if let json = error.json { FileHandle.standardError.write(json) }
-        }
-        appendStepSummary(report)
-        if !quiet {
-            FileHandle.standardError.write(Data(Summary.render(report, reportPath: written ? self.report : nil).utf8))
-        }
+        RunSupport.deliver(report, to: self.report, quiet: quiet)
         throw ExitCode(report.exitCode)
-    }
-
-    private func resolveProfile() throws -> ResolvedProfile {
-        let loader = BuiltinProfiles.loader()
-        var spec = ProfileSpec()
-        var chain = ["cli"]
-        if let profile {
-            (spec, chain) = try loader.load(profile)
-        }
-        let flags = try limits.spec()
-        if flags != ProfileSpec() { chain.append(chain == ["cli"] ? "" : "cli flags") }
-        spec = spec.overridden(by: flags)
-        return ResolvedProfile(spec: spec, chain: chain.filter { !$0.isEmpty })
-    }
-
-    /// On GitHub Actions, the Markdown report goes into the job's summary page as well.
-    private func appendStepSummary(_ report: RunReport) {
-        guard let path = ProcessInfo.processInfo.environment["GITHUB_STEP_SUMMARY"], !path.isEmpty else { return }
-        guard let handle = FileHandle(forWritingAtPath: path) else {
-            FileHandle.standardError.write(Data("confine: cannot append to GITHUB_STEP_SUMMARY (\(path))\n".utf8))
-            return
-        }
-        handle.seekToEndOfFile()
-        handle.write(Data(MarkdownRenderer.render(report).utf8))
-        handle.closeFile()
-    }
-
-    /// confine's environment, plus the Python probe module and pytest plugin on PYTHONPATH and
-    /// PYTEST_PLUGINS (a no-op for anything but Python and pytest).
-    private func environment() -> [String] {
-        var variables = ProcessInfo.processInfo.environment
-        if !noProbe, let directory = PythonSupport.directory() {
-            variables["PYTHONPATH"] = [directory, variables["PYTHONPATH"]].compactMap { $0 }.filter { !$0.isEmpty }
-                .joined(separator: ":")
-            let plugins = (variables["PYTEST_PLUGINS"] ?? "").split(separator: ",").map(String.init)
-            if !plugins.contains(PythonSupport.pytestPlugin) {
-                variables["PYTEST_PLUGINS"] = (plugins + [PythonSupport.pytestPlugin]).joined(separator: ",")
-            }
-        }
-        return variables.map { "\($0.key)=\($0.value)" }.sorted()
     }
 }

@@ -126,7 +126,7 @@ final class BudgetParsingTests: XCTestCase {
             ("budgets:\n  functions:\n    f: { p95: 2ms, level: never }\n",
              "api.yaml:3:27: error: 'budgets.functions.f.level': 'never' is not a level; expected fail or warn"),
             ("budgets:\n  function:\n    f: \"p95<2ms\"\n",
-             "api.yaml:2:3: error: unknown key 'function' in 'budgets'; did you mean 'functions'? (expected one of: suite, tests, functions)"),
+             "api.yaml:2:3: error: unknown key 'function' in 'budgets'; did you mean 'functions'? (expected one of: suite, tests, functions, load)"),
             ("budgets:\n  functions:\n    f: \"fast please\"\n",
              "api.yaml:3:8: error: 'budgets.functions.f': 'fast please' is not a budget; expected METRIC < LIMIT such as \"p95<2ms\""),
             ("regression:\n  latency: 10%\n",

@@ -160,6 +160,13 @@ final class ReportTests: XCTestCase {
                                      command: "worker", atSeconds: 0.2)
                            }),
             warnings: [])
+        report.load = .init(driver: .init(command: "hey -o csv http://x/", format: pick(DriverResult.Format.self)),
+                            readiness: .init(target: "tcp:127.0.0.1:1", result: pick(ReadinessResult.self), timeoutSeconds: 30),
+                            loop: pick(LoadLoop.self), latencyCorrection: pick(LatencyCorrection.self), requests: 3, errors: 1,
+                            errorRate: 33.3, requestsPerSecond: 3, latency: .init(p50: 0.01, p95: 0.02, max: 0.03),
+                            requestHistogram: [[10_000_000, 2], [30_000_000, 1]],
+                            timeline: [.init(t: 0.5, requests: 3, errors: 1, p95: 0.02, throttledPercent: 10, memoryBytes: 1 << 20)],
+                            stop: .init(signal: "SIGTERM", graceSeconds: 10, exitedAfterSeconds: 0.1, killed: index % 2 == 1))
         report.containment = .init(measures: ["capabilities: 14 kept"], attempts: RunReport.ContainmentAttempt.Verdict.allCases.map {
             .init(syscall: "openat", target: "/proc/sys/vm/x", verdict: $0, errnoName: "EROFS", why: "read-only", pid: 7,
                   command: "worker", atSeconds: 0.3)
@@ -181,11 +188,16 @@ final class ReportTests: XCTestCase {
             ("mode", ["host", "none", "allow"], NetworkMode.allCases.count),
             ("verdict", ["allowed", "refused", "kernel"],
              Set(RunReport.NetworkAttempt.Verdict.allCases.map(\.rawValue) + RunReport.ContainmentAttempt.Verdict.allCases.map(\.rawValue)).count),
-            ("comparison", ["<", "<="], BudgetComparison.allCases.count),
+            ("comparison", ["<", "<=", ">", ">="], BudgetComparison.allCases.count),
+            ("loop", ["closed", "open", "unknown"], LoadLoop.allCases.count),
+            ("latencyCorrection", ["corrected", "by_driver", "uncorrected", "none"], LatencyCorrection.allCases.count),
+            ("result", ["ready", "timed_out", "service_exited", "interrupted"], ReadinessResult.allCases.count),
+            ("format", ["hey", "wrk", "plain", "locust", "k6"], DriverResult.Format.allCases.count),
         ]
         var seen: [String: Set<String>] = [:]
         for index in 0..<7 {
             let report = Self.report(case: index)
+            XCTAssertNotNil(report.load)
             let data = try report.jsonData()
             XCTAssertEqual(try RunReport.decode(data), report)
             XCTAssertEqual(try ReportFiles.decode(data, path: "r.json"), report)
@@ -227,7 +239,7 @@ final class ReportTests: XCTestCase {
         }
         XCTAssertEqual(try decode { $0["outcome"] = "crashed" },
                        .invalid(path: "r.json", at: "outcome", reason: "unknown outcome 'crashed'; expected passed, failed, oom_killed, timeout, "
-                                + "stalled, interrupted, signaled, setup_failed or budget_exceeded"))
+                                + "stalled, interrupted, signaled, setup_failed, budget_exceeded, not_ready or driver_failed"))
         XCTAssertEqual(try decode { set(&$0, ["network", "attempts"], 1, "verdict", "maybe") },
                        .invalid(path: "r.json", at: "network.attempts[1].verdict", reason: "unknown verdict 'maybe'; expected allowed or refused"))
         XCTAssertEqual(try decode { set(&$0, ["containment", "attempts"], 0, "verdict", "allowed") },
@@ -257,8 +269,8 @@ final class ReportTests: XCTestCase {
         }, .invalid(path: "r.json", at: "oomKills[0].source", reason: "unknown source 'dmesg'; expected kernel-log, process-exit or counter"))
         XCTAssertEqual(try decode { object in
             var budgets = object["budgets"] as! [[String: Any]]
-            budgets[1]["comparison"] = ">"
+            budgets[1]["comparison"] = "=="
             object["budgets"] = budgets
-        }, .invalid(path: "r.json", at: "budgets[1].comparison", reason: "unknown comparison '>'; expected < or <="))
+        }, .invalid(path: "r.json", at: "budgets[1].comparison", reason: "unknown comparison '=='; expected <, <=, > or >="))
     }
 }

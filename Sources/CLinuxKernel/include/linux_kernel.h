@@ -52,4 +52,8 @@ static inline int confine_prlimit(int pid, int resource, const struct rlimit *ne
     return (int)syscall(SYS_prlimit64, pid, resource, new_limit, old_limit);
 }
 
+/// setns(2) into a network namespace for the calling thread only (glibc declares setns only
+/// under _GNU_SOURCE). 0x40000000 is CLONE_NEWNET.
+static inline int confine_join_network_namespace(int fd) { return (int)syscall(SYS_setns, fd, 0x40000000); }
+
 #endif

@@ -1,7 +1,8 @@
 /// Performance budgets a profile declares (`budgets:`), and how a run is judged against them.
 /// See docs/profiles.md ("Budgets").
 
-/// What a budget can limit. Every metric is "lower is better"; each applies to some scopes.
+/// What a budget can limit. Every metric is "lower is better" but throughput (`rps`), the one a
+/// budget bounds from below; each applies to some scopes.
 public enum BudgetMetric: String, CaseIterable, Codable, Sendable {
     case duration
     case cpuTime = "cpu_time"
@@ -18,8 +19,15 @@ public enum BudgetMetric: String, CaseIterable, Codable, Sendable {
     case networkAttempts = "network_attempts"
     case p50, p90, p95, p99, max, mean
     case calls
+    /// `load.errorRate`: requests answered outside 2xx/3xx or not answered, percent of requests.
+    case errorRate = "error_rate"
+    /// `load.requestsPerSecond`: requests the driver completed per second of load. Higher is better.
+    case rps
 
-    public enum Unit: Sendable { case seconds, bytes, percent, count }
+    public enum Unit: Sendable { case seconds, bytes, percent, count, perSecond }
+
+    /// Throughput: a budget bounds it from below (`rps >= 200`).
+    public var higherIsBetter: Bool { self == .rps }
 
     /// Wall-clock metrics a CPU quota can stretch: duration and the latency percentiles (not CPU time).
     public var isTime: Bool { unit == .seconds && self != .cpuTime }
@@ -30,6 +38,8 @@ public enum BudgetMetric: String, CaseIterable, Codable, Sendable {
         case .peakRss, .peakUsage, .rssGrowth: .bytes
         case .throttled: .percent
         case .oomKills, .seccompDenials, .networkAttempts, .calls: .count
+        case .errorRate: .percent
+        case .rps: .perSecond
         }
     }
 
@@ -38,6 +48,7 @@ public enum BudgetMetric: String, CaseIterable, Codable, Sendable {
         case .suite: [.duration, .cpuTime, .peakRss, .peakUsage, .throttled, .oomKills, .seccompDenials, .networkAttempts]
         case .tests: [.duration, .cpuTime, .peakRss, .peakUsage, .rssGrowth, .oomKills]
         case .functions: [.p50, .p90, .p95, .p99, .max, .mean, .calls]
+        case .load: [.p50, .p90, .p95, .p99, .max, .errorRate, .rps]
         }
     }
 
@@ -48,6 +59,7 @@ public enum BudgetMetric: String, CaseIterable, Codable, Sendable {
         case .bytes: ByteQuantity.human(UInt64(Swift.max(0, value)))
         case .percent: formatFixed(value, digits: 1) + "%"
         case .count: String(Int(value))
+        case .perSecond: formatFixed(value, digits: value < 10 ? 2 : 1) + " req/s"
         }
     }
 
@@ -64,12 +76,24 @@ public enum BudgetMetric: String, CaseIterable, Codable, Sendable {
         case .count:
             guard let value = Int(text), value >= 0 else { throw UnitError("'\(text)' is not a whole number; expected a count such as 0 or 3") }
             return Double(value)
+        case .perSecond:
+            var number = text.trimmingWhitespace()[...]
+            for suffix in ["req/s", "rps", "/s"] where number.hasSuffix(suffix) {
+                number = number.dropLast(suffix.count)
+                break
+            }
+            guard let value = Double(String(number).trimmingWhitespace()), value >= 0, value.isFinite else {
+                throw UnitError("'\(text)' is not a throughput; expected requests per second such as 200 or 200/s")
+            }
+            return value
         }
     }
 }
 
 public enum BudgetScope: String, Codable, Sendable, CaseIterable {
     case suite, tests, functions
+    /// The load a driver put on a service (`confine load`, `capacity`): the report's `load`.
+    case load
 }
 
 public enum BudgetLevel: String, Codable, Sendable {
@@ -85,6 +109,25 @@ public enum BudgetComparison: String, ReportValue {
     case lessThan = "<"
     /// `<=`: the value may reach the limit (a bare value in the profile).
     case atMost = "<="
+    /// `>`: the value must stay above the limit (throughput only).
+    case greaterThan = ">"
+    /// `>=`: the value may fall to the limit, not below (a bare throughput in the profile).
+    case atLeast = ">="
+
+    /// The sign a message shows between the measured value and the limit: the comparison itself
+    /// when the budget held, its opposite when it broke (`p95 120ms > limit 100ms`, `rps 150 < limit 200`).
+    func relation(held: Bool) -> String {
+        switch (self, held) {
+        case (.lessThan, true): "<"
+        case (.atMost, true): "≤"
+        case (.lessThan, false): "≥"
+        case (.atMost, false): ">"
+        case (.greaterThan, true): ">"
+        case (.atLeast, true): "≥"
+        case (.greaterThan, false): "≤"
+        case (.atLeast, false): "<"
+        }
+    }
 }
 
 /// One limit: `p95 < 2ms`, `peak_rss <= 400Mi` (a bare value means "at most").
@@ -101,22 +144,36 @@ public struct BudgetThreshold: Codable, Sendable, Equatable {
         self.level = level
     }
 
-    public func holds(_ value: Double) -> Bool { comparison == .lessThan ? value < limit : value <= limit }
+    public func holds(_ value: Double) -> Bool {
+        switch comparison {
+        case .lessThan: value < limit
+        case .atMost: value <= limit
+        case .greaterThan: value > limit
+        case .atLeast: value >= limit
+        }
+    }
 
     /// `p95 < 2.0ms`.
     public var description: String { "\(metric.rawValue) \(comparison.rawValue) \(metric.format(limit))" }
 
-    /// `p95<2ms`, `< 20%`, `400Mi` (the metric known from the key): the comparison and the limit.
+    /// `p95<2ms`, `< 20%`, `400Mi`, `>= 200` (the metric known from the key): the comparison and
+    /// the limit. A bare value is "at most", or "at least" for throughput (`rps`), the one metric
+    /// bounded from below.
     public static func parse(metric: BudgetMetric, _ text: String) throws(UnitError) -> (BudgetComparison, Double) {
         var rest = text.trimmingWhitespace()[...]
-        var comparison = BudgetComparison.atMost
-        if rest.hasPrefix("<=") {
-            rest = rest.dropFirst(2)
-        } else if rest.hasPrefix("<") {
-            comparison = .lessThan
-            rest = rest.dropFirst()
-        } else if rest.hasPrefix(">") {
+        var comparison = metric.higherIsBetter ? BudgetComparison.atLeast : .atMost
+        let lower = rest.hasPrefix("<"), upper = rest.hasPrefix(">")
+        if lower, metric.higherIsBetter {
+            throw UnitError("'\(text)': \(metric.rawValue) is bounded from below (higher is better); write '>= value' or a bare value (at least)")
+        }
+        if upper, !metric.higherIsBetter {
             throw UnitError("'\(text)': budgets are upper limits; write '< value' or a bare value (at most)")
+        }
+        if rest.hasPrefix("<=") || rest.hasPrefix(">=") {
+            rest = rest.dropFirst(2)
+        } else if lower || upper {
+            comparison = lower ? .lessThan : .greaterThan
+            rest = rest.dropFirst()
         }
         let value = String(rest).trimmingWhitespace()
         guard !value.isEmpty else { throw UnitError("'\(text)' has no limit after '\(comparison.rawValue)'") }
@@ -183,9 +240,12 @@ public struct BudgetResult: Codable, Sendable, Equatable {
     /// `calculate_discount p95 3.1ms > limit 2.0ms`, and when it ran throttled
     /// ` (throttled in 60% of its periods)`.
     public var message: String {
-        let subject = target ?? (scope == .suite ? "suite" : pattern)
-        guard let measured else { return "\(subject): no \(scope == .tests ? "test" : "function") matches '\(pattern)'" }
-        let relation = verdict == .pass ? (comparison == .lessThan ? "<" : "≤") : (comparison == .lessThan ? "≥" : ">")
+        let subject = target ?? (scope == .suite ? "suite" : scope == .load ? "load" : pattern)
+        guard let measured else {
+            if scope == .load { return "load \(metric.rawValue): not measured (\(pattern))" }
+            return "\(subject): no \(scope == .tests ? "test" : "function") matches '\(pattern)'"
+        }
+        let relation = comparison.relation(held: verdict == .pass)
         var text = "\(subject) \(metric.rawValue) \(metric.format(measured)) \(relation) limit \(metric.format(limit))"
         if let throttledPercent {
             let whose = scope == .tests ? "its" : "the run's"
@@ -213,8 +273,20 @@ public enum BudgetEvaluator {
                 let run = CPUContention.runShare(report.cpu)
                 targets = report.functions.filter { Glob.matches(rule.pattern, $0.name) }
                     .map { function in (function.name, { functionValue(function, $0) }, run) }
+            case .load:
+                // A run without load (`confine run` under a profile with load budgets) is not judged on them.
+                guard let load = report.load else { continue }
+                targets = [("load", { loadValue(load, $0) }, CPUContention.runShare(report.cpu))]
             }
             for threshold in rule.thresholds {
+                if rule.scope == .load, let (_, value, _) = targets.first, value(threshold.metric) == nil {
+                    // The driver does not give this figure (wrk prints no p95; no request was answered).
+                    results.append(BudgetResult(scope: .load, pattern: report.load?.missingReason(threshold.metric) ?? "",
+                                                target: nil, metric: threshold.metric, comparison: threshold.comparison,
+                                                limit: threshold.limit, measured: nil, level: threshold.level,
+                                                verdict: threshold.level == .warn ? .warn : .fail))
+                    continue
+                }
                 if targets.isEmpty {
                     results.append(BudgetResult(scope: rule.scope, pattern: rule.pattern, target: nil, metric: threshold.metric,
                                                 comparison: threshold.comparison, limit: threshold.limit, measured: nil,
@@ -246,6 +318,19 @@ public enum BudgetEvaluator {
         case .oomKills: Double(report.oomKills.count)
         case .seccompDenials: Double(report.seccomp?.violations.reduce(0) { $0 + $1.count } ?? 0)
         case .networkAttempts: Double(report.network?.attempts.count ?? 0)
+        default: nil
+        }
+    }
+
+    static func loadValue(_ load: RunReport.Load, _ metric: BudgetMetric) -> Double? {
+        switch metric {
+        case .p50: load.latency.p50
+        case .p90: load.latency.p90
+        case .p95: load.latency.p95
+        case .p99: load.latency.p99
+        case .max: load.latency.max
+        case .errorRate: load.requests > 0 ? load.errorRate : nil
+        case .rps: load.requestsPerSecond
         default: nil
         }
     }

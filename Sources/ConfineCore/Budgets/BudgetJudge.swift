@@ -24,7 +24,8 @@ public enum BudgetJudge {
         if !failed.isEmpty && judged.outcome == .passed {
             judged.outcome = .budgetExceeded
             judged.exitCode = ExitCodes.budgetExceeded
-            judged.reason = "the command succeeded but \(failed.count) budget\(failed.count == 1 ? "" : "s") failed: \(failed[0].message)"
+            let succeeded = judged.load != nil ? "the service held the load" : "the command succeeded"
+            judged.reason = "\(succeeded) but \(failed.count) budget\(failed.count == 1 ? "" : "s") failed: \(failed[0].message)"
         }
         return judged
     }

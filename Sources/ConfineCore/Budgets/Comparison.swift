@@ -138,6 +138,7 @@ public enum Comparator {
                                     + "change the machine could explain is inconclusive — run same-runner rounds")
         }
         rows += functionRows(baseReports, headReports, spec: spec)
+        rows += loadRows(baseReports, headReports, spec: spec)
         comparison.rows = rows
         return comparison
     }
@@ -343,6 +344,37 @@ public enum Comparator {
         guard let change = row.change, let base = row.base, let head = row.head else { return false }
         if let relative = threshold.relative, abs(change) <= relative { return false }
         return abs(head - base) > testAbsoluteFloor
+    }
+
+    // MARK: load
+
+    /// The requests of every load run on each side pooled, judged as a probed function's calls
+    /// are: each percentile against the latency threshold, the whole distribution against
+    /// chance (one-sided Mann–Whitney over every request). Only where both sides have per-request
+    /// latencies (hey's CSV, a plain list); a driver that summarised (wrk, locust, k6) is compared
+    /// on its percentiles alone.
+    static func loadRows(_ bases: [RunReport], _ heads: [RunReport], spec: RegressionSpec) -> [Comparison.Row] {
+        func pooled(_ reports: [RunReport]) -> FunctionRecord? {
+            let loads = reports.compactMap(\.load).filter { $0.requests > 0 }
+            guard !loads.isEmpty else { return nil }
+            let distributions = loads.compactMap(\.requestDistribution)
+            if distributions.count == loads.count, var merged = distributions.first {
+                for distribution in distributions.dropFirst() { merged.merge(distribution) }
+                return FunctionRecord(name: "requests", distribution: merged, bytes: nil, memoryGrowthBytes: 0, processes: 0)
+            }
+            // Summarised figures: the median of each percentile over the rounds.
+            func median(_ values: [Double?]) -> Double { NoiseModel.median(values.compactMap { $0 }) ?? 0 }
+            return FunctionRecord(name: "requests", calls: UInt64(loads.map(\.requests).reduce(0, +)), totalSeconds: 0, minSeconds: 0,
+                                  meanSeconds: 0, p50Seconds: median(loads.map(\.latency.p50)), p90Seconds: median(loads.map(\.latency.p90)),
+                                  p95Seconds: median(loads.map(\.latency.p95)), p99Seconds: median(loads.map(\.latency.p99)),
+                                  maxSeconds: median(loads.map(\.latency.max)), bytes: nil, memoryGrowthBytes: 0, processes: 0, histogram: nil)
+        }
+        guard let old = pooled(bases), let new = pooled(heads) else { return [] }
+        var row = compareFunction(old, new, spec)
+        row.kind = "load"
+        row.baseRounds = bases.count
+        row.headRounds = heads.count
+        return [row]
     }
 
     // MARK: functions

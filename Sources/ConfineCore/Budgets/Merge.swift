@@ -56,13 +56,13 @@ public enum ReportMerger {
         switch outcome {
         case .passed: 0
         case .budgetExceeded: 1
-        case .failed: 2
+        case .failed, .notReady: 2
         case .signaled: 3
         case .oomKilled: 4
         case .stalled: 5
         case .interrupted: 6
         case .timeout: 7
-        case .setupFailed: 8
+        case .setupFailed, .driverFailed: 8
         }
     }
 

@@ -9,8 +9,8 @@ extension ProfileParser {
         var rules: [BudgetRule] = []
         for (key, value) in try mapping(node, what: "'budgets'", allowed: Self.budgetScopes) {
             let scope = BudgetScope(rawValue: key.string)!
-            if scope == .suite {
-                rules.append(BudgetRule(scope: .suite, pattern: "", thresholds: try thresholds(value, scope: .suite, path: "budgets.suite")))
+            if scope == .suite || scope == .load {
+                rules.append(BudgetRule(scope: scope, pattern: "", thresholds: try thresholds(value, scope: scope, path: "budgets.\(scope.rawValue)")))
                 continue
             }
             guard let patterns = value.mapping else {
@@ -79,9 +79,11 @@ extension ProfileParser {
         for part in text.split(separator: ",") {
             let clause = part.trimmingWhitespace()
             let metricName = String(clause.prefix { $0.isLetter || $0.isNumber || $0 == "_" })
-            guard !metricName.isEmpty, clause.dropFirst(metricName.count).trimmingWhitespace().hasPrefix("<") else {
+            let sign = clause.dropFirst(metricName.count).trimmingWhitespace()
+            guard !metricName.isEmpty, sign.hasPrefix("<") || sign.hasPrefix(">") else {
                 throw ProfileError(at: location(of: node),
-                                   "'\(path)': '\(clause)' is not a budget; expected METRIC < LIMIT such as \"p95<2ms\"")
+                                   "'\(path)': '\(clause)' is not a budget; expected METRIC < LIMIT such as \"p95<2ms\""
+                                       + (scope == .load ? " or rps >= N" : ""))
             }
             guard let metric = BudgetMetric(rawValue: metricName), names.contains(metricName) else {
                 var message = "'\(path)': unknown metric '\(metricName)' for \(scope.rawValue)"
@@ -138,5 +140,14 @@ extension ProfileParser {
             }
         }
         return spec
+    }
+}
+
+extension BudgetSpec {
+    /// `confine capacity --budget 'p95<100ms, rps>=200'`: load budgets in the profile's compact
+    /// form, with the profile parser's errors (the file named `--budget`).
+    public static func load(_ text: String) throws(ProfileError) -> BudgetSpec {
+        let quoted = "\"" + text.replacingAll("\\", with: "\\\\").replacingAll("\"", with: "\\\"") + "\""
+        return try ProfileSpec.parse(yaml: "budgets:\n  load: \(quoted)\n", file: "--budget").budgets ?? BudgetSpec()
     }
 }

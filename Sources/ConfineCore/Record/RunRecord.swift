@@ -8,6 +8,8 @@ public struct RunRecord: Sendable {
     // MARK: what ran
 
     public var command: [String]
+    /// `--copies N`: N copies of `command` ran at once in the group; nil for one.
+    public var copies: Int?
     public var profile: ResolvedProfile
     public var confineVersion: String
     public var host: RunReport.Host
@@ -36,6 +38,13 @@ public struct RunRecord: Sendable {
     /// The stall `--stall-timeout` ended the run with (confine killed the tree); also in `stalls`.
     public var stalledOut: OOMStall?
     public static let stallsKept = 10
+    /// `confine load`: when confine asked the service to stop (SIGTERM) because the driver ended,
+    /// and when the service then exited; `stopKilled` when it outlived the grace period.
+    public var stopRequestedAt: Double?
+    public var stopExitedAt: Double?
+    public var stopKilled = false
+    /// `confine load`: readiness, the driver and its output (the CLI adds it after the supervisor returns).
+    public var load: LoadRecord?
 
     // MARK: readings of the group
 

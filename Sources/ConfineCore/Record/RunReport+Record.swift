@@ -19,6 +19,11 @@ extension RunReport {
             stallTimeoutSeconds: record.profile.stallTimeoutSeconds)
         facts.interruptedBy = record.interruptedBy
         facts.mainProcessKillPlace = oomKills.first { $0.mainProcess }?.place
+        if let load = record.load {
+            facts.load = LoadFacts(readiness: load.readiness, driverStartError: load.driverStartError, driverExitCode: load.driverExitCode,
+                                   driverOutputError: load.outputError, measured: load.measured,
+                                   stoppedByConfine: record.stopRequestedAt != nil)
+        }
         let verdict = Verdict.decide(facts)
         let profile = record.profile
         let last = record.lastSample ?? CgroupSample()
@@ -97,8 +102,28 @@ extension RunReport {
         }
         functions = ledger.functionRecords
         probe = record.probe
+        copies = record.copies
         supervisor = record.supervisorCost
         containment = record.containment.map { Self.naming($0, by: ledger) }
+        if let load = record.load {
+            let stop = record.stopRequestedAt.map { at in
+                RunReport.Stop(signal: "SIGTERM", graceSeconds: load.graceSeconds,
+                               exitedAfterSeconds: record.stopExitedAt.map { LoadMeasurement.rounded($0 - at) }, killed: record.stopKilled)
+            }
+            self.load = LoadMeasurement.section(load, timeline: record.timeline, stop: stop)
+            if record.stopKilled {
+                warnings.append("the service did not stop within its \(DurationQuantity.format(load.graceSeconds)) grace period after SIGTERM "
+                                + "and was SIGKILLed (as a container runtime does): in production it would lose in-flight requests")
+            }
+            if let code = load.driverExitCode, code != 0, load.measured {
+                warnings.append("the load driver exited with status \(code); its figures were read")
+            }
+            if self.load?.latencyCorrection == .uncorrected {
+                warnings.append("load: closed-loop latencies, uncorrected (each connection waited for its answer, so a stall "
+                                + "holds back the requests that would have seen it; give the driver a rate, e.g. hey -q, to correct them)")
+            }
+            if let note = self.load?.throttlingNote { warnings.append("load: \(note)") }
+        }
     }
 
     private static func naming(_ seccomp: Seccomp, by ledger: AttributionLedger) -> Seccomp {

@@ -29,6 +29,8 @@ public struct RunFacts: Sendable {
     /// Set when `--stall-timeout` ended the run: the group sat idle after an OOM kill.
     public var stall: OOMStall?
     public var stallTimeoutSeconds: Double?
+    /// `confine load`: the readiness wait, the driver, and whether confine stopped the service.
+    public var load: LoadFacts? = nil
     public init(setupFailure: RunReport.SetupError? = nil, execFailureExitCode: Int32? = nil,
                 termination: Termination? = nil, timedOut: Bool = false, timeoutSeconds: Double? = nil,
                 mainProcessOOMKilled: Bool = false, oomKillCount: Int = 0, firstOOMKill: RunReport.OOMKill? = nil,
@@ -60,6 +62,27 @@ public enum ExitCodes {
     public static let stalled: Int32 = 124
     public static let setupFailed: Int32 = 125
     public static let oomKilled: Int32 = 137
+}
+
+/// What decides a `confine load` run beyond a command's run.
+public struct LoadFacts: Sendable {
+    public var readiness: RunReport.Readiness
+    public var driverStartError: String?
+    public var driverExitCode: Int32?
+    public var driverOutputError: String?
+    /// The driver's output gave at least one request.
+    public var measured: Bool
+    /// confine stopped the service after the driver ended (its end is then not a failure).
+    public var stoppedByConfine: Bool
+    public init(readiness: RunReport.Readiness, driverStartError: String?, driverExitCode: Int32?, driverOutputError: String?,
+                measured: Bool, stoppedByConfine: Bool) {
+        self.readiness = readiness
+        self.driverStartError = driverStartError
+        self.driverExitCode = driverExitCode
+        self.driverOutputError = driverOutputError
+        self.measured = measured
+        self.stoppedByConfine = stoppedByConfine
+    }
 }
 
 public struct Verdict: Equatable, Sendable {
@@ -112,10 +135,14 @@ public struct Verdict: Equatable, Sendable {
                            reason: "confine received \(signalName(signal)) and stopped the run (passed on to every process, "
                                + "SIGKILL after the grace period); \(ended)")
         }
+        if let load = facts.load, let start = load.driverStartError {
+            return Verdict(outcome: .driverFailed, exitCode: ExitCodes.setupFailed, reason: "the load driver could not start: \(start)")
+        }
         if facts.mainProcessOOMKilled {
             return Verdict(outcome: .oomKilled, exitCode: ExitCodes.oomKilled,
                            reason: "the main process was OOM-killed by the kernel" + (facts.mainProcessKillPlace.map { " \($0)" } ?? ""))
         }
+        if let load = facts.load { return decideLoad(load, facts, signalName: signalName) }
         let alsoOOM = facts.oomKillCount > 0
             ? "; \(facts.oomKillCount) process\(facts.oomKillCount == 1 ? " was" : "es were") OOM-killed in its group" : ""
         switch facts.termination {
@@ -128,5 +155,46 @@ public struct Verdict: Equatable, Sendable {
             break
         }
         return Verdict(outcome: .passed, exitCode: ExitCodes.success, reason: Verdict.passedReason)
+    }
+
+    /// A service under load: not ready, ended on its own (a failure, whatever its status: a
+    /// service is stopped, it does not finish), the driver measured nothing, or passed.
+    static func decideLoad(_ load: LoadFacts, _ facts: RunFacts, signalName: (Int32) -> String) -> Verdict {
+        let readiness = load.readiness
+        func ended(_ when: String) -> Verdict? {
+            switch facts.termination {
+            case .signaled(let signal)?:
+                return Verdict(outcome: .signaled, exitCode: 128 + signal, reason: "the service died of \(signalName(signal)) \(when)")
+            case .exited(let status)? where status != 0:
+                return Verdict(outcome: .failed, exitCode: status, reason: "the service exited with status \(status) \(when)")
+            case .exited?:
+                return nil
+            case nil:
+                return nil
+            }
+        }
+        switch readiness.result {
+        case .ready:
+            break
+        case .timedOut, .interrupted:
+            let last = readiness.lastError.map { " (last check: \($0))" } ?? ""
+            return Verdict(outcome: .notReady, exitCode: ExitCodes.timeout,
+                           reason: "the service never passed its readiness check \(readiness.target) within "
+                               + "\(DurationQuantity.format(readiness.timeoutSeconds))\(last)")
+        case .serviceExited:
+            if let verdict = ended("before it was ready") { return verdict }
+            return Verdict(outcome: .notReady, exitCode: 1,
+                           reason: "the service exited with status 0 before it passed its readiness check \(readiness.target)")
+        }
+        if !load.stoppedByConfine {
+            if let verdict = ended("while under load") { return verdict }
+            return Verdict(outcome: .failed, exitCode: 1, reason: "the service exited (status 0) while under load, before the driver ended")
+        }
+        if !load.measured {
+            let status = load.driverExitCode.map { "exited with status \($0)" } ?? "ended"
+            let why = load.driverOutputError.map { ": \($0)" } ?? " and its output gave no requests"
+            return Verdict(outcome: .driverFailed, exitCode: ExitCodes.setupFailed, reason: "the load driver \(status)\(why)")
+        }
+        return Verdict(outcome: .passed, exitCode: ExitCodes.success, reason: "the service held the load within its limits")
     }
 }

@@ -11,6 +11,9 @@ public enum HTMLRenderer {
                     + "\(report.startedAt) · \(formatFixed(report.durationSeconds, digits: 2))s · kernel \(report.host.kernel.xmlEscaped) "
                     + "(\(report.host.cgroupLayout.rawValue))</p></header>")
         body.append("<section><h2>Memory</h2>\(memoryChart(report))</section>")
+        if let load = report.load, !load.timeline.isEmpty {
+            body.append("<section><h2>Load: p95 per second (as the driver measured it) and CPU throttling</h2>\(loadChart(report, load))</section>")
+        }
         if !report.functions.isEmpty {
             body.append("<section><h2>Function latency</h2>\(latencyChart(report))</section>")
         }
@@ -55,6 +58,7 @@ public enum HTMLRenderer {
         code{font-size:12px}svg text{font:11px system-ui,sans-serif;fill:#4a5160}
         .usage{fill:none;stroke:#2f6fde;stroke-width:1.6}.area{fill:#2f6fde;opacity:.12}.limit{stroke:#d93025;stroke-width:2;stroke-dasharray:6 4}
         .oom{fill:#d93025}.span{fill:#7b61ff;opacity:.35}.grid{stroke:#e6e8ec}.budget{stroke:#d93025;stroke-width:2}
+        .throttled{fill:#f29900;opacity:.25}.p95line{fill:none;stroke:#b3261e;stroke-width:1.6}.p95dot{fill:#b3261e}
         .p50{fill:#9cc3ff}.p95{fill:#4d8df6}.p99{fill:#1f4fae}
         .badge{display:inline-block;padding:0 6px;border-radius:4px;font-size:12px;color:#fff;background:#1f7a3f}
         .badge.fail{background:#b3261e}.badge.warn,.badge.missing{background:#b26a00}
@@ -65,11 +69,16 @@ public enum HTMLRenderer {
         """
     }
 
+    /// Where the charts' shared x-axis (the run's clock) ends: the memory and load charts line up.
+    static func chartEnd(_ report: RunReport) -> Double {
+        max(report.durationSeconds, report.memory.timeline.last?.t ?? 0, report.load?.timeline.last.map { $0.t + 1 } ?? 0, 0.001)
+    }
+
     /// Usage over time, the limit as a dashed red line, OOM kills as red dots, test spans as a band below.
     static func memoryChart(_ report: RunReport) -> String {
         let width = 960.0, plotHeight = 220.0, left = 70.0, top = 12.0
         let points = report.memory.timeline
-        let end = max(report.durationSeconds, points.last?.t ?? 0, 0.001)
+        let end = chartEnd(report)
         let peak = Double(max(report.memory.peakBytes, points.map(\.memoryBytes).max() ?? 0))
         let ceiling = max(peak, Double(report.memory.limitBytes ?? 0)) * 1.1 + 1
         let spans = report.tests.filter { $0.startSeconds != nil }
@@ -116,6 +125,44 @@ public enum HTMLRenderer {
                     + "\(Format.value("duration", test.durationSeconds)), peak \(Format.value("peak_rss", test.peakBytes.map { Double($0) }))</title></rect>"
             }
         }
+        return svg + "</svg>"
+    }
+
+    /// The load's p95 per second (line, left axis) over the share of CFS periods throttled in that
+    /// second (bars, right axis), on the memory chart's x-axis (the run's clock), so a reader sees
+    /// latency rise where throttling does.
+    static func loadChart(_ report: RunReport, _ load: RunReport.Load) -> String {
+        let width = 960.0, plotHeight = 160.0, left = 70.0, top = 12.0
+        let end = chartEnd(report)
+        let ceiling = max(load.timeline.compactMap(\.p95).max() ?? 0, 0.001) * 1.15
+        func x(_ t: Double) -> Double { left + t / end * (width - left - 10) }
+        func y(_ seconds: Double) -> Double { top + plotHeight - seconds / ceiling * plotHeight }
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(Int(width)) \(Int(top + plotHeight + 22))\" width=\"100%\" "
+            + "role=\"img\" aria-label=\"p95 latency and CPU throttling per second\">"
+        for step in 0...4 {
+            let seconds = ceiling / 4 * Double(step)
+            svg += "<line class=\"grid\" x1=\"\(left)\" x2=\"\(width - 10)\" y1=\"\(y(seconds))\" y2=\"\(y(seconds))\"/>"
+            svg += "<text x=\"\(left - 6)\" y=\"\(y(seconds) + 4)\" text-anchor=\"end\">\(DurationQuantity.formatMeasured(seconds))</text>"
+        }
+        for step in 0...5 {
+            let t = end / 5 * Double(step)
+            svg += "<text x=\"\(x(t))\" y=\"\(top + plotHeight + 14)\" text-anchor=\"middle\">\(formatFixed(t, digits: t < 10 ? 1 : 0))s</text>"
+        }
+        for second in load.timeline {
+            guard let throttled = second.throttledPercent else { continue }
+            let height = throttled / 100 * plotHeight
+            svg += "<rect class=\"throttled\" x=\"\(formatFixed(x(second.t), digits: 1))\" y=\"\(formatFixed(top + plotHeight - height, digits: 1))\" "
+                + "width=\"\(formatFixed(max(1, x(second.t + 1) - x(second.t) - 1), digits: 1))\" height=\"\(formatFixed(height, digits: 1))\">"
+                + "<title>\(formatFixed(second.t, digits: 0))s: throttled in \(formatFixed(throttled, digits: 0))% of periods</title></rect>"
+        }
+        let points = load.timeline.compactMap { second in second.p95.map { (second.t + 0.5, $0, second.requests) } }
+        svg += "<polyline class=\"p95line\" points=\""
+            + points.map { "\(formatFixed(x($0.0), digits: 1)),\(formatFixed(y($0.1), digits: 1))" }.joined(separator: " ") + "\"/>"
+        for point in points {
+            svg += "<circle class=\"p95dot\" cx=\"\(formatFixed(x(point.0), digits: 1))\" cy=\"\(formatFixed(y(point.1), digits: 1))\" r=\"2.5\">"
+                + "<title>p95 \(DurationQuantity.formatMeasured(point.1)) over \(point.2) requests</title></circle>"
+        }
+        svg += "<text x=\"\(width - 12)\" y=\"\(top + 10)\" text-anchor=\"end\">bars: % of CFS periods throttled (0–100%)</text>"
         return svg + "</svg>"
     }
 

@@ -17,6 +17,25 @@ public enum MarkdownRenderer {
         suite.rows.append([memory, formatFixed(report.cpu.usageSeconds, digits: 2) + "s", throttled, String(report.oomKills.count),
                            formatFixed(report.durationSeconds, digits: 2) + "s"])
         lines += suite.render()
+        if let load = report.load, load.requests > 0 {
+            lines.append("")
+            var table = MarkdownTable(header: ["requests", "errors", "req/s", "p50", "p95", "p99", "max"], rightAligned: [0, 1, 2, 3, 4, 5, 6])
+            table.rows.append([String(load.requests), "\(load.errors) (\(formatFixed(load.errorRate, digits: 1))%)",
+                               load.requestsPerSecond.map { formatFixed($0, digits: 1) } ?? "—",
+                               Format.value("p50", load.latency.p50), Format.value("p95", load.latency.p95),
+                               Format.value("p99", load.latency.p99), Format.value("max", load.latency.max)])
+            lines += table.render()
+            lines.append("")
+            var note = "Load from `\(Summary.display(load.driver.command, limit: 70))`, outside the limits"
+            switch load.latencyCorrection {
+            case .uncorrected: note += "; closed-loop latencies, **uncorrected** for coordinated omission"
+            case .corrected: note += "; latencies corrected for coordinated omission"
+            case .byDriver: note += "; latencies corrected by the driver"
+            case .none: break
+            }
+            if let throttling = load.throttlingNote { note += "; " + throttling }
+            lines.append(note + ".")
+        }
         for kill in report.oomKills {
             lines.append("")
             lines.append("- 💥 OOM kill: `\(Summary.display(kill.command, limit: 60))` (pid \(kill.pid)) at \(formatFixed(kill.atSeconds, digits: 2))s")

@@ -19,6 +19,23 @@ public enum ReportWriter {
         } catch {
             throw ReportWriteError(description: "cannot encode the report: \(error)", json: nil)
         }
+        try write(data, to: path)
+    }
+
+    /// Any other JSON confine writes (`confine capacity`'s report), as the run report is written.
+    public static func writeJSON<T: Encodable>(_ value: T, to path: String) throws(ReportWriteError) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let data: Data
+        do {
+            data = try encoder.encode(value) + Data("\n".utf8)
+        } catch {
+            throw ReportWriteError(description: "cannot encode the report: \(error)", json: nil)
+        }
+        try write(data, to: path)
+    }
+
+    static func write(_ data: Data, to path: String) throws(ReportWriteError) {
         do {
             // Atomically (temp file + rename) for regular files, so a reader never sees half a
             // report; straight into anything else (/dev/null, /dev/stdout, a fifo), which a

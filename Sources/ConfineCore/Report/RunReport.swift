@@ -15,6 +15,11 @@ public enum Outcome: String, ReportValue {
     case signaled
     case setupFailed = "setup_failed"
     case budgetExceeded = "budget_exceeded"
+    /// `confine load`: the service never answered its readiness check (`--ready-timeout`), or
+    /// exited with status 0 before it did.
+    case notReady = "not_ready"
+    /// `confine load`: the driver could not start, or ran and gave no requests confine could read.
+    case driverFailed = "driver_failed"
 }
 
 /// A closed set the report writes as one of its raw strings. Decoding any other string fails
@@ -100,6 +105,11 @@ public struct RunReport: Codable, Sendable, Equatable {
     public var budgets: [BudgetResult]?
     /// Present in a report made by `confine merge`: each shard's own suite figures.
     public var shards: [Shard]?
+    /// Present in a report made by `confine load` (and each `confine capacity` step): the driver's
+    /// figures on the run's clock (docs/load.md).
+    public var load: Load?
+    /// `confine run --copies N`: N copies of `command` ran at once in the one cgroup (absent for one).
+    public var copies: Int?
 
     public struct Shard: Codable, Sendable, Equatable {
         public var path: String

@@ -28,6 +28,13 @@ public final class Supervisor {
     public var notice: (String) -> Void = { _ in }
     /// The group at its highest sample near the pids limit (`TaskCensus`).
     private var pidsAtLimit: RunReport.PidsAtLimit?
+    /// Shared with another thread (`confine load`'s driver thread): stop requests, the target's
+    /// end, the exit statuses of the children that thread started.
+    public var control: SupervisorControl?
+    /// When a stop `control` asked for began, when the target then exited, whether it needed SIGKILL.
+    private var stopRequestedAt: Double?
+    private var stopExitedAt: Double?
+    private var stopKilled = false
 
     public init(plan: RunPlan, driver: any CgroupDriver) {
         self.plan = plan
@@ -40,6 +47,7 @@ public final class Supervisor {
     public func run() -> RunRecord {
         start = monotonicSeconds()
         startWall = time(nil)
+        control?.started(at: start)
         var record = RunRecord(command: plan.arguments, profile: plan.profile, confineVersion: plan.confineVersion,
                                host: .current(layout: driver.kind),
                                startedAt: rfc3339Now())
@@ -57,15 +65,20 @@ public final class Supervisor {
             // What `nproc` in the target says: joined to the group (and its cpuset) before exec.
             record.visibleCpus = affinityCPUCount(of: setup.mainPid)
             processes.addRoot(setup.mainPid, at: 0)
+            control?.spawned(setup.mainPid)
             FaultInjection.pause(at: "after-spawn")
             if let sampler = setup.sampler, let tests = setup.tests {
                 (record.termination, record.timedOut) = watch(setup, sampler: sampler, tests: tests)
                 record.interruptedBy = interruptedBy
             }
+            record.stopRequestedAt = stopRequestedAt
+            record.stopExitedAt = stopExitedAt
+            record.stopKilled = stopKilled
             stallMonitor.finish(victim: firstVictim)
             record.stalls = stallMonitor.stalls
             record.stalledOut = stallMonitor.stalledOut
         }
+        control?.ended()
         if setup.signalFD >= 0 { close(setup.signalFD) }
         processes.closeFiles()
 
@@ -100,8 +113,8 @@ public final class Supervisor {
 
         // One pollfd per source; each is drained only when the kernel says it is readable.
         var poller = Poller([setup.signalFD, setup.seccompListener?.fd, setup.connector?.fd, setup.kernelLog?.fd, tests.probeFD,
-                             tests.outputFD, setup.taskStats?.fd])
-        let (signals, listener, connector, kernelLog, probe, output, taskStats) = (0, 1, 2, 3, 4, 5, 6)
+                             tests.outputFD, setup.taskStats?.fd, control?.stopFD])
+        let (signals, listener, connector, kernelLog, probe, output, taskStats, stopRequest) = (0, 1, 2, 3, 4, 5, 6, 7)
 
         while true {
             let current = monotonicSeconds()
@@ -128,6 +141,7 @@ public final class Supervisor {
             if let grace = graceDeadline, current >= grace {
                 group.killAll()
                 graceDeadline = nil
+                if stopRequestedAt != nil && !timedOut && interruptedBy == nil { stopKilled = true }
             }
             var wake = sampler.nextSample
             if let deadline, !timedOut { wake = min(wake, deadline) }
@@ -148,11 +162,19 @@ public final class Supervisor {
                 setup.seccompListener?.drain(at: now, tgidOf: threadGroup) { processes.observe($0, at: now()) }
             }
             if poller.isReady(kernelLog), let log = setup.kernelLog { oomVictims.read(log) }
+            if poller.isReady(stopRequest), control?.takeStopRequest() == true, stopRequestedAt == nil, graceDeadline == nil {
+                // Stopped as a container runtime stops a container: SIGTERM to every process, SIGKILL after the grace period.
+                stopRequestedAt = now()
+                group.signalAll(SIGTERM)
+                kill(-mainPid, SIGTERM)
+                graceDeadline = monotonicSeconds() + plan.killGraceSeconds
+            }
             guard poller.isReady(signals) else { continue }
             for signal in Signals.drain(setup.signalFD) where signal != SIGCHLD {
                 // Forward to the whole group (a daemonised grandchild included), then give it the grace period.
                 tests.runCutShort(as: .interrupted)
                 if interruptedBy == nil && !timedOut && stallMonitor.stalledOut == nil { interruptedBy = signal }
+                control?.noteInterrupted()
                 group.signalAll(signal)
                 kill(-mainPid, signal)
                 if graceDeadline == nil {
@@ -162,6 +184,7 @@ public final class Supervisor {
                 }
             }
             if let termination = reap(mainPid: mainPid) {
+                if stopRequestedAt != nil { stopExitedAt = now() }
                 sampler.sample(at: now(), detail: true)
                 sampled(sampler, tests: tests, at: now(), slowCadence: true, withProcesses: false)
                 return (termination, timedOut)
@@ -201,6 +224,8 @@ public final class Supervisor {
             if pid <= 0 { break }
             if pid == mainPid {
                 result = (status & 0x7f) == 0 ? .exited((status >> 8) & 0xff) : .signaled(status & 0x7f)
+            } else {
+                control?.reaped(pid, status: status)
             }
         }
         return result
@@ -223,7 +248,11 @@ public final class Supervisor {
     private func collect(_ group: any RunGroup, sampler: GroupSampler, tests: TestWatcher, setup: RunSetup, into record: inout RunRecord) {
         group.killAll()
         var status: Int32 = 0
-        while waitpid(-1, &status, WNOHANG) > 0 {}
+        while true {
+            let pid = waitpid(-1, &status, WNOHANG)
+            if pid <= 0 { break }
+            control?.reaped(pid, status: status)
+        }
         if let log = setup.kernelLog { oomVictims.read(log) }
         setup.connector?.drain { handleProcessEvent($0, tests) }
         setup.taskStats?.drain { handleTaskExit($0, tests) }

@@ -1,0 +1,108 @@
+/// A driver command as given to `--driver` (a shell command line): its words, its output
+/// format, how it paces requests, and capacity's placeholders (`{concurrency}`, `{rate}`).
+public struct DriverCommand: Sendable, Equatable {
+    /// As the user wrote it; run by `/bin/sh -c`.
+    public var text: String
+
+    public init(_ text: String) { self.text = text }
+
+    /// The command's words as a POSIX shell splits them (quotes and backslashes; no expansion).
+    /// Used to tell the program and its options, not to run it.
+    public var words: [String] {
+        var words: [String] = []
+        var current = ""
+        var inWord = false
+        var quote: Character?
+        var escaped = false
+        for character in text {
+            if escaped {
+                current.append(character)
+                escaped = false
+                continue
+            }
+            if let open = quote {
+                if character == open {
+                    quote = nil
+                } else if character == "\\" && open == "\"" {
+                    escaped = true
+                } else {
+                    current.append(character)
+                }
+                continue
+            }
+            switch character {
+            case "'", "\"":
+                quote = character
+                inWord = true
+            case "\\":
+                escaped = true
+                inWord = true
+            case " ", "\t", "\n":
+                if inWord { words.append(current) }
+                current = ""
+                inWord = false
+            default:
+                current.append(character)
+                inWord = true
+            }
+        }
+        if inWord { words.append(current) }
+        return words
+    }
+
+    /// The program's words without leading `env`, `VAR=value` and `python3 -m` (for `python3 -m locust`).
+    var programWords: [String] {
+        var words = Array(words.drop { $0 == "env" || ($0.contains("=") && !$0.hasPrefix("-")) })
+        if let first = words.first, first.split(separator: "/").last?.hasPrefix("python") == true, words.count > 2, words[1] == "-m" {
+            words = Array(words.dropFirst(2))
+        }
+        return words
+    }
+
+    /// The program's name (`hey`, `wrk`, `locust`).
+    public var program: String? { programWords.first.map { String($0.split(separator: "/").last ?? Substring($0)) } }
+
+    /// The value of an option (`-q 10`, `-q=10`, `--csv PREFIX`, `--csv=PREFIX`), the last one given.
+    public func option(_ names: String...) -> String? {
+        let words = programWords
+        var found: String?
+        for (index, word) in words.enumerated() {
+            for name in names {
+                if word == name, index + 1 < words.count { found = words[index + 1] }
+                if word.hasPrefix(name + "=") { found = String(word.dropFirst(name.count + 1)) }
+            }
+        }
+        return found
+    }
+
+    /// How the driver paces its requests, and the rate it intends in all (requests per second)
+    /// when it says (hey's `-q` per worker times `-c` workers): what coordinated-omission
+    /// correction needs.
+    public var pacing: (loop: LoadLoop, correction: LatencyCorrection, intendedRate: Double?) {
+        switch program {
+        case "hey":
+            // hey's workers each wait for an answer; -q caps each worker's rate (default 50 workers),
+            // which gives the schedule requests would have been sent on had the service kept up.
+            if let rate = option("-q").flatMap(Double.init), rate > 0 {
+                let workers = option("-c").flatMap(Double.init).map { max(1, $0) } ?? 50
+                return (.closed, .corrected, rate * workers)
+            }
+            return (.closed, .uncorrected, nil)
+        case "wrk":
+            // wrk2 keeps wrk's name for its binary in some builds; its -R (rate) is its mark.
+            if option("-R", "--rate") != nil { return (.open, .byDriver, nil) }
+            return (.closed, .uncorrected, nil)
+        case "wrk2": return (.open, .byDriver, nil)
+        case "locust": return (.closed, .uncorrected, nil)
+        default: return (.unknown, .none, nil)
+        }
+    }
+
+    /// Placeholders capacity fills (`{concurrency}`, `{rate}`) that the command contains.
+    public var placeholders: [String] { ["concurrency", "rate"].filter { text.contains("{\($0)}") } }
+
+    /// The command with `{name}` replaced by `value`.
+    public func filling(_ name: String, with value: Int) -> DriverCommand {
+        DriverCommand(text.replacingAll("{\(name)}", with: String(value)))
+    }
+}

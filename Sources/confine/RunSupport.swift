@@ -1,0 +1,88 @@
+import ArgumentParser
+import ConfineCore
+import ConfineLinux
+import Foundation
+
+/// What `run`, `load` and `capacity` share: the profile with the flags as its last layer, the
+/// target's environment, supervising a plan, and delivering the report (file, step summary, summary).
+enum RunSupport {
+    static func resolveProfile(_ profile: String?, limits: LimitOptions) throws -> ResolvedProfile {
+        let loader = BuiltinProfiles.loader()
+        var spec = ProfileSpec()
+        var chain = ["cli"]
+        if let profile {
+            (spec, chain) = try loader.load(profile)
+        }
+        let flags = try limits.spec()
+        if flags != ProfileSpec() { chain.append(chain == ["cli"] ? "" : "cli flags") }
+        spec = spec.overridden(by: flags)
+        return ResolvedProfile(spec: spec, chain: chain.filter { !$0.isEmpty })
+    }
+
+    /// confine's environment, plus the Python probe module and pytest plugin on PYTHONPATH and
+    /// PYTEST_PLUGINS (a no-op for anything but Python and pytest).
+    static func environment(probe: Bool) -> [String] {
+        var variables = ProcessInfo.processInfo.environment
+        if probe, let directory = PythonSupport.directory() {
+            variables["PYTHONPATH"] = [directory, variables["PYTHONPATH"]].compactMap { $0 }.filter { !$0.isEmpty }
+                .joined(separator: ":")
+            let plugins = (variables["PYTEST_PLUGINS"] ?? "").split(separator: ",").map(String.init)
+            if !plugins.contains(PythonSupport.pytestPlugin) {
+                variables["PYTEST_PLUGINS"] = (plugins + [PythonSupport.pytestPlugin]).joined(separator: ",")
+            }
+        }
+        return variables.map { "\($0.key)=\($0.value)" }.sorted()
+    }
+
+    /// The plan run to its end under a fresh supervisor (leftovers of a SIGKILLed confine collected
+    /// first); a record of the failed step when no cgroup driver could be set up.
+    static func supervise(_ plan: RunPlan, quiet: Bool, control: SupervisorControl? = nil,
+                          beforeRun: () -> Void = {}) -> RunRecord {
+        do {
+            let driver = try CgroupDrivers.detect()
+            let collector = GarbageCollector(driver: driver)
+            _ = collector.collect() // leftovers of a confine that was SIGKILLed
+            collector.collectProbeDirectories()
+            let supervisor = Supervisor(plan: plan, driver: driver)
+            supervisor.control = control
+            if !quiet { supervisor.notice = { FileHandle.standardError.write(Data("confine: \($0)\n".utf8)) } }
+            beforeRun()
+            return supervisor.run()
+        } catch {
+            control?.abandon()
+            return .setupFailure(command: plan.arguments, profile: plan.profile, confineVersion: plan.confineVersion,
+                                 host: .current(layout: .unknown),
+                                 startedAt: rfc3339Now(), failure: .init(step: error.step, errno: error.errno, message: error.description))
+        }
+    }
+
+    /// The report to its file (or its JSON to stderr when that fails), the GitHub step summary,
+    /// and the summary on stderr.
+    static func deliver(_ report: RunReport, to path: String, quiet: Bool) {
+        FaultInjection.pause(at: "before-report")
+        var written = true
+        do {
+            try ReportWriter.write(report, to: path)
+        } catch {
+            written = false
+            FileHandle.standardError.write(Data("confine: \(error)\n".utf8))
+            if let json = error.json { FileHandle.standardError.write(json) }
+        }
+        appendStepSummary(report)
+        if !quiet {
+            FileHandle.standardError.write(Data(Summary.render(report, reportPath: written ? path : nil).utf8))
+        }
+    }
+
+    /// On GitHub Actions, the Markdown report goes into the job's summary page as well.
+    static func appendStepSummary(_ report: RunReport) {
+        guard let path = ProcessInfo.processInfo.environment["GITHUB_STEP_SUMMARY"], !path.isEmpty else { return }
+        guard let handle = FileHandle(forWritingAtPath: path) else {
+            FileHandle.standardError.write(Data("confine: cannot append to GITHUB_STEP_SUMMARY (\(path))\n".utf8))
+            return
+        }
+        handle.seekToEndOfFile()
+        handle.write(Data(MarkdownRenderer.render(report).utf8))
+        handle.closeFile()
+    }
+}
