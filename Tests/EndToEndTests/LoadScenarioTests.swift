@@ -184,6 +184,42 @@ final class LoadScenarioTests: DirectoryScenario {
         XCTAssertEqual(heys.stdout, "", "the driver was left running")
     }
 
+    /// locust (Debian's, headless, --csv): detected from the command, read from its stats and
+    /// history files, per endpoint; its exit 1 (it failed requests) is a warning, not a failed run.
+    func testLocustsCSVGivesEndpointsAndItsFailures() throws {
+        try XCTSkipUnless(Self.which("locust") != nil, "needs locust (ci/setup installs python3-locust)")
+        let port = Self.freePort()
+        try """
+            from locust import HttpUser, task, constant
+            class Client(HttpUser):
+                wait_time = constant(0)
+                @task(3)
+                def work(self):
+                    self.client.get("/work")
+                @task(1)
+                def missing(self):
+                    self.client.get("/missing")
+            """.write(toFile: directory + "/locustfile.py", atomically: true, encoding: .utf8)
+        let (result, report) = load(["--cpus", "0.5"], driver: "locust -f \(directory)/locustfile.py --headless -u 4 -r 4 -t 4s "
+                                    + "--host http://127.0.0.1:\(port) --csv \(directory)/run --only-summary", port: port)
+        let run = try XCTUnwrap(report)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let load = try XCTUnwrap(run.load)
+        XCTAssertEqual(load.driver.format, .locust)
+        XCTAssertEqual(load.driver.outputPath, directory + "/run_stats.csv")
+        XCTAssertEqual(load.driver.exitCode, 1, "locust exits 1 when requests failed")
+        XCTAssertTrue(run.warnings.contains("the load driver exited with status 1; its figures were read"), "\(run.warnings)")
+        let missing = try XCTUnwrap(load.endpoints.first { $0.name == "/missing" })
+        XCTAssertEqual(missing.errors, missing.requests)
+        XCTAssertEqual(missing.method, "GET")
+        let work = try XCTUnwrap(load.endpoints.first { $0.name == "/work" })
+        XCTAssertEqual(work.errors, 0)
+        XCTAssertEqual(load.requests, missing.requests + work.requests)
+        XCTAssertEqual(load.errors, missing.errors)
+        XCTAssertNotNil(load.latency.p95)
+        XCTAssertEqual(load.loop, .closed)
+    }
+
     func testBrokenLoadBudgetsAreExit99NamingThem() throws {
         let port = Self.freePort()
         let profile = directory + "/profile.yaml"
