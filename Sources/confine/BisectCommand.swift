@@ -82,13 +82,13 @@ struct BisectMemory: ParsableCommand {
             let limitText = limit.map { ByteQuantity.human($0) } ?? "no limit"
             let line = "confine bisect-memory: step \(steps.count): \(limitText) → \(passed ? "passed" : "failed"), "
                 + "peak \(ByteQuantity.human(peak)) (\(path))\n"
-            FileHandle.standardError.write(Data(line.utf8))
+            Stderr.write(line)
             return step
         }
 
         let unlimited = try attempt(nil)
         guard unlimited.passed else {
-            FileHandle.standardError.write(Data("confine bisect-memory: the command fails even without a memory limit; see \(unlimited.report)\n".utf8))
+            Stderr.write("confine bisect-memory: the command fails even without a memory limit; see \(unlimited.report)\n")
             throw ExitCode(1)
         }
         let step = try ByteQuantity.parse(precision)
@@ -142,17 +142,17 @@ struct BisectMemory: ParsableCommand {
         do {
             _ = try runToCompletion(argv)
         } catch {
-            FileHandle.standardError.write(Data("confine bisect-memory: \(error)\n".utf8))
+            Stderr.write("confine bisect-memory: \(error)\n")
             throw ExitCode(ExitCodes.setupFailed)
         }
         guard let data = FileManager.default.contents(atPath: report) else {
-            FileHandle.standardError.write(Data("confine bisect-memory: the step wrote no report (\(report))\n".utf8))
+            Stderr.write("confine bisect-memory: the step wrote no report (\(report))\n")
             throw ExitCode(ExitCodes.setupFailed)
         }
         do {
             return try RunReport.decode(data)
         } catch {
-            FileHandle.standardError.write(Data("confine bisect-memory: \(report): \(error)\n".utf8))
+            Stderr.write("confine bisect-memory: \(report): \(error)\n")
             throw ExitCode(ExitCodes.setupFailed)
         }
     }

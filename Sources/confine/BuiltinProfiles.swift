@@ -33,14 +33,14 @@ enum BuiltinProfiles {
 
 /// Prints a profile error the way compilers do and exits 64.
 func failWithProfileError(_ error: ProfileError) -> ExitCode {
-    FileHandle.standardError.write(Data("confine: \(error)\n".utf8))
+    Stderr.write("confine: \(error)\n")
     return ExitCode(ExitCodes.usage)
 }
 
 /// Prints a plan error (a malformed seccomp profile, an allow-list name that does not resolve)
 /// the way compilers do and exits 64.
 func failWithPlanError(_ error: PlanError) -> ExitCode {
-    FileHandle.standardError.write(Data("confine: \(error)\n".utf8))
+    Stderr.write("confine: \(error)\n")
     return ExitCode(ExitCodes.usage)
 }
 

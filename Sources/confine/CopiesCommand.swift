@@ -1,4 +1,5 @@
 import ArgumentParser
+import ConfineCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -28,8 +29,7 @@ struct CopiesLauncher: ParsableCommand {
             var pid: pid_t = 0
             let status = posix_spawnp(&pid, words[0], nil, nil, argv, environ)
             guard status == 0 else {
-                let message = "confine: cannot start copy \(index) of \(words[0]): \(String(cString: strerror(status)))\n"
-                _ = message.withCString { write(2, $0, strlen($0)) }
+                say("confine: cannot start copy \(index) of \(words[0]): \(String(cString: strerror(status)))\n")
                 for child in children { kill(child, SIGKILL) }
                 throw ExitCode(status == ENOENT ? 127 : 126)
             }
@@ -46,12 +46,25 @@ struct CopiesLauncher: ParsableCommand {
                 break
             }
             guard remaining.remove(pid) != nil else { continue }
-            if (status & 0x7f) == 0 { worstExit = max(worstExit, (status >> 8) & 0xff) } else { deathSignals.append(status & 0x7f) }
+            let copy = children.firstIndex(of: pid) ?? -1
+            if (status & 0x7f) == 0 {
+                let code = (status >> 8) & 0xff
+                worstExit = max(worstExit, code)
+                if code != 0 { say("confine: copy \(copy) (pid \(pid)) exited with status \(code)\n") }
+            } else {
+                deathSignals.append(status & 0x7f)
+                say("confine: copy \(copy) (pid \(pid)) died of \(signalName(status & 0x7f))\n")
+            }
         }
         if let signal = deathSignals.contains(SIGKILL) ? SIGKILL : deathSignals.first {
             Glibc.signal(signal, SIG_DFL)
             kill(getpid(), signal)
         }
         throw ExitCode(worstExit)
+    }
+
+    /// Which copy failed, said on stderr as it happens (the run's report has the worst status).
+    private func say(_ message: String) {
+        _ = message.withCString { write(2, $0, strlen($0)) }
     }
 }

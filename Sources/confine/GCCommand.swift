@@ -20,7 +20,7 @@ struct GC: ParsableCommand {
         do {
             driver = try CgroupDrivers.detect()
         } catch {
-            FileHandle.standardError.write(Data("confine gc: \(error)\n".utf8))
+            Stderr.write("confine gc: \(error)\n")
             throw ExitCode(ExitCodes.setupFailed)
         }
         let collector = GarbageCollector(driver: driver)
@@ -33,7 +33,7 @@ struct GC: ParsableCommand {
         for removal in collector.collect(all: all) {
             if let error = removal.error {
                 failed = true
-                FileHandle.standardError.write(Data("confine gc: \(removal.name): \(error)\n".utf8))
+                Stderr.write("confine gc: \(removal.name): \(error)\n")
             } else {
                 print("removed \(removal.name)\(removal.killedProcesses > 0 ? " (killed \(removal.killedProcesses) processes)" : "")")
             }

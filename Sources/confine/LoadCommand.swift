@@ -50,7 +50,12 @@ struct LoadOptions: ParsableArguments {
         do { timeout = try DurationQuantity.parse(readyTimeout) } catch { throw ValidationError("--ready-timeout: \(error.message)") }
         guard timeout > 0 else { throw ValidationError("--ready-timeout: must be greater than zero") }
         let graceSeconds: Double
-        do { graceSeconds = try DurationQuantity.parse(grace) } catch { throw ValidationError("--grace: \(error.message)") }
+        // 0 is allowed, as Kubernetes allows terminationGracePeriodSeconds: 0 (SIGKILL at once).
+        if ["0", "0s"].contains(grace) {
+            graceSeconds = 0
+        } else {
+            do { graceSeconds = try DurationQuantity.parse(grace) } catch { throw ValidationError("--grace: \(error.message)") }
+        }
         var format: DriverResult.Format?
         if let driverFormat {
             guard let known = DriverResult.Format(rawValue: driverFormat) else {
@@ -60,6 +65,8 @@ struct LoadOptions: ParsableArguments {
             format = known
         }
         guard !DriverCommand(driver).words.isEmpty else { throw ValidationError("--driver: give the load driver's command line") }
+        // Told before the load runs, not after it.
+        if let problem = DriverCommand(driver).formatProblem(given: format) { throw ValidationError("--driver: \(problem)") }
         _ = try limits.spec()
         return (target, timeout, graceSeconds, format)
     }
@@ -89,6 +96,20 @@ struct LoadOptions: ParsableArguments {
         }
         plan.killGraceSeconds = graceSeconds
 
+        // Something already answering at the readiness address is another server (a service left
+        // running, a port taken): the check and the driver would measure it, not this service.
+        if plan.profile.networkProfile != .none, LoadSession.portAnswers(target) {
+            var record = RunRecord.setupFailure(
+                command: plan.arguments, profile: plan.profile, confineVersion: plan.confineVersion, host: .current(layout: .unknown),
+                startedAt: rfc3339Now(),
+                failure: .init(step: "readiness address", errno: EADDRINUSE,
+                               message: "\(target.host):\(target.port) already accepts connections before the service started: another "
+                                   + "server is there, and the readiness check and the driver would measure it, not the service"))
+            record.load = LoadRecord(driver: command, format: format, readiness: .init(target: target.description, result: .timedOut,
+                                                                                        timeoutSeconds: timeout), graceSeconds: graceSeconds)
+            record.load?.readiness.lastError = "another server answered before the service started"
+            return BudgetJudge.judge(RunReport(record: record))
+        }
         let control = SupervisorControl()
         let outputPath = Self.driverOutputPath(reportPath)
         // The driver gets confine's own environment, not the service's probe variables.
@@ -97,11 +118,26 @@ struct LoadOptions: ParsableArguments {
                                         joinServiceNetwork: plan.profile.networkProfile == .none, graceSeconds: graceSeconds),
                                   control: control)
         var record = RunSupport.supervise(plan, quiet: quietSummary, control: control, beforeRun: { session.start() })
-        if record.setupFailure == nil || record.mainPid != nil { record.load = session.finish() }
+        let load = session.finish()
+        if record.setupFailure == nil || record.mainPid != nil { record.load = load }
         var report = RunReport(record: record)
-        let budgets = (report.profile.budgets ?? BudgetSpec()).overridden(by: extraBudgets)
-        report = BudgetJudge.judge(report, against: budgets)
+        report = BudgetJudge.judge(report, against: Self.adding(extraBudgets, to: report.profile.budgets ?? BudgetSpec()))
         return report
+    }
+
+    /// The profile's budgets with `--budget`'s added: a metric both name takes `--budget`'s limit,
+    /// the profile's other load budgets stay.
+    static func adding(_ extra: BudgetSpec, to profile: BudgetSpec) -> BudgetSpec {
+        var merged = profile
+        for rule in extra.rules {
+            if let index = merged.rules.firstIndex(where: { $0.scope == rule.scope && $0.pattern == rule.pattern }) {
+                let replaced = Set(rule.thresholds.map(\.metric))
+                merged.rules[index].thresholds = merged.rules[index].thresholds.filter { !replaced.contains($0.metric) } + rule.thresholds
+            } else {
+                merged.rules.append(rule)
+            }
+        }
+        return merged
     }
 
     /// `confine-report.json` → `confine-report.driver.txt`, beside the report.
@@ -119,7 +155,7 @@ struct Load: ParsableCommand {
         after --grace. The report's `load` section has the driver's requests, errors, throughput and latency \
         percentiles, per second on the same clock as memory and CPU; budgets.load in the profile judges them.
 
-        Exit codes: 0 the service held the load; 99 a budget failed; 124 not ready within --ready-timeout; \
+        Exit codes: 0 the service ran the load within its limits and budgets; 99 a budget failed; 124 not ready within --ready-timeout; \
         125 the driver could not start or gave no requests; 137 the service was OOM-killed; the service's own \
         status (or 128+signal) when it ended by itself under load; 130/143 confine was interrupted.
 
@@ -235,7 +271,8 @@ struct Capacity: ParsableCommand {
         do {
             return try BudgetSpec.load(budget)
         } catch {
-            throw ValidationError("--budget: \(error.description)")
+            // The message without the line and column of the YAML it was parsed through.
+            throw ValidationError("--budget: \(error.message.replacingOccurrences(of: "'budgets.load'", with: "'\(budget)'"))")
         }
     }
 
@@ -250,7 +287,7 @@ struct Capacity: ParsableCommand {
         var steps: [CapacityReport.Step] = []
         var budgetWords: [String] = []
         var failure: RunReport?
-        if !options.quiet { FileHandle.standardError.write(Data(CapacityTable.header(placeholder).utf8)) }
+        if !options.quiet { Stderr.write(CapacityTable.header(placeholder)) }
         while let value = search.next {
             let path = "\(stepsDir)/\(placeholder)-\(value).json"
             let driver = DriverCommand(options.driver).filling(placeholder, with: value)
@@ -261,9 +298,9 @@ struct Capacity: ParsableCommand {
             let failed = loadResults.filter { $0.verdict == .fail }.map(\.message) + (run.oomKills.isEmpty ? [] : ["\(run.oomKills.count) OOM kill(s)"])
             let measuredRun = [.passed, .budgetExceeded, .oomKilled].contains(run.outcome) && run.load?.requests ?? 0 > 0
             let step = CapacityReport.Step(value: value, report: run, path: path, failedBudgets: failed,
-                                           passed: measuredRun && failed.isEmpty)
+                                           passed: measuredRun && failed.isEmpty, measured: measuredRun || run.outcome == .oomKilled)
             steps.append(step)
-            if !options.quiet { FileHandle.standardError.write(Data(CapacityTable.row(step).utf8)) }
+            if !options.quiet { Stderr.write(CapacityTable.row(step)) }
             if !measuredRun && run.outcome != .oomKilled {
                 // Not a budget answer: the service or the driver failed; the search cannot go on.
                 failure = run
@@ -272,18 +309,19 @@ struct Capacity: ParsableCommand {
             search.record(value, passed: step.passed)
         }
         let capacity = CapacityReport(confineVersion: Confine.version, placeholder: placeholder, driver: options.driver, command: service,
-                                      budgets: budgetWords, steps: steps, totalSeconds: Date().timeIntervalSince(began))
+                                      budgets: budgetWords, steps: steps, totalSeconds: Date().timeIntervalSince(began),
+                                      stoppedBy: failure.map { "\($0.outcome.rawValue): \($0.reason)" })
         do {
             try ReportWriter.writeJSON(capacity, to: report)
         } catch {
-            FileHandle.standardError.write(Data("confine: \(error)\n".utf8))
+            Stderr.write("confine: \(error)\n")
         }
         if let failure {
-            FileHandle.standardError.write(Data("confine: capacity stopped at step \(steps.count): \(failure.reason) (\(steps.last!.report))\n".utf8))
+            Stderr.write("confine: capacity stopped at step \(steps.count): \(failure.reason) (\(steps.last!.report))\n")
             throw ExitCode(failure.exitCode)
         }
         if !options.quiet {
-            FileHandle.standardError.write(Data("\n\(capacity.answer)\n\(steps.count) steps in \(formatFixed(capacity.totalSeconds, digits: 1))s; report: \(report)\n".utf8))
+            Stderr.write("\n\(capacity.answer)\n\(steps.count) steps in \(formatFixed(capacity.totalSeconds, digits: 1))s; report: \(report)\n")
         }
         throw ExitCode(steps.contains(where: \.passed) ? ExitCodes.success : ExitCodes.budgetExceeded)
     }
@@ -300,7 +338,8 @@ enum CapacityTable {
         return pad([String(step.value), step.requestsPerSecond.map { formatFixed($0, digits: 1) } ?? "-", latency(step.p50), latency(step.p95),
                     latency(step.p99), formatFixed(step.errorRate, digits: 1) + "%",
                     step.throttledPercent.map { formatFixed($0, digits: 0) + "%" } ?? "-", ByteQuantity.human(step.memoryPeakBytes),
-                    step.passed ? "yes" : "no" + (step.oomKills > 0 ? " (OOM kill)" : "")]) + "\n"
+                    step.passed ? "yes" : !step.measured ? "stopped (\(step.outcome.rawValue))"
+                        : "no" + (step.oomKills > 0 ? " (OOM kill)" : "")]) + "\n"
     }
 
     private static func pad(_ cells: [String]) -> String {

@@ -37,7 +37,7 @@ struct ProfileCommand: ParsableCommand {
 
         func run() throws {
             guard let data = FileManager.default.contents(atPath: file) else {
-                FileHandle.standardError.write(Data("confine: \(file): cannot read\n".utf8))
+                Stderr.write("confine: \(file): cannot read\n")
                 throw ExitCode(ExitCodes.usage)
             }
             let imported: ImportedProfile
@@ -45,22 +45,22 @@ struct ProfileCommand: ParsableCommand {
                 imported = try ProfileImporter.importProfile(path: file, text: String(decoding: data, as: UTF8.self),
                                                              select: container ?? service)
             } catch {
-                FileHandle.standardError.write(Data("confine: \(error)\n".utf8))
+                Stderr.write("confine: \(error)\n")
                 throw ExitCode(ExitCodes.usage)
             }
             for warning in imported.warnings {
-                FileHandle.standardError.write(Data("confine: warning: \(warning)\n".utf8))
+                Stderr.write("confine: warning: \(warning)\n")
             }
             if let seccomp = imported.seccompJSON {
                 let directory = output.map { ($0 as NSString).deletingLastPathComponent } ?? FileManager.default.currentDirectoryPath
                 let path = (directory.isEmpty ? "." : directory) + "/\(imported.name)-seccomp.json"
                 try seccomp.write(to: URL(fileURLWithPath: path))
-                FileHandle.standardError.write(Data("confine: wrote the embedded seccomp profile to \(path)\n".utf8))
+                Stderr.write("confine: wrote the embedded seccomp profile to \(path)\n")
             }
             if let output {
                 try Data(imported.yaml().utf8).write(to: URL(fileURLWithPath: output))
             } else {
-                FileHandle.standardOutput.write(Data(imported.yaml().utf8))
+                Stdout.write(imported.yaml())
             }
         }
     }
@@ -116,11 +116,11 @@ struct ProfileCommand: ParsableCommand {
                     do {
                         let warnings = try SeccompPreparation.lint(profile, directories: BuiltinProfiles.directories(),
                                                                    kernelRelease: kernelRelease())
-                        for warning in warnings { FileHandle.standardError.write(Data("\(warning)\n".utf8)) }
+                        for warning in warnings { Stderr.write("\(warning)\n") }
                         print("\(profile): ok" + (warnings.isEmpty ? "" : " (\(warnings.count) warning\(warnings.count == 1 ? "" : "s"))"))
                     } catch {
                         failed = true
-                        FileHandle.standardError.write(Data("\(error)\n".utf8))
+                        Stderr.write("\(error)\n")
                     }
                     continue
                 }
@@ -129,7 +129,7 @@ struct ProfileCommand: ParsableCommand {
                     print("\(profile): ok")
                 } catch {
                     failed = true
-                    FileHandle.standardError.write(Data("\(error)\n".utf8))
+                    Stderr.write("\(error)\n")
                 }
             }
             if failed { throw ExitCode(ExitCodes.usage) }

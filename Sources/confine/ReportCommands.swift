@@ -22,13 +22,13 @@ struct OutputOptions: ParsableArguments {
 
     func write(_ text: String) throws {
         guard let output else {
-            FileHandle.standardOutput.write(Data(text.utf8))
+            Stdout.write(text)
             return
         }
         do {
             try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
         } catch {
-            FileHandle.standardError.write(Data("confine: cannot write \(output): \(error.localizedDescription)\n".utf8))
+            Stderr.write("confine: cannot write \(output): \(error.localizedDescription)\n")
             throw ExitCode(ExitCodes.setupFailed)
         }
     }
@@ -41,7 +41,7 @@ func loadReports(_ paths: [String], missingCode: [String: Int32] = [:]) throws -
         switch result {
         case .success(let report): return report
         case .failure(let error):
-            FileHandle.standardError.write(Data("confine: \(error)\n".utf8))
+            Stderr.write("confine: \(error)\n")
             if case .missing = error { throw ExitCode(missingCode[path] ?? ExitCodes.usage) }
             throw ExitCode(ExitCodes.usage)
         }
@@ -139,7 +139,7 @@ struct CompareCommand: ParsableCommand {
         let (basePaths, headPaths) = reports.isEmpty ? (bases, heads) : ([reports[0]], [reports[1]])
         // The baseline's absence comes first: it has its own exit code.
         for base in basePaths where !FileManager.default.fileExists(atPath: base) {
-            FileHandle.standardError.write(Data("confine: \(base): no such report (no baseline yet?)\n".utf8))
+            Stderr.write("confine: \(base): no such report (no baseline yet?)\n")
             throw ExitCode(ExitCodes.baselineMissing)
         }
         let loaded = try loadReports(basePaths + headPaths)
@@ -148,7 +148,7 @@ struct CompareCommand: ParsableCommand {
             comparison = try Comparator.compare(bases: Array(zip(basePaths, loaded.prefix(basePaths.count))).map { ($0, $1) },
                                                 heads: Array(zip(headPaths, loaded.suffix(headPaths.count))).map { ($0, $1) })
         } catch {
-            FileHandle.standardError.write(Data("confine: \(error)\n".utf8))
+            Stderr.write("confine: \(error)\n")
             throw ExitCode(ExitCodes.usage)
         }
         switch output.format {
@@ -160,7 +160,7 @@ struct CompareCommand: ParsableCommand {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             try output.write(String(decoding: try encoder.encode(comparison), as: UTF8.self) + "\n")
         case .html:
-            FileHandle.standardError.write(Data("confine: compare writes terminal, markdown, junit or json; html is for `confine report`\n".utf8))
+            Stderr.write("confine: compare writes terminal, markdown, junit or json; html is for `confine report`\n")
             throw ExitCode(ExitCodes.usage)
         }
         if comparison.hasRegression { throw ExitCode(ExitCodes.budgetExceeded) }
@@ -191,7 +191,7 @@ struct MergeCommand: ParsableCommand {
         do {
             merged = BudgetJudge.judge(try ReportMerger.merge(shards))
         } catch {
-            FileHandle.standardError.write(Data("confine: \(error)\n".utf8))
+            Stderr.write("confine: \(error)\n")
             throw ExitCode(ExitCodes.usage)
         }
         let text = String(decoding: try merged.jsonData(), as: UTF8.self)

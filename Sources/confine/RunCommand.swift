@@ -126,6 +126,9 @@ struct Run: ParsableCommand {
 
     private var arguments: [String] { PassthroughCommand.words(command) }
 
+    /// More copies than this are a typo, not replicas: each is a process tree of its own.
+    static let maxCopies = 1024
+
     func validate() throws {
         // The command is captured with everything after it, so `confine run --help` would run
         // a program named --help: a lone -h/--help before any `--` asks for this help instead.
@@ -133,7 +136,9 @@ struct Run: ParsableCommand {
         try PassthroughCommand.validate(command, of: Run.self)
         guard !arguments.isEmpty else { throw ValidationError("name the command to run after --, e.g. confine run -- swift test") }
         _ = try limits.spec()
-        guard copies >= 1 else { throw ValidationError("--copies: must be at least 1") }
+        guard (1...Self.maxCopies).contains(copies) else {
+            throw ValidationError("--copies: must be from 1 to \(Self.maxCopies) (\(copies) copies would not share one pod's limits; --pids bounds them too)")
+        }
         guard ["auto", "none", RunnerOutputKind.swiftTest.rawValue].contains(runner) else {
             throw ValidationError("--runner: '\(runner)' is not one of auto, swift-test, none")
         }

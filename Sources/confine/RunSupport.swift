@@ -45,7 +45,7 @@ enum RunSupport {
             collector.collectProbeDirectories()
             let supervisor = Supervisor(plan: plan, driver: driver)
             supervisor.control = control
-            if !quiet { supervisor.notice = { FileHandle.standardError.write(Data("confine: \($0)\n".utf8)) } }
+            if !quiet { supervisor.notice = { Stderr.write("confine: \($0)\n") } }
             beforeRun()
             return supervisor.run()
         } catch {
@@ -65,12 +65,12 @@ enum RunSupport {
             try ReportWriter.write(report, to: path)
         } catch {
             written = false
-            FileHandle.standardError.write(Data("confine: \(error)\n".utf8))
-            if let json = error.json { FileHandle.standardError.write(json) }
+            Stderr.write("confine: \(error)\n")
+            if let json = error.json { Stderr.write(json) }
         }
         appendStepSummary(report)
         if !quiet {
-            FileHandle.standardError.write(Data(Summary.render(report, reportPath: written ? path : nil).utf8))
+            Stderr.write(Summary.render(report, reportPath: written ? path : nil))
         }
     }
 
@@ -78,7 +78,7 @@ enum RunSupport {
     static func appendStepSummary(_ report: RunReport) {
         guard let path = ProcessInfo.processInfo.environment["GITHUB_STEP_SUMMARY"], !path.isEmpty else { return }
         guard let handle = FileHandle(forWritingAtPath: path) else {
-            FileHandle.standardError.write(Data("confine: cannot append to GITHUB_STEP_SUMMARY (\(path))\n".utf8))
+            Stderr.write("confine: cannot append to GITHUB_STEP_SUMMARY (\(path))\n")
             return
         }
         handle.seekToEndOfFile()

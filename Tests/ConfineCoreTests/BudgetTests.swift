@@ -120,7 +120,7 @@ final class BudgetParsingTests: XCTestCase {
             ("budgets:\n  tests:\n    t: { p95: 2ms }\n",
              "api.yaml:3:10: error: unknown key 'p95' in 'budgets.tests.t' (expected one of: duration, cpu_time, peak_rss, peak_usage, rss_growth, oom_kills, level)"),
             ("budgets:\n  suite:\n    throttled: 20\n",
-             "api.yaml:3:16: error: 'budgets.suite.throttled': '20' is not a percentage; expected one such as 20%"),
+             "api.yaml:3:16: error: 'budgets.suite.throttled': '20' is not a percentage; expected one from 0% to 100%, such as 20%"),
             ("budgets:\n  suite:\n    peak_rss: \"> 1Gi\"\n",
              "api.yaml:3:15: error: 'budgets.suite.peak_rss': '> 1Gi': budgets are upper limits; write '< value' or a bare value (at most)"),
             ("budgets:\n  functions:\n    f: { p95: 2ms, level: never }\n",

@@ -10,6 +10,8 @@ final class LoadTests: XCTestCase {
         XCTAssertEqual(try ReadinessTarget.parse("http://127.0.0.1:8080/health"), .http(host: "127.0.0.1", port: 8080, path: "/health"))
         XCTAssertEqual(try ReadinessTarget.parse("http://localhost"), .http(host: "127.0.0.1", port: 80, path: "/"))
         XCTAssertEqual(try ReadinessTarget.parse("tcp:[::1]:9000"), .tcp(host: "::1", port: 9000))
+        XCTAssertEqual(try ReadinessTarget.parse("http://h:1/health#top"), .http(host: "h", port: 1, path: "/health"), "a fragment is not sent")
+        XCTAssertEqual(try ReadinessTarget.parse("http://h:1?x=1"), .http(host: "h", port: 1, path: "/?x=1"))
         XCTAssertEqual(ReadinessTarget.tcp(host: "::1", port: 9000).description, "tcp:[::1]:9000")
         for (bad, words) in [("tcp:127.0.0.1", "no port"), ("http://h:99999/", "not a port"), ("https://h/", "plain HTTP"),
                              ("localhost:8080", "expected http://HOST:PORT/PATH")] {
@@ -29,6 +31,15 @@ final class LoadTests: XCTestCase {
         XCTAssertEqual(DriverCommand("wrk -t2 -c8 -d5s -R 2000 --latency http://x/").pacing.correction, .byDriver)
         XCTAssertEqual(DriverCommand("env A=1 python3 -m locust --headless").program, "locust")
         XCTAssertEqual(DriverCommand("./my-tool").pacing.loop, .unknown)
+        XCTAssertEqual(DriverCommand("hey --q 5 -c 2 -o csv http://x/").pacing.intendedRate, 10, "Go flags take --q as -q")
+        XCTAssertTrue(DriverCommand("C=2 hey -o csv http://x/").needsShell, "an assignment is the shell's")
+        XCTAssertTrue(DriverCommand("hey -o csv http://x/ | tee out").needsShell)
+        XCTAssertFalse(DriverCommand("hey -z 2s -o csv 'http://x/?a=1'").needsShell, "quoted '=' in an argument is not an assignment")
+        XCTAssertNil(DriverCommand("env FOO=1 hey -o=csv http://x/").formatProblem(given: nil))
+        XCTAssertEqual(DriverCommand("hey -z 1s http://x/").formatProblem(given: nil),
+                       "hey prints figures confine can read only with -o csv; add -o csv to the driver")
+        XCTAssertNotNil(DriverCommand("./my-tool").formatProblem(given: nil))
+        XCTAssertNil(DriverCommand("./my-tool").formatProblem(given: .plain))
         let capacity = DriverCommand("hey -c {concurrency} http://x/")
         XCTAssertEqual(capacity.placeholders, ["concurrency"])
         XCTAssertEqual(capacity.filling("concurrency", with: 16).text, "hey -c 16 http://x/")
@@ -103,6 +114,34 @@ final class LoadTests: XCTestCase {
         longer.timeline += longer.timeline.map { var second = $0; second.t += 2; return second }
         let note = try XCTUnwrap(longer.throttlingNote)
         XCTAssertTrue(note.hasPrefix("p95 was 200.0ms in the 2 s the service was throttled in 90% of its periods, "), note)
+    }
+
+    /// hey's CSV lists answered requests only: with -n N, the missing ones were not answered.
+    func testHeysUnansweredRequestsAreErrorsWithDashN() throws {
+        var record = record(latencies: [0.01, 0.01], sentAt: [0, 0.01], command: "hey -n 10 -c 2 -o csv http://x/")
+        record.driverExitCode = 0
+        let load = LoadMeasurement.section(record, timeline: [], stop: nil)
+        XCTAssertEqual(load.requests, 10)
+        XCTAssertEqual(load.errors, 8)
+        XCTAssertEqual(load.errorRate, 80)
+        // One request is no throughput.
+        let one = LoadMeasurement.section(self.record(latencies: [0.01], sentAt: [0]), timeline: [], stop: nil)
+        XCTAssertNil(one.requestsPerSecond)
+        XCTAssertThrowsError(try BudgetSpec.load("error_rate < 200%")) { XCTAssertTrue("\($0)".contains("from 0% to 100%"), "\($0)") }
+    }
+
+    /// A search stopped by a step that measured nothing says so, and that step decides nothing.
+    func testACapacitySearchStoppedEarlySaysWhy() {
+        var report = Fixtures.report()
+        report.load = LoadMeasurement.section(record(latencies: [0.01, 0.02], sentAt: [0, 0.5]), timeline: [], stop: nil)
+        let held = CapacityReport.Step(value: 1, report: report, path: "c-1.json", failedBudgets: [], passed: true)
+        report.outcome = .interrupted
+        let stopped = CapacityReport.Step(value: 4, report: report, path: "c-4.json", failedBudgets: [], passed: false, measured: false)
+        let capacity = CapacityReport(confineVersion: "t", placeholder: "concurrency", driver: "hey", command: ["svc"], budgets: [],
+                                      steps: [held, stopped], totalSeconds: 3, stoppedBy: "interrupted: confine received SIGINT")
+        XCTAssertEqual(capacity.maxConcurrency, 1)
+        XCTAssertNil(capacity.limitedBy, "the interrupted step broke nothing")
+        XCTAssertEqual(capacity.answer, "held concurrency 1 (3.85 req/s); the search stopped at concurrency 4: interrupted: confine received SIGINT")
     }
 
     func testLoadBudgetsBoundThroughputFromBelowAndTheRestFromAbove() throws {

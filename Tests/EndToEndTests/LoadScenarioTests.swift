@@ -149,13 +149,14 @@ final class LoadScenarioTests: DirectoryScenario {
         XCTAssertEqual(result.status, 137, result.stderr)
         XCTAssertLessThan(result.seconds, 15, "the driver was stopped when the service died, not left to run its 20 s")
         XCTAssertNotNil(run.load?.driver.exitCode)
+        XCTAssertGreaterThan(run.load?.requests ?? 0, 0, "hey, stopped with SIGINT, wrote what it had measured up to the kill")
         XCTAssertNil(run.load?.stop, "the service ended on its own")
         XCTAssertFalse(Self.listening(port))
     }
 
     func testADriverThatCannotStartIsExit125() throws {
         let port = Self.freePort()
-        let (result, report) = load([], driver: "no-such-load-driver -c 2 http://127.0.0.1:\(port)/", port: port)
+        let (result, report) = load(["--driver-format", "plain"], driver: "no-such-load-driver -c 2 http://127.0.0.1:\(port)/", port: port)
         let run = try XCTUnwrap(report)
         XCTAssertEqual(result.status, 125, result.stderr)
         XCTAssertEqual(run.outcome, .driverFailed)
@@ -179,6 +180,7 @@ final class LoadScenarioTests: DirectoryScenario {
         let run = try XCTUnwrap(decode(stderr: result.stderr))
         XCTAssertEqual(run.outcome, .interrupted, run.reason)
         XCTAssertLessThan(result.seconds, 20)
+        XCTAssertGreaterThan(run.load?.requests ?? 0, 0, "the figures up to Ctrl-C are kept")
         XCTAssertFalse(Self.listening(port))
         let heys = Harness.run(["/usr/bin/pgrep", "-f", "hey -z 30s -c 2 -o csv http://127.0.0.1:\(port)/work"])
         XCTAssertEqual(heys.stdout, "", "the driver was left running")
@@ -218,6 +220,49 @@ final class LoadScenarioTests: DirectoryScenario {
         XCTAssertEqual(load.errors, missing.errors)
         XCTAssertNotNil(load.latency.p95)
         XCTAssertEqual(load.loop, .closed)
+    }
+
+    /// Another server already on the port would be what the check and the driver measure.
+    func testAPortAlreadyAnsweringIsRefusedBeforeTheServiceStarts() throws {
+        let port = Self.freePort()
+        let other = Harness.Child(["/usr/bin/env", "python3", Self.service, String(port)], environment: ["CONFINE_PROBE_SOCKET": ""])
+        defer {
+            kill(other.pid, SIGKILL)
+            _ = other.wait()
+        }
+        let deadline = Date().addingTimeInterval(10)
+        while !Self.listening(port) && Date() < deadline { usleep(50_000) }
+        let (result, report) = load([], driver: "hey -z 2s -o csv http://127.0.0.1:\(port)/work", port: port)
+        let run = try XCTUnwrap(report)
+        XCTAssertEqual(result.status, 125, result.stderr)
+        XCTAssertEqual(run.outcome, .setupFailed)
+        XCTAssertTrue(run.reason.contains("already accepts connections before the service started"), run.reason)
+        XCTAssertNil(run.load?.driver.startedAtSeconds)
+    }
+
+    /// A capacity search's --budget adds to the profile's load budgets; it does not replace them.
+    func testCapacityBudgetsAddToTheProfilesLoadBudgets() throws {
+        let port = Self.freePort()
+        let profile = directory + "/profile.yaml"
+        try "budgets:\n  load:\n    rps: \">= 100000\"\n".write(toFile: profile, atomically: true, encoding: .utf8)
+        let capacityPath = directory + "/capacity.json"
+        let result = Harness.run([Harness.confine, "capacity", "--profile", profile, "--ready", "http://127.0.0.1:\(port)/health",
+                                  "--driver", "hey -z 1s -c {concurrency} -o csv http://127.0.0.1:\(port)/work",
+                                  "--budget", "p95<10s", "--max-concurrency", "1", "--report", capacityPath,
+                                  "--steps-dir", directory + "/steps", "--", "python3", Self.service, String(port)])
+        XCTAssertEqual(result.status, 99, "no step held the profile's throughput floor: \(result.stderr)")
+        let capacity = try JSONDecoder().decode(CapacityReport.self, from: try XCTUnwrap(FileManager.default.contents(atPath: capacityPath)))
+        XCTAssertEqual(Set(capacity.budgets), ["rps >= 100000.0 req/s", "p95 < 10.00s", "oom_kills = 0"])
+        XCTAssertNil(capacity.maxConcurrency)
+    }
+
+    /// A driver whose output confine could not read is refused before anything runs.
+    func testAnUnreadableDriverIsRefusedBeforeTheLoad() throws {
+        let result = Harness.run([Harness.confine, "load", "--report", reportPath, "--ready", "tcp:127.0.0.1:1",
+                                  "--driver", "hey -z 1s http://127.0.0.1:1/", "--", "true"])
+        XCTAssertEqual(result.status, 64, result.stderr)
+        XCTAssertTrue(result.stderr.contains("hey prints figures confine can read only with -o csv"), result.stderr)
+        XCTAssertLessThan(result.seconds, 5)
     }
 
     func testBrokenLoadBudgetsAreExit99NamingThem() throws {
@@ -328,5 +373,21 @@ final class QuoteServiceExampleTests: DirectoryScenario {
         let quote = try XCTUnwrap(run.functions.first { $0.name == "quote" })
         XCTAssertGreaterThanOrEqual(Int(quote.calls), load.requests)
         XCTAssertFalse(LoadScenarioTests.listening(port))
+    }
+}
+
+/// confine's own output failing (stderr to a full disk, stdout to a reader that went away) is no
+/// reason to lose the exit code or the report: Foundation's FileHandle.write would trap (SIGILL).
+final class ConsoleScenarioTests: DirectoryScenario {
+    func testAFailingStderrOrStdoutKeepsTheExitCodeAndTheReport() throws {
+        let report = directory + "/r.json"
+        let stderrFull = Harness.run(["/bin/sh", "-c", "'\(Harness.confine)' run --report '\(report)' -- sh -c 'exit 3' 2>/dev/full"])
+        XCTAssertEqual(stderrFull.status, 3, stderrFull.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: report))
+        let closedPipe = Harness.run(["/bin/sh", "-c", "'\(Harness.confine)' report '\(report)' --format markdown | true; "
+                                      + "echo \"status ${PIPESTATUS:-$?}\""])
+        XCTAssertFalse(closedPipe.stderr.contains("Illegal instruction"), closedPipe.stderr)
+        let stdoutFull = Harness.run(["/bin/sh", "-c", "'\(Harness.confine)' report '\(report)' >/dev/full"])
+        XCTAssertEqual(stdoutFull.status, 0, stdoutFull.stderr)
     }
 }

@@ -69,8 +69,8 @@ public enum BudgetMetric: String, CaseIterable, Codable, Sendable {
         case .seconds: return try DurationQuantity.parse(text)
         case .bytes: return Double(try ByteQuantity.parse(text))
         case .percent:
-            guard text.hasSuffix("%"), let value = Double(text.dropLast().trimmingWhitespace()), value >= 0 else {
-                throw UnitError("'\(text)' is not a percentage; expected one such as 20%")
+            guard text.hasSuffix("%"), let value = Double(text.dropLast().trimmingWhitespace()), value >= 0, value <= 100 else {
+                throw UnitError("'\(text)' is not a percentage; expected one from 0% to 100%, such as 20%")
             }
             return value
         case .count:

@@ -24,7 +24,7 @@ public enum BudgetJudge {
         if !failed.isEmpty && judged.outcome == .passed {
             judged.outcome = .budgetExceeded
             judged.exitCode = ExitCodes.budgetExceeded
-            let succeeded = judged.load != nil ? "the service held the load" : "the command succeeded"
+            let succeeded = judged.load != nil ? "the service ran the load" : "the command succeeded"
             judged.reason = "\(succeeded) but \(failed.count) budget\(failed.count == 1 ? "" : "s") failed: \(failed[0].message)"
         }
         return judged

@@ -19,8 +19,11 @@ public struct CapacityReport: Codable, Sendable, Equatable {
     public var requestsPerSecond: Double?
     /// What broke first at the lowest failing value: `cpu`, `memory`, `errors`, `latency`; nil if none failed.
     public var limitedBy: LimitingFactor?
-    /// One sentence: what held, and why the next step did not.
+    /// One sentence: what held, and why the next step did not (and why the search stopped early).
     public var answer: String
+    /// Why the search stopped before its answer: a step whose service or driver failed, or
+    /// confine interrupted (that step's reason); nil when it finished.
+    public var stoppedBy: String?
     public var steps: [Step]
     public var totalSeconds: Double
 
@@ -28,6 +31,9 @@ public struct CapacityReport: Codable, Sendable, Equatable {
         /// The placeholder's value at this step.
         public var value: Int
         public var passed: Bool
+        /// The step measured the load (its service and driver ran it): false for a step cut short
+        /// (not ready, crashed, driver failed, interrupted), which answers nothing about capacity.
+        public var measured: Bool
         public var outcome: Outcome
         public var requests: Int
         public var requestsPerSecond: Double?
@@ -46,9 +52,10 @@ public struct CapacityReport: Codable, Sendable, Equatable {
         public var report: String
         public var durationSeconds: Double
 
-        public init(value: Int, report run: RunReport, path: String, failedBudgets: [String], passed: Bool) {
+        public init(value: Int, report run: RunReport, path: String, failedBudgets: [String], passed: Bool, measured: Bool = true) {
             self.value = value
             self.passed = passed
+            self.measured = measured
             outcome = run.outcome
             requests = run.load?.requests ?? 0
             requestsPerSecond = run.load?.requestsPerSecond
@@ -56,8 +63,8 @@ public struct CapacityReport: Codable, Sendable, Equatable {
             p50 = run.load?.latency.p50
             p95 = run.load?.latency.p95
             p99 = run.load?.latency.p99
-            throttledPercent = run.cpu.limitCpus != nil && run.cpu.periods > 0
-                ? LoadMeasurement.rounded(Double(run.cpu.throttledPeriods) / Double(run.cpu.periods) * 100) : nil
+            // While the driver ran: the service's start-up is not the load's.
+            throttledPercent = run.cpu.limitCpus != nil ? run.load?.throttledPercent : nil
             memoryPeakBytes = run.memory.peakBytes
             memoryLimitBytes = run.memory.limitBytes
             oomKills = run.oomKills.count
@@ -89,7 +96,8 @@ public struct CapacityReport: Codable, Sendable, Equatable {
     }
 
     public init(confineVersion: String, placeholder: String, driver: String, command: [String], budgets: [String], steps: [Step],
-                totalSeconds: Double) {
+                totalSeconds: Double, stoppedBy: String? = nil) {
+        self.stoppedBy = stoppedBy
         self.confineVersion = confineVersion
         self.placeholder = placeholder
         self.driver = driver
@@ -98,7 +106,7 @@ public struct CapacityReport: Codable, Sendable, Equatable {
         self.steps = steps
         self.totalSeconds = LoadMeasurement.rounded(totalSeconds)
         let best = steps.filter(\.passed).max { $0.value < $1.value }
-        let broke = steps.filter { !$0.passed }.min { $0.value < $1.value }
+        let broke = steps.filter { $0.measured && !$0.passed }.min { $0.value < $1.value }
         if placeholder == "rate" { maxRate = best?.value } else { maxConcurrency = best?.value }
         requestsPerSecond = best?.requestsPerSecond
         limitedBy = broke?.limitingFactor
@@ -111,8 +119,11 @@ public struct CapacityReport: Codable, Sendable, Equatable {
         }
         if let broke {
             sentence += "; at \(broke.value) " + broke.limitingFactor.words(broke)
-        } else if best != nil {
+        } else if best != nil && stoppedBy == nil {
             sentence += ", the highest tried: the limit is above it"
+        }
+        if let stoppedBy, let last = steps.last {
+            sentence += "; the search stopped at \(placeholder) \(last.value): \(stoppedBy)"
         }
         answer = sentence
     }

@@ -51,7 +51,7 @@ public struct DriverCommand: Sendable, Equatable {
     }
 
     /// The program's words without leading `env`, `VAR=value` and `python3 -m` (for `python3 -m locust`).
-    var programWords: [String] {
+    public var programWords: [String] {
         var words = Array(words.drop { $0 == "env" || ($0.contains("=") && !$0.hasPrefix("-")) })
         if let first = words.first, first.split(separator: "/").last?.hasPrefix("python") == true, words.count > 2, words[1] == "-m" {
             words = Array(words.dropFirst(2))
@@ -63,11 +63,13 @@ public struct DriverCommand: Sendable, Equatable {
     public var program: String? { programWords.first.map { String($0.split(separator: "/").last ?? Substring($0)) } }
 
     /// The value of an option (`-q 10`, `-q=10`, `--csv PREFIX`, `--csv=PREFIX`), the last one given.
+    /// A one-dash name also matches its two-dash spelling (`--q 10`: Go's flag package takes both).
     public func option(_ names: String...) -> String? {
         let words = programWords
         var found: String?
+        let spellings = names + names.filter { $0.hasPrefix("-") && !$0.hasPrefix("--") }.map { "-" + $0 }
         for (index, word) in words.enumerated() {
-            for name in names {
+            for name in spellings {
                 if word == name, index + 1 < words.count { found = words[index + 1] }
                 if word.hasPrefix(name + "=") { found = String(word.dropFirst(name.count + 1)) }
             }
@@ -100,6 +102,39 @@ public struct DriverCommand: Sendable, Equatable {
 
     /// Placeholders capacity fills (`{concurrency}`, `{rate}`) that the command contains.
     public var placeholders: [String] { ["concurrency", "rate"].filter { text.contains("{\($0)}") } }
+
+    /// Whether the command needs a shell: shell syntax, or a leading `VAR=value` assignment.
+    public var needsShell: Bool {
+        // Outside quotes only: `'http://x/?a=1'` is one plain argument.
+        let shellCharacters = Set("|&;<>()$`*?[]~#\n")
+        var quote: Character?
+        var escaped = false
+        for character in text {
+            if escaped { escaped = false; continue }
+            if let open = quote {
+                if character == open { quote = nil } else if open == "\"" && (character == "$" || character == "`") { return true }
+                continue
+            }
+            if character == "\\" { escaped = true } else if character == "'" || character == "\"" { quote = character }
+            else if shellCharacters.contains(character) { return true }
+        }
+        return words.first?.contains("=") == true || words.isEmpty
+    }
+
+    /// What confine can tell before the load runs about reading this driver's output: nil when
+    /// it can read it, else what to change (`hey` without `-o csv`, an unknown program).
+    public func formatProblem(given format: DriverResult.Format?) -> String? {
+        if format != nil { return nil }
+        if DriverOutput.detect(programWords) != nil { return nil }
+        switch program {
+        case "hey": return "hey prints figures confine can read only with -o csv; add -o csv to the driver"
+        case "locust": return "locust writes figures confine can read only with --csv PREFIX (and --headless); add --csv"
+        case "k6": return "k6 writes figures confine can read only with --summary-export FILE; add it"
+        default:
+            return "cannot tell \(program.map { "'\($0)'" } ?? "the driver")'s output format from its command; give --driver-format "
+                + "(hey, wrk, locust, k6, or plain: one latency per line)"
+        }
+    }
 
     /// The command with `{name}` replaced by `value`.
     public func filling(_ name: String, with value: Int) -> DriverCommand {

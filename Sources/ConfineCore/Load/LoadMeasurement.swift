@@ -49,8 +49,16 @@ public enum LoadMeasurement {
 
         load.requests = result.requests
         load.errors = result.errors
-        load.errorRate = result.requests > 0 ? rounded(Double(result.errors) / Double(result.requests) * 100) : 0
-        if let length = result.durationSeconds ?? driver.durationSeconds, length > 0 {
+        // hey's CSV lists answered requests only: with -n N, the ones missing were not answered
+        // (connection refused, reset, timed out) — transport errors, as hey's own summary counts them.
+        if record.format == .hey, record.driverExitCode == 0, let total = record.driver.option("-n").flatMap(Int.init),
+           total > result.requests, total <= 100_000_000 {
+            load.errors += total - result.requests
+            load.requests = total
+        }
+        load.errorRate = load.requests > 0 ? rounded(Double(load.errors) / Double(load.requests) * 100) : 0
+        // Throughput needs a load that lasted: one request's "rate" is its own latency inverted.
+        if let length = result.durationSeconds ?? driver.durationSeconds, length > 0, result.requests >= 2 {
             load.requestsPerSecond = rounded(Double(result.requests) / length)
         }
 
@@ -79,6 +87,9 @@ public enum LoadMeasurement {
                                               p99: $0.percentiles[99], max: $0.maxLatency))
         }
         if let start = record.driverStartedAt { load.timeline = perSecond(result, driverStart: start, timeline: timeline) }
+        if let start = record.driverStartedAt, let end = record.driverEndedAt {
+            load.throttledPercent = group(in: start, end, timeline: timeline).0
+        }
         return load
     }
 
@@ -161,7 +172,7 @@ public enum LoadMeasurement {
     }
 
     /// The share of CFS periods throttled between `from` and `to` (the CPU readings at or before
-    /// each end), and the memory usage at the last point before `to`.
+    /// each end), and the group's highest memory usage sampled in [from, to) (nil: no sample then).
     static func group(in from: Double, _ to: Double, timeline: [TimelinePoint]) -> (Double?, UInt64?) {
         let withPeriods = timeline.filter { $0.periods != nil }
         let before = withPeriods.last { $0.t <= from } ?? withPeriods.first
@@ -170,7 +181,7 @@ public enum LoadMeasurement {
         if let before, let after, let start = before.periods, let end = after.periods, end > start {
             throttled = rounded(Double(after.throttledPeriods &- before.throttledPeriods) / Double(end - start) * 100)
         }
-        return (throttled, timeline.last { $0.t < to }?.memoryBytes)
+        return (throttled, timeline.filter { $0.t >= from && $0.t < to }.map(\.memoryBytes).max())
     }
 
     /// To the microsecond, as the report writes times.

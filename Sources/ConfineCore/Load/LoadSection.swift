@@ -32,6 +32,9 @@ extension RunReport {
         public var endpoints: [Endpoint]
         /// Per second of load on the run's clock (the memory/CPU `timeline`'s `t`).
         public var timeline: [Second]
+        /// Percent of the run's CFS periods throttled while the driver ran (not during the
+        /// service's start-up); nil without a CPU quota reading.
+        public var throttledPercent: Double?
         /// How the service was stopped after the driver ended; nil when it ended on its own first.
         public var stop: Stop?
 
@@ -155,7 +158,7 @@ extension RunReport {
         public var p95: Double?
         /// Percent of the CFS periods in this second in which the group was throttled; nil without a CPU quota reading.
         public var throttledPercent: Double?
-        /// The group's memory usage at the last sample in this second, bytes.
+        /// The group's highest memory usage sampled in this second, bytes (page cache included).
         public var memoryBytes: UInt64?
     }
 

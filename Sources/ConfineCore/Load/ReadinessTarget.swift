@@ -31,10 +31,11 @@ public enum ReadinessTarget: Sendable, Equatable, CustomStringConvertible {
     public static func parse(_ text: String) throws(UnitError) -> ReadinessTarget {
         if text.hasPrefix("http://") {
             let rest = text.dropFirst("http://".count)
-            let authority = rest.prefix { $0 != "/" }
-            let path = rest.dropFirst(authority.count)
+            let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+            // A fragment is the client's own: never sent.
+            let path = rest.dropFirst(authority.count).prefix { $0 != "#" }
             let (host, port) = try hostAndPort(authority, defaultPort: 80, text: text)
-            return .http(host: host, port: port, path: path.isEmpty ? "/" : String(path))
+            return .http(host: host, port: port, path: path.isEmpty ? "/" : path.hasPrefix("?") ? "/" + path : String(path))
         }
         if text.hasPrefix("tcp:") {
             let (host, port) = try hostAndPort(text.dropFirst(4), defaultPort: nil, text: text)

@@ -118,7 +118,11 @@ extension RunReport {
             if let code = load.driverExitCode, code != 0, load.measured {
                 warnings.append("the load driver exited with status \(code); its figures were read")
             }
-            if self.load?.latencyCorrection == .uncorrected {
+            if let load = self.load, load.errors > 0 {
+                warnings.append("load: \(load.errors) of \(load.requests) requests failed (\(formatFixed(load.errorRate, digits: 1))%: "
+                                + "answered outside 2xx/3xx or not answered)")
+            }
+            if self.load?.latencyCorrection == .uncorrected, load.measured {
                 warnings.append("load: closed-loop latencies, uncorrected (each connection waited for its answer, so a stall "
                                 + "holds back the requests that would have seen it; give the driver a rate, e.g. hey -q, to correct them)")
             }

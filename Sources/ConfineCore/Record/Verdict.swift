@@ -195,6 +195,6 @@ public struct Verdict: Equatable, Sendable {
             let why = load.driverOutputError.map { ": \($0)" } ?? " and its output gave no requests"
             return Verdict(outcome: .driverFailed, exitCode: ExitCodes.setupFailed, reason: "the load driver \(status)\(why)")
         }
-        return Verdict(outcome: .passed, exitCode: ExitCodes.success, reason: "the service held the load within its limits")
+        return Verdict(outcome: .passed, exitCode: ExitCodes.success, reason: "the service ran the load within its limits")
     }
 }

@@ -25,7 +25,7 @@ enum Format {
     /// What a comparison row rests on: `5×5 rounds, q 0.0031`, `1200/1180 calls, p <0.0001`, `1 run each`.
     static func evidence(_ row: Comparison.Row) -> String {
         var parts: [String] = []
-        if let base = row.baseCalls, let head = row.headCalls { parts.append("\(base)/\(head) calls") }
+        if let base = row.baseCalls, let head = row.headCalls { parts.append("\(base)/\(head) \(row.kind == "load" ? "requests" : "calls")") }
         else if let base = row.baseRounds, let head = row.headRounds {
             parts.append(base == 1 && head == 1 ? "1 run each" : "\(base)×\(head) rounds")
         }

@@ -11,8 +11,10 @@ public enum HTMLRenderer {
                     + "\(report.startedAt) · \(formatFixed(report.durationSeconds, digits: 2))s · kernel \(report.host.kernel.xmlEscaped) "
                     + "(\(report.host.cgroupLayout.rawValue))</p></header>")
         body.append("<section><h2>Memory</h2>\(memoryChart(report))</section>")
-        if let load = report.load, !load.timeline.isEmpty {
-            body.append("<section><h2>Load: p95 per second (as the driver measured it) and CPU throttling</h2>\(loadChart(report, load))</section>")
+        if let load = report.load {
+            body.append("<section><h2>Load</h2>\(loadTable(load))"
+                        + (load.timeline.isEmpty ? "" : "<h2>p95 per second (as the driver measured it) and CPU throttling</h2>\(loadChart(report, load))")
+                        + "</section>")
         }
         if !report.functions.isEmpty {
             body.append("<section><h2>Function latency</h2>\(latencyChart(report))</section>")
@@ -126,6 +128,38 @@ public enum HTMLRenderer {
             }
         }
         return svg + "</svg>"
+    }
+
+    /// The load's totals and how they were measured: driver, readiness, pacing, stop.
+    static func loadTable(_ load: RunReport.Load) -> String {
+        func latency(_ value: Double?) -> String { value.map(DurationQuantity.formatMeasured) ?? "—" }
+        var html = "<table><tr><th>requests</th><th>errors</th><th>req/s</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>max</th></tr>"
+            + "<tr><td class=\"n\">\(load.requests)</td><td class=\"n\">\(load.errors) (\(formatFixed(load.errorRate, digits: 1))%)</td>"
+            + "<td class=\"n\">\(load.requestsPerSecond.map { formatFixed($0, digits: 1) } ?? "—")</td>"
+            + "<td class=\"n\">\(latency(load.latency.p50))</td><td class=\"n\">\(latency(load.latency.p90))</td>"
+            + "<td class=\"n\">\(latency(load.latency.p95))</td><td class=\"n\">\(latency(load.latency.p99))</td>"
+            + "<td class=\"n\">\(latency(load.latency.max))</td></tr></table><ul>"
+        html += "<li>driver <code>\(load.driver.command.xmlEscaped)</code> (\(load.driver.format?.rawValue ?? "format unknown"))"
+            + (load.driver.exitCode.map { ", exit \($0)" } ?? "") + (load.driver.startError.map { ": could not start: \($0.xmlEscaped)" } ?? "")
+            + (load.driver.outputError.map { "; \($0.xmlEscaped)" } ?? "") + "</li>"
+        let correction: String
+        switch load.latencyCorrection {
+        case .corrected: correction = "corrected for coordinated omission (each request measured from its due time, every "
+            + "\(DurationQuantity.formatMeasured(load.expectedIntervalSeconds ?? 0)))"
+        case .byDriver: correction = "corrected by the driver"
+        case .uncorrected: correction = "closed-loop, <b>uncorrected</b> for coordinated omission"
+        case .none: correction = "as the driver measured them"
+        }
+        html += "<li>latencies \(correction)</li>"
+        html += "<li>ready: \(load.readiness.target.xmlEscaped) \(load.readiness.result.rawValue)"
+            + (load.readiness.readyAtSeconds.map { " after \(formatFixed($0, digits: 2))s" } ?? "")
+            + (load.readiness.lastError.map { " (last: \($0.xmlEscaped))" } ?? "") + "</li>"
+        if let throttled = load.throttledPercent { html += "<li>throttled in \(formatFixed(throttled, digits: 0))% of CFS periods during the load</li>" }
+        if let stop = load.stop {
+            html += "<li>stopped with \(stop.signal)" + (stop.exitedAfterSeconds.map { ", exited after \(formatFixed($0, digits: 2))s" } ?? "")
+                + (stop.killed ? ", SIGKILLed after its \(DurationQuantity.format(stop.graceSeconds)) grace period" : "") + "</li>"
+        }
+        return html + "</ul>"
     }
 
     /// The load's p95 per second (line, left axis) over the share of CFS periods throttled in that

@@ -47,7 +47,7 @@ public final class LoadSession: @unchecked Sendable {
     public init(_ options: Options, control: SupervisorControl) {
         self.options = options
         self.control = control
-        let format = options.format ?? DriverOutput.detect(options.driver.words)
+        let format = options.format ?? DriverOutput.detect(options.driver.programWords)
         record = LoadRecord(driver: options.driver, format: format,
                             readiness: .init(target: options.ready.description, result: .timedOut, timeoutSeconds: options.readyTimeoutSeconds),
                             graceSeconds: options.graceSeconds)
@@ -115,12 +115,13 @@ public final class LoadSession: @unchecked Sendable {
     private func waitUntilReady(clock: () -> Double) -> Bool {
         let deadline = clock() + options.readyTimeoutSeconds
         while true {
-            if control.targetEnded {
-                record.readiness.result = .serviceExited
-                return false
-            }
+            // Interrupted first: confine passes the signal on, and the service dies of it next.
             if control.interrupted {
                 record.readiness.result = .interrupted
+                return false
+            }
+            if control.targetEnded {
+                record.readiness.result = .serviceExited
                 return false
             }
             let began = clock()
@@ -142,8 +143,9 @@ public final class LoadSession: @unchecked Sendable {
         }
     }
 
-    /// Runs the driver to its end, or until the service ends or confine is stopped (then the
-    /// driver's process group gets SIGTERM, and SIGKILL 2 s later).
+    /// Runs the driver to its end, or until the service ends or confine is stopped: then the
+    /// driver's process group gets SIGINT — what hey, wrk, locust and k6 take as "stop and report
+    /// what you have" (on SIGTERM hey writes nothing) — and SIGKILL 5 s later.
     private func runDriver(clock: () -> Double) {
         record.outputPath = options.outputPath
         let stdout = open(options.outputPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
@@ -180,8 +182,8 @@ public final class LoadSession: @unchecked Sendable {
             if control.targetEnded || control.interrupted {
                 if signalledAt == nil {
                     signalledAt = clock()
-                    kill(-pid, SIGTERM)
-                } else if clock() - signalledAt! > 2 {
+                    kill(-pid, SIGINT)
+                } else if clock() - signalledAt! > 5 {
                     kill(-pid, SIGKILL)
                 }
             }
@@ -196,9 +198,13 @@ public final class LoadSession: @unchecked Sendable {
     /// Run directly when the command needs no shell (so SIGTERM and PR_SET_PDEATHSIG reach the
     /// driver itself), else by `/bin/sh -c`.
     static func arguments(_ driver: DriverCommand) -> [String] {
-        let shellCharacters = Set("|&;<>()$`*?[]~#\n")
-        if !driver.text.contains(where: { shellCharacters.contains($0) }), !driver.words.isEmpty { return driver.words }
-        return ["/bin/sh", "-c", driver.text]
+        driver.needsShell ? ["/bin/sh", "-c", driver.text] : driver.words
+    }
+
+    /// Whether something already accepts connections at the readiness check's address (before
+    /// the service started, that is another server: the check and the driver would reach it).
+    public static func portAnswers(_ target: ReadinessTarget) -> Bool {
+        ReadinessProbe.check(.tcp(host: target.host, port: target.port), timeoutSeconds: 0.5) == nil
     }
 
     private func readOutput() {
@@ -207,7 +213,7 @@ public final class LoadSession: @unchecked Sendable {
         }
         guard record.driverStartedAt != nil else { return }
         guard let format = record.format else {
-            record.outputError = "cannot tell the driver's output format from its command; give --driver-format (hey, wrk, locust, k6, plain)"
+            record.outputError = options.driver.formatProblem(given: nil) ?? "cannot tell the driver's output format"
             return
         }
         let files = DriverOutput.outputFiles(of: options.driver.words, format: format)

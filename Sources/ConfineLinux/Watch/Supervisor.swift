@@ -181,6 +181,7 @@ public final class Supervisor {
                     graceDeadline = monotonicSeconds() + max(plan.killGraceSeconds, 5)
                 } else {
                     group.killAll() // a second signal: stop waiting
+                    if stopRequestedAt != nil { stopKilled = true }
                 }
             }
             if let termination = reap(mainPid: mainPid) {
