@@ -76,24 +76,7 @@ struct LoadOptions: ParsableArguments {
     func runOnce(service: [String], driver command: DriverCommand, reportPath: String, extraBudgets: BudgetSpec = BudgetSpec(),
                  quietSummary: Bool) throws -> RunReport {
         let (target, timeout, graceSeconds, format) = try validated()
-        let resolved: ResolvedProfile
-        do {
-            resolved = try RunSupport.resolveProfile(profile, limits: limits)
-        } catch let error as ProfileError {
-            throw failWithProfileError(error)
-        }
-        let environment = RunSupport.environment(probe: !noProbe)
-        var options = RunOptions(arguments: service, environment: environment, confineVersion: Confine.version)
-        options.probeChannel = !noProbe
-        options.runnerOutput = nil
-        options.strictSeccomp = strict
-        options.profileDirectories = BuiltinProfiles.directories()
-        var plan: RunPlan
-        do {
-            plan = try RunPlanner.plan(resolved, options)
-        } catch {
-            throw failWithPlanError(error)
-        }
+        var plan = try RunSupport.plan(profile: profile, limits: limits, arguments: service, probe: !noProbe, strict: strict)
         plan.killGraceSeconds = graceSeconds
 
         // Something already answering at the readiness address is another server (a service left

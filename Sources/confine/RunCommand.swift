@@ -164,26 +164,12 @@ struct Run: ParsableCommand {
         signal(SIGPIPE, SIG_IGN)
 
         // profile → plan → supervise → record → report → budgets → files and summary.
-        let resolved: ResolvedProfile
-        do {
-            resolved = try RunSupport.resolveProfile(profile, limits: limits)
-        } catch let error as ProfileError {
-            throw failWithProfileError(error)
-        }
         // N copies: the launcher is the main process, in the group, and starts them together.
         let launched = copies > 1 ? [executablePath(), "copies-launcher", "--count", String(copies), "--"] + arguments : arguments
-        var options = RunOptions(arguments: launched, environment: RunSupport.environment(probe: !noProbe), confineVersion: Confine.version)
-        options.probeChannel = !noProbe
-        // Copies' console output interleaves: boundaries come from the probe and the plugin only.
-        options.runnerOutput = copies > 1 ? nil : runnerOutput
-        options.junitPaths = junit
-        options.strictSeccomp = strict
-        options.profileDirectories = BuiltinProfiles.directories()
-        let plan: RunPlan
-        do {
-            plan = try RunPlanner.plan(resolved, options)
-        } catch {
-            throw failWithPlanError(error)
+        let plan = try RunSupport.plan(profile: profile, limits: limits, arguments: launched, probe: !noProbe, strict: strict) { options in
+            // Copies' console output interleaves: boundaries come from the probe and the plugin only.
+            options.runnerOutput = copies > 1 ? nil : runnerOutput
+            options.junitPaths = junit
         }
 
         var record = RunSupport.supervise(plan, quiet: quiet)

@@ -19,6 +19,29 @@ enum RunSupport {
         return ResolvedProfile(spec: spec, chain: chain.filter { !$0.isEmpty })
     }
 
+    /// profile → plan for `arguments`: the profile with the flags as its last layer, the target's
+    /// environment, the probe channel; `adjust` sets the options a command has of its own. Throws
+    /// the exit code (64) for a bad profile or plan.
+    static func plan(profile: String?, limits: LimitOptions, arguments: [String], probe: Bool, strict: Bool,
+                     adjust: (inout RunOptions) -> Void = { _ in }) throws -> RunPlan {
+        let resolved: ResolvedProfile
+        do {
+            resolved = try resolveProfile(profile, limits: limits)
+        } catch let error as ProfileError {
+            throw failWithProfileError(error)
+        }
+        var options = RunOptions(arguments: arguments, environment: environment(probe: probe), confineVersion: Confine.version)
+        options.probeChannel = probe
+        options.strictSeccomp = strict
+        options.profileDirectories = BuiltinProfiles.directories()
+        adjust(&options)
+        do {
+            return try RunPlanner.plan(resolved, options)
+        } catch {
+            throw failWithPlanError(error)
+        }
+    }
+
     /// confine's environment, plus the Python probe module and pytest plugin on PYTHONPATH and
     /// PYTEST_PLUGINS (a no-op for anything but Python and pytest).
     static func environment(probe: Bool) -> [String] {
