@@ -37,7 +37,7 @@ final class ImportTests: XCTestCase {
         XCTAssertEqual(value(api, "limits.swap"), "0")
         XCTAssertEqual(value(api, "seccomp"), "container-default")
         XCTAssertEqual(value(api, "capabilities"), "[CAP_NET_BIND_SERVICE]")
-        XCTAssertTrue(api.yaml().contains("memory: 1Gi    # spec.containers[0].resources.limits.memory (requests: 256Mi)"), api.yaml())
+        XCTAssertTrue(api.yaml().contains("memory: 1Gi    # spec.containers[0].resources.limits.memory: 1Gi (requests: 256Mi)"), api.yaml())
         XCTAssertTrue(api.warnings.contains { $0.contains("ephemeral-storage") })
         XCTAssertTrue(api.warnings.contains { $0.contains("readOnlyRootFilesystem") })
         let resolved = try resolve(api)
@@ -48,6 +48,43 @@ final class ImportTests: XCTestCase {
         let sidecar = try resolve(try load("deployment.yaml", select: "log-shipper"))
         XCTAssertEqual(sidecar.memoryBytes, 1 << 30)
         XCTAssertEqual(sidecar.cpus, 0.5)
+    }
+
+    /// Kubernetes' own quantity grammar: `m` is milli, `k` kilo, exponents, rounding up to whole
+    /// bytes; values no pod could run with refused naming the likely intent; the minimum CPU quota.
+    func testKubernetesQuantitiesAreReadAsKubernetesReadsThem() throws {
+        func pod(memory: String? = nil, cpu: String? = nil) throws -> ImportedProfile {
+            var limits: [String] = []
+            if let memory { limits.append("memory: \"\(memory)\"") }
+            if let cpu { limits.append("cpu: \"\(cpu)\"") }
+            let text = "kind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: app\n    resources:\n      limits: {\(limits.joined(separator: ", "))}\n"
+            return try ProfileImporter.kubernetes(path: "pod.yaml", text: text, container: nil)
+        }
+        // Kubernetes writes 2.7 GiB back as millibytes: 2899102924.8 bytes, rounded up.
+        let normalised = try pod(memory: "2899102924800m")
+        XCTAssertEqual(try resolve(normalised).memoryBytes, 2_899_102_925)
+        XCTAssertTrue(normalised.yaml().contains("2899102924800m = 2899102925 bytes, rounded up as Kubernetes rounds"), normalised.yaml())
+        XCTAssertEqual(try resolve(try pod(memory: "129e6")).memoryBytes, 129_000_000)
+        XCTAssertEqual(try resolve(try pod(memory: "1.5Gi")).memoryBytes, 1_610_612_736)
+        XCTAssertEqual(try resolve(try pod(memory: "5120k")).memoryBytes, 5_120_000)
+        XCTAssertThrowsError(try pod(memory: "512k")) { XCTAssertTrue("\($0)".hasSuffix("is 512000 bytes in Kubernetes' units; no container starts with under 1 MiB"), "\($0)") }
+        XCTAssertThrowsError(try pod(memory: "64")) { XCTAssertTrue("\($0)".hasSuffix("did you mean 64Mi?"), "\($0)") }
+        XCTAssertThrowsError(try pod(memory: "512m")) {
+            XCTAssertEqual("\($0)", "pod.yaml: spec.containers[0].resources.limits.memory: '512m' is 1 byte in Kubernetes' units "
+                           + "(m is milli: 512m is 0.512 bytes); no container starts with that — did you mean 512Mi?")
+        }
+        XCTAssertThrowsError(try pod(memory: "512K")) { XCTAssertTrue("\($0)".contains("Kubernetes' kilo is a lowercase k"), "\($0)") }
+        XCTAssertThrowsError(try pod(memory: "lots")) { XCTAssertTrue("\($0)".contains("expected a Kubernetes quantity"), "\($0)") }
+        // CPU: millicores rounded up; under the kernel's 1 ms per 100 ms the kubelet's minimum quota.
+        XCTAssertEqual(try resolve(try pod(cpu: "250m")).cpus, 0.25)
+        XCTAssertEqual(try resolve(try pod(cpu: "0.0005")).cpus, 0.01)
+        let tiny = try pod(cpu: "1m")
+        XCTAssertEqual(try resolve(tiny).cpus, 0.01)
+        XCTAssertTrue(tiny.yaml().contains("raised to the kernel's minimum CFS quota"), tiny.yaml())
+        XCTAssertEqual(try resolve(try pod(cpu: "2e0")).cpus, 2)
+        let zero = try pod(cpu: "0")
+        XCTAssertNil(value(zero, "limits.cpus"))
+        XCTAssertTrue(zero.warnings.contains { $0.contains("no CPU quota for a zero limit") }, "\(zero.warnings)")
     }
 
     func testCronJobWithoutLimitsAndALocalhostSeccompProfile() throws {

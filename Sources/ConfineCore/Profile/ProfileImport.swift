@@ -181,11 +181,15 @@ public enum ProfileImporter {
         let limits = resources["limits"] as? [String: Any] ?? [:]
         let requests = resources["requests"] as? [String: Any] ?? [:]
         func note(_ key: String) -> String { requests[key].map { " (requests: \(describe($0)))" } ?? "" }
+        // Quantities as Kubernetes reads them (`m` is milli, `k` kilo, exponents), written back in
+        // confine's unambiguous units.
         if let memory = limits["memory"] {
             let text = describe(memory)
             do {
-                _ = try ByteQuantity.parse(text)
-                profile.set("limits.memory", text, from: "\(prefix).resources.limits.memory\(note("memory"))")
+                let quantity = try KubernetesQuantity.parse(text)
+                let bytes = try quantity.memoryBytes()
+                let exact = quantity.value == quantity.roundedUp ? "" : " = \(bytes) bytes, rounded up as Kubernetes rounds"
+                profile.set("limits.memory", ByteQuantity.format(bytes), from: "\(prefix).resources.limits.memory: \(text)\(exact)\(note("memory"))")
                 profile.set("limits.swap", "0", from: "Kubernetes gives containers no swap unless the node enables NodeSwap")
             } catch {
                 throw ImportError("\(path): \(prefix).resources.limits.memory: \(error.message)")
@@ -196,8 +200,12 @@ public enum ProfileImporter {
         if let cpu = limits["cpu"] {
             let text = describe(cpu)
             do {
-                _ = try CPUQuantity.parse(text)
-                profile.set("limits.cpus", text, from: "\(prefix).resources.limits.cpu\(note("cpu"))")
+                if let (cpus, raised) = try KubernetesQuantity.parse(text).cpus() {
+                    let why = raised ? " (raised to the kernel's minimum CFS quota, 1 ms per 100 ms period, as the kubelet does)" : ""
+                    profile.set("limits.cpus", CPUQuantity.format(cpus), from: "\(prefix).resources.limits.cpu: \(text)\(why)\(note("cpu"))")
+                } else {
+                    profile.warnings.append("\(prefix).resources.limits.cpu is \(text): Kubernetes sets no CPU quota for a zero limit")
+                }
             } catch {
                 throw ImportError("\(path): \(prefix).resources.limits.cpu: \(error.message)")
             }
