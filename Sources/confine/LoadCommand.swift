@@ -211,7 +211,8 @@ struct Capacity: ParsableCommand {
     var maxConcurrency: Int?
 
     @Option(name: .customLong("max-rate"), parsing: .unconditional,
-            help: ArgumentHelp("The highest {rate} tried (requests per second).", valueName: "n"))
+            help: ArgumentHelp("The highest {rate} tried, in the driver's own unit (hey -q: requests per second per worker).",
+                               valueName: "n"))
     var maxRate: Int?
 
     @Option(name: .customLong("max-steps"), parsing: .unconditional, help: ArgumentHelp("At most this many steps (default 8).", valueName: "n"))
@@ -229,6 +230,9 @@ struct Capacity: ParsableCommand {
     private var service: [String] { PassthroughCommand.words(command) }
     private var placeholder: String { DriverCommand(options.driver).placeholders.first ?? "concurrency" }
 
+    /// The error rate a step may have when the budgets name none, percent.
+    static let defaultErrorRate = 1.0
+
     func validate() throws {
         if command == ["--help"] || command == ["-h"] { throw CleanExit.helpRequest(self) }
         try PassthroughCommand.validate(command, of: Capacity.self)
@@ -244,6 +248,13 @@ struct Capacity: ParsableCommand {
         if let maxConcurrency, maxConcurrency < start { throw ValidationError("--max-concurrency: must be at least --start (\(start))") }
         if let maxRate, maxRate < start { throw ValidationError("--max-rate: must be at least --start (\(start))") }
         if placeholder == "rate", maxRate == nil { throw ValidationError("--max-rate: give the highest {rate} to try") }
+        if placeholder == "rate", maxConcurrency != nil { throw ValidationError("--max-concurrency: the driver fills {rate}; give --max-rate") }
+        if placeholder == "concurrency", maxRate != nil { throw ValidationError("--max-rate: the driver fills {concurrency}; give --max-concurrency") }
+        // The capacity report is written at the end: its directory must be there before the search.
+        let reportDirectory = (report as NSString).deletingLastPathComponent
+        if !reportDirectory.isEmpty, !FileManager.default.fileExists(atPath: reportDirectory) {
+            throw ValidationError("--report: the directory \(reportDirectory) does not exist")
+        }
         _ = try budgets()
         _ = try options.validated()
     }
@@ -265,7 +276,12 @@ struct Capacity: ParsableCommand {
         let extra = try budgets()
         let highest = placeholder == "rate" ? maxRate! : (maxConcurrency ?? 256)
         var search = CapacitySearch(lowest: start, highest: highest, maxSteps: maxSteps)
-        try FileManager.default.createDirectory(atPath: stepsDir, withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(atPath: stepsDir, withIntermediateDirectories: true)
+        } catch {
+            Stderr.write("confine: --steps-dir: cannot create \(stepsDir): \((error as NSError).localizedFailureReason ?? "\(error)")\n")
+            throw ExitCode(64)
+        }
         let began = Date()
         var steps: [CapacityReport.Step] = []
         var budgetWords: [String] = []
@@ -276,7 +292,16 @@ struct Capacity: ParsableCommand {
             let driver = DriverCommand(options.driver).filling(placeholder, with: value)
             let run = try options.runOnce(service: service, driver: driver, reportPath: path, extraBudgets: extra, quietSummary: true)
             RunSupport.deliver(run, to: path, quiet: true)
-            let loadResults = (run.budgets ?? []).filter { $0.scope == .load }
+            var loadResults = (run.budgets ?? []).filter { $0.scope == .load }
+            // A load whose requests fail has not held, whatever its latency: unless the budgets
+            // say how many may fail, at most 1% (the failed ones count in its throughput too).
+            if !loadResults.contains(where: { $0.metric == .errorRate }), let load = run.load, load.requests > 0 {
+                let guardRule = BudgetThreshold(metric: .errorRate, comparison: .lessThan, limit: Self.defaultErrorRate)
+                let held = guardRule.holds(load.errorRate)
+                loadResults.append(BudgetResult(scope: .load, pattern: "", target: "load", metric: .errorRate, comparison: .lessThan,
+                                                limit: Self.defaultErrorRate, measured: load.errorRate, level: .fail,
+                                                verdict: held ? .pass : .fail))
+            }
             budgetWords = loadResults.map { "\($0.metric.rawValue) \($0.comparison.rawValue) \($0.metric.format($0.limit))" } + ["oom_kills = 0"]
             let failed = loadResults.filter { $0.verdict == .fail }.map(\.message) + (run.oomKills.isEmpty ? [] : ["\(run.oomKills.count) OOM kill(s)"])
             let measuredRun = [.passed, .budgetExceeded, .oomKilled].contains(run.outcome) && run.load?.requests ?? 0 > 0
@@ -291,20 +316,28 @@ struct Capacity: ParsableCommand {
             }
             search.record(value, passed: step.passed)
         }
+        var stoppedBy = failure.map { "\($0.outcome.rawValue): \($0.reason)" }
+        if stoppedBy == nil, search.tried.count >= maxSteps, let low = search.highestPassed, let high = search.lowestFailed,
+           Double(high) > Double(low) * 1.25, high > low + 1 {
+            stoppedBy = "--max-steps \(maxSteps) was reached with the answer between \(low) and \(high)"
+        }
         let capacity = CapacityReport(confineVersion: Confine.version, placeholder: placeholder, driver: options.driver, command: service,
-                                      budgets: budgetWords, steps: steps, totalSeconds: Date().timeIntervalSince(began),
-                                      stoppedBy: failure.map { "\($0.outcome.rawValue): \($0.reason)" })
+                                      budgets: budgetWords, steps: steps, totalSeconds: Date().timeIntervalSince(began), stoppedBy: stoppedBy)
+        var written = true
         do {
             try ReportWriter.writeJSON(capacity, to: report)
         } catch {
+            written = false
             Stderr.write("confine: \(error)\n")
+            if let json = error.json { Stderr.write(json) }
         }
         if let failure {
             Stderr.write("confine: capacity stopped at step \(steps.count): \(failure.reason) (\(steps.last!.report))\n")
             throw ExitCode(failure.exitCode)
         }
         if !options.quiet {
-            Stderr.write("\n\(capacity.answer)\n\(steps.count) steps in \(formatFixed(capacity.totalSeconds, digits: 1))s; report: \(report)\n")
+            Stderr.write("\n\(capacity.answer)\n\(steps.count) steps in \(formatFixed(capacity.totalSeconds, digits: 1))s"
+                         + (written ? "; report: \(report)\n" : "\n"))
         }
         throw ExitCode(steps.contains(where: \.passed) ? ExitCodes.success : ExitCodes.budgetExceeded)
     }

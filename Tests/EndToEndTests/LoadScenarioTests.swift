@@ -252,7 +252,8 @@ final class LoadScenarioTests: DirectoryScenario {
                                   "--steps-dir", directory + "/steps", "--", "python3", Self.service, String(port)])
         XCTAssertEqual(result.status, 99, "no step held the profile's throughput floor: \(result.stderr)")
         let capacity = try JSONDecoder().decode(CapacityReport.self, from: try XCTUnwrap(FileManager.default.contents(atPath: capacityPath)))
-        XCTAssertEqual(Set(capacity.budgets), ["rps >= 100000.0 req/s", "p95 < 10.00s", "oom_kills = 0"])
+        XCTAssertEqual(Set(capacity.budgets), ["rps >= 100000.0 req/s", "p95 < 10.00s", "error_rate < 1.0%", "oom_kills = 0"],
+                       "the profile's, --budget's, and the 1% error guard capacity adds when no budget names error_rate")
         XCTAssertNil(capacity.maxConcurrency)
     }
 
@@ -263,6 +264,20 @@ final class LoadScenarioTests: DirectoryScenario {
         XCTAssertEqual(result.status, 64, result.stderr)
         XCTAssertTrue(result.stderr.contains("hey prints figures confine can read only with -o csv"), result.stderr)
         XCTAssertLessThan(result.seconds, 5)
+    }
+
+    /// capacity: a load whose requests fail has not held, even with no error_rate budget.
+    func testCapacityDoesNotHoldALoadWhoseRequestsFail() throws {
+        let port = Self.freePort()
+        let capacityPath = directory + "/capacity.json"
+        let result = Harness.run([Harness.confine, "capacity", "--ready", "http://127.0.0.1:\(port)/health",
+                                  "--driver", "hey -z 1s -c {concurrency} -o csv http://127.0.0.1:\(port)/nope",
+                                  "--budget", "p95<10s", "--max-concurrency", "1", "--report", capacityPath,
+                                  "--steps-dir", directory + "/steps", "--", "python3", Self.service, String(port)])
+        XCTAssertEqual(result.status, 99, result.stderr)
+        let capacity = try JSONDecoder().decode(CapacityReport.self, from: try XCTUnwrap(FileManager.default.contents(atPath: capacityPath)))
+        XCTAssertEqual(capacity.limitedBy, .errors, capacity.answer)
+        XCTAssertTrue(capacity.steps.first?.failedBudgets.first?.hasPrefix("load error_rate 100.0%") ?? false, "\(capacity.steps)")
     }
 
     func testBrokenLoadBudgetsAreExit99NamingThem() throws {
@@ -338,6 +353,8 @@ final class CopiesScenarioTests: DirectoryScenario {
         let (result, report) = Harness.confineRun(["--copies", "2", "--memory", "128Mi", "--swap", "0"], ["python3", "-c", script])
         let run = try XCTUnwrap(report)
         XCTAssertEqual(result.status, 137, result.stderr)
+        XCTAssertEqual(run.outcome, .oomKilled, run.reason)
+        XCTAssertTrue(result.stderr.contains("confine: copy 1 (pid "), result.stderr)
         XCTAssertGreaterThanOrEqual(run.oomKills.count, 1)
     }
 }

@@ -237,6 +237,19 @@ public struct BudgetResult: Codable, Sendable, Equatable {
     /// (`CPUContention.testShare`), the run's for the suite and for functions. Set from 25%.
     public var throttledPercent: Double? = nil
 
+    public init(scope: BudgetScope, pattern: String, target: String?, metric: BudgetMetric, comparison: BudgetComparison, limit: Double,
+                measured: Double?, level: BudgetLevel, verdict: Verdict) {
+        self.scope = scope
+        self.pattern = pattern
+        self.target = target
+        self.metric = metric
+        self.comparison = comparison
+        self.limit = limit
+        self.measured = measured
+        self.level = level
+        self.verdict = verdict
+    }
+
     /// `calculate_discount p95 3.1ms > limit 2.0ms`, and when it ran throttled
     /// ` (throttled in 60% of its periods)`.
     public var message: String {

@@ -374,7 +374,40 @@ public enum Comparator {
         row.kind = "load"
         row.baseRounds = bases.count
         row.headRounds = heads.count
-        return [row]
+        let formats = (Set(bases.compactMap { $0.load?.driver.format }), Set(heads.compactMap { $0.load?.driver.format }))
+        if formats.0 != formats.1 {
+            // Two drivers measure differently (wrk's own percentiles, hey's every request): no gate.
+            if row.verdict == .regression || row.verdict == .improvement { row.verdict = .inconclusive }
+        } else if old.histogram == nil || new.histogram == nil, row.verdict == .regression || row.verdict == .improvement {
+            // Percentiles a driver summarised, with no request to test: a change worth a look, not a gate.
+            row.verdict = .seenOnce
+        }
+        return [row] + (errorRateRow(bases, heads, spec: spec).map { [$0] } ?? [])
+    }
+
+    /// The share of failed requests, each side's rounds pooled: a regression when the head's is
+    /// at least 1 percentage point higher and a one-sided two-proportion z-test puts the rise
+    /// below `alpha` (an improvement the other way). A change that breaks every request is not
+    /// a faster load.
+    static func errorRateRow(_ bases: [RunReport], _ heads: [RunReport], spec: RegressionSpec) -> Comparison.Row? {
+        func pooled(_ reports: [RunReport]) -> (errors: Double, requests: Double) {
+            reports.compactMap(\.load).reduce((0, 0)) { ($0.0 + Double($1.errors), $0.1 + Double($1.requests)) }
+        }
+        let (base, head) = (pooled(bases), pooled(heads))
+        guard base.requests > 0, head.requests > 0 else { return nil }
+        let (p1, p2) = (base.errors / base.requests, head.errors / head.requests)
+        let all = (base.errors + head.errors) / (base.requests + head.requests)
+        let spread = (all * (1 - all) * (1 / base.requests + 1 / head.requests)).squareRoot()
+        // One-sided p for the observed direction (the normal tail, from erfc).
+        let p = spread > 0 ? 0.5 * erfc(abs(p2 - p1) / spread / 2.0.squareRoot()) : (p1 == p2 ? 1 : 0)
+        var row = Comparison.Row(kind: "load", name: "requests", metric: "error_rate", base: p1 * 100, head: p2 * 100,
+                                 baseCalls: UInt64(base.requests), headCalls: UInt64(head.requests), verdict: .unchanged)
+        row.baseRounds = bases.count
+        row.headRounds = heads.count
+        row.pValue = p
+        row.threshold = "+1 percentage point"
+        if abs(p2 - p1) >= 0.01 && p < spec.alpha { row.verdict = p2 > p1 ? .regression : .improvement }
+        return row
     }
 
     // MARK: functions

@@ -50,9 +50,23 @@ public struct DriverCommand: Sendable, Equatable {
         return words
     }
 
-    /// The program's words without leading `env`, `VAR=value` and `python3 -m` (for `python3 -m locust`).
+    /// The program's words without what runs it: leading `VAR=value`, `env` (and its options),
+    /// `nice`/`timeout`/`stdbuf`/`taskset` with their arguments, and `python3 -m` (`python3 -m locust`).
     public var programWords: [String] {
         var words = Array(words.drop { $0 == "env" || ($0.contains("=") && !$0.hasPrefix("-")) })
+        while let first = words.first {
+            let name = first.split(separator: "/").last.map(String.init) ?? first
+            if name == "env" || name == "nice" || name == "stdbuf" {
+                words = Array(words.dropFirst().drop { $0.hasPrefix("-") || $0.contains("=") || Int($0) != nil })
+            } else if name == "timeout" || name == "taskset" {
+                // One non-option argument: the duration or the CPU mask.
+                var rest = Array(words.dropFirst().drop { $0.hasPrefix("-") })
+                if !rest.isEmpty { rest.removeFirst() }
+                words = rest
+            } else {
+                break
+            }
+        }
         if let first = words.first, first.split(separator: "/").last?.hasPrefix("python") == true, words.count > 2, words[1] == "-m" {
             words = Array(words.dropFirst(2))
         }
@@ -77,18 +91,16 @@ public struct DriverCommand: Sendable, Equatable {
         return found
     }
 
-    /// How the driver paces its requests, and the rate it intends in all (requests per second)
-    /// when it says (hey's `-q` per worker times `-c` workers): what coordinated-omission
-    /// correction needs.
-    public var pacing: (loop: LoadLoop, correction: LatencyCorrection, intendedRate: Double?) {
+    /// How the driver paces its requests, and the interval one connection means to leave between
+    /// its requests when it says (hey's `-q`: requests per second per worker): what
+    /// coordinated-omission correction needs.
+    public var pacing: (loop: LoadLoop, correction: LatencyCorrection, interval: Double?) {
         switch program {
         case "hey":
-            // hey's workers each wait for an answer; -q caps each worker's rate (default 50 workers),
-            // which gives the schedule requests would have been sent on had the service kept up.
-            if let rate = option("-q").flatMap(Double.init), rate > 0 {
-                let workers = option("-c").flatMap(Double.init).map { max(1, $0) } ?? 50
-                return (.closed, .corrected, rate * workers)
-            }
+            // hey's workers each wait for an answer; -q caps each worker's rate, and a tick missed
+            // while a request waited is dropped, not caught up: the requests a stall held back
+            // were never sent, which is what the corrected recording puts back.
+            if let rate = option("-q").flatMap(Double.init), rate > 0 { return (.closed, .corrected, 1 / rate) }
             return (.closed, .uncorrected, nil)
         case "wrk":
             // wrk2 keeps wrk's name for its binary in some builds; its -R (rate) is its mark.
@@ -124,6 +136,9 @@ public struct DriverCommand: Sendable, Equatable {
     /// What confine can tell before the load runs about reading this driver's output: nil when
     /// it can read it, else what to change (`hey` without `-o csv`, an unknown program).
     public func formatProblem(given format: DriverResult.Format?) -> String? {
+        if program == "wrk" || program == "wrk2", format ?? .wrk == .wrk, !words.contains("--latency"), !words.contains("-L") {
+            return "wrk prints its latency distribution only with --latency; add --latency to the driver"
+        }
         if format != nil { return nil }
         if DriverOutput.detect(programWords) != nil { return nil }
         switch program {

@@ -108,7 +108,7 @@ public enum DriverOutput {
         guard let program = command.first?.split(separator: "/").last else { return nil }
         switch program {
         case "hey": return command.contains("csv") || command.contains("-o=csv") || command.contains("--o=csv") ? .hey : nil
-        case "wrk": return .wrk
+        case "wrk", "wrk2": return .wrk
         case "locust": return option("--csv", in: command) != nil ? .locust : nil
         case "k6": return command.contains("run") && option("--summary-export", in: command) != nil ? .k6 : nil
         default:

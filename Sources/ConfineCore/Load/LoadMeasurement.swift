@@ -16,6 +16,9 @@ public struct LoadRecord: Sendable {
     public var outputError: String?
     public var stderrTail: String?
     public var graceSeconds: Double
+    /// confine stopped the driver (the service ended, `--timeout`, confine interrupted): it did
+    /// not send all it meant to.
+    public var driverStopped = false
 
     public init(driver: DriverCommand, format: DriverResult.Format?, readiness: RunReport.Readiness, graceSeconds: Double) {
         self.driver = driver
@@ -24,8 +27,20 @@ public struct LoadRecord: Sendable {
         self.graceSeconds = graceSeconds
     }
 
-    /// Whether the driver measured anything confine could read.
-    public var measured: Bool { (result?.requests ?? 0) > 0 }
+    /// Whether the driver measured anything confine could read (answered requests, or hey's
+    /// requests that got no answer).
+    public var measured: Bool { (result?.requests ?? 0) > 0 || (heyUnanswered ?? 0) > 0 }
+
+    /// hey's CSV lists answered requests only. With `-n N` and no `-z`, when hey ran to its own
+    /// end, it sent N rounded down to a multiple of its workers (`-c`, default 50): the ones
+    /// missing from the CSV got no answer (refused, reset, timed out). Nil when that cannot be known.
+    public var heyUnanswered: Int? {
+        guard format == .hey, let result, driverExitCode == 0, !driverStopped, driver.option("-z") == nil,
+              let total = driver.option("-n").flatMap(Int.init), total > 0, total <= 100_000_000 else { return nil }
+        let workers = max(1, driver.option("-c").flatMap(Int.init) ?? 50)
+        let sent = workers > total ? total : total / workers * workers
+        return sent > result.requests ? sent - result.requests : nil
+    }
 }
 
 /// The report's `load` section from a `LoadRecord` and the run's cgroup timeline. Pure.
@@ -49,12 +64,10 @@ public enum LoadMeasurement {
 
         load.requests = result.requests
         load.errors = result.errors
-        // hey's CSV lists answered requests only: with -n N, the ones missing were not answered
-        // (connection refused, reset, timed out) — transport errors, as hey's own summary counts them.
-        if record.format == .hey, record.driverExitCode == 0, let total = record.driver.option("-n").flatMap(Int.init),
-           total > result.requests, total <= 100_000_000 {
-            load.errors += total - result.requests
-            load.requests = total
+        // Transport errors, as hey's own summary counts them (`heyUnanswered`).
+        if let unanswered = record.heyUnanswered {
+            load.errors += unanswered
+            load.requests += unanswered
         }
         load.errorRate = load.requests > 0 ? rounded(Double(load.errors) / Double(load.requests) * 100) : 0
         // Throughput needs a load that lasted: one request's "rate" is its own latency inverted.
@@ -63,18 +76,15 @@ public enum LoadMeasurement {
         }
 
         if !result.latencies.isEmpty {
-            var latencies = result.latencies
-            load.latency = figures(histogram(latencies))
-            if pacing.correction == .corrected, let rate = pacing.intendedRate, result.sentAt.count == result.latencies.count {
+            var histogram = histogram(result.latencies, expectedInterval: nil)
+            load.latency = figures(histogram)
+            if pacing.correction == .corrected, let interval = pacing.interval {
                 load.uncorrectedLatency = load.latency
-                latencies = corrected(result, intendedRate: rate)
-                load.latency = figures(histogram(latencies))
-                load.expectedIntervalSeconds = rounded(1 / rate)
+                histogram = self.histogram(result.latencies, expectedInterval: interval)
+                load.latency = figures(histogram)
+                load.expectedIntervalSeconds = rounded(interval)
             }
-            load.requestHistogram = buckets(latencies)
-            if pacing.correction == .corrected && load.uncorrectedLatency == nil {
-                load.latencyCorrection = .uncorrected // no send times to place requests on the schedule
-            }
+            load.requestHistogram = buckets(histogram)
         } else {
             // The driver summarised (wrk, locust, k6): its own percentiles, none invented.
             load.latency = RunReport.LatencyFigures(p50: result.percentiles[50], p90: result.percentiles[90],
@@ -93,43 +103,24 @@ public enum LoadMeasurement {
         return load
     }
 
-    /// Latencies as `[[nanoseconds, count]]`, each rounded to 3 significant digits (as
-    /// HdrHistogram keeps them): bounded however many requests there were.
-    static func buckets(_ latencies: [Double]) -> [[UInt64]] {
-        var tally: [UInt64: UInt64] = [:]
-        for latency in latencies {
-            var nanoseconds = UInt64(max(0, min(3600, latency)) * 1e9)
-            var scale: UInt64 = 1
-            while nanoseconds >= 1000 {
-                nanoseconds = (nanoseconds + 5) / 10
-                scale *= 10
-            }
-            tally[nanoseconds * scale, default: 0] += 1
-        }
-        return tally.keys.sorted().map { [$0, tally[$0]!] }
+    /// The histogram's buckets as `[[nanoseconds, count]]` (each bucket's highest equivalent value).
+    static func buckets(_ histogram: Histogram<UInt64>) -> [[UInt64]] {
+        histogram.recordedValues().map { [$0.value * 1000, UInt64($0.count)] }
     }
 
-    /// Every latency in a histogram (µs, HdrHistogram at 3 significant digits).
-    static func histogram(_ latencies: [Double]) -> Histogram<UInt64> {
+    /// Every latency in a histogram (µs, HdrHistogram at 3 significant digits); with the interval
+    /// one connection meant between its requests, each recorded as HdrHistogram's
+    /// `recordCorrectedValue` does: a latency L past the interval also stands for the requests the
+    /// connection would have sent while it waited, at L − interval, L − 2·interval, … (the ones a
+    /// closed-loop driver never sent).
+    static func histogram(_ latencies: [Double], expectedInterval: Double?) -> Histogram<UInt64> {
         var histogram = Histogram<UInt64>(highestTrackableValue: highestMicroseconds, numberOfSignificantValueDigits: .three)
-        for latency in latencies { _ = histogram.record(min(highestMicroseconds, UInt64(max(0, (latency * 1e6).rounded())))) }
-        return histogram
-    }
-
-    /// Latencies measured from when each request should have been sent, as wrk2 measures them:
-    /// the k-th request (in send order) was due at k / `intendedRate` after the first; one a
-    /// stall held back is charged the wait since then, not only its own round trip. (HdrHistogram's
-    /// `recordCorrectedValue` back-fills from the latency alone; with the driver's send times the
-    /// schedule itself is known, and the count stays the requests made.)
-    static func corrected(_ result: DriverResult, intendedRate: Double) -> [Double] {
-        let order = result.sentAt.indices.sorted { result.sentAt[$0] < result.sentAt[$1] }
-        guard let first = order.first.map({ result.sentAt[$0] }) else { return result.latencies }
-        var latencies = result.latencies
-        for (rank, index) in order.enumerated() {
-            let due = first + Double(rank) / intendedRate
-            latencies[index] = max(result.latencies[index], result.sentAt[index] + result.latencies[index] - due)
+        let interval = expectedInterval.map { UInt64(max(1, ($0 * 1e6).rounded())) }
+        for latency in latencies {
+            let value = min(highestMicroseconds, UInt64(max(0, (latency * 1e6).rounded())))
+            if let interval { _ = histogram.recordCorrectedValue(value, expectedInterval: interval) } else { _ = histogram.record(value) }
         }
-        return latencies
+        return histogram
     }
 
     static func figures(_ histogram: Histogram<UInt64>) -> RunReport.LatencyFigures {
@@ -150,12 +141,20 @@ public enum LoadMeasurement {
                 buckets[second, default: ([], 0)].latencies.append(result.latencies[index])
                 if index < result.failed.count, result.failed[index] { buckets[second, default: ([], 0)].errors += 1 }
             }
-            for second in buckets.keys.sorted() {
-                let bucket = buckets[second]!
-                let sorted = bucket.latencies.sorted()
-                let p95 = sorted[min(sorted.count - 1, Int((0.95 * Double(sorted.count)).rounded(.up)) - 1)]
-                seconds.append(.init(t: rounded(driverStart + Double(second)), requests: sorted.count, errors: bucket.errors,
-                                     p95: p95, throttledPercent: nil, memoryBytes: nil))
+            // Every second from the first to the last, those in which no request completed (an
+            // outage) included: their throttling and memory are what explains them.
+            if let first = buckets.keys.min(), let last = buckets.keys.max() {
+                for second in first...last {
+                    guard let bucket = buckets[second] else {
+                        seconds.append(.init(t: rounded(driverStart + Double(second)), requests: 0, errors: 0, p95: nil,
+                                             throttledPercent: nil, memoryBytes: nil))
+                        continue
+                    }
+                    let sorted = bucket.latencies.sorted()
+                    let p95 = sorted[min(sorted.count - 1, Int((0.95 * Double(sorted.count)).rounded(.up)) - 1)]
+                    seconds.append(.init(t: rounded(driverStart + Double(second)), requests: sorted.count, errors: bucket.errors,
+                                         p95: p95, throttledPercent: nil, memoryBytes: nil))
+                }
             }
         } else {
             for point in result.history.prefix(86_400) {

@@ -8,8 +8,8 @@ extension RunReport {
         /// How the driver paced its requests (`LoadLoop`), and what that does to its latencies.
         public var loop: LoadLoop
         public var latencyCorrection: LatencyCorrection
-        /// The interval between requests the driver intended (all connections together), seconds:
-        /// the schedule `latencyCorrection: corrected` measured latencies from.
+        /// The interval one connection meant to leave between its requests (hey: 1 / `-q`),
+        /// seconds: what `latencyCorrection: corrected` back-filled the held-back requests with.
         public var expectedIntervalSeconds: Double?
         /// Requests the driver made (answered or not).
         public var requests: Int
@@ -189,9 +189,9 @@ public enum LoadLoop: String, ReportValue {
 
 /// What was done about coordinated omission.
 public enum LatencyCorrection: String, ReportValue {
-    /// confine measured each request from when the driver's intended rate would have sent it
-    /// (its send times and `-q`), as wrk2 does: the percentiles include the wait a stall imposed
-    /// on the requests it held back.
+    /// confine recorded each latency as HdrHistogram's `recordCorrectedValue` does with the
+    /// interval the driver meant per connection (hey's `-q`): the percentiles include the requests
+    /// a stall held back, which the driver never sent.
     case corrected
     /// The driver corrects its own figures (wrk2).
     case byDriver = "by_driver"

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 extension RunReport {
     /// The report of a run, from its record: the outcome decided by `Verdict` (before budgets),
     /// the figures as the report states them, each OOM kill charged to the tests running at its
@@ -14,7 +18,8 @@ extension RunReport {
         var facts = RunFacts(
             setupFailure: record.setupFailure, execFailureExitCode: record.execFailureExitCode, termination: record.termination,
             timedOut: record.timedOut, timeoutSeconds: record.profile.timeoutSeconds,
-            mainProcessOOMKilled: record.oomKills.contains { $0.mainProcess }, oomKillCount: record.oomKills.count,
+            mainProcessOOMKilled: record.oomKills.contains { $0.mainProcess } || Self.copyOOMKilled(record),
+            oomKillCount: record.oomKills.count,
             firstOOMKill: record.oomKills.min { $0.atSeconds < $1.atSeconds }, stall: record.stalledOut,
             stallTimeoutSeconds: record.profile.stallTimeoutSeconds)
         facts.interruptedBy = record.interruptedBy
@@ -128,6 +133,13 @@ extension RunReport {
             }
             if let note = self.load?.throttlingNote { warnings.append("load: \(note)") }
         }
+    }
+
+    /// `--copies N`: the launcher died of SIGKILL because a copy did, and a copy (a child of the
+    /// launcher) was OOM-killed — the run's "main process" was OOM-killed, as it is without copies.
+    static func copyOOMKilled(_ record: RunRecord) -> Bool {
+        guard (record.copies ?? 1) > 1, record.termination == .signaled(SIGKILL), let launcher = record.mainPid else { return false }
+        return record.oomKills.contains { $0.parentPid == launcher || $0.parentPid == nil }
     }
 
     private static func naming(_ seccomp: Seccomp, by ledger: AttributionLedger) -> Seccomp {

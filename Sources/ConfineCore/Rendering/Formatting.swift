@@ -4,7 +4,7 @@ enum Format {
         guard let value else { return "—" }
         switch metric {
         case "peak_rss", "peak_usage", "rss_growth": return ByteQuantity.human(UInt64(max(0, value)))
-        case "throttled": return formatFixed(value, digits: 1) + "%"
+        case "throttled", "error_rate": return formatFixed(value, digits: 1) + "%"
         case "oom_kills", "seccomp_denials", "network_attempts", "calls": return String(Int(value))
         default: return DurationQuantity.formatMeasured(value)
         }

@@ -191,6 +191,7 @@ public final class LoadSession: @unchecked Sendable {
             usleep(50_000)
         }
         record.driverEndedAt = LoadMeasurement.rounded(clock())
+        record.driverStopped = signalledAt != nil
         // The driver's children that outlived it (a shell's background jobs) go with it.
         kill(-pid, SIGKILL)
     }
