@@ -13,7 +13,7 @@ final class LoadTests: XCTestCase {
         XCTAssertEqual(try ReadinessTarget.parse("http://h:1/health#top"), .http(host: "h", port: 1, path: "/health"), "a fragment is not sent")
         XCTAssertEqual(try ReadinessTarget.parse("http://h:1?x=1"), .http(host: "h", port: 1, path: "/?x=1"))
         XCTAssertEqual(ReadinessTarget.tcp(host: "::1", port: 9000).description, "tcp:[::1]:9000")
-        for (bad, words) in [("tcp:127.0.0.1", "no port"), ("http://h:99999/", "not a port"), ("https://h/", "plain HTTP"),
+        for (bad, words) in [("http://u:p@127.0.0.1:1/", "credentials"), ("http://h:1/he alth", "%20"), ("tcp:127.0.0.1", "no port"), ("http://h:99999/", "not a port"), ("https://h/", "plain HTTP"),
                              ("localhost:8080", "expected http://HOST:PORT/PATH")] {
             XCTAssertThrowsError(try ReadinessTarget.parse(bad), bad) { XCTAssertTrue("\($0)".contains(words), "\($0)") }
         }
@@ -167,6 +167,7 @@ final class LoadTests: XCTestCase {
     func testLoadBudgetsBoundThroughputFromBelowAndTheRestFromAbove() throws {
         let spec = try BudgetSpec.load("p95<100ms, rps>=200, error_rate < 1%")
         let thresholds = try XCTUnwrap(spec.rules.first).thresholds
+        XCTAssertEqual(try BudgetSpec.load("p95<100ms, p95<200ms").rules.first?.thresholds.map(\.limit), [0.2], "the last one counts")
         XCTAssertEqual(thresholds.map(\.metric), [.p95, .rps, .errorRate])
         XCTAssertEqual(thresholds[1].comparison, .atLeast)
         XCTAssertEqual(thresholds[1].limit, 200)

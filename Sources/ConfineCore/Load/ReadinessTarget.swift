@@ -34,6 +34,10 @@ public enum ReadinessTarget: Sendable, Equatable, CustomStringConvertible {
             let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
             // A fragment is the client's own: never sent.
             let path = rest.dropFirst(authority.count).prefix { $0 != "#" }
+            if authority.contains("@") {
+                throw UnitError("'\(text)': credentials in the address are not sent by the readiness check; give http://HOST:PORT/PATH")
+            }
+            if path.contains(" ") { throw UnitError("'\(text)': a space in the path must be written %20") }
             let (host, port) = try hostAndPort(authority, defaultPort: 80, text: text)
             return .http(host: host, port: port, path: path.isEmpty ? "/" : path.hasPrefix("?") ? "/" + path : String(path))
         }

@@ -148,6 +148,12 @@ extension BudgetSpec {
     /// form, with the profile parser's errors (the file named `--budget`).
     public static func load(_ text: String) throws(ProfileError) -> BudgetSpec {
         let quoted = "\"" + text.replacingAll("\\", with: "\\\\").replacingAll("\"", with: "\\\"") + "\""
-        return try ProfileSpec.parse(yaml: "budgets:\n  load: \(quoted)\n", file: "--budget").budgets ?? BudgetSpec()
+        var spec = try ProfileSpec.parse(yaml: "budgets:\n  load: \(quoted)\n", file: "--budget").budgets ?? BudgetSpec()
+        // A metric given twice (`p95<100ms, p95<200ms`): the last one counts, as a later flag does.
+        for index in spec.rules.indices {
+            var seen = Set<BudgetMetric>()
+            spec.rules[index].thresholds = spec.rules[index].thresholds.reversed().filter { seen.insert($0.metric).inserted }.reversed()
+        }
+        return spec
     }
 }

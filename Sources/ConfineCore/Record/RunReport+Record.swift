@@ -111,12 +111,14 @@ extension RunReport {
         supervisor = record.supervisorCost
         containment = record.containment.map { Self.naming($0, by: ledger) }
         if let load = record.load {
+            // --grace 0: SIGKILL at once, as terminationGracePeriodSeconds: 0 — what was asked, not a warning.
+            let immediate = load.graceSeconds == 0
             let stop = record.stopRequestedAt.map { at in
-                RunReport.Stop(signal: "SIGTERM", graceSeconds: load.graceSeconds,
+                RunReport.Stop(signal: immediate ? "SIGKILL" : "SIGTERM", graceSeconds: load.graceSeconds,
                                exitedAfterSeconds: record.stopExitedAt.map { LoadMeasurement.rounded($0 - at) }, killed: record.stopKilled)
             }
             self.load = LoadMeasurement.section(load, timeline: record.timeline, stop: stop)
-            if record.stopKilled {
+            if record.stopKilled && !immediate {
                 warnings.append("the service did not stop within its \(DurationQuantity.format(load.graceSeconds)) grace period after SIGTERM "
                                 + "and was SIGKILLed (as a container runtime does): in production it would lose in-flight requests")
             }
