@@ -13,7 +13,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
-#define GUARD_MAX_GROUPS 16
+#define GUARD_MAX_GROUPS 64
 #define GUARD_PATH_MAX 512
 
 static int path_join(char *out, const char *dir, const char *file) {

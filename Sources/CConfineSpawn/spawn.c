@@ -19,6 +19,7 @@
 #include <sys/syscall.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <grp.h>
 #include <unistd.h>
 #include <pthread.h>
 
@@ -94,7 +95,7 @@ static void child(const confine_spawn_request *request, int error_fd, int ack_fd
     /* 3c. Containment, as a container runtime sets it up: a private mount namespace (changes
      *     stay in it) in which the cgroup filesystems are read-only, so the target cannot move
      *     itself out of its group or rewrite its own limits. */
-    if (request->readonly_mount_count > 0) {
+    if (request->readonly_mount_count > 0 || request->mount_count > 0) {
         if (unshare(CLONE_NEWNS) != 0) report_and_exit(error_fd, CONFINE_STEP_MOUNTNS, errno, 0);
         if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0) report_and_exit(error_fd, CONFINE_STEP_MOUNTNS, errno, 1);
         for (int i = 0; i < request->readonly_mount_count; i++) {
@@ -109,6 +110,26 @@ static void child(const confine_spawn_request *request, int error_fd, int ack_fd
             if (mount(NULL, request->readonly_mounts[i], NULL, flags, NULL) != 0)
                 report_and_exit(error_fd, CONFINE_STEP_READONLY, errno, i);
         }
+        /* 3d. The container's writable mounts: a private /dev/shm, memory-backed volumes
+         *     (tmpfs: their pages charged to the run's memory, as the pod's are), disk volumes
+         *     (a fresh host directory bound in). */
+        for (int i = 0; i < request->mount_count; i++) {
+            const confine_mount *m = &request->mounts[i];
+            int rc = m->source
+                ? mount(m->source, m->target, NULL, MS_BIND | MS_REC, NULL)
+                : mount("tmpfs", m->target, "tmpfs", m->flags, m->data);
+            /* A bind takes the flags of the mount it comes from, read-only by now under a
+             * read-only root: make this one writable again. */
+            if (rc == 0 && m->source)
+                rc = mount(NULL, m->target, NULL, MS_REMOUNT | MS_BIND | (m->flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC)), NULL);
+            if (rc != 0) report_and_exit(error_fd, CONFINE_STEP_MOUNT, errno, i);
+        }
+    }
+
+    /* 3e. Its own hostname, in a UTS namespace that dies with it. */
+    if (request->hostname) {
+        if (unshare(CLONE_NEWUTS) != 0) report_and_exit(error_fd, CONFINE_STEP_HOSTNAME, errno, 0);
+        if (sethostname(request->hostname, strlen(request->hostname)) != 0) report_and_exit(error_fd, CONFINE_STEP_HOSTNAME, errno, 1);
     }
 
     /* 4. Resource limits. */
@@ -150,6 +171,22 @@ static void child(const confine_spawn_request *request, int error_fd, int ack_fd
         data[1].inheritable &= (unsigned int)(request->capabilities_kept >> 32);
         if (syscall(SYS_capset, &header, data) != 0) report_and_exit(error_fd, CONFINE_STEP_CAPABILITIES, errno, -3);
     }
+
+    /* 5c. The identity the profile names: groups, then gid, then uid (after which root's
+     *     capabilities are gone, as for a container's non-root user). The credential change
+     *     clears PR_SET_PDEATHSIG: set it again. */
+    if (request->set_identity) {
+        if (setgroups((size_t)request->group_count, (const gid_t *)request->groups) != 0)
+            report_and_exit(error_fd, CONFINE_STEP_IDENTITY, errno, 0);
+        if (setresgid(request->gid, request->gid, request->gid) != 0) report_and_exit(error_fd, CONFINE_STEP_IDENTITY, errno, 1);
+        if (setresuid(request->uid, request->uid, request->uid) != 0) report_and_exit(error_fd, CONFINE_STEP_IDENTITY, errno, 2);
+        if (request->die_with_parent) {
+            if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) report_and_exit(error_fd, CONFINE_STEP_PDEATHSIG, errno, 0);
+            if (getppid() != parent) _exit(127);
+        }
+    }
+    if (request->working_directory && chdir(request->working_directory) != 0)
+        report_and_exit(error_fd, CONFINE_STEP_CHDIR, errno, 0);
 
     /* 6. Seccomp, last: no new privileges, then the program the parent compiled. With a
      *    listener, hand its fd to the parent (which takes it with pidfd_getfd) and wait until it

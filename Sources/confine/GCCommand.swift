@@ -6,7 +6,7 @@ import Foundation
 struct GC: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gc",
-        abstract: "Remove cgroups left behind by a confine that was killed before it could clean up."
+        abstract: "Remove cgroups, probe directories and disk volumes left behind by a confine that was killed before it could clean up."
     )
 
     @Flag(help: "List what would be removed without removing it.")
@@ -26,7 +26,7 @@ struct GC: ParsableCommand {
         let collector = GarbageCollector(driver: driver)
         if dryRun {
             for name in collector.leftovers(all: all) { print(name) }
-            for directory in collector.leftoverProbeDirectories() { print(directory) }
+            for directory in collector.leftoverProbeDirectories() + collector.leftoverVolumeDirectories() { print(directory) }
             return
         }
         var failed = false
@@ -38,7 +38,7 @@ struct GC: ParsableCommand {
                 print("removed \(removal.name)\(removal.killedProcesses > 0 ? " (killed \(removal.killedProcesses) processes)" : "")")
             }
         }
-        for directory in collector.collectProbeDirectories() { print("removed \(directory)") }
+        for directory in collector.collectProbeDirectories() + collector.collectVolumeDirectories() { print("removed \(directory)") }
         if failed { throw ExitCode(ExitCodes.setupFailed) }
     }
 }

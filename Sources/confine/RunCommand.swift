@@ -22,8 +22,13 @@ struct LimitOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: ArgumentHelp("Maximum number of processes and threads.", valueName: "n"))
     var pids: String?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("RLIMIT_NOFILE (soft and hard).", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("RLIMIT_NOFILE: N (soft = hard) or SOFT:HARD, e.g. 1024:8192.", valueName: "n"))
     var nofile: String?
+
+    @Option(parsing: .unconditionalSingleValue,
+            help: ArgumentHelp("A resource limit as docker run takes it: NAME=N or NAME=SOFT:HARD (nproc, core, memlock, stack, …; "
+                               + "unlimited or -1 for no limit). Repeatable.", valueName: "name=limit"))
+    var ulimit: [String] = []
 
     @Option(parsing: .unconditional, help: ArgumentHelp("Kill the whole run after this long, e.g. 30s, 10m.", valueName: "duration"))
     var timeout: String?
@@ -43,6 +48,47 @@ struct LimitOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Network: host, none (own namespace with lo only), or allow:HOST:PORT,HOST:PORT.",
                                valueName: "profile"))
     var network: String?
+
+    @Flag(name: .customLong("read-only"), help: "The root filesystem read-only for the target, as readOnlyRootFilesystem (root only).")
+    var readOnly = false
+
+    @Option(parsing: .unconditionalSingleValue,
+            help: ArgumentHelp("A memory-backed volume (tmpfs) at PATH, optionally sized: /cache or /cache:size=64Mi (repeatable).",
+                               valueName: "path[:size=bytes]"))
+    var tmpfs: [String] = []
+
+    @Option(parsing: .unconditionalSingleValue,
+            help: ArgumentHelp("A disk-backed empty volume at PATH, removed after the run (repeatable).", valueName: "path"))
+    var volume: [String] = []
+
+    @Option(name: .customLong("shm-size"), parsing: .unconditional,
+            help: ArgumentHelp("A private /dev/shm of this size (container profiles get Docker's 64Mi).", valueName: "bytes"))
+    var shmSize: String?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Run the target as UID or UID:GID (root only).", valueName: "uid[:gid]"))
+    var user: String?
+
+    @Option(name: .customLong("group-add"), parsing: .unconditionalSingleValue,
+            help: ArgumentHelp("A supplementary group id for the target (repeatable).", valueName: "gid"))
+    var groupAdd: [String] = []
+
+    @Flag(name: .customLong("run-as-non-root"), help: "Refuse to start when the target would run as uid 0 (runAsNonRoot).")
+    var runAsNonRoot = false
+
+    @Option(name: [.customShort("e"), .customLong("env")], parsing: .unconditionalSingleValue,
+            help: ArgumentHelp("Set a variable for the target: NAME=value, or NAME to pass confine's (repeatable).", valueName: "name=value"))
+    var env: [String] = []
+
+    @Option(name: .customLong("env-file"), parsing: .unconditionalSingleValue,
+            help: ArgumentHelp("Read variables from a file of NAME=value lines, as docker run --env-file (repeatable).", valueName: "file"))
+    var envFile: [String] = []
+
+    @Option(name: [.customShort("w"), .customLong("workdir")], parsing: .unconditional,
+            help: ArgumentHelp("The target's working directory (absolute).", valueName: "dir"))
+    var workdir: String?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("The hostname the target sees, in a UTS namespace of its own (root only).", valueName: "name"))
+    var hostname: String?
 
     /// The flags as a profile layer, or a usage error naming the flag.
     func spec() throws -> ProfileSpec {
@@ -71,13 +117,88 @@ struct LimitOptions: ParsableArguments {
         spec.limits.cpus = try parse("cpus", cpus, CPUQuantity.parse)
         spec.limits.cpuset = try parse("cpuset", cpuset, CPUSetList.parse)
         spec.limits.pids = try count("pids", pids)
-        spec.limits.nofile = try count("nofile", nofile)
+        for entry in ulimit {
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, Ulimits.names[parts[0]] != nil else {
+                throw ValidationError("--ulimit: '\(entry)': expected NAME=LIMIT with NAME one of \(Ulimits.names.keys.sorted().joined(separator: ", "))")
+            }
+            spec.limits.ulimits[parts[0]] = try parse("ulimit \(parts[0])", parts[1], Ulimits.parse)
+        }
+        if let limit = try parse("nofile", nofile, Ulimits.parse) { spec.limits.ulimits["nofile"] = limit }
         spec.timeout = try parse("timeout", timeout, DurationQuantity.parse)
         spec.stallTimeout = try parse("stall-timeout", stallTimeout, DurationQuantity.parse)
         spec.samplingInterval = try parse("sample-interval", sampleInterval, DurationQuantity.parse)
         spec.seccomp = seccomp
         spec.network = try parse("network", network, NetworkProfile.parse)
+        try containerSpec(into: &spec)
         return spec
+    }
+
+    /// `--read-only`, `--tmpfs`, `--volume`, `--shm-size`, `--user`, `--group-add`, `--run-as-non-root`, `--env`,
+    /// `--env-file`, `--workdir`, `--hostname` as the profile's `filesystem`, `user`, `env`, `working_dir`, `hostname`.
+    private func containerSpec(into spec: inout ProfileSpec) throws {
+        var filesystem = FilesystemSpec()
+        if readOnly { filesystem.readOnlyRoot = true }
+        var volumes: [Volume] = []
+        for entry in tmpfs {
+            let parts = entry.split(separator: ":", maxSplits: 1).map(String.init)
+            var size: UInt64?
+            if parts.count == 2 {
+                guard parts[1].hasPrefix("size=") else { throw ValidationError("--tmpfs: '\(entry)': expected PATH or PATH:size=BYTES") }
+                do { size = try ByteQuantity.parse(String(parts[1].dropFirst(5))) } catch { throw ValidationError("--tmpfs: \(error.message)") }
+            }
+            volumes.append(Volume(path: parts[0], medium: .memory, sizeBytes: size))
+        }
+        volumes += volume.map { Volume(path: $0, medium: .disk) }
+        for volume in volumes where !volume.path.hasPrefix("/") || volume.path == "/" || volume.path.split(separator: "/").contains("..") {
+            throw ValidationError("--\(volume.medium == .memory ? "tmpfs" : "volume"): '\(volume.path)' must be an absolute path, not / and without '..'")
+        }
+        if !volumes.isEmpty { filesystem.volumes = volumes }
+        if let shmSize {
+            do { filesystem.shmBytes = try ByteQuantity.parse(shmSize) } catch { throw ValidationError("--shm-size: \(error.message)") }
+            if filesystem.shmBytes == 0 { throw ValidationError("--shm-size: must be greater than zero") }
+        }
+        if filesystem != FilesystemSpec() { spec.filesystem = filesystem }
+        var user = UserSpec()
+        if let text = self.user {
+            do { user = try UserSpec.parse(text) } catch { throw ValidationError("--user: \(error.message)") }
+        }
+        if !groupAdd.isEmpty {
+            user.supplementalGroups = try groupAdd.map { text in
+                guard let gid = UInt32(text) else { throw ValidationError("--group-add: '\(text)' is not a numeric group id") }
+                return gid
+            }
+        }
+        if runAsNonRoot { user.runAsNonRoot = true }
+        if user != UserSpec() { spec.user = user }
+        var variables: [String: String] = [:]
+        let inherited = ProcessInfo.processInfo.environment
+        for file in envFile {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw ValidationError("--env-file: cannot read \(file)")
+            }
+            do {
+                for (name, value) in try EnvFile.parse(text, file: file, inherited: inherited) { variables[name] = value }
+            } catch { throw ValidationError("--env-file: \(error.message)") }
+        }
+        for entry in env {
+            let name = String(entry.prefix { $0 != "=" })
+            guard !name.isEmpty else { throw ValidationError("--env: '\(entry)': expected NAME=value or NAME") }
+            if entry.contains("=") { variables[name] = String(entry.dropFirst(name.count + 1)) }
+            else if let value = inherited[name] { variables[name] = value }
+        }
+        if !variables.isEmpty { spec.env = variables }
+        if let workdir {
+            guard workdir.hasPrefix("/") else { throw ValidationError("--workdir: '\(workdir)' must be an absolute path") }
+            spec.workingDirectory = workdir
+        }
+        if let hostname {
+            guard !hostname.isEmpty, hostname.utf8.count <= 64,
+                  hostname.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == ".") }) else {
+                throw ValidationError("--hostname: '\(hostname)' must be up to 64 letters, digits, '-' or '.'")
+            }
+            spec.hostname = hostname
+        }
     }
 }
 

@@ -66,6 +66,7 @@ enum RunSupport {
             let collector = GarbageCollector(driver: driver)
             _ = collector.collect() // leftovers of a confine that was SIGKILLed
             collector.collectProbeDirectories()
+            collector.collectVolumeDirectories()
             let supervisor = Supervisor(plan: plan, driver: driver)
             supervisor.control = control
             if !quiet { supervisor.notice = { Stderr.write("confine: \($0)\n") } }

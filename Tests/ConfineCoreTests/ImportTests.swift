@@ -16,7 +16,9 @@ final class ImportTests: XCTestCase {
     func value(_ profile: ImportedProfile, _ key: String) -> String? { profile.values.first { $0.key == key }?.value }
 
     /// The imported YAML must itself be a valid profile, resolving to these limits.
-    func resolve(_ profile: ImportedProfile) throws -> ResolvedProfile {
+    func resolve(_ profile: ImportedProfile) throws -> ResolvedProfile { try Self.resolve(profile) }
+
+    static func resolve(_ profile: ImportedProfile) throws -> ResolvedProfile {
         let directory = NSTemporaryDirectory() + "confine-import-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -39,7 +41,7 @@ final class ImportTests: XCTestCase {
         XCTAssertEqual(value(api, "capabilities"), "[CAP_NET_BIND_SERVICE]")
         XCTAssertTrue(api.yaml().contains("memory: 1Gi    # spec.containers[0].resources.limits.memory: 1Gi (requests: 256Mi)"), api.yaml())
         XCTAssertTrue(api.warnings.contains { $0.contains("ephemeral-storage") })
-        XCTAssertTrue(api.warnings.contains { $0.contains("readOnlyRootFilesystem") })
+        XCTAssertEqual(value(api, "filesystem.read_only_root"), "true", "readOnlyRootFilesystem is carried")
         let resolved = try resolve(api)
         XCTAssertEqual(resolved.memoryBytes, 1 << 30)
         XCTAssertEqual(resolved.cpus, 2)
@@ -98,19 +100,22 @@ final class ImportTests: XCTestCase {
     func testComposeServices() throws {
         XCTAssertThrowsError(try load("docker-compose.yml")) { XCTAssertTrue("\($0)".contains("3 services; pick one with --service: batch, web, worker")) }
         let worker = try load("docker-compose.yml", select: "worker")
-        XCTAssertEqual(value(worker, "limits.memory"), "512m")
+        XCTAssertEqual(value(worker, "limits.memory"), "512Mi", "Docker's 512m is 512 MiB")
         XCTAssertEqual(value(worker, "limits.swap"), "256Mi", "memswap_limit 768m minus mem_limit 512m")
-        XCTAssertEqual(value(worker, "limits.nofile"), "4096")
+        XCTAssertEqual(value(worker, "limits.nofile"), "1024:4096", "soft and hard")
+        XCTAssertEqual(value(worker, "filesystem.shm_size"), "256Mi")
         XCTAssertEqual(value(worker, "network"), "none")
         XCTAssertEqual(value(worker, "seccomp"), "./worker-seccomp.json")
         XCTAssertEqual(value(worker, "capabilities"), "[CAP_NET_BIND_SERVICE, CAP_SYS_PTRACE]")
-        XCTAssertTrue(worker.warnings.contains { $0.contains("shm_size") })
+        XCTAssertEqual(try resolve(worker).ulimits?["nofile"], Ulimit(soft: 1024, hard: 4096))
+        XCTAssertEqual(try resolve(worker).shmBytes, 256 << 20)
+        XCTAssertTrue(worker.warnings.contains { $0.hasPrefix("services.worker.image: the image is not run") }, "\(worker.warnings)")
         let batch = try load("docker-compose.yml", select: "batch")
-        XCTAssertEqual(value(batch, "limits.memory"), "2G")
+        XCTAssertEqual(value(batch, "limits.memory"), "2Gi", "Docker's 2G is a GiB")
         XCTAssertEqual(value(batch, "limits.cpus"), "1.5")
         XCTAssertEqual(value(batch, "limits.pids"), "512")
         let resolved = try resolve(batch)
-        XCTAssertEqual(resolved.memoryBytes, 2_000_000_000)
+        XCTAssertEqual(resolved.memoryBytes, 2 << 30)
         XCTAssertEqual(resolved.cpus, 1.5)
     }
 
@@ -121,12 +126,16 @@ final class ImportTests: XCTestCase {
         XCTAssertEqual(value(oci, "limits.swap"), "0")
         XCTAssertEqual(value(oci, "limits.cpus"), "0.5")
         XCTAssertEqual(value(oci, "limits.cpuset"), "0-1")
-        XCTAssertEqual(value(oci, "limits.nofile"), "65536")
+        XCTAssertEqual(value(oci, "limits.nofile"), "1024:65536")
+        XCTAssertEqual(value(oci, "limits.ulimits.core"), "0")
+        XCTAssertEqual(value(oci, "capabilities"), "[CAP_CHOWN]")
+        XCTAssertEqual(value(oci, "hostname"), "payments")
         XCTAssertEqual(value(oci, "network"), "none")
         XCTAssertEqual(value(oci, "seccomp"), "payments-seccomp.json")
         let seccomp = try JSONSerialization.jsonObject(with: try XCTUnwrap(oci.seccompJSON)) as? [String: Any]
         XCTAssertEqual(seccomp?["defaultAction"] as? String, "SCMP_ACT_ERRNO")
-        XCTAssertEqual(Set(oci.warnings.map { String($0.prefix(20)) }), ["process.rlimits RLIM", "linux.resources.devi", "process.capabilities"])
+        XCTAssertEqual(Set(oci.warnings.map { String($0.prefix(20)) }), ["process.args: the co", "linux.resources.devi"])
+        XCTAssertEqual(try resolve(oci).ulimits, ["nofile": Ulimit(soft: 1024, hard: 65536), "core": Ulimit(soft: 0, hard: 0)])
     }
 
     func testNotAManifest() {

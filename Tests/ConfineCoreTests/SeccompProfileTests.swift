@@ -67,13 +67,40 @@ final class SeccompProfileTests: XCTestCase {
         XCTAssertEqual(error(#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["x"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 7, "value": 1, "op": "SCMP_CMP_EQ"}]}]}"#),
                        "p.json: error: syscalls[0].args[0].index: expected an argument index from 0 to 5")
         XCTAssertEqual(error(#"{"syscalls": []}"#), "p.json: error: defaultAction: missing; expected an action such as SCMP_ACT_ERRNO")
-        XCTAssertEqual(error(#"{"defaultAction": "SCMP_ACT_ALLOW", "sycalls": []}"#),
-                       "p.json: error: sycalls: unknown key 'sycalls'; did you mean 'syscalls'? (expected one of: defaultAction, defaultErrnoRet, architectures, archMap, flags, syscalls, listenerPath, listenerMetadata, comment)")
         XCTAssertEqual(error(#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"action": "SCMP_ACT_ALLOW"}]}"#),
                        "p.json: error: syscalls[0]: needs 'names' (a list of syscall names)")
         XCTAssertEqual(error(#"{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": -1}"#),
                        "p.json: error: defaultErrnoRet: expected an errno number from 1 to 4095 (1 is EPERM, 38 is ENOSYS)")
         XCTAssertTrue(error("{").hasPrefix("p.json: error: not valid JSON"))
+    }
+
+    /// Keys no runtime reads are ignored by Go's JSON decoding in Docker, podman and CRI-O: a
+    /// warning naming the JSON path (and the likely key), not an error; `--strict` refuses them
+    /// (RunPlanner, tested end to end).
+    func testKeysTheRuntimesIgnoreAreWarnings() throws {
+        let profile = try load(#"{"defaultAction": "SCMP_ACT_ALLOW", "sycalls": [], "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW", "commment": "x"}]}"#)
+        XCTAssertEqual(profile.warnings, [
+            "sycalls: unknown key 'sycalls'; did you mean 'syscalls'? (expected one of: defaultAction, defaultErrnoRet, defaultErrno, architectures, archMap, flags, syscalls, listenerPath, listenerMetadata, comment); ignored, as the runtimes ignore it",
+            "syscalls[0].commment: unknown key 'commment'; did you mean 'comment'? (expected one of: names, name, action, errnoRet, errno, args, includes, excludes, comment); ignored, as the runtimes ignore it",
+        ])
+        XCTAssertEqual(profile.rules.count, 1)
+    }
+
+    /// containers/common's profiles (podman, CRI-O) name errnos: `defaultErrno` beside
+    /// `defaultErrnoRet`, a rule's `errno` beside `errnoRet`. Names are honoured; a number and a
+    /// name that disagree keep the number, with a warning; an unknown name is an error naming it.
+    func testContainersCommonErrnoNamesAreHonoured() throws {
+        let profile = try load(#"{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrno": "ENOSYS", "syscalls": [{"names": ["mount"], "action": "SCMP_ACT_ERRNO", "errno": "EACCES"}, {"names": ["ptrace"], "action": "SCMP_ACT_ERRNO"}, {"names": ["reboot"], "action": "SCMP_ACT_ERRNO", "errno": "EPERM", "errnoRet": 13}]}"#)
+        XCTAssertEqual(profile.defaultAction, .errno(38))
+        let resolved = SeccompProfileLoader.resolve(profile, kernelRelease: "6.18")
+        XCTAssertEqual(resolved.verdict(syscall: "mount"), .errno(13))
+        XCTAssertEqual(resolved.verdict(syscall: "ptrace"), .errno(38), "a rule's bare SCMP_ACT_ERRNO takes the default errno")
+        XCTAssertEqual(resolved.verdict(syscall: "reboot"), .errno(13))
+        XCTAssertEqual(profile.warnings, ["syscalls[2].errno: EPERM (1) disagrees with syscalls[2].errnoRet 13; the number is used"])
+        XCTAssertEqual(error(#"{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrno": "ENOSIS"}"#),
+                       "p.json: error: defaultErrno: expected an errno name such as EPERM or ENOSYS, found 'ENOSIS'; did you mean 'ENOSYS'?")
+        XCTAssertEqual(error(#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["x"], "action": "SCMP_ACT_ERRNO", "errno": 1}]}"#),
+                       "p.json: error: syscalls[0].errno: expected an errno name such as EPERM or ENOSYS, found the scalar 1")
     }
 
     func testTraceBecomesENOSYSAndErrnoDefaultsToDefaultErrnoRet() throws {

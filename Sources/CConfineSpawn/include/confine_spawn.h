@@ -25,7 +25,19 @@ typedef enum {
     CONFINE_STEP_MOUNTNS = 16,    /* unshare(CLONE_NEWNS) or making / a slave */
     CONFINE_STEP_READONLY = 17,   /* remounting a cgroup filesystem read-only (index: which) */
     CONFINE_STEP_CAPABILITIES = 18,
+    CONFINE_STEP_MOUNT = 19,      /* mounting a tmpfs or binding a volume (index: which) */
+    CONFINE_STEP_HOSTNAME = 20,   /* unshare(CLONE_NEWUTS) (index 0) or sethostname (1) */
+    CONFINE_STEP_IDENTITY = 21,   /* setgroups (0), setgid (1), setuid (2) */
 } confine_step;
+
+/* One mount in the target's private mount namespace: a tmpfs (source NULL, data its options
+ * such as "size=67108864,mode=1777") or a bind of a host directory (source set). */
+typedef struct {
+    const char *target;
+    const char *source;
+    const char *data;
+    unsigned long flags;        /* MS_NOSUID, MS_NODEV, MS_NOEXEC */
+} confine_mount;
 
 typedef struct {
     int resource;               /* RLIMIT_NOFILE, ... */
@@ -61,6 +73,19 @@ typedef struct {
     unsigned long long capabilities_kept;
     int capability_last;        /* /proc/sys/kernel/cap_last_cap */
     int drop_capabilities;
+    /* The container's filesystem, in the same private mount namespace, after the read-only
+     * remounts (a read-only root is every mount listed there): tmpfs and bind mounts in order. */
+    const confine_mount *mounts;
+    int mount_count;
+    const char *hostname;       /* non-NULL: a UTS namespace of its own with this name */
+    /* The identity the target runs as (root only), set after capabilities are cut: setgroups,
+     * setgid, setuid. PR_SET_PDEATHSIG, which a credential change clears, is set again. */
+    int set_identity;
+    unsigned int uid;
+    unsigned int gid;
+    const unsigned int *groups;
+    int group_count;
+    const char *working_directory; /* non-NULL: chdir as the target's identity, before exec */
 } confine_spawn_request;
 
 typedef struct {

@@ -24,21 +24,25 @@ public struct LimitsSpec: Equatable, Sendable {
     public var cpus: Double?
     public var cpuset: [Int]?
     public var pids: Int?
-    public var nofile: Int?
+    /// Resource limits by Docker's name (`nofile`, `nproc`, `core`, `memlock`, `stack`, …): `limits.nofile`
+    /// and `limits.ulimits` in a profile, `--nofile` and `--ulimit` on the command line.
+    public var ulimits: [String: Ulimit]
     public init(memory: UInt64? = nil, swap: SwapLimit? = nil, cpus: Double? = nil, cpuset: [Int]? = nil,
-                pids: Int? = nil, nofile: Int? = nil) {
+                pids: Int? = nil, ulimits: [String: Ulimit] = [:]) {
         self.memory = memory
         self.swap = swap
         self.cpus = cpus
         self.cpuset = cpuset
         self.pids = pids
-        self.nofile = nofile
+        self.ulimits = ulimits
     }
 
-    /// `other`'s fields win where set (a child profile over its parent, CLI flags over a profile).
+    /// `other`'s fields win where set (a child profile over its parent, CLI flags over a profile);
+    /// resource limits one by one.
     public func overridden(by other: LimitsSpec) -> LimitsSpec {
         LimitsSpec(memory: other.memory ?? memory, swap: other.swap ?? swap, cpus: other.cpus ?? cpus,
-                   cpuset: other.cpuset ?? cpuset, pids: other.pids ?? pids, nofile: other.nofile ?? nofile)
+                   cpuset: other.cpuset ?? cpuset, pids: other.pids ?? pids,
+                   ulimits: ulimits.merging(other.ulimits) { _, child in child })
     }
 }
 
@@ -61,6 +65,13 @@ public struct ProfileSpec: Equatable, Sendable {
     public var network: NetworkProfile?
     public var budgets: BudgetSpec?
     public var regression: RegressionSpec?
+    /// The container's filesystem, identity, environment (ContainerSettings.swift).
+    public var filesystem: FilesystemSpec?
+    public var user: UserSpec?
+    /// `env:`: variables set for the target over the ones it inherits.
+    public var env: [String: String]?
+    public var workingDirectory: String?
+    public var hostname: String?
     public init() {}
 
     public func overridden(by child: ProfileSpec) -> ProfileSpec {
@@ -81,6 +92,11 @@ public struct ProfileSpec: Equatable, Sendable {
         merged.network = child.network ?? network
         if let childBudgets = child.budgets { merged.budgets = (budgets ?? BudgetSpec()).overridden(by: childBudgets) }
         merged.regression = child.regression ?? regression
+        if let childFilesystem = child.filesystem { merged.filesystem = (filesystem ?? FilesystemSpec()).overridden(by: childFilesystem) }
+        if let childUser = child.user { merged.user = (user ?? UserSpec()).overridden(by: childUser) }
+        if let childEnv = child.env { merged.env = (env ?? [:]).merging(childEnv) { _, new in new } }
+        merged.workingDirectory = child.workingDirectory ?? workingDirectory
+        merged.hostname = child.hostname ?? hostname
         return merged
     }
 }
@@ -100,7 +116,12 @@ public struct ResolvedProfile: Equatable, Sendable, Codable {
     public var cpus: Double?
     public var cpuset: [Int]?
     public var pids: Int?
-    public var nofile: Int?
+    /// Resource limits set on the target before exec (setrlimit), by Docker's name (`nofile`,
+    /// `nproc`, …); a resource not named keeps what confine inherited. Absent in reports before
+    /// confine 0.9, which had `nofile` (soft = hard).
+    public var ulimits: [String: Ulimit]?
+    /// RLIMIT_NOFILE's soft limit, when the profile sets one.
+    public var nofile: Int? { ulimits?["nofile"]?.soft.map { Int(clamping: $0) } }
     public var timeoutSeconds: Double?
     /// How long the group may sit idle (`OOMStall`) after an OOM kill before confine ends the
     /// run as it ends a timeout (outcome `stalled`, exit 124); nil: a stall is only warned of.
@@ -121,6 +142,22 @@ public struct ResolvedProfile: Equatable, Sendable, Codable {
     public var budgets: BudgetSpec?
     /// Thresholds for `confine compare` (defaults when absent).
     public var regression: RegressionSpec?
+    /// The root filesystem is read-only for the target (in its private mount namespace), but for
+    /// `volumes`, /dev (with /dev/shm), /proc and /sys as a container has them. Absent: writable.
+    public var readOnlyRoot: Bool?
+    /// The private /dev/shm tmpfs's size in bytes (charged to the run's memory as the kernel
+    /// charges tmpfs pages); Docker's 64 MiB under container profiles; nil: the host's /dev/shm.
+    public var shmBytes: UInt64?
+    /// Writable paths mounted for the target (tmpfs or a fresh disk directory).
+    public var volumes: [Volume]?
+    /// The uid, gid and groups the target runs as; nil: confine's.
+    public var user: UserSpec?
+    /// Variables set for the target over the ones it inherits.
+    public var env: [String: String]?
+    /// The target's working directory; nil: confine's.
+    public var workingDirectory: String?
+    /// The hostname the target sees (`gethostname`), in a UTS namespace of its own.
+    public var hostname: String?
 
     /// Docker's default capability set for a container (moby `oci/caps/defaults.go`).
     public static let defaultCapabilities = [
@@ -144,7 +181,7 @@ public struct ResolvedProfile: Equatable, Sendable, Codable {
         cpus = spec.limits.cpus
         cpuset = spec.limits.cpuset
         pids = spec.limits.pids
-        nofile = spec.limits.nofile
+        ulimits = spec.limits.ulimits.isEmpty ? nil : spec.limits.ulimits
         timeoutSeconds = spec.timeout
         stallTimeoutSeconds = spec.stallTimeout
         samplingIntervalSeconds = spec.samplingInterval ?? Self.defaultSamplingInterval
@@ -154,6 +191,19 @@ public struct ResolvedProfile: Equatable, Sendable, Codable {
         network = (spec.network ?? .host).description
         budgets = spec.budgets
         regression = spec.regression
+        readOnlyRoot = spec.filesystem?.readOnlyRoot
+        shmBytes = spec.filesystem?.shmBytes ?? (spec.capabilities != nil ? dockerDefaultShmBytes : nil)
+        volumes = spec.filesystem?.volumes
+        user = spec.user
+        env = spec.env
+        workingDirectory = spec.workingDirectory
+        hostname = spec.hostname
+    }
+
+    /// Whether the profile asks for anything of a container's filesystem, identity or host
+    /// name (each needs root and a namespace of the target's own).
+    public var hasContainerSettings: Bool {
+        readOnlyRoot == true || shmBytes != nil || !(volumes ?? []).isEmpty || user != nil || hostname != nil
     }
 
     /// The network profile (validated when the profile was parsed).
@@ -174,13 +224,43 @@ public struct ResolvedProfile: Equatable, Sendable, Codable {
                      + (cpus.map { "    # cfs quota \(Int(($0 * 100_000).rounded()))us per 100000us period" } ?? ""))
         lines.append("  cpuset: \(orMax(cpuset, CPUSetList.format))")
         lines.append("  pids: \(orMax(pids, String.init))")
-        lines.append("  nofile: \(nofile.map(String.init) ?? "inherit")")
+        lines.append("  nofile: \(ulimits?["nofile"]?.description ?? "inherit")")
+        let others = (ulimits ?? [:]).filter { $0.key != "nofile" }.sorted { $0.key < $1.key }
+        if !others.isEmpty {
+            lines.append("  ulimits:")
+            for (name, limit) in others { lines.append("    \(name): \"\(limit.description)\"") }
+        }
         lines.append("timeout: \(orMax(timeoutSeconds, DurationQuantity.format))")
         lines.append("stall_timeout: \(orMax(stallTimeoutSeconds, DurationQuantity.format))")
         lines.append("sampling:")
         lines.append("  interval: \(DurationQuantity.format(samplingIntervalSeconds))")
         lines.append("seccomp: \(seccomp ?? "unconfined")")
         lines.append("network: \(network)")
+        if readOnlyRoot != nil || shmBytes != nil || volumes != nil {
+            lines.append("filesystem:")
+            if let readOnlyRoot { lines.append("  read_only_root: \(readOnlyRoot)") }
+            if let shmBytes { lines.append("  shm_size: \(ByteQuantity.format(shmBytes))") }
+            if let volumes, !volumes.isEmpty {
+                lines.append("  volumes:")
+                for volume in volumes {
+                    lines.append("    - {path: \(volume.path), medium: \(volume.medium.rawValue)"
+                                 + (volume.sizeBytes.map { ", size_limit: \(ByteQuantity.format($0))" } ?? "") + "}")
+                }
+            }
+        }
+        if let user {
+            lines.append("user:")
+            if let uid = user.uid { lines.append("  uid: \(uid)") }
+            if let gid = user.gid { lines.append("  gid: \(gid)") }
+            if let groups = user.supplementalGroups { lines.append("  supplemental_groups: [\(groups.map(String.init).joined(separator: ", "))]") }
+            if let nonRoot = user.runAsNonRoot { lines.append("  run_as_non_root: \(nonRoot)") }
+        }
+        if let env, !env.isEmpty {
+            lines.append("env:")
+            for (name, value) in env.sorted(by: { $0.key < $1.key }) { lines.append("  \(name): \(yamlQuoted(value))") }
+        }
+        if let workingDirectory { lines.append("working_dir: \(yamlQuoted(workingDirectory))") }
+        if let hostname { lines.append("hostname: \(hostname)") }
         lines.append(capabilities == Self.defaultCapabilities
                      ? "capabilities: default    # \(capabilities.count): Docker's default set"
                      : "capabilities: [\(capabilities.joined(separator: ", "))]")
@@ -188,7 +268,7 @@ public struct ResolvedProfile: Equatable, Sendable, Codable {
     }
 }
 
-private func yamlQuoted(_ s: String) -> String {
+func yamlQuoted(_ s: String) -> String {
     let escaped = s.replacingAll("\\", with: "\\\\").replacingAll("\"", with: "\\\"").replacingAll("\n", with: "\\n")
     return "\"\(escaped)\""
 }

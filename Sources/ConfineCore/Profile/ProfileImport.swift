@@ -19,6 +19,14 @@ public struct ImportedProfile: Sendable {
     /// An embedded seccomp profile to write beside the profile (OCI), and the name it is referenced by.
     public var seccompJSON: Data?
 
+    /// Lists each key of `object` that is neither `carried` (the importer read it) nor in
+    /// `notCarried` (listed with its reason) as not known: no field is dropped without a word.
+    mutating func account(_ object: [String: Any], at path: String, carried: Set<String>, notCarried: [String: String]) {
+        for key in object.keys.sorted() where !carried.contains(key) {
+            warnings.append((path.isEmpty ? key : "\(path).\(key)") + ": " + (notCarried[key] ?? "not a field confine knows; not carried over"))
+        }
+    }
+
     mutating func set(_ key: String, _ value: String, from source: String) {
         values.removeAll { $0.key == key }
         values.append(Value(key: key, value: value, source: source))
@@ -31,17 +39,28 @@ public struct ImportedProfile: Sendable {
         lines.append("name: \(name)")
         lines.append("description: \"\(description.replacingAll("\"", with: "'"))\"")
         let order = ["extends", "limits.memory", "limits.swap", "limits.cpus", "limits.cpuset", "limits.pids", "limits.nofile",
-                     "seccomp", "capabilities", "network"]
-        let sorted = values.sorted { (order.firstIndex(of: $0.key) ?? 99) < (order.firstIndex(of: $1.key) ?? 99) }
-        var inLimits = false
+                     "limits.ulimits.", "seccomp", "capabilities", "network", "filesystem.", "user.", "env.", "working_dir", "hostname"]
+        func rank(_ key: String) -> Int { order.firstIndex { key == $0 || ($0.hasSuffix(".") && key.hasPrefix($0)) } ?? 99 }
+        let sorted = values.sorted { (rank($0.key), $0.key) < (rank($1.key), $1.key) }
+        // Dotted keys as nested mappings (`limits.ulimits.nproc`); an env name is one component
+        // whatever it holds.
+        func components(_ key: String) -> [String] {
+            key.hasPrefix("env.") ? ["env", String(key.dropFirst(4))] : key.split(separator: ".").map(String.init)
+        }
+        var open: [String] = []
         for value in sorted {
-            if value.key.hasPrefix("limits.") {
-                if !inLimits { lines.append("limits:"); inLimits = true }
-                lines.append("  \(value.key.dropFirst(7)): \(value.value)    # \(value.source)")
-            } else {
-                inLimits = false
-                lines.append("\(value.key): \(value.value)    # \(value.source)")
+            let path = components(value.key)
+            let parents = Array(path.dropLast())
+            var shared = 0
+            while shared < min(open.count, parents.count) && open[shared] == parents[shared] { shared += 1 }
+            open = Array(open.prefix(shared))
+            for (depth, header) in parents.enumerated().dropFirst(shared) {
+                lines.append(String(repeating: "  ", count: depth) + "\(header):")
+                open.append(header)
             }
+            let text = value.value.contains(":") && !value.value.hasPrefix("[") && !value.value.hasPrefix("{") && !value.value.hasPrefix("\"")
+                ? "\"\(value.value)\"" : value.value
+            lines.append(String(repeating: "  ", count: parents.count) + "\(path.last!): \(text)    # \(value.source)")
         }
         if !warnings.isEmpty {
             lines.append("# Not carried over (confine cannot honour these, or they do not apply to a test run):")
@@ -237,14 +256,131 @@ public enum ProfileImporter {
         if chosen.pod["hostNetwork"] as? Bool == true {
             profile.set("network", "host", from: "spec.hostNetwork: true")
         } else {
-            profile.set("network", "host", from: "the pod network: reachable like the host's (narrow it with allow:HOST:PORT)")
+            profile.set("network", "host", from: (chosen.pod["hostNetwork"] != nil ? "spec.hostNetwork false: " : "")
+                        + "the pod network: reachable like the host's (narrow it with allow:HOST:PORT)")
         }
-        if security["privileged"] as? Bool == true { profile.warnings.append("\(prefix).securityContext.privileged: true is not reproduced") }
-        if security["readOnlyRootFilesystem"] as? Bool == true {
-            profile.warnings.append("\(prefix).securityContext.readOnlyRootFilesystem: the test run's filesystem stays writable")
+        try kubernetesContainerEnvironment(&profile, path: path, pod: chosen.pod, container: chosen.container, prefix: prefix,
+                                           podName: chosen.kind == "Pod" ? chosen.workload : nil)
+        // Every field accounted for: carried above, or listed with the reason.
+        profile.account(chosen.container, at: prefix, carried: ["name", "resources", "securityContext", "env", "workingDir", "volumeMounts"],
+                        notCarried: KubernetesFields.container)
+        profile.account(resources, at: "\(prefix).resources", carried: ["limits"],
+                        notCarried: ["claims": "dynamic resource claims are not allocated",
+                                     "requests": "a request is a scheduling hint; the limits are what the kernel enforces"])
+        profile.account(security, at: "\(prefix).securityContext",
+                        carried: ["runAsUser", "runAsGroup", "runAsNonRoot", "readOnlyRootFilesystem", "capabilities", "seccompProfile"],
+                        notCarried: KubernetesFields.securityContext)
+        profile.account(chosen.pod, at: "spec",
+                        carried: ["containers", "securityContext", "hostNetwork", "volumes", "hostname"], notCarried: KubernetesFields.pod)
+        profile.account(podSecurity, at: "spec.securityContext",
+                        carried: ["runAsUser", "runAsGroup", "runAsNonRoot", "supplementalGroups", "fsGroup", "seccompProfile"],
+                        notCarried: KubernetesFields.podSecurityContext)
+        for (index, other) in (chosen.pod["containers"] as? [[String: Any]] ?? []).enumerated() where index != chosen.index {
+            profile.warnings.append("spec.containers[\(index)] (\(other["name"] as? String ?? "?")): another container of the pod; import it with --container")
         }
-        if chosen.container["volumeMounts"] != nil { profile.warnings.append("\(prefix).volumeMounts: volumes are not part of a profile") }
         return profile
+    }
+
+    /// The container's identity, filesystem, environment, working directory and hostname: the
+    /// container's securityContext over the pod's (the container wins, as in Kubernetes), its
+    /// volumeMounts resolved against the pod's volumes.
+    static func kubernetesContainerEnvironment(_ profile: inout ImportedProfile, path: String, pod: [String: Any], container: [String: Any],
+                                               prefix: String, podName: String?) throws(ImportError) {
+        let podSecurity = pod["securityContext"] as? [String: Any] ?? [:]
+        let security = container["securityContext"] as? [String: Any] ?? [:]
+        func id(_ key: String) throws(ImportError) -> (value: Int, from: String)? {
+            for (context, at) in [(security, "\(prefix).securityContext"), (podSecurity, "spec.securityContext")] {
+                guard let value = context[key] else { continue }
+                guard let number = value as? Int, number >= 0, number <= Int(UInt32.max) else {
+                    throw ImportError("\(path): \(at).\(key): expected a numeric id, found \(describe(value))")
+                }
+                return (number, "\(at).\(key)")
+            }
+            return nil
+        }
+        // The pod's settings a container's own override, said so.
+        for key in ["runAsUser", "runAsGroup", "runAsNonRoot", "seccompProfile"] where security[key] != nil && podSecurity[key] != nil {
+            profile.warnings.append("spec.securityContext.\(key): overridden by \(prefix).securityContext.\(key) (the container's wins)")
+        }
+        if let (uid, from) = try id("runAsUser") { profile.set("user.uid", String(uid), from: from) }
+        if let (gid, from) = try id("runAsGroup") { profile.set("user.gid", String(gid), from: from) }
+        let nonRoot = security["runAsNonRoot"] != nil ? ("\(prefix).securityContext", security["runAsNonRoot"]) : ("spec.securityContext", podSecurity["runAsNonRoot"])
+        if let value = nonRoot.1 as? Bool { profile.set("user.run_as_non_root", String(value), from: "\(nonRoot.0).runAsNonRoot") }
+        var groups = (podSecurity["supplementalGroups"] as? [Int] ?? []).map(String.init)
+        var groupSources = podSecurity["supplementalGroups"] != nil ? ["spec.securityContext.supplementalGroups"] : []
+        if let fsGroup = podSecurity["fsGroup"] as? Int {
+            if !groups.contains(String(fsGroup)) { groups.append(String(fsGroup)) }
+            groupSources.append("spec.securityContext.fsGroup (Kubernetes adds it to the groups; volume ownership is not changed)")
+        }
+        if !groupSources.isEmpty { profile.set("user.supplemental_groups", "[\(groups.joined(separator: ", "))]", from: groupSources.joined(separator: " + ")) }
+
+        if let readOnly = security["readOnlyRootFilesystem"] as? Bool {
+            profile.set("filesystem.read_only_root", String(readOnly), from: "\(prefix).securityContext.readOnlyRootFilesystem")
+        }
+        // Volumes as mounted: emptyDir (memory: a tmpfs charged to the pod's memory; disk: an
+        // empty directory), a memory emptyDir at /dev/shm as the shm size; other kinds listed.
+        let podVolumes = Dictionary((pod["volumes"] as? [[String: Any]] ?? []).compactMap { volume in
+            (volume["name"] as? String).map { ($0, volume) }
+        }, uniquingKeysWith: { first, _ in first })
+        var entries: [String] = []
+        for (index, mount) in (container["volumeMounts"] as? [[String: Any]] ?? []).enumerated() {
+            let at = "\(prefix).volumeMounts[\(index)]"
+            guard let name = mount["name"] as? String, let mountPath = mount["mountPath"] as? String, mountPath.hasPrefix("/") else {
+                throw ImportError("\(path): \(at): expected name and an absolute mountPath")
+            }
+            guard let volume = podVolumes[name] else {
+                throw ImportError("\(path): \(at): no volume named '\(name)' in spec.volumes")
+            }
+            if let emptyDir = volume["emptyDir"] as? [String: Any] ?? (volume["emptyDir"] != nil ? [:] : nil) {
+                let memory = (emptyDir["medium"] as? String) == "Memory"
+                var size: UInt64?
+                if let limit = emptyDir["sizeLimit"] {
+                    do { size = try KubernetesQuantity.parse(describe(limit)).memoryBytes() } catch {
+                        throw ImportError("\(path): spec.volumes[\(name)].emptyDir.sizeLimit: \(error.message)")
+                    }
+                }
+                if mountPath == "/dev/shm" && memory {
+                    profile.set("filesystem.shm_size", size.map(ByteQuantity.format) ?? "64Mi",
+                                from: "spec.volumes \(name): emptyDir medium Memory at /dev/shm"
+                                    + (size == nil ? " without sizeLimit (Kubernetes sizes it to the pod's memory; 64Mi here, Docker's default)" : " sizeLimit"))
+                    continue
+                }
+                entries.append("{path: \(mountPath), medium: \(memory ? "memory" : "disk")" + (size.map { ", size_limit: \(ByteQuantity.format($0))" } ?? "") + "}")
+                profile.set("filesystem.volumes", "[\(entries.joined(separator: ", "))]",
+                            from: "emptyDir volumes mounted by \(prefix).volumeMounts (memory: a tmpfs charged to the run's memory)")
+            } else {
+                let kind = volume.keys.filter { $0 != "name" }.sorted().first ?? "unknown"
+                let writable = mount["readOnly"] as? Bool != true && !["configMap", "secret", "downwardAPI", "projected"].contains(kind)
+                if writable {
+                    entries.append("{path: \(mountPath), medium: disk}")
+                    profile.set("filesystem.volumes", "[\(entries.joined(separator: ", "))]",
+                                from: "volumes mounted by \(prefix).volumeMounts (a writable \(kind) is an empty disk volume here)")
+                }
+                profile.warnings.append("\(at) \(mountPath): a \(kind) volume's content is not reproduced"
+                                        + (writable ? " (an empty writable directory stands in for it)" : " (the path is not mounted)"))
+            }
+        }
+        // Environment: literal values carried; references listed by name.
+        for (index, variable) in (container["env"] as? [[String: Any]] ?? []).enumerated() {
+            guard let name = variable["name"] as? String else { throw ImportError("\(path): \(prefix).env[\(index)]: no name") }
+            if let value = variable["value"] {
+                profile.set("env.\(name)", yamlQuoted(describe(value)), from: "\(prefix).env[\(index)]")
+            } else if let from = variable["valueFrom"] as? [String: Any] {
+                let kind = from.keys.sorted().first ?? "valueFrom"
+                profile.warnings.append("\(prefix).env[\(index)] \(name): valueFrom \(kind) cannot be resolved from the manifest; set it with --env \(name)=…")
+            } else {
+                profile.set("env.\(name)", "\"\"", from: "\(prefix).env[\(index)] (no value: empty)")
+            }
+        }
+        if let directory = container["workingDir"] as? String {
+            guard directory.hasPrefix("/") else { throw ImportError("\(path): \(prefix).workingDir: '\(directory)' is not an absolute path") }
+            profile.set("working_dir", yamlQuoted(directory), from: "\(prefix).workingDir")
+        }
+        if let hostname = pod["hostname"] as? String {
+            profile.set("hostname", hostname, from: "spec.hostname")
+        } else if let podName {
+            profile.set("hostname", podName, from: "metadata.name (a pod's hostname is its name)")
+        }
     }
 
     /// Docker's default capability set with `drop` removed (`ALL`: everything) and `add` added, as
@@ -298,49 +434,114 @@ public enum ProfileImporter {
                                       origin: "\(path) (service \(name))")
         profile.set("extends", "container-default", from: "Docker's defaults (seccomp, capabilities)")
         let deployLimits = ((service["deploy"] as? [String: Any])?["resources"] as? [String: Any])?["limits"] as? [String: Any] ?? [:]
+        // Sizes as Docker reads them: binary units, `1G` is a GiB.
         func bytes(_ value: Any, _ key: String) throws(ImportError) -> UInt64 {
-            do { return try ByteQuantity.parse(describe(value)) } catch { throw ImportError("\(path): \(at).\(key): \(error.message)") }
+            do { return try DockerByteSize.parse(describe(value)) } catch { throw ImportError("\(path): \(at).\(key): \(error.message)") }
+        }
+        func sized(_ value: Any, _ key: String) throws(ImportError) -> (bytes: UInt64, note: String) {
+            let given = try bytes(value, key)
+            let text = describe(value)
+            return (given, ByteQuantity.format(given) == text ? "" : " = \(given) bytes (Docker's units are binary)")
+        }
+        // A value given both as a service key and under deploy.resources.limits: Compose applies
+        // the deploy one (docker compose sets the service value, then the deploy limits over it).
+        func pick(_ key: String, deploy deployKey: String) -> (value: Any, field: String)? {
+            switch (service[key], deployLimits[deployKey]) {
+            case let (own?, deployed?):
+                if describe(own) != describe(deployed) {
+                    profile.warnings.append("\(at).\(key) \(describe(own)) conflicts with \(at).deploy.resources.limits.\(deployKey) "
+                                            + "\(describe(deployed)): Compose applies the deploy value, and so does this profile")
+                    return (deployed, "deploy.resources.limits.\(deployKey)")
+                }
+                return (deployed, "deploy.resources.limits.\(deployKey) (and \(at).\(key), the same)")
+            case let (own?, nil): return (own, key)
+            case let (nil, deployed?): return (deployed, "deploy.resources.limits.\(deployKey)")
+            case (nil, nil): return nil
+            }
         }
         var memory: UInt64?
-        var memoryText = ""
-        if let value = service["mem_limit"] {
-            memory = try bytes(value, "mem_limit")
-            memoryText = describe(value)
-            profile.set("limits.memory", memoryText, from: "\(at).mem_limit")
-        } else if let value = deployLimits["memory"] {
-            memory = try bytes(value, "deploy.resources.limits.memory")
-            memoryText = describe(value)
-            profile.set("limits.memory", memoryText, from: "\(at).deploy.resources.limits.memory")
-        } else {
-            profile.warnings.append("\(at): no mem_limit or deploy.resources.limits.memory: no memory limit")
-        }
-        if let value = service["memswap_limit"] {
-            let text = describe(value)
-            if text == "-1" {
-                profile.set("limits.swap", "max", from: "\(at).memswap_limit: -1 (unlimited swap)")
-            } else if let memory {
-                let total = try bytes(value, "memswap_limit")
-                profile.set("limits.swap", ByteQuantity.format(total > memory ? total - memory : 0),
-                            from: "\(at).memswap_limit \(text) minus mem_limit (Docker counts memory and swap together)")
+        if let (value, field) = pick("mem_limit", deploy: "memory") {
+            let (given, note) = try sized(value, field)
+            if given > 0 {
+                memory = given
+                profile.set("limits.memory", ByteQuantity.format(given), from: "\(at).\(field): \(describe(value))\(note)")
+            } else {
+                profile.warnings.append("\(at).\(field) is 0: Docker sets no memory limit")
             }
-        } else if memory != nil {
-            profile.set("limits.swap", memoryText,
-                        from: "Docker's default: swap equal to the memory limit when memswap_limit is unset (if the host has swap)")
         }
-        if let value = service["cpus"] ?? deployLimits["cpus"] {
-            profile.set("limits.cpus", describe(value), from: "\(at).\(service["cpus"] != nil ? "cpus" : "deploy.resources.limits.cpus")")
-        } else if let quota = service["cpu_quota"] as? Int {
+        if memory == nil { profile.warnings.append("\(at): no mem_limit or deploy.resources.limits.memory: no memory limit") }
+        // memswap_limit as Docker documents it: memory and swap together; unset (or 0) with a
+        // memory limit gives as much swap again; -1 unlimited; equal to the memory limit, none;
+        // below it, or without a memory limit, Docker refuses to create the container.
+        let swapText = service["memswap_limit"].map(describe)
+        switch (swapText, memory) {
+        case ("-1"?, _):
+            profile.set("limits.swap", "max", from: "\(at).memswap_limit: -1 (unlimited swap)")
+        case (let text?, nil) where text != "0":
+            throw ImportError("\(path): \(at).memswap_limit \(text) without a memory limit: Docker refuses it "
+                              + "(\"You should always set the Memory limit when using Memoryswap limit\")")
+        case (let text?, let memory?) where text != "0":
+            let total = try bytes(service["memswap_limit"]!, "memswap_limit")
+            guard total >= memory else {
+                throw ImportError("\(path): \(at).memswap_limit \(text) (\(total) bytes) is below the memory limit (\(memory) bytes): "
+                                  + "Docker refuses it (\"Minimum memoryswap limit should be larger than memory limit\"); "
+                                  + "memswap_limit counts memory and swap together")
+            }
+            profile.set("limits.swap", ByteQuantity.format(total - memory),
+                        from: "\(at).memswap_limit \(text) minus the memory limit (Docker counts memory and swap together)")
+        case (_, let memory?):
+            profile.set("limits.swap", ByteQuantity.format(memory),
+                        from: "Docker's default with memswap_limit \(swapText == "0" ? "0 (ignored, as unset)" : "unset"): "
+                              + "as much swap again as the memory limit (if the host has swap)")
+        default:
+            break
+        }
+        if service["cpus"] != nil && (service["cpu_quota"] != nil || service["cpu_period"] != nil) {
+            throw ImportError("\(path): \(at).cpus with \(at).\(service["cpu_quota"] != nil ? "cpu_quota" : "cpu_period"): Docker refuses both "
+                              + "(\"Conflicting options: Nano CPUs and CPU Period cannot both be set\"); keep one")
+        }
+        if let (value, field) = pick("cpus", deploy: "cpus") {
+            do {
+                let cpus = try CPUQuantity.parse(describe(value))
+                if cpus > 0 { profile.set("limits.cpus", CPUQuantity.format(cpus), from: "\(at).\(field): \(describe(value))") }
+                else { profile.warnings.append("\(at).\(field) is 0: Docker sets no CPU quota") }
+            } catch {
+                throw ImportError("\(path): \(at).\(field): \(error.message)")
+            }
+        } else if let quota = service["cpu_quota"] as? Int, quota > 0 {
             let period = service["cpu_period"] as? Int ?? 100_000
             profile.set("limits.cpus", formatFixed(Double(quota) / Double(period), digits: 3).trimmingTrailingZeros(),
                         from: "\(at).cpu_quota \(quota) / cpu_period \(period)")
         }
-        if let value = service["pids_limit"] ?? deployLimits["pids"] {
-            profile.set("limits.pids", describe(value), from: "\(at).\(service["pids_limit"] != nil ? "pids_limit" : "deploy.resources.limits.pids")")
+        if let (value, field) = pick("pids_limit", deploy: "pids") {
+            if let count = Int(describe(value)), count > 0 {
+                profile.set("limits.pids", String(count), from: "\(at).\(field)")
+            } else {
+                profile.warnings.append("\(at).\(field) \(describe(value)): Docker sets no pids limit for 0 or -1")
+            }
         }
         if let cpuset = service["cpuset"] { profile.set("limits.cpuset", describe(cpuset), from: "\(at).cpuset") }
-        if let nofile = (service["ulimits"] as? [String: Any])?["nofile"] {
-            let value = (nofile as? [String: Any]).flatMap { $0["hard"] ?? $0["soft"] } ?? nofile
-            profile.set("limits.nofile", describe(value), from: "\(at).ulimits.nofile (soft = hard in confine)")
+        for (name, value) in (service["ulimits"] as? [String: Any] ?? [:]).sorted(by: { $0.key < $1.key }) {
+            guard Ulimits.names[name] != nil else {
+                profile.warnings.append("\(at).ulimits.\(name): not a resource limit Docker knows")
+                continue
+            }
+            let limit: Ulimit
+            do throws(UnitError) {
+                if let sides = value as? [String: Any] {
+                    guard let soft = sides["soft"], let hard = sides["hard"] else {
+                        throw UnitError("needs both soft and hard")
+                    }
+                    let text = "\(describe(soft)):\(describe(hard))"
+                    limit = try Ulimits.parse(text)
+                } else {
+                    limit = try Ulimits.parse(describe(value))
+                }
+            } catch {
+                throw ImportError("\(path): \(at).ulimits.\(name): \(error.message)")
+            }
+            profile.set(name == "nofile" ? "limits.nofile" : "limits.ulimits.\(name)", limit.description,
+                        from: "\(at).ulimits.\(name) (soft:hard)")
         }
         for option in service["security_opt"] as? [String] ?? [] {
             let parts = option.split(separator: option.contains("=") ? "=" : ":", maxSplits: 1).map(String.init)
@@ -357,12 +558,144 @@ public enum ProfileImporter {
         }
         if service["cap_add"] != nil || service["cap_drop"] != nil {
             let (set, _, _) = capabilitySet(add: service["cap_add"], drop: service["cap_drop"])
-            profile.set("capabilities", "[\(set.joined(separator: ", "))]", from: "\(at).cap_add / cap_drop over Docker's default set")
+            profile.set("capabilities", "[\(set.joined(separator: ", "))]", from: "\(at).cap_add / \(at).cap_drop over Docker's default set")
         }
-        for key in ["mem_reservation", "shm_size", "privileged", "read_only", "tmpfs", "volumes", "oom_kill_disable"] where service[key] != nil {
-            profile.warnings.append("\(at).\(key): not reproduced")
-        }
+        try composeContainerEnvironment(&profile, path: path, service: service, at: at)
+        profile.account(service, at: at,
+                        carried: ["mem_limit", "memswap_limit", "cpus", "cpu_quota", "cpu_period", "pids_limit", "cpuset", "ulimits",
+                                  "security_opt", "network_mode", "cap_add", "cap_drop", "deploy", "user", "read_only", "tmpfs",
+                                  "shm_size", "environment", "env_file", "working_dir", "hostname", "group_add", "volumes"],
+                        notCarried: ComposeFields.service)
+        let deploy = service["deploy"] as? [String: Any] ?? [:]
+        profile.account(deploy, at: "\(at).deploy", carried: ["resources"],
+                        notCarried: ["replicas": "import runs one replica; --copies N starts several in one limit",
+                                     "mode": "Swarm placement does not apply", "placement": "Swarm placement does not apply",
+                                     "endpoint_mode": "Swarm placement does not apply", "labels": "labels change nothing in a run",
+                                     "restart_policy": "a run is not restarted", "rollback_config": "Swarm updates do not apply",
+                                     "update_config": "Swarm updates do not apply"])
+        let deployResources = deploy["resources"] as? [String: Any] ?? [:]
+        profile.account(deployResources, at: "\(at).deploy.resources", carried: ["limits"],
+                        notCarried: ["reservations": "a reservation is a scheduling hint, not a limit"])
+        profile.account(deployLimits, at: "\(at).deploy.resources.limits", carried: ["memory", "cpus", "pids"], notCarried: [:])
         return profile
+    }
+
+    /// A Compose service's identity, filesystem, environment, working directory and hostname,
+    /// as Docker applies them.
+    static func composeContainerEnvironment(_ profile: inout ImportedProfile, path: String, service: [String: Any], at: String) throws(ImportError) {
+        if let user = service["user"] {
+            let text = describe(user)
+            let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
+            if let uid = UInt32(parts[0]) {
+                profile.set("user.uid", String(uid), from: "\(at).user: \(text)")
+                if parts.count == 2 {
+                    if let gid = UInt32(parts[1]) { profile.set("user.gid", String(gid), from: "\(at).user: \(text)") }
+                    else { profile.warnings.append("\(at).user \(text): the group name \(parts[1]) needs the image's /etc/group; give a number") }
+                }
+            } else {
+                profile.warnings.append("\(at).user \(text): a user name needs the image's /etc/passwd; give a number (uid[:gid])")
+            }
+        }
+        if let groups = service["group_add"] as? [Any] {
+            let ids = groups.map(describe)
+            let numeric = ids.compactMap { UInt32($0) }.map(String.init)
+            if !numeric.isEmpty { profile.set("user.supplemental_groups", "[\(numeric.joined(separator: ", "))]", from: "\(at).group_add") }
+            for name in ids where UInt32(name) == nil {
+                profile.warnings.append("\(at).group_add \(name): a group name needs the image's /etc/group; give a number")
+            }
+        }
+        if let readOnly = service["read_only"] as? Bool {
+            profile.set("filesystem.read_only_root", String(readOnly), from: "\(at).read_only")
+        }
+        if let shm = service["shm_size"] {
+            let bytes: UInt64
+            do { bytes = try DockerByteSize.parse(describe(shm)) } catch { throw ImportError("\(path): \(at).shm_size: \(error.message)") }
+            profile.set("filesystem.shm_size", ByteQuantity.format(bytes),
+                        from: "\(at).shm_size: \(describe(shm))" + (ByteQuantity.format(bytes) == describe(shm) ? "" : " (Docker's units are binary)"))
+        }
+        var entries: [String] = [], sources: [String] = []
+        func volume(_ target: String, memory: Bool, size: UInt64?, from: String) {
+            entries.append("{path: \(target), medium: \(memory ? "memory" : "disk")" + (size.map { ", size_limit: \(ByteQuantity.format($0))" } ?? "") + "}")
+            if !sources.contains(from) { sources.append(from) }
+            profile.set("filesystem.volumes", "[\(entries.joined(separator: ", "))]", from: sources.joined(separator: "; "))
+        }
+        // tmpfs: a path, a list of them, each `PATH[:size=…,mode=…]` (Docker's --tmpfs options).
+        let tmpfs = (service["tmpfs"] as? [Any])?.map(describe) ?? (service["tmpfs"].map { [describe($0)] } ?? [])
+        for entry in tmpfs {
+            let parts = entry.split(separator: ":", maxSplits: 1).map(String.init)
+            var size: UInt64?
+            for option in parts.count == 2 ? parts[1].split(separator: ",").map(String.init) : [] where option.hasPrefix("size=") {
+                do { size = try DockerByteSize.parse(String(option.dropFirst(5))) } catch { throw ImportError("\(path): \(at).tmpfs \(entry): \(error.message)") }
+            }
+            volume(parts[0], memory: true, size: size, from: "\(at).tmpfs (tmpfs, charged to the run's memory as to the container's)")
+        }
+        for (index, item) in (service["volumes"] as? [Any] ?? []).enumerated() {
+            let where_ = "\(at).volumes[\(index)]"
+            if let long = item as? [String: Any] {
+                let type = long["type"] as? String ?? "volume"
+                guard let target = long["target"] as? String, target.hasPrefix("/") else {
+                    throw ImportError("\(path): \(where_).target: expected an absolute path")
+                }
+                if type == "tmpfs" {
+                    var size: UInt64?
+                    if let given = (long["tmpfs"] as? [String: Any])?["size"] {
+                        do { size = try DockerByteSize.parse(describe(given)) } catch { throw ImportError("\(path): \(where_).tmpfs.size: \(error.message)") }
+                    }
+                    volume(target, memory: true, size: size, from: "\(where_) (type tmpfs, charged to the run's memory)")
+                } else {
+                    let readOnly = long["read_only"] as? Bool == true
+                    if !readOnly { volume(target, memory: false, size: nil, from: "\(where_) (a writable \(type): an empty disk volume stands in for it)") }
+                    profile.warnings.append("\(where_) \(target): a \(type)'s content is not reproduced"
+                                            + (readOnly ? " (the path is not mounted)" : " (an empty writable directory stands in for it)"))
+                }
+            } else {
+                let text = describe(item)
+                let parts = text.split(separator: ":").map(String.init)
+                let target = parts.count >= 2 ? parts[1] : parts[0]
+                let readOnly = parts.count >= 3 && parts[2].split(separator: ",").contains("ro")
+                guard target.hasPrefix("/") else { throw ImportError("\(path): \(where_) \(text): expected SOURCE:TARGET[:MODE] with an absolute target") }
+                if !readOnly { volume(target, memory: false, size: nil, from: "\(where_) (an empty disk volume stands in for it)") }
+                profile.warnings.append("\(where_) \(text): the volume's content is not reproduced"
+                                        + (readOnly ? " (the path is not mounted)" : " (an empty writable directory stands in for it)"))
+            }
+        }
+        // Environment: env_file first, then environment over it, as Compose merges them.
+        var variables: [(name: String, value: String?, from: String)] = []
+        let files = (service["env_file"] as? [Any]) ?? (service["env_file"].map { [$0] } ?? [])
+        for entry in files {
+            let relative = (entry as? [String: Any])?["path"] as? String ?? describe(entry)
+            let required = (entry as? [String: Any])?["required"] as? Bool ?? true
+            let file = relative.hasPrefix("/") ? relative : ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent(relative)
+            guard let text = readSmallRegularFile(file) else {
+                if required { throw ImportError("\(path): \(at).env_file: cannot read \(file) (missing, or not a regular file of at most 1 MiB; Compose refuses a missing env_file unless required: false)") }
+                continue
+            }
+            do {
+                for (name, value) in try EnvFile.parse(text, file: file, quotes: true) { variables.append((name, value, "\(at).env_file \(relative)")) }
+            } catch { throw ImportError(error.message) }
+        }
+        if let map = service["environment"] as? [String: Any] {
+            for (name, value) in map.sorted(by: { $0.key < $1.key }) {
+                variables.append((name, value is NSNull ? nil : describe(value), "\(at).environment"))
+            }
+        } else if let list = service["environment"] as? [Any] {
+            for item in list.map(describe) {
+                let name = String(item.prefix { $0 != "=" })
+                variables.append((name, item.contains("=") ? String(item.dropFirst(name.count + 1)) : nil, "\(at).environment"))
+            }
+        }
+        for (name, value, from) in variables {
+            if let value {
+                profile.set("env.\(name)", yamlQuoted(value), from: from)
+            } else {
+                profile.warnings.append("\(from) \(name): no value: Compose takes it from the shell that runs it; set it with --env \(name)")
+            }
+        }
+        if let directory = service["working_dir"] as? String {
+            guard directory.hasPrefix("/") else { throw ImportError("\(path): \(at).working_dir: '\(directory)' is not an absolute path") }
+            profile.set("working_dir", yamlQuoted(directory), from: "\(at).working_dir")
+        }
+        if let hostname = service["hostname"] as? String { profile.set("hostname", hostname, from: "\(at).hostname") }
     }
 
     // MARK: OCI runtime config
@@ -381,9 +714,20 @@ public enum ProfileImporter {
         let limit = (memory["limit"] as? NSNumber)?.int64Value
         if let limit, limit > 0 {
             profile.set("limits.memory", String(limit), from: "linux.resources.memory.limit (bytes)")
-            if let swap = (memory["swap"] as? NSNumber)?.int64Value {
-                profile.set("limits.swap", swap < 0 ? "max" : String(max(0, swap - limit)),
+            // runc: swap is memory + swap; -1 unlimited; 0 or absent leaves the swap limit unset
+            // (the kernel's default: unlimited); below the limit it refuses to start.
+            switch (memory["swap"] as? NSNumber)?.int64Value {
+            case let swap? where swap < 0:
+                profile.set("limits.swap", "max", from: "linux.resources.memory.swap \(swap) (unlimited)")
+            case let swap? where swap > 0:
+                guard swap >= limit else {
+                    throw ImportError("\(path): linux.resources.memory.swap \(swap) is below linux.resources.memory.limit \(limit): "
+                                      + "runc refuses it (\"memory+swap limit should be >= memory limit\"); swap counts memory and swap together")
+                }
+                profile.set("limits.swap", String(swap - limit),
                             from: "linux.resources.memory.swap \(swap) minus the limit (OCI counts memory and swap together)")
+            default:
+                profile.set("limits.swap", "max", from: "linux.resources.memory.swap unset: runc leaves swap unlimited (the host's swap, if any)")
             }
         } else {
             profile.warnings.append("linux.resources.memory.limit is not set: no memory limit")
@@ -400,13 +744,26 @@ public enum ProfileImporter {
             profile.set("limits.pids", String(pids), from: "linux.resources.pids.limit")
         }
         let rlimits = (config["process"] as? [String: Any])?["rlimits"] as? [[String: Any]] ?? []
-        for rlimit in rlimits {
-            guard let type = rlimit["type"] as? String else { continue }
-            if type == "RLIMIT_NOFILE", let hard = (rlimit["hard"] as? NSNumber)?.int64Value {
-                profile.set("limits.nofile", String(hard), from: "process.rlimits RLIMIT_NOFILE (hard)")
-            } else {
-                profile.warnings.append("process.rlimits \(type): confine sets RLIMIT_NOFILE only")
+        for (index, rlimit) in rlimits.enumerated() {
+            let type = rlimit["type"] as? String ?? "?"
+            guard let name = Ulimits.name(ociType: type) else {
+                throw ImportError("\(path): process.rlimits[\(index)].type: '\(type)' is not a resource limit runc knows; expected RLIMIT_NOFILE, RLIMIT_NPROC, …")
             }
+            // The OCI fields are uint64: the all-ones value is RLIM_INFINITY.
+            func side(_ key: String) throws(ImportError) -> UInt64? {
+                guard let number = rlimit[key] as? NSNumber else {
+                    throw ImportError("\(path): process.rlimits[\(index)].\(key): expected a number")
+                }
+                return number.uint64Value == UInt64.max || number.int64Value == -1 ? nil : number.uint64Value
+            }
+            let limit: Ulimit
+            do { limit = try Ulimits.checked(Ulimit(soft: try side("soft"), hard: try side("hard")), text: type) } catch let error as UnitError {
+                throw ImportError("\(path): process.rlimits[\(index)]: \(error.message)")
+            } catch let error as ImportError {
+                throw error
+            } catch { throw ImportError("\(path): process.rlimits[\(index)]: \(error)") }
+            profile.set(name == "nofile" ? "limits.nofile" : "limits.ulimits.\(name)", limit.description,
+                        from: "process.rlimits \(type) (soft:hard)")
         }
         if let seccomp = linux["seccomp"] {
             // JSONSerialization traps (not throws) on a top-level value that is not an object or array.
@@ -426,14 +783,104 @@ public enum ProfileImporter {
         } else {
             profile.set("network", "host", from: "no network namespace in linux.namespaces: the host's network")
         }
-        for key in ["devices", "hugepageLimits", "blockIO", "rdma", "unified"] where resources[key] != nil {
-            profile.warnings.append("linux.resources.\(key): not reproduced")
+        let process = config["process"] as? [String: Any] ?? [:]
+        if let capabilities = process["capabilities"] as? [String: Any], let bounding = capabilities["bounding"] as? [String] {
+            profile.set("capabilities", "[\(bounding.joined(separator: ", "))]", from: "process.capabilities.bounding")
         }
-        if (config["process"] as? [String: Any])?["capabilities"] != nil {
-            profile.warnings.append("process.capabilities: not reproduced (seccomp capability gating uses Docker's default set)")
-        }
+        try ociContainerEnvironment(&profile, path: path, config: config, process: process)
+        profile.account(config, at: "", carried: ["ociVersion", "process", "linux", "hostname", "root", "mounts"],
+                        notCarried: ["hooks": "runtime hooks do not run", "annotations": "annotations change nothing in a run",
+                                     "domainname": "only the hostname is set", "windows": "Windows only", "vm": "the run is not in a VM",
+                                     "solaris": "Solaris only", "zos": "z/OS only"])
+        profile.account(process, at: "process", carried: ["rlimits", "capabilities", "user", "env", "cwd", "args"],
+                        notCarried: ["terminal": "the target gets confine's own terminal", "consoleSize": "the target gets confine's own terminal",
+                                     "commandLine": "Windows only", "apparmorProfile": "no AppArmor profile is applied",
+                                     "selinuxLabel": "no SELinux label is applied", "oomScoreAdj": "the target keeps confine's OOM score",
+                                     "noNewPrivileges": "no_new_privs is set whenever a seccomp profile is, as runc does",
+                                     "ioPriority": "the I/O priority is not set", "scheduler": "the scheduling policy is not set",
+                                     "execCPUAffinity": "use limits.cpuset"])
+        profile.account(linux, at: "linux", carried: ["resources", "seccomp", "namespaces"],
+                        notCarried: ["uidMappings": "no user namespace: ids are the host's", "gidMappings": "no user namespace: ids are the host's",
+                                     "devices": "devices are not created", "cgroupsPath": "the run has its own cgroup below confine's",
+                                     "sysctl": "namespaced sysctls are not set: the host's values apply",
+                                     "maskedPaths": "the paths stay visible (Docker's read-only /proc paths are read-only under container profiles)",
+                                     "readonlyPaths": "Docker's read-only /proc paths are read-only under container profiles",
+                                     "mountLabel": "no SELinux label is applied", "rootfsPropagation": "the run's mounts are private to it",
+                                     "intelRdt": "RDT is not set", "personality": "the personality is not set",
+                                     "timeOffsets": "no time namespace", "memoryPolicy": "the NUMA policy is not set", "netDevices": "the network is the host's"])
+        profile.account(resources, at: "linux.resources", carried: ["memory", "cpu", "pids"],
+                        notCarried: ["devices": "device rules are not set", "hugepageLimits": "hugepage limits are not set",
+                                     "blockIO": "block I/O weights and limits are not set", "rdma": "RDMA limits are not set",
+                                     "unified": "raw cgroup v2 files are not written", "network": "network classes are not set"])
         return profile
     }
+
+    /// An OCI config's identity, root, mounts, environment, working directory and hostname, as runc applies them.
+    static func ociContainerEnvironment(_ profile: inout ImportedProfile, path: String, config: [String: Any], process: [String: Any]) throws(ImportError) {
+        if let user = process["user"] as? [String: Any] {
+            if let uid = (user["uid"] as? NSNumber)?.uint32Value { profile.set("user.uid", String(uid), from: "process.user.uid") }
+            if let gid = (user["gid"] as? NSNumber)?.uint32Value { profile.set("user.gid", String(gid), from: "process.user.gid") }
+            if let groups = user["additionalGids"] as? [NSNumber], !groups.isEmpty {
+                profile.set("user.supplemental_groups", "[\(groups.map { String($0.uint32Value) }.joined(separator: ", "))]", from: "process.user.additionalGids")
+            }
+            for key in user.keys.sorted() where !["uid", "gid", "additionalGids"].contains(key) {
+                profile.warnings.append("process.user.\(key): " + (key == "umask" ? "the umask is confine's" : key == "username" ? "Windows only" : "not a field confine knows; not carried over"))
+            }
+        }
+        for (index, entry) in (process["env"] as? [String] ?? []).enumerated() {
+            let name = String(entry.prefix { $0 != "=" })
+            guard entry.contains("="), !name.isEmpty else { throw ImportError("\(path): process.env[\(index)]: '\(entry)' is not NAME=value") }
+            profile.set("env.\(name)", yamlQuoted(String(entry.dropFirst(name.count + 1))), from: "process.env[\(index)]")
+        }
+        if let cwd = process["cwd"] as? String {
+            profile.set("working_dir", yamlQuoted(cwd), from: "process.cwd")
+        }
+        if process["args"] != nil { profile.warnings.append("process.args: the command is what is given to confine after --") }
+        if let hostname = config["hostname"] as? String, !hostname.isEmpty { profile.set("hostname", hostname, from: "hostname") }
+        let root = config["root"] as? [String: Any] ?? [:]
+        if let readOnly = root["readonly"] as? Bool { profile.set("filesystem.read_only_root", String(readOnly), from: "root.readonly") }
+        if root["path"] != nil { profile.warnings.append("root.path: the run sees this machine's root filesystem, not the bundle's") }
+        var entries: [String] = []
+        let kernelTypes: Set<String> = ["proc", "sysfs", "devpts", "mqueue", "cgroup", "cgroup2"]
+        for (index, mount) in (config["mounts"] as? [[String: Any]] ?? []).enumerated() {
+            let at = "mounts[\(index)]"
+            guard let destination = mount["destination"] as? String else { throw ImportError("\(path): \(at).destination: missing") }
+            let type = mount["type"] as? String ?? (((mount["options"] as? [String]) ?? []).contains("bind") ? "bind" : "?")
+            let options = mount["options"] as? [String] ?? []
+            if kernelTypes.contains(type) || (type == "tmpfs" && destination == "/dev") {
+                continue // what every container gets and the run has from the host
+            }
+            if type == "tmpfs" {
+                var size: UInt64?
+                for option in options where option.hasPrefix("size=") {
+                    do { size = try DockerByteSize.parse(String(option.dropFirst(5))) } catch { throw ImportError("\(path): \(at).options \(option): \(error.message)") }
+                }
+                if destination == "/dev/shm" {
+                    profile.set("filesystem.shm_size", ByteQuantity.format(size ?? dockerDefaultShmBytes), from: "\(at): tmpfs at /dev/shm")
+                } else {
+                    entries.append("{path: \(destination), medium: memory" + (size.map { ", size_limit: \(ByteQuantity.format($0))" } ?? "") + "}")
+                    profile.set("filesystem.volumes", "[\(entries.joined(separator: ", "))]", from: "mounts (tmpfs: charged to the run's memory; a writable bind: an empty disk volume here)")
+                }
+            } else {
+                let readOnly = options.contains("ro")
+                if !readOnly {
+                    entries.append("{path: \(destination), medium: disk}")
+                    profile.set("filesystem.volumes", "[\(entries.joined(separator: ", "))]", from: "mounts (tmpfs: charged to the run's memory; a writable bind: an empty disk volume here)")
+                }
+                profile.warnings.append("\(at) \(destination): a \(type) mount's content is not reproduced"
+                                        + (readOnly ? " (the path is not mounted)" : " (an empty writable directory stands in for it)"))
+            }
+        }
+    }
+}
+
+/// A regular file of at most 1 MiB as UTF-8 (an env_file): never a device or a FIFO, which
+/// would block or never end.
+func readSmallRegularFile(_ path: String) -> String? {
+    guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+          attributes[.type] as? FileAttributeType == .typeRegular,
+          let size = attributes[.size] as? NSNumber, size.intValue <= 1 << 20 else { return nil }
+    return try? String(contentsOfFile: path, encoding: .utf8)
 }
 
 /// What a decoded JSON value is, in JSON's words, for error messages.

@@ -4,8 +4,11 @@ import Yams
 /// file:line:column and what was expected.
 struct ProfileParser {
     static let topLevelKeys = ["name", "description", "extends", "limits", "timeout", "stall_timeout", "sampling", "seccomp", "capabilities", "network",
-                               "budgets", "regression"]
-    static let limitKeys = ["memory", "swap", "cpus", "cpuset", "pids", "nofile"]
+                               "budgets", "regression", "filesystem", "user", "env", "working_dir", "hostname"]
+    static let filesystemKeys = ["read_only_root", "shm_size", "volumes"]
+    static let volumeKeys = ["path", "medium", "size_limit"]
+    static let userKeys = ["uid", "gid", "supplemental_groups", "run_as_non_root"]
+    static let limitKeys = ["memory", "swap", "cpus", "cpuset", "pids", "nofile", "ulimits"]
     static let samplingKeys = ["interval"]
 
     let file: String
@@ -40,6 +43,32 @@ struct ProfileParser {
             case "limits": spec.limits = try limits(value)
             case "budgets": spec.budgets = try budgets(value)
             case "regression": spec.regression = try regression(value)
+            case "filesystem": spec.filesystem = try filesystem(value)
+            case "user": spec.user = try user(value)
+            case "env":
+                var env: [String: String] = [:]
+                for (name, entry) in try mapping(value, what: "'env'", allowed: nil) {
+                    guard !name.string.isEmpty, !name.string.contains("=") else {
+                        throw ProfileError(at: location(of: name), "env: '\(name.string)' is not a variable name (no '=', not empty)")
+                    }
+                    guard let text = entry.scalar?.string else {
+                        throw ProfileError(at: location(of: entry), "env.\(name.string) must be a single value, found \(kind(of: entry))")
+                    }
+                    env[name.string] = text
+                }
+                spec.env = env
+            case "working_dir":
+                let directory = try string(value, key: "working_dir")
+                guard directory.hasPrefix("/") else {
+                    throw ProfileError(at: location(of: value), "'working_dir' must be an absolute path, found '\(directory)'")
+                }
+                spec.workingDirectory = directory
+            case "hostname":
+                let name = try string(value, key: "hostname")
+                guard name.utf8.count <= 64, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == ".") }) else {
+                    throw ProfileError(at: location(of: value), "'hostname' must be up to 64 letters, digits, '-' or '.', found '\(name)'")
+                }
+                spec.hostname = name
             case "sampling":
                 for (samplingKey, samplingValue) in try mapping(value, what: "'sampling'", allowed: Self.samplingKeys) {
                     if samplingKey.string == "interval" {
@@ -109,16 +138,108 @@ struct ProfileParser {
             case "cpus": limits.cpus = try unit(value, key: "limits.cpus", CPUQuantity.parse)
             case "cpuset": limits.cpuset = try unit(value, key: "limits.cpuset", CPUSetList.parse)
             case "pids": limits.pids = try count(value, key: "limits.pids")
-            case "nofile": limits.nofile = try count(value, key: "limits.nofile")
+            case "nofile":
+                guard limits.ulimits["nofile"] == nil else {
+                    throw ProfileError(at: location(of: key), "'limits.nofile' is also given under limits.ulimits; keep one")
+                }
+                limits.ulimits["nofile"] = try ulimit(value, key: "limits.nofile")
+            case "ulimits":
+                for (name, limit) in try mapping(value, what: "'limits.ulimits'", allowed: Ulimits.names.keys.sorted()) {
+                    guard limits.ulimits[name.string] == nil else {
+                        throw ProfileError(at: location(of: name), "'limits.nofile' is also given; keep one")
+                    }
+                    limits.ulimits[name.string] = try ulimit(limit, key: "limits.ulimits.\(name.string)")
+                }
             default: break
             }
         }
         return limits
     }
 
+    /// `filesystem: {read_only_root: true, shm_size: 64Mi, volumes: [{path: /cache, medium: memory, size_limit: 100Mi}]}`.
+    private func filesystem(_ node: Node) throws(ProfileError) -> FilesystemSpec {
+        var filesystem = FilesystemSpec()
+        for (key, value) in try mapping(node, what: "'filesystem'", allowed: Self.filesystemKeys) {
+            switch key.string {
+            case "read_only_root": filesystem.readOnlyRoot = try bool(value, key: "filesystem.read_only_root")
+            case "shm_size": filesystem.shmBytes = try positive(unit(value, key: "filesystem.shm_size", ByteQuantity.parse), value, "filesystem.shm_size")
+            case "volumes":
+                guard let items = value.sequence else {
+                    throw ProfileError(at: location(of: value), "'filesystem.volumes' must be a list of {path, medium, size_limit}")
+                }
+                var volumes: [Volume] = []
+                for item in items {
+                    var path: String?, medium = Volume.Medium.disk, size: UInt64?
+                    for (field, entry) in try mapping(item, what: "a volume", allowed: Self.volumeKeys) {
+                        switch field.string {
+                        case "path":
+                            let text = try string(entry, key: "filesystem.volumes.path")
+                            guard text.hasPrefix("/"), text != "/", !text.split(separator: "/").contains(where: { $0 == ".." }) else {
+                                throw ProfileError(at: location(of: entry), "a volume's path must be absolute, not / and without '..', found '\(text)'")
+                            }
+                            path = text
+                        case "medium":
+                            let text = try string(entry, key: "filesystem.volumes.medium")
+                            guard let parsed = Volume.Medium(rawValue: text.lowercased()) else {
+                                throw ProfileError(at: location(of: entry), "a volume's medium must be memory (a tmpfs) or disk, found '\(text)'")
+                            }
+                            medium = parsed
+                        default:
+                            size = try positive(unit(entry, key: "filesystem.volumes.size_limit", ByteQuantity.parse), entry, "filesystem.volumes.size_limit")
+                        }
+                    }
+                    guard let path else { throw ProfileError(at: location(of: item), "a volume needs a path") }
+                    if volumes.contains(where: { $0.path == path }) {
+                        throw ProfileError(at: location(of: item), "the volume \(path) is listed twice")
+                    }
+                    volumes.append(Volume(path: path, medium: medium, sizeBytes: size))
+                }
+                filesystem.volumes = volumes
+            default: break
+            }
+        }
+        return filesystem
+    }
+
+    /// `user: {uid: 10001, gid: 10001, supplemental_groups: [2000], run_as_non_root: true}`, or `user: 10001:10001`.
+    private func user(_ node: Node) throws(ProfileError) -> UserSpec {
+        if node.scalar != nil { return try unit(node, key: "user", UserSpec.parse) }
+        var user = UserSpec()
+        func id(_ value: Node, _ key: String) throws(ProfileError) -> UInt32 {
+            guard let number = UInt32(try scalarText(value, key: key)) else {
+                throw ProfileError(at: location(of: value), "'\(key)' must be a numeric id from 0 to 4294967295, found \(kind(of: value))")
+            }
+            return number
+        }
+        for (key, value) in try mapping(node, what: "'user'", allowed: Self.userKeys) {
+            switch key.string {
+            case "uid": user.uid = try id(value, "user.uid")
+            case "gid": user.gid = try id(value, "user.gid")
+            case "supplemental_groups":
+                guard let items = value.sequence else {
+                    throw ProfileError(at: location(of: value), "'user.supplemental_groups' must be a list of group ids")
+                }
+                var groups: [UInt32] = []
+                for item in items { groups.append(try id(item, "user.supplemental_groups")) }
+                user.supplementalGroups = groups
+            default: user.runAsNonRoot = try bool(value, key: "user.run_as_non_root")
+            }
+        }
+        return user
+    }
+
+    private func bool(_ node: Node, key: String) throws(ProfileError) -> Bool {
+        switch try scalarText(node, key: key).lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default: throw ProfileError(at: location(of: node), "'\(key)' must be true or false, found \(kind(of: node))")
+        }
+    }
+
     // MARK: - node helpers, each error naming where and what was expected
 
-    func mapping(_ node: Node, what: String, allowed: [String]) throws(ProfileError) -> [(key: Node, value: Node)] {
+    /// The pairs of a mapping; `allowed` nil takes any key (`env`).
+    func mapping(_ node: Node, what: String, allowed: [String]?) throws(ProfileError) -> [(key: Node, value: Node)] {
         guard let mapping = node.mapping else {
             throw ProfileError(at: location(of: node), "\(what) must be a mapping (key: value lines), found \(kind(of: node))")
         }
@@ -128,7 +249,7 @@ struct ProfileParser {
             guard let name = key.scalar?.string else {
                 throw ProfileError(at: location(of: key), "keys in \(what) must be plain names, found \(kind(of: key))")
             }
-            guard allowed.contains(name) else {
+            if let allowed, !allowed.contains(name) {
                 var message = "unknown key '\(name)' in \(what)"
                 if let suggestion = closestMatch(to: name, in: allowed) { message += "; did you mean '\(suggestion)'?" }
                 message += " (expected one of: \(allowed.joined(separator: ", ")))"
@@ -185,15 +306,35 @@ struct ProfileParser {
         return value
     }
 
+    /// `1024` (soft = hard), `1024:8192`, `unlimited`, or `{soft: 1024, hard: 8192}` as in Compose.
+    private func ulimit(_ node: Node, key: String) throws(ProfileError) -> Ulimit {
+        if node.mapping != nil {
+            var soft: UInt64??, hard: UInt64??
+            for (side, value) in try mapping(node, what: "'\(key)'", allowed: ["soft", "hard"]) {
+                let text = try scalarText(value, key: "\(key).\(side.string)")
+                let parsed: UInt64?
+                do { parsed = try Ulimits.value(text, whole: text) } catch { throw ProfileError(at: location(of: value), "'\(key).\(side.string)': \(error.message)") }
+                if side.string == "soft" { soft = .some(parsed) } else { hard = .some(parsed) }
+            }
+            guard let soft, let hard else {
+                throw ProfileError(at: location(of: node), "'\(key)' needs both soft and hard (or one number for both)")
+            }
+            do { return try Ulimits.checked(Ulimit(soft: soft, hard: hard), text: "\(key)") } catch {
+                throw ProfileError(at: location(of: node), error.message)
+            }
+        }
+        return try unit(node, key: key, Ulimits.parse)
+    }
+
     private func expectation(for key: String) -> String {
         switch key {
         case "limits.memory", "limits.swap": return "a byte quantity such as 512Mi, 1G or 64m"
         case "limits.cpus": return "CPUs such as 500m, 0.5 or 2"
         case "limits.cpuset": return "a CPU list such as 0-3"
         case "limits.pids": return "a whole number of processes such as 256"
-        case "limits.nofile": return "a whole number of open files such as 1024"
+        case "limits.nofile": return "a number of open files such as 1024, or SOFT:HARD such as 1024:8192"
         case "timeout", "stall_timeout", "sampling.interval": return "a duration such as 10ms, 30s or 5m"
-        default: return "a string"
+        default: return key.hasPrefix("limits.") ? "a number, SOFT:HARD such as 1024:8192, or unlimited" : "a string"
         }
     }
 

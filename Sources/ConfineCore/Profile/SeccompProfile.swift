@@ -143,6 +143,9 @@ public struct SeccompProfile: Equatable, Sendable {
     public var architectures: [String]
     public var flags: [String]
     public var rules: [SeccompRule]
+    /// What the loader passed over as the runtimes' loaders do (keys none of them reads), each
+    /// named by its JSON path; `--strict` makes them errors.
+    public var warnings: [String] = []
 }
 
 /// A profile resolved for one container: only the rules that apply, in order.
@@ -201,15 +204,23 @@ public struct SeccompProfileError: Error, Equatable, Sendable, CustomStringConve
     public var path: String
     public var message: String
     public var description: String { "\(file): error: \(path.isEmpty ? "" : path + ": ")\(message)" }
+    public init(file: String, path: String, message: String) {
+        self.file = file
+        self.path = path
+        self.message = message
+    }
 }
 
 public enum SeccompProfileLoader {
 
     static let actions = ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_THREAD",
                           "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_TRAP", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_NOTIFY"]
-    static let topLevelKeys = ["defaultAction", "defaultErrnoRet", "architectures", "archMap", "flags", "syscalls",
+    /// The keys of moby's and containers/common's `Seccomp` (containers/common adds `defaultErrno`,
+    /// an errno name, beside the numeric `defaultErrnoRet`).
+    static let topLevelKeys = ["defaultAction", "defaultErrnoRet", "defaultErrno", "architectures", "archMap", "flags", "syscalls",
                                "listenerPath", "listenerMetadata", "comment"]
-    static let ruleKeys = ["names", "name", "action", "errnoRet", "args", "includes", "excludes", "comment"]
+    /// A rule's keys: `errno` (a name) is containers/common's, beside `errnoRet`.
+    static let ruleKeys = ["names", "name", "action", "errnoRet", "errno", "args", "includes", "excludes", "comment"]
 
     public static func load(file: String, data: Data) throws(SeccompProfileError) -> SeccompProfile {
         func fail(_ path: String, _ message: String) -> SeccompProfileError {
@@ -222,13 +233,16 @@ public enum SeccompProfileLoader {
             throw fail("", "not valid JSON: \((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)")")
         }
         guard let top = json as? [String: Any] else { throw fail("", "expected a JSON object with defaultAction and syscalls") }
+        // Keys no runtime reads are ignored by their JSON decoders (Go's encoding/json): a
+        // warning here, so any profile Docker, podman or CRI-O load, confine loads.
+        var warnings: [String] = []
         for key in top.keys.sorted() where !topLevelKeys.contains(key) {
-            throw fail(key, unknownKeyMessage(key, allowed: topLevelKeys))
+            warnings.append("\(key): \(unknownKeyMessage(key, allowed: topLevelKeys)); ignored, as the runtimes ignore it")
         }
         guard let defaultName = top["defaultAction"] as? String else {
             throw fail("defaultAction", "missing; expected an action such as SCMP_ACT_ERRNO")
         }
-        let defaultErrno = try errnoValue(top["defaultErrnoRet"], path: "defaultErrnoRet", fail)
+        let defaultErrno = try errno(number: top["defaultErrnoRet"], name: top["defaultErrno"], path: "", fail, &warnings)
         let defaultAction = try action(defaultName, errnoRet: defaultErrno, path: "defaultAction", fail)
 
         var architectures: [String] = []
@@ -255,7 +269,7 @@ public enum SeccompProfileLoader {
             let path = "syscalls[\(index)]"
             guard let rule = item as? [String: Any] else { throw fail(path, "expected an object with names and action") }
             for key in rule.keys.sorted() where !ruleKeys.contains(key) {
-                throw fail("\(path).\(key)", unknownKeyMessage(key, allowed: ruleKeys))
+                warnings.append("\(path).\(key): \(unknownKeyMessage(key, allowed: ruleKeys)); ignored, as the runtimes ignore it")
             }
             var names = (rule["names"] as? [String]) ?? []
             var namePaths = names.indices.map { "\(path).names[\($0)]" }
@@ -267,7 +281,7 @@ public enum SeccompProfileLoader {
             guard let actionName = rule["action"] as? String else {
                 throw fail("\(path).action", "missing; expected an action such as SCMP_ACT_ALLOW")
             }
-            let errnoRet = try errnoValue(rule["errnoRet"], path: "\(path).errnoRet", fail)
+            let errnoRet = try errno(number: rule["errnoRet"], name: rule["errno"], path: "\(path).", fail, &warnings)
             let ruleAction = try action(actionName, errnoRet: errnoRet ?? (actionName == "SCMP_ACT_ERRNO" ? defaultErrno : nil),
                                         path: "\(path).action", fail)
             var args: [SeccompArgument] = []
@@ -291,7 +305,7 @@ public enum SeccompProfileLoader {
                                      includes: try condition(rule["includes"], "\(path).includes", fail),
                                      excludes: try condition(rule["excludes"], "\(path).excludes", fail)))
         }
-        return SeccompProfile(defaultAction: defaultAction, architectures: architectures, flags: flags, rules: rules)
+        return SeccompProfile(defaultAction: defaultAction, architectures: architectures, flags: flags, rules: rules, warnings: warnings)
     }
 
     /// Applies `includes`/`excludes` as Docker does for a container with `capabilities` on
@@ -339,6 +353,29 @@ public enum SeccompProfileLoader {
             if let suggestion = closestMatch(to: name, in: actions) { message += "; did you mean '\(suggestion)'?" }
             throw fail(path, message + " (expected one of: \(actions.joined(separator: ", ")))")
         }
+    }
+
+    /// The errno of a default (`defaultErrnoRet` / `defaultErrno`) or a rule (`errnoRet` /
+    /// `errno`): the number, else the name read as containers/common reads it; both given and
+    /// disagreeing, the number wins (it is what moby and runc read) with a warning.
+    private static func errno(number: Any?, name: Any?, path: String, _ fail: (String, String) -> SeccompProfileError,
+                              _ warnings: inout [String]) throws(SeccompProfileError) -> Int32? {
+        let numberKey = path.isEmpty ? "defaultErrnoRet" : "\(path)errnoRet"
+        let nameKey = path.isEmpty ? "defaultErrno" : "\(path)errno"
+        let code = try errnoValue(number, path: numberKey, fail)
+        guard let name, !(name is NSNull) else { return code }
+        guard let text = name as? String, let named = ErrnoNames.byName[text.uppercased()] else {
+            var message = "expected an errno name such as EPERM or ENOSYS, found " + ((name as? String).map { "'\($0)'" } ?? jsonKind(name))
+            if let text = name as? String, let suggestion = closestMatch(to: text.uppercased(), in: Array(ErrnoNames.byName.keys)) {
+                message += "; did you mean '\(suggestion)'?"
+            }
+            throw fail(nameKey, message)
+        }
+        if let code, code != named {
+            warnings.append("\(nameKey): \(text) (\(named)) disagrees with \(numberKey) \(code); the number is used")
+            return code
+        }
+        return named
     }
 
     private static func errnoValue(_ value: Any?, path: String,

@@ -65,6 +65,23 @@ public struct GarbageCollector {
         return removed
     }
 
+    /// Disk volumes (`/var/tmp/confine-volumes/confine-<pid>-<random>`) of confines that are gone.
+    public func leftoverVolumeDirectories(in parent: String = ContainerFilesystem.diskVolumeParent) -> [String] {
+        directoryEntries(parent).filter { entry in
+            entry.hasPrefix("confine-") && !Self.ownerIsRunning(pidIn: entry.dropFirst("confine-".count), of: parent + "/" + entry)
+        }.map { parent + "/" + $0 }
+    }
+
+    /// Removes those disk volumes with what their runs wrote (the run guard removes only empty
+    /// directories). Returns the directories removed.
+    @discardableResult
+    public func collectVolumeDirectories(in parent: String = ContainerFilesystem.diskVolumeParent) -> [String] {
+        leftoverVolumeDirectories(in: parent).filter { directory in
+            removeTree(directory)
+            return !fileExists(directory)
+        }
+    }
+
     /// Whether the confine that made `path` (`…-<pid>-<random>`, `pidAndRandom` being the part
     /// after the prefix) still runs: its pid is alive, not a zombie, and that process started
     /// before `path` last changed — a pid reused by a later process is not the owner. The name

@@ -30,6 +30,10 @@ public final class ContainmentGuard {
     let confinePid = getpid()
     let confineGroup = getpgrp()
     let readOnlyPrefixes: [String]
+    /// Under a read-only root: what stays writable (volumes, /dev/shm, /dev, /proc, /sys); the
+    /// longest matching prefix decides.
+    let writablePrefixes: [String]
+    let rootReadOnly: Bool
     let keepsSysResource: Bool
     /// Each attempt as confine answered it; the process's command line is looked up when the report is made.
     private var attempts: [Attempt] = []
@@ -46,9 +50,11 @@ public final class ContainmentGuard {
     private(set) var unlisted = 0
     static let maximumAttempts = 1_000
 
-    init(groupPaths: [String], plan: ContainmentPlan) {
+    init(groupPaths: [String], plan: ContainmentPlan, container: ContainerFilesystem? = nil) {
         self.groupPaths = Set(groupPaths)
-        readOnlyPrefixes = plan.readOnlyMounts.map(\.path)
+        readOnlyPrefixes = plan.readOnlyMounts.map(\.path) + (container?.readOnlyMounts.map(\.path) ?? [])
+        writablePrefixes = container?.readOnlyMounts.isEmpty == false ? container!.writablePaths : []
+        rootReadOnly = container?.readOnlyMounts.isEmpty == false
         keepsSysResource = plan.keptCapabilities & (1 << 24) != 0
     }
 
@@ -186,11 +192,20 @@ public final class ContainmentGuard {
             guard let base else { return .proceed }
             path = base + (base.hasSuffix("/") ? "" : "/") + path
         }
-        if readOnlyPrefixes.contains(where: { path == $0 || path.hasPrefix($0 + "/") }) {
-            let isCgroup = !path.hasPrefix("/proc/")
-            record(syscall, path, verdict: .kernel, errno: EROFS,
-                   why: isCgroup ? "the cgroup filesystems are read-only for the target, as in a container"
-                                 : "read-only for the target, as in a container", tgid: tgid, at: time)
+        func longest(_ prefixes: [String]) -> Int {
+            prefixes.filter { path == $0 || path.hasPrefix($0 == "/" ? "/" : $0 + "/") }.map(\.count).max() ?? -1
+        }
+        let readOnly = longest(readOnlyPrefixes)
+        if readOnly >= 0 && readOnly >= longest(writablePrefixes) {
+            let why: String
+            if path.hasPrefix("/sys/fs/cgroup") || (!path.hasPrefix("/proc/") && !rootReadOnly) {
+                why = "the cgroup filesystems are read-only for the target, as in a container"
+            } else if path.hasPrefix("/proc/") {
+                why = "read-only for the target, as in a container"
+            } else {
+                why = "the root filesystem is read-only (readOnlyRootFilesystem), as in the pod; write to a volume"
+            }
+            record(syscall, path, verdict: .kernel, errno: EROFS, why: why, tgid: tgid, at: time)
         } else if path.hasPrefix("/proc/"), path.hasSuffix("/oom_score_adj") || path.hasSuffix("/oom_adj") {
             record(syscall, path, verdict: .kernel, errno: keepsSysResource ? nil : EACCES,
                    why: keepsSysResource ? "the profile keeps CAP_SYS_RESOURCE"

@@ -47,7 +47,11 @@ public struct ContainmentPlan: Sendable, Equatable {
 
     /// Every cgroup and cgroup2 mount in `/proc/self/mountinfo`, with the flags it carries.
     static func cgroupMounts(_ mountInfo: String) -> [ReadOnlyMount] {
-        MountInfo.parse(mountInfo).filter(\.isCgroup).map { mount in
+        MountInfo.parse(mountInfo).filter(\.isCgroup).map { ReadOnlyMount(path: $0.mountPoint, flags: flags(of: $0)) }
+    }
+
+    /// The per-mount flags a bind remount must repeat (MS_NOSUID, MS_NODEV, …), from mountinfo's options.
+    static func flags(of mount: MountInfo) -> UInt {
             var flags: UInt = 0
             for option in mount.options {
                 switch option {
@@ -61,8 +65,7 @@ public struct ContainmentPlan: Sendable, Equatable {
                 default: break
                 }
             }
-            return ReadOnlyMount(path: mount.mountPoint, flags: flags)
-        }
+            return flags
     }
 
     /// What the report lists as applied.

@@ -92,7 +92,7 @@ public enum Doctor {
 
         // Network namespaces: make one for real.
         // The probe execs confine itself (`--version`, output discarded): present wherever confine is.
-        var request = SpawnRequest(arguments: ["/proc/self/exe", "--version"], environment: [], joinFiles: [], cloneIntoDirectory: nil, nofile: nil)
+        var request = SpawnRequest(arguments: ["/proc/self/exe", "--version"], environment: [], joinFiles: [], cloneIntoDirectory: nil, ulimits: [:])
         request.newNetworkNamespace = true
         let devNull = open("/dev/null", O_WRONLY | O_CLOEXEC)
         defer { if devNull >= 0 { close(devNull) } }

@@ -116,6 +116,19 @@ public func directoryEntries(_ path: String) -> [String] {
     return names
 }
 
+/// Removes `path` and everything below it, never following a symbolic link (a disk volume the
+/// target wrote into may hold links to anywhere); what cannot be removed stays.
+public func removeTree(_ path: String) {
+    var info = stat()
+    guard lstat(path, &info) == 0 else { return }
+    if info.st_mode & S_IFMT == S_IFDIR {
+        for entry in directoryEntries(path) { removeTree(path + "/" + entry) }
+        rmdir(path)
+    } else {
+        unlink(path)
+    }
+}
+
 /// Monotonic seconds (`clock_gettime(CLOCK_MONOTONIC)`).
 public func monotonicSeconds() -> Double {
     var now = timespec()

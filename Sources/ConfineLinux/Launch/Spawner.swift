@@ -12,8 +12,8 @@ public struct SpawnRequest: Sendable {
     public var joinFiles: [String]
     /// cgroup v2: the group's directory, for clone3(CLONE_INTO_CGROUP).
     public var cloneIntoDirectory: String?
-    /// RLIMIT_NOFILE soft = hard, when set.
-    public var nofile: Int?
+    /// Resource limits by Docker's name (`nofile`, `nproc`, …), set before exec.
+    public var ulimits: [String: Ulimit]
     public var dieWithParent = true
     /// Installed last, just before execve.
     public var seccomp: CompiledSeccompFilter?
@@ -24,14 +24,16 @@ public struct SpawnRequest: Sendable {
     public var stderrFD: Int32 = -1
     /// Capabilities cut to the profile's, cgroup filesystems read-only (root only).
     public var containment: ContainmentPlan?
+    /// The container's filesystem, identity, working directory and hostname (root only).
+    public var container: ContainerFilesystem?
 
     public init(arguments: [String], environment: [String], joinFiles: [String], cloneIntoDirectory: String?,
-                nofile: Int?) {
+                ulimits: [String: Ulimit]) {
         self.arguments = arguments
         self.environment = environment
         self.joinFiles = joinFiles
         self.cloneIntoDirectory = cloneIntoDirectory
-        self.nofile = nofile
+        self.ulimits = ulimits
     }
 }
 
@@ -80,16 +82,35 @@ public enum Spawner {
             cloneFD = retryingEINTR { open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
         }
         defer { if cloneFD >= 0 { close(cloneFD) } }
+        // Soft and hard as given; RLIM_INFINITY (all ones) for unlimited.
+        let limitNames = request.ulimits.keys.sorted()
         var rlimits: [confine_rlimit] = []
-        if let nofile = request.nofile {
-            rlimits.append(confine_rlimit(resource: Int32(RLIMIT_NOFILE.rawValue), soft: UInt64(nofile), hard: UInt64(nofile)))
+        for name in limitNames {
+            guard let limit = request.ulimits[name], let resource = Self.resourceNumbers[name] else {
+                throw SpawnError(step: "setrlimit \(name): not a resource limit", errno: EINVAL, pid: 0)
+            }
+            rlimits.append(confine_rlimit(resource: resource, soft: limit.soft ?? UInt64.max, hard: limit.hard ?? UInt64.max))
         }
 
         let argv = CStringArray(request.arguments)
         let envp = CStringArray(request.environment)
         let filterProgram = request.seccomp?.program ?? []
-        let readOnly = CStringArray(request.containment?.readOnlyMounts.map(\.path) ?? [])
-        let readOnlyFlags = request.containment?.readOnlyMounts.map { CUnsignedLong($0.flags) } ?? []
+        let readOnlyMounts = (request.containment?.readOnlyMounts ?? []) + (request.container?.readOnlyMounts ?? [])
+        let readOnly = CStringArray(readOnlyMounts.map(\.path))
+        let readOnlyFlags = readOnlyMounts.map { CUnsignedLong($0.flags) }
+        let container = request.container
+        let mountList = container?.mounts ?? []
+        let mountTargets = CStringArray(mountList.map(\.target))
+        let mountSources = CStringArray(mountList.map { $0.source ?? "" })
+        let mountData = CStringArray(mountList.map(\.data))
+        var mounts: [confine_mount] = mountList.indices.map { index in
+            confine_mount(target: UnsafePointer(mountTargets.pointers[index]),
+                          source: mountList[index].source == nil ? nil : UnsafePointer(mountSources.pointers[index]),
+                          data: UnsafePointer(mountData.pointers[index]), flags: CUnsignedLong(mountList[index].flags))
+        }
+        let identityGroups = container?.identity?.groups ?? []
+        let hostname = CStringArray(container?.hostname.map { [$0] } ?? [])
+        let workingDirectory = CStringArray(container?.workingDirectory.map { [$0] } ?? [])
         let result: confine_spawn_result = path.withCString { cPath in
             joinFDs.withUnsafeBufferPointer { fds in
                 rlimits.withUnsafeBufferPointer { limits in
@@ -109,8 +130,21 @@ public enum Spawner {
                             readonly_mount_flags: mountFlags.baseAddress, readonly_mount_count: Int32(mountFlags.count),
                             capabilities_kept: request.containment?.keptCapabilities ?? 0,
                             capability_last: request.containment?.capabilityLast ?? 0,
-                            drop_capabilities: request.containment == nil ? 0 : 1)
-                        return confine_spawn(&spawnRequest)
+                            drop_capabilities: request.containment == nil ? 0 : 1,
+                            mounts: nil, mount_count: 0,
+                            hostname: container?.hostname == nil ? nil : UnsafePointer(hostname.pointers[0]),
+                            set_identity: container?.identity == nil ? 0 : 1,
+                            uid: container?.identity?.uid ?? 0, gid: container?.identity?.gid ?? 0,
+                            groups: nil, group_count: Int32(identityGroups.count),
+                            working_directory: container?.workingDirectory == nil ? nil : UnsafePointer(workingDirectory.pointers[0]))
+                        return mounts.withUnsafeMutableBufferPointer { mountBuffer in
+                            identityGroups.withUnsafeBufferPointer { groups in
+                                spawnRequest.mounts = UnsafePointer(mountBuffer.baseAddress)
+                                spawnRequest.mount_count = Int32(mountBuffer.count)
+                                spawnRequest.groups = groups.baseAddress
+                                return confine_spawn(&spawnRequest)
+                            }
+                        }
                     } }
                 }
             }
@@ -125,7 +159,9 @@ public enum Spawner {
             case CONFINE_STEP_PDEATHSIG.rawValue: step = "prctl PR_SET_PDEATHSIG"
             case CONFINE_STEP_JOIN_CGROUP.rawValue:
                 step = "join cgroup \(index < request.joinFiles.count ? request.joinFiles[index] : "?")"
-            case CONFINE_STEP_RLIMIT.rawValue: step = "setrlimit RLIMIT_NOFILE"
+            case CONFINE_STEP_RLIMIT.rawValue:
+                let name = index < limitNames.count ? limitNames[index] : "?"
+                step = "setrlimit \(Ulimits.names[name] ?? name) \(request.ulimits[name]?.description ?? "")"
             case CONFINE_STEP_SIGNALS.rawValue: step = "sigprocmask"
             case CONFINE_STEP_EXEC.rawValue: step = "execve"
             case CONFINE_STEP_NO_NEW_PRIVS.rawValue: step = "prctl PR_SET_NO_NEW_PRIVS"
@@ -136,8 +172,16 @@ public enum Spawner {
             case CONFINE_STEP_STDIO.rawValue: step = "dup2 fd \(index)"
             case CONFINE_STEP_MOUNTNS.rawValue: step = index == 0 ? "unshare CLONE_NEWNS" : "mount / MS_SLAVE"
             case CONFINE_STEP_READONLY.rawValue:
-                let mounts = request.containment?.readOnlyMounts ?? []
-                step = "remount \(index < mounts.count ? mounts[index].path : "?") read-only"
+                step = "remount \(index < readOnlyMounts.count ? readOnlyMounts[index].path : "?") read-only"
+            case CONFINE_STEP_MOUNT.rawValue:
+                let mount = index < mountList.count ? mountList[index] : nil
+                step = mount.map { $0.source == nil ? "mount tmpfs at \($0.target) (\($0.data))" : "bind \($0.source!) at \($0.target)" } ?? "mount"
+            case CONFINE_STEP_HOSTNAME.rawValue: step = index == 0 ? "unshare CLONE_NEWUTS" : "sethostname \(container?.hostname ?? "")"
+            case CONFINE_STEP_IDENTITY.rawValue:
+                let identity = container?.identity
+                step = ["setgroups \(identity?.groups.map(String.init).joined(separator: ",") ?? "")", "setresgid \(identity?.gid ?? 0)",
+                        "setresuid \(identity?.uid ?? 0)"][min(max(index, 0), 2)]
+            case CONFINE_STEP_CHDIR.rawValue: step = "chdir \(container?.workingDirectory ?? "")"
             case CONFINE_STEP_CAPABILITIES.rawValue:
                 step = index >= 0 ? "prctl PR_CAPBSET_DROP \(index)" : ["ambient clear", "capget", "capset"][-index - 1]
             default: step = "step \(result.failed_step)"
@@ -149,6 +193,12 @@ public enum Spawner {
         return SpawnedProcess(pid: result.pid, joinMethod: result.cloned_into_cgroup != 0 ? .cloneIntoCgroup : .cgroupProcs,
                               seccompListener: result.listener_fd >= 0 ? result.listener_fd : nil)
     }
+
+    /// Docker's ulimit names → the kernel's resource numbers (asm-generic/resource.h, as on x86_64 and arm64).
+    static let resourceNumbers: [String: Int32] = [
+        "cpu": 0, "fsize": 1, "data": 2, "stack": 3, "core": 4, "rss": 5, "nproc": 6, "nofile": 7, "memlock": 8, "as": 9,
+        "locks": 10, "sigpending": 11, "msgqueue": 12, "nice": 13, "rtprio": 14, "rttime": 15,
+    ]
 
     /// `execvp`'s search, done in the parent (the child must not allocate).
     public static func resolveExecutable(_ program: String, environment: [String]) -> String? {

@@ -159,7 +159,7 @@ public final class LoadSession: @unchecked Sendable {
             return
         }
         var request = SpawnRequest(arguments: Self.arguments(options.driver), environment: options.environment,
-                                   joinFiles: [], cloneIntoDirectory: nil, nofile: nil)
+                                   joinFiles: [], cloneIntoDirectory: nil, ulimits: [:])
         request.stdoutFD = stdout
         request.stderrFD = stderr
         // Dies with this thread (PR_SET_PDEATHSIG follows the forking thread), which lives until the driver is reaped.

@@ -29,6 +29,8 @@ public struct RunPlan: Sendable {
     /// Container profiles as root: capabilities and a read-only cgroupfs (`ContainmentPlan`);
     /// with a seccomp filter, signals and ptrace are guarded too.
     public var containment: ContainmentPlan?
+    /// The container's filesystem, identity, working directory and hostname (`ContainerFilesystem`).
+    public var container: ContainerFilesystem?
     /// Said once in the report (containment impossible without root, unknown capabilities).
     public var setupWarnings: [String] = []
 

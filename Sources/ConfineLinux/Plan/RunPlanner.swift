@@ -117,6 +117,13 @@ public enum RunPlanner {
             }
             intercepting = NetworkAllowList.interceptedSyscalls
         }
+        plan.container = ContainerFilesystem.make(for: profile, host: host, groupName: plan.groupName)
+        if let env = profile.env, !env.isEmpty {
+            // The profile's variables over the inherited ones, as a runtime sets the image's and the manifest's.
+            plan.environment = plan.environment.filter { entry in
+                !env.keys.contains(String(entry.prefix { $0 != "=" }))
+            } + env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        }
         let containment = ContainmentPlan.make(for: profile, host: host)
         plan.containment = containment.plan
         if let warning = containment.warning { plan.setupWarnings.append(warning) }
@@ -130,6 +137,9 @@ public enum RunPlanner {
                                                           cacheDirectory: host.seccompCacheDirectory)
             if options.strictSeccomp, let unknown = prepared.compiled.warnings.first(where: { $0.hasPrefix(SeccompCompiler.unknownSyscallsWarning) }) {
                 throw .unknownSyscalls(path: prepared.path, warning: unknown)
+            }
+            if options.strictSeccomp, let ignored = prepared.profile.warnings.first {
+                throw .seccompProfile(SeccompProfileError(file: prepared.path, path: "", message: "\(ignored) (--strict)"))
             }
             plan.seccomp = prepared.compiled
         } else if !intercepting.isEmpty {
@@ -215,7 +225,8 @@ public enum SeccompPreparation {
         let resolved = SeccompProfileLoader.resolve(profile, capabilities: capabilities, architecture: architecture,
                                                     kernelRelease: kernelRelease)
         do {
-            let compiled = try SeccompCompiler.compile(resolved, intercepting: intercepting, cacheDirectory: cacheDirectory)
+            var compiled = try SeccompCompiler.compile(resolved, intercepting: intercepting, cacheDirectory: cacheDirectory)
+            compiled.warnings = profile.warnings.map { "seccomp profile \(path): \($0)" } + compiled.warnings
             return Prepared(path: path, profile: profile, resolved: resolved, compiled: compiled)
         } catch {
             throw .seccompCompile(path: path, error)
@@ -237,7 +248,9 @@ public enum SeccompPreparation {
                 warnings.append("\(prepared.path): warning: \(path): syscall '\(name)' is unknown to libseccomp; the rule skips it")
             }
         }
-        for warning in prepared.compiled.warnings where !warning.hasPrefix(SeccompCompiler.unknownSyscallsWarning) {
+        for warning in prepared.profile.warnings { warnings.append("\(prepared.path): warning: \(warning)") }
+        for warning in prepared.compiled.warnings
+        where !warning.hasPrefix(SeccompCompiler.unknownSyscallsWarning) && !warning.hasPrefix("seccomp profile \(prepared.path): ") {
             warnings.append("\(prepared.path): warning: \(warning)")
         }
         return warnings

@@ -28,14 +28,19 @@ struct ListenerSections {
         } else {
             network = RunReport.Network(mode: mode.mode)
         }
+        let container = plan.container?.refusal == nil ? plan.container : nil
         if let plan = plan.containment {
             let guardian = listener?.containment
-            let measures = plan.measures(signalsGuarded: guardian != nil)
+            let measures = plan.measures(signalsGuarded: guardian != nil) + (container?.measures ?? [])
             var attempts = guardian?.attempts(commandOf: commandOf) ?? []
             attempts += guardian?.escapeAttempts(from: seccomp?.violations ?? []) ?? []
             attempts.sort { $0.atSeconds < $1.atSeconds }
             let unlisted = guardian?.unlisted ?? 0
             containment = RunReport.Containment(measures: measures, attempts: attempts, unlistedAttempts: unlisted > 0 ? unlisted : nil)
+        } else if let container, !container.measures.isEmpty {
+            // No capability set named (plain `--read-only`, `--user`): the measures, without the
+            // guard that lists failed writes (it needs a container profile's seccomp listener).
+            containment = RunReport.Containment(measures: container.measures, attempts: [], unlistedAttempts: nil)
         }
     }
 }

@@ -26,6 +26,9 @@ struct RunSetup {
     /// `execve` failed: 127 or 126, as shells say.
     var execFailureExitCode: Int32?
     var warnings: [String] = []
+    /// Directories made on the host for the container's mounts (mount points that did not
+    /// exist, disk volumes), removed after the run, deepest first.
+    var madeDirectories: [String] = []
 
     /// Sets the run up. `start`: the run's zero, CLOCK_MONOTONIC seconds.
     static func make(plan: RunPlan, driver: any CgroupDriver, start: Double) -> RunSetup {
@@ -41,11 +44,30 @@ struct RunSetup {
             failure = .init(step: "signalfd", errno: error.errno, message: error.description)
             return
         }
+        if let refusal = plan.container?.refusal {
+            failure = .init(step: "container setup", errno: EPERM, message: refusal)
+            return
+        }
+        // Mount points the container's mounts need: made on the host (nothing else can hold a
+        // mount), listed for the guard, which removes them (empty) if confine is killed.
+        let missing = plan.container.map(Self.missingDirectories) ?? []
+        let volumeDirectories = plan.container.flatMap { container in
+            container.diskVolumeRoot.map { [$0] + container.mounts.compactMap(\.source) }
+        } ?? []
         // Before the group exists: from its first moment, a SIGKILLed confine takes it down.
         do {
-            runGuard = try RunGuard(groupDirectories: driver.parentDirectories.map { $0 + "/" + plan.groupName })
+            runGuard = try RunGuard(groupDirectories: driver.parentDirectories.map { $0 + "/" + plan.groupName } + missing.reversed()
+                                    + volumeDirectories.reversed())
         } catch {
             warnings.append("\(error): if confine is killed, the target's other processes live until `confine gc`")
+        }
+        if let container = plan.container {
+            do {
+                try makeDirectories(missing, container: container)
+            } catch {
+                failure = .init(step: "\(error.call) \(error.path ?? "")", errno: error.errno, message: error.description)
+                return
+            }
         }
         FaultInjection.pause(at: "after-guard")
         let group: any RunGroup
@@ -79,21 +101,60 @@ struct RunSetup {
         spawn(plan: plan, group: group, tests: tests)
     }
 
+    /// The mount points of `container`'s mounts that do not exist, each missing level, shallowest first.
+    static func missingDirectories(_ container: ContainerFilesystem) -> [String] {
+        var missing: [String] = []
+        for mount in container.mounts {
+            var path = ""
+            for component in mount.target.split(separator: "/") {
+                path += "/" + component
+                if !fileExists(path) && !missing.contains(path) { missing.append(path) }
+            }
+        }
+        return missing
+    }
+
+    /// Makes the missing mount points and the disk volumes' directories (world-writable, as an
+    /// emptyDir is), remembering each for `removeMadeDirectories`.
+    private mutating func makeDirectories(_ missing: [String], container: ContainerFilesystem) throws(SystemError) {
+        for path in missing {
+            guard mkdir(path, 0o755) == 0 || errno == EEXIST else { throw SystemError("mkdir", path: path, errno: errno) }
+            madeDirectories.append(path)
+        }
+        guard let root = container.diskVolumeRoot else { return }
+        for path in [ContainerFilesystem.diskVolumeParent, root] {
+            guard mkdir(path, 0o700) == 0 || errno == EEXIST else { throw SystemError("mkdir", path: path, errno: errno) }
+        }
+        madeDirectories.append(root)
+        for source in container.mounts.compactMap(\.source) {
+            guard mkdir(source, 0o777) == 0 else { throw SystemError("mkdir", path: source, errno: errno) }
+            chmod(source, 0o777) // past the umask
+        }
+    }
+
+    /// After the run: the disk volumes (with what the target wrote) and the mount points, deepest first.
+    func removeMadeDirectories() {
+        for path in madeDirectories.reversed() {
+            if path.hasPrefix(ContainerFilesystem.diskVolumeParent + "/") { removeTree(path) } else { rmdir(path) }
+        }
+    }
+
     private mutating func spawn(plan: RunPlan, group: any RunGroup, tests: TestWatcher) {
         var request = SpawnRequest(
             arguments: plan.arguments, environment: tests.prepare(environment: plan.environment), joinFiles: group.joinFiles,
-            cloneIntoDirectory: group.cloneIntoDirectory, nofile: plan.profile.nofile)
+            cloneIntoDirectory: group.cloneIntoDirectory, ulimits: plan.profile.ulimits ?? [:])
         request.stdoutFD = tests.childStdout
         request.seccomp = plan.seccomp
         request.newNetworkNamespace = plan.profile.networkProfile == .none
         request.containment = plan.containment
+        request.container = plan.container
         defer { tests.spawned() }
         do {
             let spawned = try Spawner.spawn(request)
             mainPid = spawned.pid
             joinMethod = spawned.joinMethod
             if let fd = spawned.seccompListener, let filter = plan.seccomp {
-                let containmentGuard = plan.containment.map { ContainmentGuard(groupPaths: Array(group.kernelPaths.values), plan: $0) }
+                let containmentGuard = plan.containment.map { ContainmentGuard(groupPaths: Array(group.kernelPaths.values), plan: $0, container: plan.container) }
                 seccompListener = SeccompListener(fd: fd, profile: filter.profile, intercepted: filter.intercepted,
                                                   allowList: Set(plan.networkAllowList), containment: containmentGuard)
             }

@@ -89,6 +89,7 @@ public final class Supervisor {
             record.durationSeconds = now()
         }
         setup.group = nil
+        setup.removeMadeDirectories()
         setup.runGuard?.release()
 
         // What the plan and the listener say, whether or not the command ran.

@@ -1,0 +1,91 @@
+/// What a container is besides its limits: its filesystem (a read-only root, the writable volumes
+/// the manifest declares, a private `/dev/shm`), the identity its process runs as, its
+/// environment, working directory and hostname. Declared in a profile (`filesystem:`, `user:`,
+/// `env:`, `working_dir:`, `hostname:`), carried by the importers, applied by the spawn (root only).
+
+/// A writable path inside the container: Kubernetes `emptyDir`, a Compose `tmpfs:` entry.
+public struct Volume: Equatable, Sendable, Codable {
+    public enum Medium: String, Sendable, Codable, CaseIterable {
+        /// A tmpfs: its pages are charged to the run's memory, as the kernel charges the pod's
+        /// (`emptyDir: {medium: Memory}`, Compose `tmpfs`).
+        case memory
+        /// A fresh empty directory on the host's disk, removed after the run (`emptyDir: {}`).
+        case disk
+    }
+    /// Where it is mounted, absolute.
+    public var path: String
+    public var medium: Medium
+    /// The tmpfs size in bytes (`sizeLimit`, tmpfs `size`); nil: the kernel's default (half of
+    /// RAM) — the memory limit bounds it anyway. Not enforced for disk volumes (the kubelet
+    /// evicts, it does not refuse writes).
+    public var sizeBytes: UInt64?
+
+    public init(path: String, medium: Medium, sizeBytes: UInt64? = nil) {
+        self.path = path
+        self.medium = medium
+        self.sizeBytes = sizeBytes
+    }
+}
+
+/// The identity the target runs as (Kubernetes `securityContext`, Compose `user:`).
+public struct UserSpec: Equatable, Sendable, Codable {
+    /// `runAsUser`; nil: confine's own uid.
+    public var uid: UInt32?
+    /// `runAsGroup`; nil: the uid's own group id when a uid is given (Kubernetes uses the
+    /// image's, which confine cannot see: it uses the uid), else confine's.
+    public var gid: UInt32?
+    /// `supplementalGroups` (and `fsGroup`, which Kubernetes adds to them).
+    public var supplementalGroups: [UInt32]?
+    /// `runAsNonRoot`: refuse to start when the target would run as uid 0, as the kubelet does.
+    public var runAsNonRoot: Bool?
+
+    public init(uid: UInt32? = nil, gid: UInt32? = nil, supplementalGroups: [UInt32]? = nil, runAsNonRoot: Bool? = nil) {
+        self.uid = uid
+        self.gid = gid
+        self.supplementalGroups = supplementalGroups
+        self.runAsNonRoot = runAsNonRoot
+    }
+
+    public func overridden(by other: UserSpec) -> UserSpec {
+        UserSpec(uid: other.uid ?? uid, gid: other.gid ?? gid, supplementalGroups: other.supplementalGroups ?? supplementalGroups,
+                 runAsNonRoot: other.runAsNonRoot ?? runAsNonRoot)
+    }
+
+    /// `UID`, `UID:GID` (Docker's `--user` with numbers; names would need the image's /etc/passwd).
+    public static func parse(_ raw: String) throws(UnitError) -> UserSpec {
+        let parts = raw.trimmingWhitespace().split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard (1...2).contains(parts.count), let uid = UInt32(parts[0]), parts.count == 1 || UInt32(parts[1]) != nil else {
+            throw UnitError("'\(raw)' is not a user; expected UID or UID:GID as numbers, such as 10001 or 10001:10001")
+        }
+        return UserSpec(uid: uid, gid: parts.count == 2 ? UInt32(parts[1]) : nil)
+    }
+}
+
+/// `filesystem:` in a profile.
+public struct FilesystemSpec: Equatable, Sendable {
+    /// `read_only_root`: the root filesystem (every mount but /proc, /dev and /sys's own) read-only.
+    public var readOnlyRoot: Bool?
+    /// `shm_size`: the private /dev/shm tmpfs's size.
+    public var shmBytes: UInt64?
+    /// `volumes`: writable paths; a child profile's volume replaces its parent's at the same path.
+    public var volumes: [Volume]?
+    public init(readOnlyRoot: Bool? = nil, shmBytes: UInt64? = nil, volumes: [Volume]? = nil) {
+        self.readOnlyRoot = readOnlyRoot
+        self.shmBytes = shmBytes
+        self.volumes = volumes
+    }
+
+    public func overridden(by other: FilesystemSpec) -> FilesystemSpec {
+        var merged = volumes ?? []
+        for volume in other.volumes ?? [] {
+            merged.removeAll { $0.path == volume.path }
+            merged.append(volume)
+        }
+        return FilesystemSpec(readOnlyRoot: other.readOnlyRoot ?? readOnlyRoot, shmBytes: other.shmBytes ?? shmBytes,
+                              volumes: volumes == nil && other.volumes == nil ? nil : merged)
+    }
+}
+
+/// Docker's default /dev/shm (moby `config.DefaultShmSize`): what a container profile gets
+/// unless it says otherwise.
+public let dockerDefaultShmBytes: UInt64 = 64 << 20

@@ -1,0 +1,132 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ConfineCore
+
+/// The container's filesystem and identity for one run, as a runtime sets them up: the root
+/// read-only (every host mount but the kernel's /proc, /dev and /sys, remounted read-only in the
+/// target's private mount namespace), the writable volumes and a private /dev/shm mounted over
+/// it, the uid/gid/groups, the working directory and hostname. Root only (mount and UTS
+/// namespaces, setuid); planned from the profile and the host's mountinfo, applied by the
+/// spawn (CConfineSpawn), cleaned up by `RunSetup` (disk volumes, mount points confine made).
+public struct ContainerFilesystem: Sendable, Equatable {
+    public struct Mount: Sendable, Equatable {
+        /// Where, in the target's view.
+        public var target: String
+        /// A host directory bound there (a disk volume); nil: a tmpfs.
+        public var source: String?
+        /// tmpfs options (`size=67108864,mode=1777`).
+        public var data: String
+        public var flags: UInt
+    }
+    public struct Identity: Sendable, Equatable {
+        public var uid: UInt32
+        public var gid: UInt32
+        public var groups: [UInt32]
+    }
+
+    /// With a read-only root: the mounts remounted read-only (each with its own flags).
+    public var readOnlyMounts: [ContainmentPlan.ReadOnlyMount] = []
+    /// Mounted after them, in order.
+    public var mounts: [Mount] = []
+    /// Disk volumes live under this host directory for the run (`/var/tmp/confine-volumes/<group>`),
+    /// removed after it.
+    public var diskVolumeRoot: String?
+    public var identity: Identity?
+    public var hostname: String?
+    public var workingDirectory: String?
+    /// Why the run must not start (uid 0 under `run_as_non_root`, not root): the setup fails
+    /// with it (exit 125), as the kubelet refuses to start such a container.
+    public var refusal: String?
+
+    /// Paths the target may write under a read-only root, for the containment guard's record.
+    public var writablePaths: [String] { ["/dev", "/proc", "/sys"] + mounts.map(\.target) }
+
+    /// Where disk volumes are made: beside the host's temporary files, not in a tmpfs.
+    public static let diskVolumeParent = "/var/tmp/confine-volumes"
+
+    /// The plan for `profile`, or nil when it asks for none of it; with a `refusal` when it
+    /// needs root and confine is not, or for a uid 0 under `run_as_non_root`.
+    public static func make(for profile: ResolvedProfile, host: PlanHost, groupName: String,
+                            confineUid: UInt32 = getuid(), confineGid: UInt32 = getgid()) -> ContainerFilesystem? {
+        let user = profile.user
+        let effectiveUid = user?.uid ?? confineUid
+        if user?.runAsNonRoot == true && effectiveUid == 0 {
+            var refused = ContainerFilesystem()
+            refused.refusal = (user?.uid == nil
+                ? "user.run_as_non_root: the target would run as root (uid 0, confine's own: no user.uid given); "
+                    + "the kubelet refuses to start such a container (\"container has runAsNonRoot and image will run as root\"): set user.uid"
+                : "user.run_as_non_root with user.uid 0: the kubelet refuses to start such a container "
+                    + "(\"container's runAsUser breaks non-root policy\")")
+            return refused
+        }
+        guard profile.hasContainerSettings || profile.workingDirectory != nil else { return nil }
+        let needsRoot = profile.readOnlyRoot == true || profile.shmBytes != nil || !(profile.volumes ?? []).isEmpty
+            || profile.hostname != nil || (user.map { $0.uid != nil || $0.gid != nil || $0.supplementalGroups != nil } ?? false)
+        if needsRoot && !host.isRoot {
+            var refused = ContainerFilesystem()
+            refused.refusal = ("the profile's container settings (read-only root, /dev/shm, volumes, user, hostname) need root: "
+                             + "mount and UTS namespaces and setuid; run confine as root (sudo)")
+            return refused
+        }
+        var plan = ContainerFilesystem()
+        if profile.readOnlyRoot == true {
+            plan.readOnlyMounts = rootMounts(host.mountInfo ?? "")
+        }
+        for volume in profile.volumes ?? [] {
+            switch volume.medium {
+            case .memory:
+                plan.mounts.append(Mount(target: volume.path, source: nil,
+                                         data: "mode=1777" + (volume.sizeBytes.map { ",size=\($0)" } ?? ""),
+                                         flags: UInt(MS_NOSUID | MS_NODEV)))
+            case .disk:
+                let root = "\(diskVolumeParent)/\(groupName)"
+                plan.diskVolumeRoot = root
+                // The flags of the mount the directory lives on, which the bind's remount must repeat.
+                let hostFlags = MountInfo.parse(host.mountInfo ?? "").filter { root.hasPrefix($0.mountPoint == "/" ? "/" : $0.mountPoint + "/") }
+                    .max { $0.mountPoint.count < $1.mountPoint.count }.map(ContainmentPlan.flags(of:)) ?? 0
+                plan.mounts.append(Mount(target: volume.path, source: "\(root)/\(plan.mounts.count)", data: "", flags: hostFlags))
+            }
+        }
+        if let shm = profile.shmBytes {
+            plan.mounts.append(Mount(target: "/dev/shm", source: nil, data: "mode=1777,size=\(shm)",
+                                     flags: UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC)))
+        }
+        if let user, user.uid != nil || user.gid != nil || user.supplementalGroups != nil {
+            let uid = user.uid ?? confineUid
+            plan.identity = Identity(uid: uid, gid: user.gid ?? (user.uid != nil ? uid : confineGid), groups: user.supplementalGroups ?? [])
+        }
+        plan.hostname = profile.hostname
+        plan.workingDirectory = profile.workingDirectory
+        return plan
+    }
+
+    /// Every mount of the host's tree but the kernel's own (/proc, /dev, /sys and below, which a
+    /// container gets fresh), with the flags a bind remount must repeat.
+    static func rootMounts(_ mountInfo: String) -> [ContainmentPlan.ReadOnlyMount] {
+        let kernelTrees = ["/proc", "/dev", "/sys"]
+        var seen = Set<String>()
+        var mounts: [ContainmentPlan.ReadOnlyMount] = []
+        for mount in MountInfo.parse(mountInfo) {
+            let point = mount.mountPoint
+            guard !kernelTrees.contains(where: { point == $0 || point.hasPrefix($0 + "/") }), seen.insert(point).inserted else { continue }
+            mounts.append(ContainmentPlan.ReadOnlyMount(path: point, flags: ContainmentPlan.flags(of: mount)))
+        }
+        return mounts
+    }
+
+    /// What the report's `containment.measures` says of it.
+    public var measures: [String] {
+        var list: [String] = []
+        if !readOnlyMounts.isEmpty { list.append("read-only root: \(readOnlyMounts.count) mount\(readOnlyMounts.count == 1 ? "" : "s") remounted read-only") }
+        for mount in mounts {
+            list.append(mount.source == nil ? "tmpfs at \(mount.target) (\(mount.data))" : "disk volume at \(mount.target)")
+        }
+        if let identity {
+            list.append("runs as uid \(identity.uid), gid \(identity.gid)" + (identity.groups.isEmpty ? "" : ", groups \(identity.groups.map(String.init).joined(separator: ","))"))
+        }
+        if let hostname { list.append("hostname \(hostname) (own UTS namespace)") }
+        if let workingDirectory { list.append("working directory \(workingDirectory)") }
+        return list
+    }
+}
