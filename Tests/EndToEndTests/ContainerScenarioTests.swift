@@ -56,6 +56,10 @@ final class ContainerScenarioTests: XCTestCase {
         XCTAssertEqual(out.last, String(64 << 20), "the file stopped at the tmpfs's size")
         XCTAssertFalse(FileManager.default.fileExists(atPath: "/dev/shm/\(name)"), "written to the host's /dev/shm")
         XCTAssertEqual(report?.profile.shmBytes, 64 << 20)
+        // Seen full (the last reading is taken through the descriptor that holds the mount), and said.
+        XCTAssertEqual(report?.containment?.shm?.peakBytes, 64 << 20)
+        XCTAssertNotNil(report?.containment?.shm?.filledAtSeconds)
+        XCTAssertTrue(result.stderr.contains("pod      /dev/shm filled its 64.0 MiB at"), result.stderr)
         XCTAssertTrue(report?.containment?.measures.contains("tmpfs at /dev/shm (mode=1777,size=67108864)") == true, "\(String(describing: report?.containment))")
         let (sized, _) = Harness.confineRun(["--profile", "container-default", "--shm-size", "128Mi"], ["/bin/sh", "-c", "df -k /dev/shm | tail -1"])
         XCTAssertEqual(lines(sized).first?.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first, "131072", sized.stdout)
@@ -74,15 +78,24 @@ final class ContainerScenarioTests: XCTestCase {
               read_only_root: true
               volumes: [{path: /cache, medium: disk}]
             """)
-        let script = "id -u; id -g; id -G; echo x > /etc/confine-e2e-write; echo etc=$?; echo cached > /cache/f && cat /cache/f; touch /tmp/x; echo tmp=$?"
+        let script = "id -u; id -g; id -G; echo x > /etc/confine-e2e-write; echo etc=$?; echo cached > /cache/f && cat /cache/f; touch /tmp/x; echo tmp=$?; "
+            + "echo y > /root/confine-e2e-denied; echo root=$?"
         let (result, report) = Harness.confineRun(["--profile", file], ["/bin/sh", "-c", script])
         let run = try XCTUnwrap(report)
-        XCTAssertEqual(lines(result), ["10001", "10001", "10001 2000", "etc=2", "cached", "tmp=1"], result.stdout + result.stderr)
+        XCTAssertEqual(lines(result), ["10001", "10001", "10001 2000", "etc=2", "cached", "tmp=1", "root=2"], result.stdout + result.stderr)
         XCTAssertTrue(result.stderr.contains("Read-only file system"), result.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: "/etc/confine-e2e-write"))
         let attempt = run.containment?.attempts.first { $0.target == "/etc/confine-e2e-write" }
         XCTAssertEqual(attempt?.errnoName, "EROFS", "\(String(describing: run.containment?.attempts))")
         XCTAssertTrue(attempt?.why.contains("root filesystem is read-only") == true)
+        XCTAssertEqual(attempt?.cause, .readOnlyRoot)
+        // /root is 0700: the path walk fails for uid 10001 before the read-only mount is met (EACCES).
+        let denied = run.containment?.attempts.first { $0.target == "/root/confine-e2e-denied" }
+        XCTAssertEqual(denied?.errnoName, "EACCES")
+        XCTAssertEqual(denied?.cause, .user)
+        XCTAssertTrue(result.stderr.contains("pod      2 writes refused by the read-only root (EROFS), as in the pod"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("pod      1 write refused to the pod's user (EACCES)"), result.stderr)
+        XCTAssertFalse(result.stderr.contains("attempts to leave the run"), "the pod's own refusals are not escapes: \(result.stderr)")
         XCTAssertEqual(run.profile.user, UserSpec(uid: 10001, gid: 10001, supplementalGroups: [2000]))
         XCTAssertEqual(run.profile.readOnlyRoot, true)
         XCTAssertTrue(run.containment?.measures.contains("runs as uid 10001, gid 10001, groups 2000") == true)

@@ -165,6 +165,7 @@ extension RunReport {
         for index in containment.attempts.indices {
             containment.attempts[index].test = ledger.test(at: containment.attempts[index].atSeconds, pid: containment.attempts[index].pid)
         }
+        if let filled = containment.shm?.filledAtSeconds { containment.shm?.test = ledger.test(at: filled, pid: nil) }
         return containment
     }
 }

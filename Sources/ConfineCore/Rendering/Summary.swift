@@ -79,15 +79,19 @@ public enum Summary {
             }
             lines += seccompLines(seccomp.violations)
         }
-        if let containment = report.containment, !containment.attempts.isEmpty {
-            let refused = containment.attempts.filter { $0.verdict == .refused }.count
-            lines.append("  contain  \(containment.attempts.count) attempts to leave the run, all failed "
-                         + "(\(refused) refused by confine, \(containment.attempts.count - refused) by the kernel)")
-            for attempt in containment.attempts.prefix(5) {
-                lines.append("  contain  \(display(attempt.command, limit: 30)) (pid \(attempt.pid)): \(attempt.syscall) "
-                             + "\(display(attempt.target, limit: 50)) → \(attempt.errnoName ?? attempt.verdict.rawValue)")
+        if let containment = report.containment {
+            let escapes = containment.attempts.filter { $0.cause == nil }
+            if !escapes.isEmpty {
+                let refused = escapes.filter { $0.verdict == .refused }.count
+                lines.append("  contain  \(escapes.count) attempts to leave the run, all failed "
+                             + "(\(refused) refused by confine, \(escapes.count - refused) by the kernel)")
+                for attempt in escapes.prefix(5) {
+                    lines.append("  contain  \(display(attempt.command, limit: 30)) (pid \(attempt.pid)): \(attempt.syscall) "
+                                 + "\(display(attempt.target, limit: 50)) → \(attempt.errnoName ?? attempt.verdict.rawValue)")
+                }
+                if escapes.count > 5 { lines.append("  contain  … \(escapes.count - 5) more in the report") }
             }
-            if containment.attempts.count > 5 { lines.append("  contain  … \(containment.attempts.count - 5) more in the report") }
+            lines += podLines(containment, outcome: report.outcome)
         }
         if let network = report.network {
             if network.mode == .allow {
@@ -106,6 +110,34 @@ public enum Summary {
         for warning in report.warnings { lines.append("  warning  \(warning)") }
         if let reportPath { lines.append("  report   \(reportPath)") }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// What the container's environment refused — the faults the pod would have too: writes to
+    /// the read-only root (EROFS), writes the uid may not make (EACCES), a full /dev/shm (ENOSPC).
+    static func podLines(_ containment: RunReport.Containment, outcome: Outcome) -> [String] {
+        var lines: [String] = []
+        let verdict = outcome == .passed ? "the run passed anyway" : "look here first: the run \(outcome.rawValue)"
+        for (cause, what, fix) in [(RunReport.ContainmentAttempt.Cause.readOnlyRoot, "refused by the read-only root (EROFS)",
+                                    "write to a volume (filesystem.volumes: an emptyDir, a Compose tmpfs)"),
+                                   (.user, "refused to the pod's user (EACCES)", "make the path writable for that uid or group (fsGroup)")] {
+            let writes = containment.attempts.filter { $0.cause == cause }
+            guard !writes.isEmpty else { continue }
+            lines.append("  pod      \(writes.count) write\(writes.count == 1 ? "" : "s") \(what), as in the pod; \(verdict)")
+            for write in writes.prefix(3) {
+                let path = write.target.count <= 60 ? write.target : "…" + write.target.suffix(59)
+                lines.append("  pod      \(display(write.command, limit: 30)) (pid \(write.pid)): \(path)"
+                             + (write.test.map { " in \($0)" } ?? ""))
+            }
+            if writes.count > 3 { lines.append("  pod      … \(writes.count - 3) more in the report") }
+            lines.append("  pod      fix: \(fix)")
+        }
+        if let shm = containment.shm, let filled = shm.filledAtSeconds {
+            lines.append("  pod      /dev/shm filled its \(ByteQuantity.human(shm.sizeBytes)) at \(formatFixed(filled, digits: 2)) s"
+                         + (shm.test.map { " in \($0)" } ?? "") + ": writes there fail with ENOSPC and mmap'd shared memory with SIGBUS, "
+                         + "as in the pod; \(verdict)")
+            lines.append("  pod      fix: a larger filesystem.shm_size (--shm-size; Compose shm_size; a Memory emptyDir at /dev/shm)")
+        }
+        return lines
     }
 
     /// Who filled the pids limit: `limit 32 reached at 0.41 s in test_x: 1 process with 32

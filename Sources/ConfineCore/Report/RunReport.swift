@@ -173,10 +173,32 @@ public struct RunReport: Codable, Sendable, Equatable {
         public var attempts: [ContainmentAttempt]
         /// Attempts past the first 1,000 (counted, not listed).
         public var unlistedAttempts: Int?
+        /// The run's private /dev/shm, when it had one.
+        public var shm: Shm?
         public init(measures: [String], attempts: [ContainmentAttempt], unlistedAttempts: Int? = nil) {
             self.measures = measures
             self.attempts = attempts
             self.unlistedAttempts = unlistedAttempts
+        }
+    }
+
+    /// The private /dev/shm tmpfs as `statfs(2)` saw it through the target's root
+    /// (`/proc/<pid>/root/dev/shm`), read with the CPU counters (about every 50 ms) while the
+    /// main process lived: a fill shorter than that can be missed.
+    public struct Shm: Codable, Sendable, Equatable {
+        /// The tmpfs's size: what the profile set (`filesystem.shm_size`, Docker's 64 MiB).
+        public var sizeBytes: UInt64
+        /// The most it held at a reading (bytes in use: blocks minus free blocks, times the block size).
+        public var peakBytes: UInt64
+        /// When it was first seen full (no free block): writes there fail with ENOSPC, and a
+        /// process touching mmap'd POSIX shared memory past it gets SIGBUS — as in the pod.
+        public var filledAtSeconds: Double?
+        /// The test running then.
+        public var test: String?
+        public init(sizeBytes: UInt64, peakBytes: UInt64, filledAtSeconds: Double? = nil) {
+            self.sizeBytes = sizeBytes
+            self.peakBytes = peakBytes
+            self.filledAtSeconds = filledAtSeconds
         }
     }
 
@@ -192,6 +214,17 @@ public struct RunReport: Codable, Sendable, Equatable {
         public var command: String
         public var atSeconds: Double
         public var test: String?
+        /// Set when the call failed because of the container's environment rather than as an
+        /// attempt to leave the run: it would fail in the pod too.
+        public var cause: Cause?
+
+        public enum Cause: String, ReportValue {
+            /// A write the read-only root refused (EROFS).
+            case readOnlyRoot = "read_only_root"
+            /// A write the target's uid and groups may not make (EACCES), judged from the file's
+            /// (or, for a new file, its directory's) owner, group and mode.
+            case user
+        }
         public init(syscall: String, target: String, verdict: Verdict, errnoName: String?, why: String, pid: Int32,
                     command: String, atSeconds: Double) {
             self.syscall = syscall

@@ -34,6 +34,8 @@ public final class ContainmentGuard {
     /// longest matching prefix decides.
     let writablePrefixes: [String]
     let rootReadOnly: Bool
+    /// The uid and groups the target runs as, when not root: writes they may not make are listed.
+    let identity: ContainerFilesystem.Identity?
     let keepsSysResource: Bool
     /// Each attempt as confine answered it; the process's command line is looked up when the report is made.
     private var attempts: [Attempt] = []
@@ -46,6 +48,7 @@ public final class ContainmentGuard {
         var why: String
         var tgid: Int32
         var atSeconds: Double
+        var cause: RunReport.ContainmentAttempt.Cause?
     }
     private(set) var unlisted = 0
     static let maximumAttempts = 1_000
@@ -55,6 +58,7 @@ public final class ContainmentGuard {
         readOnlyPrefixes = plan.readOnlyMounts.map(\.path) + (container?.readOnlyMounts.map(\.path) ?? [])
         writablePrefixes = container?.readOnlyMounts.isEmpty == false ? container!.writablePaths : []
         rootReadOnly = container?.readOnlyMounts.isEmpty == false
+        identity = container?.identity.flatMap { $0.uid == 0 ? nil : $0 }
         keepsSysResource = plan.keptCapabilities & (1 << 24) != 0
     }
 
@@ -93,9 +97,12 @@ public final class ContainmentGuard {
         case "prlimit64":
             return raisedLimit(tid: tid, tgid: tgid, arguments: arguments, at: time)
         case "open", "creat":
-            return writeOpen(syscall, tid: tid, tgid: tgid, directory: nil, pathAddress: arguments[0], at: time)
+            let creates = syscall == "creat" || arguments[1] & UInt64(O_CREAT) != 0
+            return writeOpen(syscall, tid: tid, tgid: tgid, directory: nil, pathAddress: arguments[0], creates: creates, at: time)
         case "openat", "openat2":
-            return writeOpen(syscall, tid: tid, tgid: tgid, directory: Int32(truncatingIfNeeded: arguments[0]), pathAddress: arguments[1], at: time)
+            let creates: Bool? = syscall == "openat" ? arguments[2] & UInt64(O_CREAT) != 0 : nil
+            return writeOpen(syscall, tid: tid, tgid: tgid, directory: Int32(truncatingIfNeeded: arguments[0]), pathAddress: arguments[1],
+                             creates: creates, at: time)
         default:
             return .proceed
         }
@@ -104,9 +111,11 @@ public final class ContainmentGuard {
     /// The attempts confine answered, in order, each process named by its command line.
     func attempts(commandOf: (Int32) -> String?) -> [RunReport.ContainmentAttempt] {
         attempts.map { attempt in
-            RunReport.ContainmentAttempt(syscall: attempt.syscall, target: attempt.target, verdict: attempt.verdict,
-                                         errnoName: attempt.errno.map(errnoName), why: attempt.why, pid: attempt.tgid,
-                                         command: commandOf(attempt.tgid) ?? "?", atSeconds: attempt.atSeconds)
+            var report = RunReport.ContainmentAttempt(syscall: attempt.syscall, target: attempt.target, verdict: attempt.verdict,
+                                                      errnoName: attempt.errno.map(errnoName), why: attempt.why, pid: attempt.tgid,
+                                                      command: commandOf(attempt.tgid) ?? "?", atSeconds: attempt.atSeconds)
+            report.cause = attempt.cause
+            return report
         }
     }
 
@@ -133,13 +142,14 @@ public final class ContainmentGuard {
         return .refuse(error)
     }
 
-    private func record(_ syscall: String, _ target: String, verdict: RunReport.ContainmentAttempt.Verdict, errno: Int32?, why: String, tgid: Int32, at time: Double) {
+    private func record(_ syscall: String, _ target: String, verdict: RunReport.ContainmentAttempt.Verdict, errno: Int32?, why: String, tgid: Int32,
+                        at time: Double, cause: RunReport.ContainmentAttempt.Cause? = nil) {
         guard attempts.count < Self.maximumAttempts else {
             unlisted += 1
             return
         }
         attempts.append(Attempt(syscall: syscall, target: target, verdict: verdict, errno: errno, why: why, tgid: tgid,
-                                atSeconds: (time * 1000).rounded() / 1000))
+                                atSeconds: (time * 1000).rounded() / 1000, cause: cause))
     }
 
     /// A process is in the run when one of its /proc/<pid>/cgroup paths is the run's group (or below it).
@@ -184,7 +194,8 @@ public final class ContainmentGuard {
     ]
 
     /// An open for writing of a cgroup file, an OOM score or a sysctl: recorded, then left to the kernel.
-    private func writeOpen(_ syscall: String, tid: Int32, tgid: Int32, directory: Int32?, pathAddress: UInt64, at time: Double) -> Answer {
+    private func writeOpen(_ syscall: String, tid: Int32, tgid: Int32, directory: Int32?, pathAddress: UInt64, creates: Bool?,
+                           at time: Double) -> Answer {
         guard var path = readString(pid: tid, at: pathAddress) else { return .proceed }
         if !path.hasPrefix("/") {
             let base = directory == nil || directory == -100 /* AT_FDCWD */
@@ -196,23 +207,75 @@ public final class ContainmentGuard {
             prefixes.filter { path == $0 || path.hasPrefix($0 == "/" ? "/" : $0 + "/") }.map(\.count).max() ?? -1
         }
         let readOnly = longest(readOnlyPrefixes)
-        if readOnly >= 0 && readOnly >= longest(writablePrefixes) {
+        // The kernel's order: the path walk (search permission on each directory) first, then a
+        // read-only mount, then write permission on the file or its directory.
+        let root = "/proc/\(tgid)/root"
+        if let identity, let denied = Self.searchDenied(path, root: root, identity: identity) {
+            record(syscall, path, verdict: .kernel, errno: EACCES,
+                   why: "uid \(identity.uid) may not reach it (\(denied)): the pod's user, not root", tgid: tgid, at: time, cause: .user)
+        } else if readOnly >= 0 && readOnly >= longest(writablePrefixes) {
             let why: String
+            var byRoot = false
             if path.hasPrefix("/sys/fs/cgroup") || (!path.hasPrefix("/proc/") && !rootReadOnly) {
                 why = "the cgroup filesystems are read-only for the target, as in a container"
             } else if path.hasPrefix("/proc/") {
                 why = "read-only for the target, as in a container"
             } else {
                 why = "the root filesystem is read-only (readOnlyRootFilesystem), as in the pod; write to a volume"
+                byRoot = true
             }
-            record(syscall, path, verdict: .kernel, errno: EROFS, why: why, tgid: tgid, at: time)
+            record(syscall, path, verdict: .kernel, errno: EROFS, why: why, tgid: tgid, at: time, cause: byRoot ? .readOnlyRoot : nil)
         } else if path.hasPrefix("/proc/"), path.hasSuffix("/oom_score_adj") || path.hasSuffix("/oom_adj") {
             record(syscall, path, verdict: .kernel, errno: keepsSysResource ? nil : EACCES,
                    why: keepsSysResource ? "the profile keeps CAP_SYS_RESOURCE"
                                          : "lowering an OOM score needs CAP_SYS_RESOURCE, which a container lacks (raising it is allowed)",
                    tgid: tgid, at: time)
+        } else if let identity, let denied = Self.writeDenied(path, root: root, creates: creates, identity: identity) {
+            record(syscall, path, verdict: .kernel, errno: EACCES,
+                   why: "uid \(identity.uid) may not write it (\(denied)): the pod's user, not root", tgid: tgid, at: time, cause: .user)
         }
         return .proceed
+    }
+
+    /// Why `identity` may not walk to `path`: the first directory on the way without search
+    /// (execute) permission for it. nil when it may, or when that cannot be told.
+    static func searchDenied(_ path: String, root: String, identity: ContainerFilesystem.Identity) -> String? {
+        var directory = ""
+        for component in path.split(separator: "/").dropLast() {
+            directory += "/" + component
+            var info = stat()
+            guard stat(root + directory, &info) == 0 else { return nil }
+            if permissionDenied(info, need: 0o1, identity: identity) {
+                return "\(directory) owned by uid \(info.st_uid), gid \(info.st_gid), mode \(String(info.st_mode & 0o7777, radix: 8))"
+            }
+        }
+        return nil
+    }
+
+    /// Whether the owner, group and mode in `info` deny `identity` the bits in `need` (0o1 search, 0o2 write).
+    static func permissionDenied(_ info: stat, need: mode_t, identity: ContainerFilesystem.Identity) -> Bool {
+        let mode = info.st_mode
+        if info.st_uid == identity.uid { return mode & (need << 6) != need << 6 }
+        if info.st_gid == identity.gid || identity.groups.contains(info.st_gid) { return mode & (need << 3) != need << 3 }
+        return mode & need != need
+    }
+
+    /// Why `identity` may not open `path` for writing (as seen from `root`, the target's mount
+    /// namespace), from the owner, group and mode: the file's, or for a file it creates, its
+    /// directory's (write and search). nil when it may, or when that cannot be told.
+    static func writeDenied(_ path: String, root: String, creates: Bool?, identity: ContainerFilesystem.Identity) -> String? {
+        func denied(_ info: stat, need: mode_t) -> Bool { permissionDenied(info, need: need, identity: identity) }
+        func describe(_ what: String, _ info: stat) -> String {
+            "\(what) owned by uid \(info.st_uid), gid \(info.st_gid), mode \(String(info.st_mode & 0o7777, radix: 8))"
+        }
+        var info = stat()
+        if stat(root + path, &info) == 0 {
+            return denied(info, need: 0o2) ? describe("the file", info) : nil
+        }
+        guard errno == ENOENT, creates == true else { return nil }
+        let directory = path.split(separator: "/").dropLast().joined(separator: "/")
+        guard stat(root + "/" + directory, &info) == 0 else { return nil }
+        return denied(info, need: 0o3) ? describe("its directory", info) : nil
     }
 
     private func readString(pid: Int32, at address: UInt64) -> String? {

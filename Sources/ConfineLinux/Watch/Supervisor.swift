@@ -33,6 +33,8 @@ public final class Supervisor {
     public var control: SupervisorControl?
     /// When a stop `control` asked for began, when the target then exited, whether it needed SIGKILL.
     private var stopRequestedAt: Double?
+    /// The private /dev/shm's fill, when the run has one.
+    private var shmWatch: ShmWatch?
     private var stopExitedAt: Double?
     private var stopKilled = false
 
@@ -65,10 +67,12 @@ public final class Supervisor {
             // What `nproc` in the target says: joined to the group (and its cpuset) before exec.
             record.visibleCpus = affinityCPUCount(of: setup.mainPid)
             processes.addRoot(setup.mainPid, at: 0)
+            shmWatch = ShmWatch(plan: plan, mainPid: setup.mainPid)
             control?.spawned(setup.mainPid)
             FaultInjection.pause(at: "after-spawn")
             if let sampler = setup.sampler, let tests = setup.tests {
                 (record.termination, record.timedOut) = watch(setup, sampler: sampler, tests: tests)
+                shmWatch?.finish(at: now())
                 record.interruptedBy = interruptedBy
             }
             record.stopRequestedAt = stopRequestedAt
@@ -98,6 +102,7 @@ public final class Supervisor {
         record.seccomp = sections.seccomp
         record.network = sections.network
         record.containment = sections.containment
+        if let shm = shmWatch?.report { record.containment?.shm = shm }
         record.supervisorCost = Self.ownCost()
         return record
     }
@@ -206,6 +211,7 @@ public final class Supervisor {
     /// After each sample: the tests are credited with it, and every ~100 ms each process's RSS is read.
     private func sampled(_ sampler: GroupSampler, tests: TestWatcher, at time: Double, slowCadence: Bool, withProcesses: Bool) {
         tests.sampled(slowCadence: slowCadence)
+        if slowCadence { shmWatch?.sample(at: time) }
         if withProcesses {
             let members = sampler.memberPids()
             processes.sampleRSS(of: members, at: time)
