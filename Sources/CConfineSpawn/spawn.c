@@ -22,6 +22,9 @@
 #include <grp.h>
 #include <unistd.h>
 #include <pthread.h>
+#include <sys/stat.h>
+
+#define CONFINE_MAX_MOUNTS 64
 
 typedef struct {
     int step;
@@ -113,11 +116,34 @@ static void child(const confine_spawn_request *request, int error_fd, int ack_fd
         /* 3d. The container's writable mounts: a private /dev/shm, memory-backed volumes
          *     (tmpfs: their pages charged to the run's memory, as the pod's are), disk volumes
          *     (a fresh host directory bound in). */
+        /* Bind sources are opened first: a tmpfs mounted over /tmp would hide the probe's
+         * directory in it. Bound from /proc/self/fd/N; a target a tmpfs hid is made in it. */
+        int source_fds[CONFINE_MAX_MOUNTS];
+        if (request->mount_count > CONFINE_MAX_MOUNTS) report_and_exit(error_fd, CONFINE_STEP_MOUNT, E2BIG, 0);
+        for (int i = 0; i < request->mount_count; i++) {
+            source_fds[i] = -1;
+            if (request->mounts[i].source) {
+                source_fds[i] = open(request->mounts[i].source, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (source_fds[i] < 0) report_and_exit(error_fd, CONFINE_STEP_MOUNT, errno, i);
+            }
+        }
         for (int i = 0; i < request->mount_count; i++) {
             const confine_mount *m = &request->mounts[i];
-            int rc = m->source
-                ? mount(m->source, m->target, NULL, MS_BIND | MS_REC, NULL)
-                : mount("tmpfs", m->target, "tmpfs", m->flags, m->data);
+            int rc;
+            if (m->source) {
+                char via[32] = "/proc/self/fd/";
+                char digits[12];
+                int n = 0, fd = source_fds[i];
+                do { digits[n++] = (char)('0' + fd % 10); fd /= 10; } while (fd > 0);
+                int at = 14;
+                while (n > 0) via[at++] = digits[--n];
+                via[at] = 0;
+                if (access(m->target, F_OK) != 0 && errno == ENOENT) mkdir(m->target, 0711);
+                rc = mount(via, m->target, NULL, MS_BIND | MS_REC, NULL);
+                close(source_fds[i]);
+            } else {
+                rc = mount("tmpfs", m->target, "tmpfs", m->flags, m->data);
+            }
             /* A bind takes the flags of the mount it comes from, read-only by now under a
              * read-only root: make this one writable again. */
             if (rc == 0 && m->source)

@@ -11,7 +11,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case profile        // profile YAML (limits, budgets, regression, network)
     case seccomp        // OCI / Docker seccomp JSON, then resolved as for a container
     case kubernetes     // `confine profile import` of Kubernetes manifests
-    case compose        // … of compose files
+    case compose        // … of compose files; the same bytes as an env file (Docker's and dotenv's)
     case oci            // … of OCI runtime config.json
     case junit          // JUnit XML (--junit)
     case runner         // `swift test` console output (XCTest and Swift Testing lines)
@@ -32,6 +32,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             _ = try? ProfileImporter.kubernetes(path: "fuzz.yaml", text: text, container: nil).yaml()
         case .compose:
             _ = try? ProfileImporter.compose(path: "compose.yaml", text: text, service: nil).yaml()
+            _ = try? EnvFile.parse(text, file: "fuzz.env", quotes: false, inherited: ["A": "1"])
+            _ = try? EnvFile.parse(text, file: "fuzz.env", quotes: true)
         case .oci:
             _ = try? ProfileImporter.oci(path: "config.json", text: text).yaml()
         case .junit:

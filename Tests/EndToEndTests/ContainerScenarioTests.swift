@@ -166,6 +166,27 @@ final class ContainerScenarioTests: XCTestCase {
         _ = Harness.run([Harness.confine, "gc"])
     }
 
+    /// pytest under a read-only root with an emptyDir at /tmp (its tempfile needs one, as in the
+    /// pod): per-test figures still arrive — the probe's directory under /tmp stays reachable
+    /// and writable for the plugin though a tmpfs covers /tmp.
+    func testPytestUnderAReadOnlyRootKeepsItsPerTestFigures() throws {
+        let project = "/var/tmp/confine-e2e-pytest-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: project, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: project) }
+        try "def test_small():\n    assert sum(range(100))\n\ndef test_large():\n    assert len(bytearray(20_000_000))\n"
+            .write(toFile: project + "/test_ro.py", atomically: true, encoding: .utf8)
+        let (result, report) = Harness.confineRun(["--profile", "container-default", "--read-only", "--tmpfs", "/tmp"],
+                                                  ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", project + "/test_ro.py"])
+        XCTAssertEqual(result.status, 0, result.stdout + result.stderr)
+        XCTAssertEqual(report?.tests.map(\.name).sorted(), ["test_ro.py::test_large", "test_ro.py::test_small"], result.stderr)
+        // Without the emptyDir, Python finds no writable temporary directory: the pod's failure, named.
+        let (bare, bareReport) = Harness.confineRun(["--profile", "container-default", "--read-only"],
+                                                    ["python3", "-c", "import tempfile; tempfile.mkstemp()"])
+        XCTAssertNotEqual(bare.status, 0)
+        XCTAssertTrue(bareReport?.containment?.attempts.contains { $0.cause == .readOnlyRoot && $0.target.hasPrefix("/tmp/") } == true,
+                      "\(String(describing: bareReport?.containment?.attempts))")
+    }
+
     /// containers/common seccomp profiles load (errno names honoured); keys no runtime reads are
     /// warnings, errors under --strict.
     func testContainersCommonSeccompProfileLoads() throws {

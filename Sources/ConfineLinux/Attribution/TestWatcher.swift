@@ -76,6 +76,8 @@ final class TestWatcher {
     // MARK: while it runs
 
     var probeFD: Int32? { probe?.fd }
+    /// The probe's directory (its socket and the files the pytest plugin writes), if open.
+    var probeDirectory: String? { probe?.directory }
     var outputFD: Int32? { relay?.fd }
     var outputClosed: Bool { relay?.isClosed ?? true }
 

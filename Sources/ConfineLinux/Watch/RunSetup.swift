@@ -147,14 +147,20 @@ struct RunSetup {
         request.seccomp = plan.seccomp
         request.newNetworkNamespace = plan.profile.networkProfile == .none
         request.containment = plan.containment
-        request.container = plan.container
+        // Under a read-only root the probe's directory stays writable (the pytest plugin writes
+        // its `running` and `collected` files there): confine's channel, not the pod's filesystem.
+        var container = plan.container
+        if let directory = tests.probeDirectory, container?.readOnlyMounts.isEmpty == false {
+            container?.mounts.append(.init(target: directory, source: directory, data: "", flags: UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC)))
+        }
+        request.container = container
         defer { tests.spawned() }
         do {
             let spawned = try Spawner.spawn(request)
             mainPid = spawned.pid
             joinMethod = spawned.joinMethod
             if let fd = spawned.seccompListener, let filter = plan.seccomp {
-                let containmentGuard = plan.containment.map { ContainmentGuard(groupPaths: Array(group.kernelPaths.values), plan: $0, container: plan.container) }
+                let containmentGuard = plan.containment.map { ContainmentGuard(groupPaths: Array(group.kernelPaths.values), plan: $0, container: container) }
                 seccompListener = SeccompListener(fd: fd, profile: filter.profile, intercepted: filter.intercepted,
                                                   allowList: Set(plan.networkAllowList), containment: containmentGuard)
             }
