@@ -105,3 +105,61 @@ final class RunPlannerTests: XCTestCase {
         }
     }
 }
+
+/// The container around the process, planned from the profile and the host's mounts.
+final class ContainerFilesystemPlanTests: XCTestCase {
+    /// A host's mounts as mountinfo lists them: the root, its kernel filesystems, a separate /work.
+    static let mountInfo = """
+        23 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
+        24 23 0:5 / /proc rw,nosuid,nodev,noexec,relatime shared:2 - proc proc rw
+        25 23 0:6 / /sys rw,nosuid,nodev,noexec,relatime shared:3 - sysfs sysfs rw
+        26 25 0:7 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:4 - tmpfs tmpfs ro,mode=755
+        27 23 0:8 / /dev rw,nosuid shared:5 - devtmpfs udev rw
+        28 27 0:9 / /dev/shm rw,nosuid,nodev shared:6 - tmpfs tmpfs rw
+        29 23 8:2 / /work rw,nosuid,relatime shared:7 - ext4 /dev/sda2 rw
+        30 23 0:10 / /tmp rw,nosuid,nodev shared:8 - tmpfs tmpfs rw
+
+        """
+
+    func plan(_ yaml: String, isRoot: Bool = true, uid: UInt32 = 0) throws -> RunPlan {
+        let host = PlanHost(isRoot: isRoot, mountInfo: Self.mountInfo, kernelRelease: "6.18.0", seccompCacheDirectory: nil,
+                            resolveEndpoints: { endpoints throws(NetworkResolutionError) in [] })
+        let options = RunOptions(arguments: ["true"], environment: ["A=1", "PATH=/usr/bin"], confineVersion: "test")
+        let profile = ResolvedProfile(spec: try ProfileParser(file: "p.yaml", text: yaml).parse(), chain: ["p.yaml"])
+        var plan = try RunPlanner.plan(profile, options, host: host)
+        // The uid confine runs as is the caller's; re-plan the container part with the one asked.
+        plan.container = ContainerFilesystem.make(for: profile, host: host, groupName: plan.groupName, confineUid: uid, confineGid: uid)
+        return plan
+    }
+
+    func testAReadOnlyRootRemountsEveryHostMountButTheKernelsOwn() throws {
+        let container = try XCTUnwrap(try plan("filesystem: {read_only_root: true, volumes: [{path: /cache, medium: memory, size_limit: 1Mi}, {path: /data}]}\n").container)
+        let paths = container.readOnlyMounts.map(\.path)
+        XCTAssertEqual(paths, ["/", "/work", "/tmp"])
+        XCTAssertFalse(paths.contains { $0 == "/proc" || $0.hasPrefix("/proc/") || $0.hasPrefix("/sys") || $0.hasPrefix("/dev") }, "\(paths)")
+        XCTAssertEqual(Set(paths).count, paths.count, "each mount point once")
+        XCTAssertEqual(container.mounts.map(\.target), ["/cache", "/data"])
+        XCTAssertEqual(container.mounts[0].data, "mode=1777,size=1048576")
+        XCTAssertNil(container.mounts[0].source)
+        XCTAssertTrue(container.mounts[1].source?.hasPrefix(ContainerFilesystem.diskVolumeParent + "/confine-") == true)
+        XCTAssertEqual(container.writablePaths, ["/dev", "/proc", "/sys", "/cache", "/data"])
+        XCTAssertNil(container.refusal)
+    }
+
+    func testIdentityAndRefusals() throws {
+        let given = try XCTUnwrap(try plan("user: {uid: 10001}\n").container?.identity)
+        XCTAssertEqual(given, ContainerFilesystem.Identity(uid: 10001, gid: 10001, groups: []), "the gid defaults to the uid's number")
+        XCTAssertEqual(try plan("user: {uid: 0, run_as_non_root: true}\n").container?.refusal?.contains("runAsUser breaks non-root policy"), true)
+        XCTAssertEqual(try plan("user: {run_as_non_root: true}\n").container?.refusal?.contains("the target would run as root"), true)
+        XCTAssertNil(try plan("user: {run_as_non_root: true}\n", uid: 1000).container?.refusal, "a non-root confine runs the target as itself")
+        XCTAssertEqual(try plan("hostname: web\n", isRoot: false, uid: 1000).container?.refusal?.contains("need root"), true)
+        XCTAssertNil(try plan("limits: {memory: 1Gi}\n").container, "nothing asked, nothing planned")
+    }
+
+    func testContainerProfilesGetDockersShmAndTheProfilesEnvironmentWins() throws {
+        let plan = try plan("capabilities: default\nenv: {A: \"2\", B: x}\n")
+        XCTAssertEqual(plan.container?.mounts.map(\.target), ["/dev/shm"])
+        XCTAssertEqual(plan.container?.mounts.first?.data, "mode=1777,size=67108864")
+        XCTAssertEqual(plan.environment.filter { $0.hasPrefix("A=") || $0.hasPrefix("B=") }, ["A=2", "B=x"])
+    }
+}

@@ -117,8 +117,8 @@ public struct ResolvedProfile: Equatable, Sendable, Codable {
     public var cpuset: [Int]?
     public var pids: Int?
     /// Resource limits set on the target before exec (setrlimit), by Docker's name (`nofile`,
-    /// `nproc`, …); a resource not named keeps what confine inherited. Absent in reports before
-    /// confine 0.9, which had `nofile` (soft = hard).
+    /// `nproc`, …); a resource not named keeps what confine inherited. Reports of earlier confines
+    /// had `nofile` (soft = hard) instead.
     public var ulimits: [String: Ulimit]?
     /// RLIMIT_NOFILE's soft limit, when the profile sets one.
     public var nofile: Int? { ulimits?["nofile"]?.soft.map { Int(clamping: $0) } }
