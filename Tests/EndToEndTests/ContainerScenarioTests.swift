@@ -187,6 +187,20 @@ final class ContainerScenarioTests: XCTestCase {
                       "\(String(describing: bareReport?.containment?.attempts))")
     }
 
+    /// As the pod's non-root user, the probe channel still works: functions measured by the
+    /// Python probe arrive (the socket's directory is searchable, the socket writable by any uid).
+    func testTheProbeWorksForTheNonRootUser() throws {
+        let script = "/var/tmp/confine-e2e-probe-\(UUID().uuidString.prefix(8)).py"
+        try "import os\nfrom confine_probe import measure\n@measure('work')\ndef work():\n    return sum(range(1000))\nfor _ in range(20):\n    work()\nprint(os.getuid())\n"
+            .write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o644)
+        defer { try? FileManager.default.removeItem(atPath: script) }
+        let (result, report) = Harness.confineRun(["--profile", "container-default", "--user", "10001", "--workdir", "/var/tmp"],
+                                                  ["/usr/bin/python3", script])
+        XCTAssertEqual(lines(result), ["10001"], result.stderr)
+        XCTAssertEqual(report?.functions.first { $0.name == "work" }?.calls, 20, result.stderr)
+    }
+
     /// containers/common seccomp profiles load (errno names honoured); keys no runtime reads are
     /// warnings, errors under --strict.
     func testContainersCommonSeccompProfileLoads() throws {

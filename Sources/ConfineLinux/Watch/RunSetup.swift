@@ -167,7 +167,8 @@ struct RunSetup {
         } catch {
             if error.isExecFailure {
                 execFailureExitCode = error.errno == ENOENT ? 127 : 126
-                warnings.append("\(error)")
+                let identity = container?.identity.map { " (as uid \($0.uid), gid \($0.gid): the profile's user may not execute it or reach its directory)" }
+                warnings.append("\(error)" + (error.errno == EACCES ? identity ?? "" : ""))
             } else {
                 failure = .init(step: error.step, errno: error.errno, message: error.description)
             }
