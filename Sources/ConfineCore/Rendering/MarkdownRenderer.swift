@@ -93,11 +93,23 @@ public enum MarkdownRenderer {
             lines.append("")
             lines.append("</details>")
         }
-        if let containment = report.containment, !containment.attempts.isEmpty {
+        // The container's own faults first and open: what would break in the pod.
+        if let containment = report.containment {
+            let pod = Summary.podLines(containment, outcome: report.outcome)
+                .map { $0.trimmingWhitespace().dropFirst(3).trimmingWhitespace() }
+            if !pod.isEmpty {
+                lines.append("")
+                lines.append("**In the pod this would fail too:**")
+                lines.append("")
+                for line in pod { lines.append("- " + line.replacingAll("`", with: "'")) }
+            }
+        }
+        let escapes = report.containment?.attempts.filter { $0.cause == nil } ?? []
+        if !escapes.isEmpty {
             lines.append("")
-            lines.append("<details><summary>Containment: \(containment.attempts.count) attempts to leave the run, all failed</summary>")
+            lines.append("<details><summary>Containment: \(escapes.count) attempts to leave the run, all failed</summary>")
             lines.append("")
-            for attempt in containment.attempts {
+            for attempt in escapes {
                 let target = attempt.target.replacingAll("`", with: "'")
                 lines.append("- `\(attempt.syscall)` \(target) → \(attempt.errnoName ?? attempt.verdict.rawValue) (\(attempt.verdict == .refused ? "refused by confine" : "refused by the kernel"): \(attempt.why))")
             }
