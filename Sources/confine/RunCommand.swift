@@ -61,6 +61,11 @@ struct LimitOptions: ParsableArguments {
             help: ArgumentHelp("A disk-backed empty volume at PATH, removed after the run (repeatable).", valueName: "path"))
     var volume: [String] = []
 
+    @Option(name: .customLong("keep-writable"), parsing: .unconditionalSingleValue,
+            help: ArgumentHelp("Under --read-only, keep this host path writable with its content ('.' the working directory; repeatable).",
+                               valueName: "path"))
+    var keepWritable: [String] = []
+
     @Option(name: .customLong("shm-size"), parsing: .unconditional,
             help: ArgumentHelp("A private /dev/shm of this size (container profiles get Docker's 64Mi).", valueName: "bytes"))
     var shmSize: String?
@@ -154,6 +159,10 @@ struct LimitOptions: ParsableArguments {
             throw ValidationError("--\(volume.medium == .memory ? "tmpfs" : "volume"): '\(volume.path)' must be an absolute path, not / and without '..'")
         }
         if !volumes.isEmpty { filesystem.volumes = volumes }
+        for path in keepWritable where path != "." && (!path.hasPrefix("/") || path == "/") {
+            throw ValidationError("--keep-writable: '\(path)' must be an absolute path (not /) or '.' for the working directory")
+        }
+        if !keepWritable.isEmpty { filesystem.keepWritable = keepWritable }
         if let shmSize {
             do { filesystem.shmBytes = try ByteQuantity.parse(shmSize) } catch { throw ValidationError("--shm-size: \(error.message)") }
             if filesystem.shmBytes == 0 { throw ValidationError("--shm-size: must be greater than zero") }

@@ -187,6 +187,20 @@ final class ContainerScenarioTests: XCTestCase {
                       "\(String(describing: bareReport?.containment?.attempts))")
     }
 
+    /// `--keep-writable .`: the suite's checkout stays writable (reached through the new mount:
+    /// the target enters its directory again after the mounts), the rest of the root does not.
+    func testKeepWritableLeavesTheCheckoutWritable() throws {
+        let project = "/var/tmp/confine-e2e-kw-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: project, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: project) }
+        let (result, report) = Harness.confineRun(["--read-only", "--keep-writable", project, "--workdir", project],
+                                                  ["/bin/sh", "-c", "echo kept > relative.txt && cat relative.txt; echo x > /var/tmp/confine-e2e-outside; echo outside=$?"])
+        XCTAssertEqual(lines(result), ["kept", "outside=2"], result.stderr)
+        XCTAssertEqual(try String(contentsOfFile: project + "/relative.txt", encoding: .utf8), "kept\n", "written to the host's checkout")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "/var/tmp/confine-e2e-outside"))
+        XCTAssertTrue(report?.containment?.measures.contains("kept writable: \(project) (the host's, with its content)") == true)
+    }
+
     /// As the pod's non-root user, the probe channel still works: functions measured by the
     /// Python probe arrive (the socket's directory is searchable, the socket writable by any uid).
     func testTheProbeWorksForTheNonRootUser() throws {

@@ -69,10 +69,14 @@ public struct FilesystemSpec: Equatable, Sendable {
     public var shmBytes: UInt64?
     /// `volumes`: writable paths; a child profile's volume replaces its parent's at the same path.
     public var volumes: [Volume]?
-    public init(readOnlyRoot: Bool? = nil, shmBytes: UInt64? = nil, volumes: [Volume]? = nil) {
+    /// `keep_writable`: host paths that stay writable, with their content, under a read-only root
+    /// (`.` is the working directory: a suite that writes into its checkout). Not a pod's: say so.
+    public var keepWritable: [String]?
+    public init(readOnlyRoot: Bool? = nil, shmBytes: UInt64? = nil, volumes: [Volume]? = nil, keepWritable: [String]? = nil) {
         self.readOnlyRoot = readOnlyRoot
         self.shmBytes = shmBytes
         self.volumes = volumes
+        self.keepWritable = keepWritable
     }
 
     public func overridden(by other: FilesystemSpec) -> FilesystemSpec {
@@ -82,7 +86,8 @@ public struct FilesystemSpec: Equatable, Sendable {
             merged.append(volume)
         }
         return FilesystemSpec(readOnlyRoot: other.readOnlyRoot ?? readOnlyRoot, shmBytes: other.shmBytes ?? shmBytes,
-                              volumes: volumes == nil && other.volumes == nil ? nil : merged)
+                              volumes: volumes == nil && other.volumes == nil ? nil : merged,
+                              keepWritable: other.keepWritable ?? keepWritable)
     }
 }
 

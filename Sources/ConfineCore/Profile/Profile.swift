@@ -150,6 +150,8 @@ public struct ResolvedProfile: Equatable, Sendable, Codable {
     public var shmBytes: UInt64?
     /// Writable paths mounted for the target (tmpfs or a fresh disk directory).
     public var volumes: [Volume]?
+    /// Host paths kept writable under a read-only root (`.`: the working directory).
+    public var keepWritable: [String]?
     /// The uid, gid and groups the target runs as; nil: confine's.
     public var user: UserSpec?
     /// Variables set for the target over the ones it inherits.
@@ -194,6 +196,7 @@ public struct ResolvedProfile: Equatable, Sendable, Codable {
         readOnlyRoot = spec.filesystem?.readOnlyRoot
         shmBytes = spec.filesystem?.shmBytes ?? (spec.capabilities != nil ? dockerDefaultShmBytes : nil)
         volumes = spec.filesystem?.volumes
+        keepWritable = spec.filesystem?.keepWritable
         user = spec.user
         env = spec.env
         workingDirectory = spec.workingDirectory
@@ -240,6 +243,7 @@ public struct ResolvedProfile: Equatable, Sendable, Codable {
             lines.append("filesystem:")
             if let readOnlyRoot { lines.append("  read_only_root: \(readOnlyRoot)") }
             if let shmBytes { lines.append("  shm_size: \(ByteQuantity.format(shmBytes))") }
+            if let keepWritable, !keepWritable.isEmpty { lines.append("  keep_writable: [\(keepWritable.joined(separator: ", "))]") }
             if let volumes, !volumes.isEmpty {
                 lines.append("  volumes:")
                 for volume in volumes {

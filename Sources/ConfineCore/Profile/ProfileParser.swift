@@ -5,7 +5,7 @@ import Yams
 struct ProfileParser {
     static let topLevelKeys = ["name", "description", "extends", "limits", "timeout", "stall_timeout", "sampling", "seccomp", "capabilities", "network",
                                "budgets", "regression", "filesystem", "user", "env", "working_dir", "hostname"]
-    static let filesystemKeys = ["read_only_root", "shm_size", "volumes"]
+    static let filesystemKeys = ["read_only_root", "shm_size", "volumes", "keep_writable"]
     static let volumeKeys = ["path", "medium", "size_limit"]
     static let userKeys = ["uid", "gid", "supplemental_groups", "run_as_non_root"]
     static let limitKeys = ["memory", "swap", "cpus", "cpuset", "pids", "nofile", "ulimits"]
@@ -162,6 +162,19 @@ struct ProfileParser {
         for (key, value) in try mapping(node, what: "'filesystem'", allowed: Self.filesystemKeys) {
             switch key.string {
             case "read_only_root": filesystem.readOnlyRoot = try bool(value, key: "filesystem.read_only_root")
+            case "keep_writable":
+                guard let items = value.sequence else {
+                    throw ProfileError(at: location(of: value), "'filesystem.keep_writable' must be a list of paths ('.' for the working directory)")
+                }
+                var paths: [String] = []
+                for item in items {
+                    let text = try string(item, key: "filesystem.keep_writable")
+                    guard text == "." || (text.hasPrefix("/") && text != "/") else {
+                        throw ProfileError(at: location(of: item), "filesystem.keep_writable: '\(text)' must be an absolute path (not /) or '.' for the working directory")
+                    }
+                    paths.append(text)
+                }
+                filesystem.keepWritable = paths
             case "shm_size": filesystem.shmBytes = try positive(unit(value, key: "filesystem.shm_size", ByteQuantity.parse), value, "filesystem.shm_size")
             case "volumes":
                 guard let items = value.sequence else {

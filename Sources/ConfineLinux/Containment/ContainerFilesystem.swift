@@ -33,8 +33,14 @@ public struct ContainerFilesystem: Sendable, Equatable {
     /// removed after it.
     public var diskVolumeRoot: String?
     public var identity: Identity?
+    /// Host paths bound writable with their content (`keep_writable`), not a pod's.
+    public var keptWritable: [String] = []
     public var hostname: String?
     public var workingDirectory: String?
+    /// Where the target enters before exec: the working directory, or confine's own again once
+    /// mounts exist, so a path kept writable or a volume over it is reached through the new
+    /// mount rather than the directory entered before it.
+    public var enterDirectory: String?
     /// Why the run must not start (uid 0 under `run_as_non_root`, not root): the setup fails
     /// with it (exit 125), as the kubelet refuses to start such a container.
     public var refusal: String?
@@ -88,6 +94,14 @@ public struct ContainerFilesystem: Sendable, Equatable {
                 plan.mounts.append(Mount(target: volume.path, source: "\(root)/\(plan.mounts.count)", data: "", flags: hostFlags))
             }
         }
+        // Host paths kept writable under the read-only root: bound onto themselves, made writable.
+        if profile.readOnlyRoot == true {
+            for path in profile.keepWritable ?? [] {
+                let resolved = path == "." ? (profile.workingDirectory ?? currentDirectory()) : path
+                plan.mounts.append(Mount(target: resolved, source: resolved, data: "", flags: UInt(MS_NOSUID | MS_NODEV)))
+                plan.keptWritable.append(resolved)
+            }
+        }
         if let shm = profile.shmBytes {
             plan.mounts.append(Mount(target: "/dev/shm", source: nil, data: "mode=1777,size=\(shm)",
                                      flags: UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC)))
@@ -98,7 +112,14 @@ public struct ContainerFilesystem: Sendable, Equatable {
         }
         plan.hostname = profile.hostname
         plan.workingDirectory = profile.workingDirectory
+        plan.enterDirectory = profile.workingDirectory ?? (plan.mounts.isEmpty && plan.readOnlyMounts.isEmpty ? nil : currentDirectory())
         return plan
+    }
+
+    static func currentDirectory() -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return "/" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Every mount of the host's tree but the kernel's own (/proc, /dev, /sys and below, which a
@@ -120,7 +141,11 @@ public struct ContainerFilesystem: Sendable, Equatable {
         var list: [String] = []
         if !readOnlyMounts.isEmpty { list.append("read-only root: \(readOnlyMounts.count) mount\(readOnlyMounts.count == 1 ? "" : "s") remounted read-only") }
         for mount in mounts {
-            list.append(mount.source == nil ? "tmpfs at \(mount.target) (\(mount.data))" : "disk volume at \(mount.target)")
+            if keptWritable.contains(mount.target) {
+                list.append("kept writable: \(mount.target) (the host's, with its content)")
+            } else {
+                list.append(mount.source == nil ? "tmpfs at \(mount.target) (\(mount.data))" : "disk volume at \(mount.target)")
+            }
         }
         if let identity {
             list.append("runs as uid \(identity.uid), gid \(identity.gid)" + (identity.groups.isEmpty ? "" : ", groups \(identity.groups.map(String.init).joined(separator: ","))"))

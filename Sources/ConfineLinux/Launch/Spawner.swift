@@ -110,7 +110,7 @@ public enum Spawner {
         }
         let identityGroups = container?.identity?.groups ?? []
         let hostname = CStringArray(container?.hostname.map { [$0] } ?? [])
-        let workingDirectory = CStringArray(container?.workingDirectory.map { [$0] } ?? [])
+        let workingDirectory = CStringArray(container?.enterDirectory.map { [$0] } ?? [])
         let result: confine_spawn_result = path.withCString { cPath in
             joinFDs.withUnsafeBufferPointer { fds in
                 rlimits.withUnsafeBufferPointer { limits in
@@ -136,7 +136,7 @@ public enum Spawner {
                             set_identity: container?.identity == nil ? 0 : 1,
                             uid: container?.identity?.uid ?? 0, gid: container?.identity?.gid ?? 0,
                             groups: nil, group_count: Int32(identityGroups.count),
-                            working_directory: container?.workingDirectory == nil ? nil : UnsafePointer(workingDirectory.pointers[0]))
+                            working_directory: container?.enterDirectory == nil ? nil : UnsafePointer(workingDirectory.pointers[0]))
                         return mounts.withUnsafeMutableBufferPointer { mountBuffer in
                             identityGroups.withUnsafeBufferPointer { groups in
                                 spawnRequest.mounts = UnsafePointer(mountBuffer.baseAddress)
@@ -181,7 +181,7 @@ public enum Spawner {
                 let identity = container?.identity
                 step = ["setgroups \(identity?.groups.map(String.init).joined(separator: ",") ?? "")", "setresgid \(identity?.gid ?? 0)",
                         "setresuid \(identity?.uid ?? 0)"][min(max(index, 0), 2)]
-            case CONFINE_STEP_CHDIR.rawValue: step = "chdir \(container?.workingDirectory ?? "")"
+            case CONFINE_STEP_CHDIR.rawValue: step = "chdir \(container?.enterDirectory ?? "")"
             case CONFINE_STEP_CAPABILITIES.rawValue:
                 step = index >= 0 ? "prctl PR_CAPBSET_DROP \(index)" : ["ambient clear", "capget", "capset"][-index - 1]
             default: step = "step \(result.failed_step)"
