@@ -206,6 +206,9 @@ static void child(const confine_spawn_request *request, int error_fd, int ack_fd
             report_and_exit(error_fd, CONFINE_STEP_IDENTITY, errno, 0);
         if (setresgid(request->gid, request->gid, request->gid) != 0) report_and_exit(error_fd, CONFINE_STEP_IDENTITY, errno, 1);
         if (setresuid(request->uid, request->uid, request->uid) != 0) report_and_exit(error_fd, CONFINE_STEP_IDENTITY, errno, 2);
+        /* An id of -1 means "unchanged" to these calls: check that the target is who it should be. */
+        if (getuid() != request->uid || geteuid() != request->uid || getgid() != request->gid || getegid() != request->gid)
+            report_and_exit(error_fd, CONFINE_STEP_IDENTITY, EPERM, 2);
         if (request->die_with_parent) {
             if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) report_and_exit(error_fd, CONFINE_STEP_PDEATHSIG, errno, 0);
             if (getppid() != parent) _exit(127);

@@ -174,7 +174,7 @@ struct LimitOptions: ParsableArguments {
         }
         if !groupAdd.isEmpty {
             user.supplementalGroups = try groupAdd.map { text in
-                guard let gid = UInt32(text) else { throw ValidationError("--group-add: '\(text)' is not a numeric group id") }
+                guard let gid = UserSpec.id(text) else { throw ValidationError("--group-add: '\(text)' is not a numeric group id from 0 to 2147483647") }
                 return gid
             }
         }

@@ -153,7 +153,23 @@ final class ContainerFilesystemPlanTests: XCTestCase {
         XCTAssertEqual(try plan("user: {run_as_non_root: true}\n").container?.refusal?.contains("the target would run as root"), true)
         XCTAssertNil(try plan("user: {run_as_non_root: true}\n", uid: 1000).container?.refusal, "a non-root confine runs the target as itself")
         XCTAssertEqual(try plan("hostname: web\n", isRoot: false, uid: 1000).container?.refusal?.contains("need root"), true)
+        // Not root, a container profile still runs: the host's /dev/shm, said once (as for capabilities).
+        let nonRoot = try plan("capabilities: default\n", isRoot: false, uid: 1000)
+        XCTAssertNil(nonRoot.container?.refusal)
+        XCTAssertEqual(nonRoot.container?.mounts.count, 0)
+        XCTAssertEqual(nonRoot.container?.warning, "/dev/shm: not root, so the target uses the host's /dev/shm, not a private 64.0 MiB one")
         XCTAssertNil(try plan("limits: {memory: 1Gi}\n").container, "nothing asked, nothing planned")
+    }
+
+    /// `-e PYTHONPATH=/app` keeps confine's probe directory after it (and its pytest plugin).
+    func testTheProfilesPythonPathKeepsConfinesProbe() throws {
+        let probe = NSTemporaryDirectory() + "confine-probe-dir-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: probe, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: probe + "/confine_probe.py", contents: Data())
+        defer { try? FileManager.default.removeItem(atPath: probe) }
+        let merged = RunPlanner.environment(["PYTHONPATH=\(probe):/host/lib", "PYTEST_PLUGINS=confine_pytest", "A=1"],
+                                            with: ["PYTHONPATH": "/app", "PYTEST_PLUGINS": "myplugin", "A": "2"])
+        XCTAssertEqual(merged, ["A=2", "PYTEST_PLUGINS=myplugin,confine_pytest", "PYTHONPATH=/app:\(probe)"])
     }
 
     func testContainerProfilesGetDockersShmAndTheProfilesEnvironmentWins() throws {

@@ -179,6 +179,11 @@ final class ContainerScenarioTests: XCTestCase {
                                                   ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", project + "/test_ro.py"])
         XCTAssertEqual(result.status, 0, result.stdout + result.stderr)
         XCTAssertEqual(report?.tests.map(\.name).sorted(), ["test_ro.py::test_large", "test_ro.py::test_small"], result.stderr)
+        // A volume over /tmp alone (no read-only root) hides the probe's directory there too: still reached.
+        let (tmpOnly, tmpReport) = Harness.confineRun(["--tmpfs", "/tmp"],
+                                                      ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", project + "/test_ro.py"])
+        XCTAssertEqual(tmpOnly.status, 0, tmpOnly.stdout + tmpOnly.stderr)
+        XCTAssertEqual(tmpReport?.tests.count, 2, tmpOnly.stderr)
         // Without the emptyDir, Python finds no writable temporary directory: the pod's failure, named.
         let (bare, bareReport) = Harness.confineRun(["--profile", "container-default", "--read-only"],
                                                     ["python3", "-c", "import tempfile; tempfile.mkstemp()"])

@@ -51,13 +51,24 @@ public struct UserSpec: Equatable, Sendable, Codable {
                  runAsNonRoot: other.runAsNonRoot ?? runAsNonRoot)
     }
 
+    /// The ids a container may run as: 0 to 2147483647, as Kubernetes validates them (and
+    /// runc's int32 fields hold). 4294967295 is -1, which setresuid takes as "unchanged": the
+    /// target would stay root.
+    public static let idRange: ClosedRange<UInt32> = 0...2_147_483_647
+
+    /// A uid or gid as written, or nil when it is not a whole number in `idRange`.
+    public static func id(_ text: String) -> UInt32? {
+        guard let number = UInt32(text), idRange.contains(number) else { return nil }
+        return number
+    }
+
     /// `UID`, `UID:GID` (Docker's `--user` with numbers; names would need the image's /etc/passwd).
     public static func parse(_ raw: String) throws(UnitError) -> UserSpec {
         let parts = raw.trimmingWhitespace().split(separator: ":", omittingEmptySubsequences: false).map(String.init)
-        guard (1...2).contains(parts.count), let uid = UInt32(parts[0]), parts.count == 1 || UInt32(parts[1]) != nil else {
-            throw UnitError("'\(raw)' is not a user; expected UID or UID:GID as numbers, such as 10001 or 10001:10001")
+        guard (1...2).contains(parts.count), let uid = id(parts[0]), parts.count == 1 || id(parts[1]) != nil else {
+            throw UnitError("'\(raw)' is not a user; expected UID or UID:GID as numbers from 0 to 2147483647, such as 10001 or 10001:10001")
         }
-        return UserSpec(uid: uid, gid: parts.count == 2 ? UInt32(parts[1]) : nil)
+        return UserSpec(uid: uid, gid: parts.count == 2 ? id(parts[1]) : nil)
     }
 }
 

@@ -291,8 +291,8 @@ public enum ProfileImporter {
         func id(_ key: String) throws(ImportError) -> (value: Int, from: String)? {
             for (context, at) in [(security, "\(prefix).securityContext"), (podSecurity, "spec.securityContext")] {
                 guard let value = context[key] else { continue }
-                guard let number = value as? Int, number >= 0, number <= Int(UInt32.max) else {
-                    throw ImportError("\(path): \(at).\(key): expected a numeric id, found \(describe(value))")
+                guard let number = value as? Int, number >= 0, number <= Int(UserSpec.idRange.upperBound) else {
+                    throw ImportError("\(path): \(at).\(key): expected a numeric id from 0 to 2147483647 (Kubernetes' range), found \(describe(value))")
                 }
                 return (number, "\(at).\(key)")
             }
@@ -306,9 +306,15 @@ public enum ProfileImporter {
         if let (gid, from) = try id("runAsGroup") { profile.set("user.gid", String(gid), from: from) }
         let nonRoot = security["runAsNonRoot"] != nil ? ("\(prefix).securityContext", security["runAsNonRoot"]) : ("spec.securityContext", podSecurity["runAsNonRoot"])
         if let value = nonRoot.1 as? Bool { profile.set("user.run_as_non_root", String(value), from: "\(nonRoot.0).runAsNonRoot") }
-        var groups = (podSecurity["supplementalGroups"] as? [Int] ?? []).map(String.init)
+        var groups: [String] = []
+        for (index, group) in (podSecurity["supplementalGroups"] as? [Any] ?? []).enumerated() {
+            guard let number = group as? Int, number >= 0, number <= Int(UserSpec.idRange.upperBound) else {
+                throw ImportError("\(path): spec.securityContext.supplementalGroups[\(index)]: expected a numeric id from 0 to 2147483647, found \(describe(group))")
+            }
+            groups.append(String(number))
+        }
         var groupSources = podSecurity["supplementalGroups"] != nil ? ["spec.securityContext.supplementalGroups"] : []
-        if let fsGroup = podSecurity["fsGroup"] as? Int {
+        if let fsGroup = podSecurity["fsGroup"] as? Int, UserSpec.idRange.contains(UInt32(clamping: fsGroup)), fsGroup >= 0 {
             if !groups.contains(String(fsGroup)) { groups.append(String(fsGroup)) }
             groupSources.append("spec.securityContext.fsGroup (Kubernetes adds it to the groups; volume ownership is not changed)")
         }
@@ -586,10 +592,10 @@ public enum ProfileImporter {
         if let user = service["user"] {
             let text = describe(user)
             let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
-            if let uid = UInt32(parts[0]) {
+            if let uid = UserSpec.id(parts[0]) {
                 profile.set("user.uid", String(uid), from: "\(at).user: \(text)")
                 if parts.count == 2 {
-                    if let gid = UInt32(parts[1]) { profile.set("user.gid", String(gid), from: "\(at).user: \(text)") }
+                    if let gid = UserSpec.id(parts[1]) { profile.set("user.gid", String(gid), from: "\(at).user: \(text)") }
                     else { profile.warnings.append("\(at).user \(text): the group name \(parts[1]) needs the image's /etc/group; give a number") }
                 }
             } else {
@@ -598,9 +604,9 @@ public enum ProfileImporter {
         }
         if let groups = service["group_add"] as? [Any] {
             let ids = groups.map(describe)
-            let numeric = ids.compactMap { UInt32($0) }.map(String.init)
+            let numeric = ids.compactMap { UserSpec.id($0) }.map(String.init)
             if !numeric.isEmpty { profile.set("user.supplemental_groups", "[\(numeric.joined(separator: ", "))]", from: "\(at).group_add") }
-            for name in ids where UInt32(name) == nil {
+            for name in ids where UserSpec.id(name) == nil {
                 profile.warnings.append("\(at).group_add \(name): a group name needs the image's /etc/group; give a number")
             }
         }
@@ -818,10 +824,20 @@ public enum ProfileImporter {
     /// An OCI config's identity, root, mounts, environment, working directory and hostname, as runc applies them.
     static func ociContainerEnvironment(_ profile: inout ImportedProfile, path: String, config: [String: Any], process: [String: Any]) throws(ImportError) {
         if let user = process["user"] as? [String: Any] {
-            if let uid = (user["uid"] as? NSNumber)?.uint32Value { profile.set("user.uid", String(uid), from: "process.user.uid") }
-            if let gid = (user["gid"] as? NSNumber)?.uint32Value { profile.set("user.gid", String(gid), from: "process.user.gid") }
-            if let groups = user["additionalGids"] as? [NSNumber], !groups.isEmpty {
-                profile.set("user.supplemental_groups", "[\(groups.map { String($0.uint32Value) }.joined(separator: ", "))]", from: "process.user.additionalGids")
+            // runc's ids are uint32 in the spec but -1 (4294967295) means "unchanged" to setresuid: refused.
+            func id(_ value: Any, _ at: String) throws(ImportError) -> String {
+                guard let number = value as? NSNumber, number.doubleValue == number.doubleValue.rounded(), number.int64Value >= 0,
+                      number.int64Value <= Int64(UserSpec.idRange.upperBound) else {
+                    throw ImportError("\(path): \(at): expected a numeric id from 0 to 2147483647, found \(describe(value))")
+                }
+                return String(number.int64Value)
+            }
+            if let uid = user["uid"] { profile.set("user.uid", try id(uid, "process.user.uid"), from: "process.user.uid") }
+            if let gid = user["gid"] { profile.set("user.gid", try id(gid, "process.user.gid"), from: "process.user.gid") }
+            if let groups = user["additionalGids"] as? [Any], !groups.isEmpty {
+                var ids: [String] = []
+                for (index, group) in groups.enumerated() { ids.append(try id(group, "process.user.additionalGids[\(index)]")) }
+                profile.set("user.supplemental_groups", "[\(ids.joined(separator: ", "))]", from: "process.user.additionalGids")
             }
             for key in user.keys.sorted() where !["uid", "gid", "additionalGids"].contains(key) {
                 profile.warnings.append("process.user.\(key): " + (key == "umask" ? "the umask is confine's" : key == "username" ? "Windows only" : "not a field confine knows; not carried over"))

@@ -219,8 +219,8 @@ struct ProfileParser {
         if node.scalar != nil { return try unit(node, key: "user", UserSpec.parse) }
         var user = UserSpec()
         func id(_ value: Node, _ key: String) throws(ProfileError) -> UInt32 {
-            guard let number = UInt32(try scalarText(value, key: key)) else {
-                throw ProfileError(at: location(of: value), "'\(key)' must be a numeric id from 0 to 4294967295, found \(kind(of: value))")
+            guard let number = UserSpec.id(try scalarText(value, key: key)) else {
+                throw ProfileError(at: location(of: value), "'\(key)' must be a numeric id from 0 to 2147483647, found \(kind(of: value))")
             }
             return number
         }

@@ -41,6 +41,8 @@ public struct ContainerFilesystem: Sendable, Equatable {
     /// mounts exist, so a path kept writable or a volume over it is reached through the new
     /// mount rather than the directory entered before it.
     public var enterDirectory: String?
+    /// Said once in the report (a setting skipped without root).
+    public var warning: String?
     /// Why the run must not start (uid 0 under `run_as_non_root`, not root): the setup fails
     /// with it (exit 125), as the kubelet refuses to start such a container.
     public var refusal: String?
@@ -57,6 +59,13 @@ public struct ContainerFilesystem: Sendable, Equatable {
                             confineUid: UInt32 = getuid(), confineGid: UInt32 = getgid()) -> ContainerFilesystem? {
         let user = profile.user
         let effectiveUid = user?.uid ?? confineUid
+        // setresuid(-1) leaves the uid as it is: the target would stay root. Never planned.
+        if let user, [user.uid, user.gid].contains(where: { $0.map { !UserSpec.idRange.contains($0) } ?? false })
+            || (user.supplementalGroups ?? []).contains(where: { !UserSpec.idRange.contains($0) }) {
+            var refused = ContainerFilesystem()
+            refused.refusal = "user: ids must be from 0 to 2147483647 (4294967295 is -1, which setresuid takes as \"unchanged\")"
+            return refused
+        }
         if user?.runAsNonRoot == true && effectiveUid == 0 {
             var refused = ContainerFilesystem()
             refused.refusal = (user?.uid == nil
@@ -67,15 +76,20 @@ public struct ContainerFilesystem: Sendable, Equatable {
             return refused
         }
         guard profile.hasContainerSettings || profile.workingDirectory != nil else { return nil }
-        let needsRoot = profile.readOnlyRoot == true || profile.shmBytes != nil || !(profile.volumes ?? []).isEmpty
+        let needsRoot = profile.readOnlyRoot == true || !(profile.volumes ?? []).isEmpty
             || profile.hostname != nil || (user.map { $0.uid != nil || $0.gid != nil || $0.supplementalGroups != nil } ?? false)
         if needsRoot && !host.isRoot {
             var refused = ContainerFilesystem()
-            refused.refusal = ("the profile's container settings (read-only root, /dev/shm, volumes, user, hostname) need root: "
+            refused.refusal = ("the profile's container settings (read-only root, volumes, user, hostname) need root: "
                              + "mount and UTS namespaces and setuid; run confine as root (sudo)")
             return refused
         }
         var plan = ContainerFilesystem()
+        // The private /dev/shm is like containment: without root the target keeps the host's, and the report says so.
+        let shmBytes = host.isRoot ? profile.shmBytes : nil
+        if !host.isRoot, let shm = profile.shmBytes {
+            plan.warning = "/dev/shm: not root, so the target uses the host's /dev/shm, not a private \(ByteQuantity.human(shm)) one"
+        }
         if profile.readOnlyRoot == true {
             plan.readOnlyMounts = rootMounts(host.mountInfo ?? "")
         }
@@ -102,7 +116,7 @@ public struct ContainerFilesystem: Sendable, Equatable {
                 plan.keptWritable.append(resolved)
             }
         }
-        if let shm = profile.shmBytes {
+        if let shm = shmBytes {
             plan.mounts.append(Mount(target: "/dev/shm", source: nil, data: "mode=1777,size=\(shm)",
                                      flags: UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC)))
         }

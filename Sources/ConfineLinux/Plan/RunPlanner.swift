@@ -101,6 +101,29 @@ public enum PlanError: Error, Sendable, CustomStringConvertible {
 /// network allow-list, decides containment, and prepares the seccomp filter with the calls
 /// confine must see (the allow-list's connect/send*, containment's signals and write-opens).
 public enum RunPlanner {
+    /// The profile's variables over the inherited ones, as a runtime sets the manifest's over the
+    /// image's — but confine's own parts of PYTHONPATH (the directory holding confine_probe.py)
+    /// and PYTEST_PLUGINS (confine_pytest) are kept after the profile's, or the plugin the run
+    /// names would not load.
+    static func environment(_ inherited: [String], with env: [String: String]) -> [String] {
+        var values: [String: String] = [:]
+        for entry in inherited {
+            let name = String(entry.prefix { $0 != "=" })
+            values[name] = String(entry.dropFirst(name.count + 1))
+        }
+        var merged = values
+        for (name, value) in env { merged[name] = value }
+        if let given = env["PYTHONPATH"], let old = values["PYTHONPATH"] {
+            let ours = old.split(separator: ":").map(String.init).filter { fileExists($0 + "/confine_probe.py") }
+            merged["PYTHONPATH"] = ([given] + ours).filter { !$0.isEmpty }.joined(separator: ":")
+        }
+        if let given = env["PYTEST_PLUGINS"], let old = values["PYTEST_PLUGINS"], old.split(separator: ",").contains("confine_pytest") {
+            let plugins = given.split(separator: ",").map(String.init)
+            merged["PYTEST_PLUGINS"] = (plugins.contains("confine_pytest") ? plugins : plugins + ["confine_pytest"]).joined(separator: ",")
+        }
+        return merged.map { "\($0.key)=\($0.value)" }.sorted()
+    }
+
     public static func plan(_ profile: ResolvedProfile, _ options: RunOptions, host: PlanHost = .current()) throws(PlanError) -> RunPlan {
         var plan = RunPlan(arguments: options.arguments, environment: options.environment, profile: profile,
                            confineVersion: options.confineVersion)
@@ -118,11 +141,9 @@ public enum RunPlanner {
             intercepting = NetworkAllowList.interceptedSyscalls
         }
         plan.container = ContainerFilesystem.make(for: profile, host: host, groupName: plan.groupName)
+        if let warning = plan.container?.warning { plan.setupWarnings.append(warning) }
         if let env = profile.env, !env.isEmpty {
-            // The profile's variables over the inherited ones, as a runtime sets the image's and the manifest's.
-            plan.environment = plan.environment.filter { entry in
-                !env.keys.contains(String(entry.prefix { $0 != "=" }))
-            } + env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+            plan.environment = Self.environment(plan.environment, with: env)
         }
         let containment = ContainmentPlan.make(for: profile, host: host)
         plan.containment = containment.plan

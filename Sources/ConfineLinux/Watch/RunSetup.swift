@@ -147,10 +147,12 @@ struct RunSetup {
         request.seccomp = plan.seccomp
         request.newNetworkNamespace = plan.profile.networkProfile == .none
         request.containment = plan.containment
-        // Under a read-only root the probe's directory stays writable (the pytest plugin writes
-        // its `running` and `collected` files there): confine's channel, not the pod's filesystem.
+        // Under a read-only root, or a volume over /tmp, the probe's directory stays reachable and
+        // writable (the pytest plugin writes its `running` and `collected` files there): confine's
+        // channel, not the pod's filesystem.
         var container = plan.container
-        if let directory = tests.probeDirectory, container?.readOnlyMounts.isEmpty == false {
+        if let directory = tests.probeDirectory, let planned = container,
+           !planned.readOnlyMounts.isEmpty || planned.mounts.contains(where: { directory.hasPrefix($0.target + "/") }) {
             container?.mounts.append(.init(target: directory, source: directory, data: "", flags: UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC)))
         }
         request.container = container
