@@ -79,10 +79,10 @@ final class ContainerScenarioTests: XCTestCase {
               volumes: [{path: /cache, medium: disk}]
             """)
         let script = "id -u; id -g; id -G; echo x > /etc/confine-e2e-write; echo etc=$?; echo cached > /cache/f && cat /cache/f; touch /tmp/x; echo tmp=$?; "
-            + "echo y > /root/confine-e2e-denied; echo root=$?"
+            + "echo y > /root/confine-e2e-denied; echo root=$?; mkdir /etc/confine-e2e-dir; echo mkdir=$?; mkdir -p /etc; echo exists=$?"
         let (result, report) = Harness.confineRun(["--profile", file], ["/bin/sh", "-c", script])
         let run = try XCTUnwrap(report)
-        XCTAssertEqual(lines(result), ["10001", "10001", "10001 2000", "etc=2", "cached", "tmp=1", "root=2"], result.stdout + result.stderr)
+        XCTAssertEqual(lines(result), ["10001", "10001", "10001 2000", "etc=2", "cached", "tmp=1", "root=2", "mkdir=1", "exists=0"], result.stdout + result.stderr)
         XCTAssertTrue(result.stderr.contains("Read-only file system"), result.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: "/etc/confine-e2e-write"))
         let attempt = run.containment?.attempts.first { $0.target == "/etc/confine-e2e-write" }
@@ -93,7 +93,11 @@ final class ContainerScenarioTests: XCTestCase {
         let denied = run.containment?.attempts.first { $0.target == "/root/confine-e2e-denied" }
         XCTAssertEqual(denied?.errnoName, "EACCES")
         XCTAssertEqual(denied?.cause, .user)
-        XCTAssertTrue(result.stderr.contains("pod      2 writes refused by the read-only root (EROFS), as in the pod"), result.stderr)
+        // Names made or removed count too (os.makedirs meets the read-only root this way); an
+        // existing name is EEXIST, not the root's fault, and is not listed.
+        XCTAssertEqual(run.containment?.attempts.first { $0.syscall == "mkdir" }?.target, "/etc/confine-e2e-dir")
+        XCTAssertEqual(run.containment?.attempts.filter { $0.syscall == "mkdir" }.count, 1)
+        XCTAssertTrue(result.stderr.contains("pod      3 writes refused by the read-only root (EROFS), as in the pod"), result.stderr)
         XCTAssertTrue(result.stderr.contains("pod      1 write refused to the pod's user (EACCES)"), result.stderr)
         XCTAssertFalse(result.stderr.contains("attempts to leave the run"), "the pod's own refusals are not escapes: \(result.stderr)")
         XCTAssertEqual(run.profile.user, UserSpec(uid: 10001, gid: 10001, supplementalGroups: [2000]))

@@ -19,6 +19,10 @@ public final class ContainmentGuard {
     /// writing, prlimit64 that sets a limit.
     public static let conditionallyWatchedSyscalls = ["open", "openat", "prlimit64"]
     public static var interceptedSyscalls: [String] { watchedSyscalls + conditionallyWatchedSyscalls }
+    /// Under a read-only root or a non-root user: the calls that make or remove a name, which the
+    /// root or the uid refuse as they refuse a write-open (`os.makedirs` is how a test meets it).
+    public static let pathSyscalls = ["mkdir", "mkdirat", "rmdir", "unlink", "unlinkat", "rename", "renameat", "renameat2",
+                                      "symlink", "symlinkat", "link", "linkat"]
 
     /// Denied by container seccomp profiles; listed as attempts when the target makes them.
     static let escapeSyscalls: Set<String> = ["unshare", "setns", "clone", "mount", "umount2", "pivot_root", "open_by_handle_at",
@@ -103,6 +107,20 @@ public final class ContainmentGuard {
             let creates: Bool? = syscall == "openat" ? arguments[2] & UInt64(O_CREAT) != 0 : nil
             return writeOpen(syscall, tid: tid, tgid: tgid, directory: Int32(truncatingIfNeeded: arguments[0]), pathAddress: arguments[1],
                              creates: creates, at: time)
+        case "mkdir", "rmdir", "unlink", "rename":
+            let change: NameChange = syscall == "mkdir" ? .create : .remove
+            return nameChange(syscall, change, tid: tid, tgid: tgid, directory: nil, pathAddress: arguments[0], at: time)
+        case "mkdirat", "unlinkat", "renameat", "renameat2":
+            return nameChange(syscall, syscall == "mkdirat" ? .create : .remove, tid: tid, tgid: tgid,
+                              directory: Int32(truncatingIfNeeded: arguments[0]), pathAddress: arguments[1], at: time)
+        case "symlink", "link":
+            return nameChange(syscall, .create, tid: tid, tgid: tgid, directory: nil, pathAddress: arguments[1], at: time)
+        case "symlinkat":
+            return nameChange(syscall, .create, tid: tid, tgid: tgid, directory: Int32(truncatingIfNeeded: arguments[1]),
+                              pathAddress: arguments[2], at: time)
+        case "linkat":
+            return nameChange(syscall, .create, tid: tid, tgid: tgid, directory: Int32(truncatingIfNeeded: arguments[2]),
+                              pathAddress: arguments[3], at: time)
         default:
             return .proceed
         }
@@ -194,15 +212,69 @@ public final class ContainmentGuard {
     ]
 
     /// An open for writing of a cgroup file, an OOM score or a sysctl: recorded, then left to the kernel.
+    enum NameChange { case create, remove }
+
+    /// The path a call names, made absolute against its directory descriptor or the caller's cwd.
+    private func resolvedPath(tid: Int32, tgid: Int32, directory: Int32?, pathAddress: UInt64) -> String? {
+        guard let path = readString(pid: tid, at: pathAddress) else { return nil }
+        if path.hasPrefix("/") { return path }
+        let base = directory == nil || directory == -100 /* AT_FDCWD */
+            ? readLink(ProcFS.path(.pid(tgid), "cwd")) : readLink(ProcFS.path(.pid(tgid), "fd/\(directory!)"))
+        guard let base else { return nil }
+        return base + (base.hasSuffix("/") ? "" : "/") + path
+    }
+
+    /// Whether `path` is on a read-only mount for the target (the longest matching mount decides).
+    private func isReadOnly(_ path: String) -> Bool {
+        func longest(_ prefixes: [String]) -> Int {
+            prefixes.filter { path == $0 || path.hasPrefix($0 == "/" ? "/" : $0 + "/") }.map(\.count).max() ?? -1
+        }
+        let readOnly = longest(readOnlyPrefixes)
+        return readOnly >= 0 && readOnly >= longest(writablePrefixes)
+    }
+
+    /// mkdir, unlink, rmdir, rename, symlink, link: in the kernel's order — the path walk, then
+    /// EEXIST (a name that exists) or ENOENT (one that does not), then the read-only mount, then
+    /// write and search permission on the directory (and the sticky bit for a removal).
+    private func nameChange(_ syscall: String, _ change: NameChange, tid: Int32, tgid: Int32, directory: Int32?, pathAddress: UInt64,
+                            at time: Double) -> Answer {
+        guard let path = resolvedPath(tid: tid, tgid: tgid, directory: directory, pathAddress: pathAddress) else { return .proceed }
+        let root = "/proc/\(tgid)/root"
+        if let identity, let denied = Self.searchDenied(path, root: root, identity: identity) {
+            record(syscall, path, verdict: .kernel, errno: EACCES,
+                   why: "uid \(identity.uid) may not reach it (\(denied)): the pod's user, not root", tgid: tgid, at: time, cause: .user)
+            return .proceed
+        }
+        var info = stat()
+        let exists = lstat(root + path, &info) == 0
+        guard exists == (change == .remove) else { return .proceed }
+        if isReadOnly(path) {
+            let onRoot = rootReadOnly && !path.hasPrefix("/proc/") && !path.hasPrefix("/sys/")
+            record(syscall, path, verdict: .kernel, errno: EROFS,
+                   why: onRoot ? "the root filesystem is read-only (readOnlyRootFilesystem), as in the pod; write to a volume"
+                               : "read-only for the target, as in a container", tgid: tgid, at: time, cause: onRoot ? .readOnlyRoot : nil)
+        } else if let identity {
+            let parent = "/" + path.split(separator: "/").dropLast().joined(separator: "/")
+            var directoryInfo = stat()
+            guard stat(root + parent, &directoryInfo) == 0 else { return .proceed }
+            var denied: String?
+            if Self.permissionDenied(directoryInfo, need: 0o3, identity: identity) {
+                denied = "its directory owned by uid \(directoryInfo.st_uid), gid \(directoryInfo.st_gid), mode \(String(directoryInfo.st_mode & 0o7777, radix: 8))"
+            } else if change == .remove, directoryInfo.st_mode & S_ISVTX != 0, info.st_uid != identity.uid, directoryInfo.st_uid != identity.uid {
+                denied = "a sticky directory, and the name is uid \(info.st_uid)'s"
+            }
+            if let denied {
+                record(syscall, path, verdict: .kernel, errno: change == .remove && denied.hasPrefix("a sticky") ? EPERM : EACCES,
+                       why: "uid \(identity.uid) may not \(change == .create ? "make" : "remove") it (\(denied)): the pod's user, not root",
+                       tgid: tgid, at: time, cause: .user)
+            }
+        }
+        return .proceed
+    }
+
     private func writeOpen(_ syscall: String, tid: Int32, tgid: Int32, directory: Int32?, pathAddress: UInt64, creates: Bool?,
                            at time: Double) -> Answer {
-        guard var path = readString(pid: tid, at: pathAddress) else { return .proceed }
-        if !path.hasPrefix("/") {
-            let base = directory == nil || directory == -100 /* AT_FDCWD */
-                ? readLink(ProcFS.path(.pid(tgid), "cwd")) : readLink(ProcFS.path(.pid(tgid), "fd/\(directory!)"))
-            guard let base else { return .proceed }
-            path = base + (base.hasSuffix("/") ? "" : "/") + path
-        }
+        guard let path = resolvedPath(tid: tid, tgid: tgid, directory: directory, pathAddress: pathAddress) else { return .proceed }
         func longest(_ prefixes: [String]) -> Int {
             prefixes.filter { path == $0 || path.hasPrefix($0 == "/" ? "/" : $0 + "/") }.map(\.count).max() ?? -1
         }

@@ -152,6 +152,11 @@ public enum RunPlanner {
         if let reference = profile.seccomp {
             // With containment, signals, ptrace and writes to what a container cannot write pass by confine too.
             if containment.plan != nil { intercepting += ContainmentGuard.interceptedSyscalls }
+            // Under a read-only root or a non-root user, names made and removed are the pod's faults too.
+            if containment.plan != nil, let container = plan.container, container.refusal == nil,
+               !container.readOnlyMounts.isEmpty || container.identity.map({ $0.uid != 0 }) == true {
+                intercepting += ContainmentGuard.pathSyscalls
+            }
             let prepared = try SeccompPreparation.prepare(reference, directories: options.profileDirectories,
                                                           capabilities: profile.capabilities, intercepting: intercepting,
                                                           kernelRelease: host.kernelRelease, architecture: host.architecture,

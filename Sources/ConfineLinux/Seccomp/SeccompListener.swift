@@ -89,7 +89,7 @@ final class SeccompListener {
             memset(response, 0, MemoryLayout<seccomp_notif_resp>.size)
             response.pointee.id = request.pointee.id
             if verdict == .allow && intercepted.contains(name), let containment,
-               ContainmentGuard.interceptedSyscalls.contains(name) {
+               ContainmentGuard.interceptedSyscalls.contains(name) || ContainmentGuard.pathSyscalls.contains(name) {
                 switch containment.decide(syscall: name, tid: pid, tgid: tgid, arguments: arguments, at: time()) {
                 case .proceed: response.pointee.flags = UInt32(SECCOMP_USER_NOTIF_FLAG_CONTINUE)
                 case .refuse(let error): response.pointee.error = -error
