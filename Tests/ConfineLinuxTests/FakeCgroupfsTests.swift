@@ -116,6 +116,24 @@ final class FakeCgroupfsTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/cpu/job/confine-4194304-aa"))
     }
 
+    /// A run's directory under /var/tmp/confine-volumes whose confine is gone: gc removes the
+    /// mount points it lists (while empty; one the target wrote into stays), then the directory.
+    func testGCRemovesAGoneRunsVolumesAndMadeMountPoints() throws {
+        let collector = GarbageCollector(driver: try v1Driver())
+        let parent = root + "/volumes"
+        let run = parent + "/confine-4194304-cc"
+        let emptyPoint = root + "/made/cache", fullPoint = root + "/made/kept"
+        for directory in [run + "/0", emptyPoint, fullPoint] { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        try "written by the target\n".write(toFile: run + "/0/data", atomically: true, encoding: .utf8)
+        try "written beside\n".write(toFile: fullPoint + "/file", atomically: true, encoding: .utf8)
+        try "\(root)/made\n\(emptyPoint)\n\(fullPoint)\n".write(toFile: run + "/mount-points", atomically: true, encoding: .utf8)
+        XCTAssertEqual(collector.leftoverVolumeDirectories(in: parent), [run])
+        XCTAssertEqual(collector.collectVolumeDirectories(in: parent), [run])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: run))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: emptyPoint))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: fullPoint + "/file"), "what the target wrote is not removed")
+    }
+
     func testV1ReadsCapturedCounters() throws {
         let group = try v1Driver().createGroup(named: "confine-2-bb", limits: CgroupLimits())
         XCTAssertNil(group.appliedMemoryLimit(), "v1's unlimited sentinel 9223372036854771712 means no limit")

@@ -77,6 +77,9 @@ public struct GarbageCollector {
     @discardableResult
     public func collectVolumeDirectories(in parent: String = ContainerFilesystem.diskVolumeParent) -> [String] {
         leftoverVolumeDirectories(in: parent).filter { directory in
+            // The mount points its run made (deepest first; only while empty), then the directory.
+            let list = (try? readTextFile(directory + "/" + ContainerFilesystem.mountPointsFile)) ?? ""
+            for path in list.split(separator: "\n").reversed() where path.hasPrefix("/") { rmdir(String(path)) }
             removeTree(directory)
             return !fileExists(directory)
         }

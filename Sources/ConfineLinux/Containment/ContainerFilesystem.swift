@@ -29,6 +29,15 @@ public struct ContainerFilesystem: Sendable, Equatable {
     public var readOnlyMounts: [ContainmentPlan.ReadOnlyMount] = []
     /// Mounted after them, in order.
     public var mounts: [Mount] = []
+    /// The disk volumes' host directories (not the paths kept writable, which are the host's own).
+    public var diskVolumeSources: [String] {
+        guard let root = diskVolumeRoot else { return [] }
+        return mounts.compactMap(\.source).filter { $0.hasPrefix(root + "/") }
+    }
+
+    /// In the run's directory: the mount points confine made, one per line, for `confine gc`.
+    public static let mountPointsFile = "mount-points"
+
     /// Disk volumes live under this host directory for the run (`/var/tmp/confine-volumes/<group>`),
     /// removed after it.
     public var diskVolumeRoot: String?

@@ -40,6 +40,21 @@ public func readTextFile(_ path: String) throws(SystemError) -> String {
     String(decoding: try readBinaryFile(path), as: UTF8.self)
 }
 
+/// Writes `text` to a new file at `path` (mode 0600, replacing one there); false with errno set.
+public func writeFile(_ path: String, _ text: String) -> Bool {
+    let fd = retryingEINTR { open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600) }
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    let bytes = Array(text.utf8)
+    var written = 0
+    while written < bytes.count {
+        let count = bytes[written...].withUnsafeBytes { buffer in retryingEINTR { write(fd, buffer.baseAddress, buffer.count) } }
+        guard count > 0 else { return false }
+        written += count
+    }
+    return true
+}
+
 /// A whole file's bytes.
 public func readBinaryFile(_ path: String) throws(SystemError) -> [UInt8] {
     let fd = retryingEINTR { open(path, O_RDONLY | O_CLOEXEC) }

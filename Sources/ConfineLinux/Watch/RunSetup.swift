@@ -51,9 +51,11 @@ struct RunSetup {
         // Mount points the container's mounts need: made on the host (nothing else can hold a
         // mount), listed for the guard, which removes them (empty) if confine is killed.
         let missing = plan.container.map(Self.missingDirectories) ?? []
-        let volumeDirectories = plan.container.flatMap { container in
-            container.diskVolumeRoot.map { [$0] + container.mounts.compactMap(\.source) }
-        } ?? []
+        // The run's own directory under /var/tmp/confine-volumes: its disk volumes, and the list
+        // of mount points made, which `confine gc` reads if confine and its guard are both killed.
+        let runDirectory = plan.container?.diskVolumeRoot
+            ?? (missing.isEmpty ? nil : "\(ContainerFilesystem.diskVolumeParent)/\(plan.groupName)")
+        let volumeDirectories = runDirectory.map { [$0] + (plan.container?.diskVolumeSources ?? []) } ?? []
         // Before the group exists: from its first moment, a SIGKILLed confine takes it down.
         do {
             runGuard = try RunGuard(groupDirectories: driver.parentDirectories.map { $0 + "/" + plan.groupName } + missing.reversed()
@@ -63,7 +65,7 @@ struct RunSetup {
         }
         if let container = plan.container {
             do {
-                try makeDirectories(missing, container: container)
+                try makeDirectories(missing, container: container, runDirectory: runDirectory)
             } catch {
                 failure = .init(step: "\(error.call) \(error.path ?? "")", errno: error.errno, message: error.description)
                 return
@@ -116,27 +118,40 @@ struct RunSetup {
 
     /// Makes the missing mount points and the disk volumes' directories (world-writable, as an
     /// emptyDir is), remembering each for `removeMadeDirectories`.
-    private mutating func makeDirectories(_ missing: [String], container: ContainerFilesystem) throws(SystemError) {
+    private mutating func makeDirectories(_ missing: [String], container: ContainerFilesystem, runDirectory: String?) throws(SystemError) {
+        guard let runDirectory else { return }
+        for path in [ContainerFilesystem.diskVolumeParent, runDirectory] {
+            guard mkdir(path, 0o700) == 0 || errno == EEXIST else { throw SystemError("mkdir", path: path, errno: errno) }
+        }
+        madeDirectories.append(runDirectory)
+        // Listed before they are made: a kill in between leaves nothing gc cannot find.
+        let list = missing.joined(separator: "\n") + "\n"
+        guard writeFile(runDirectory + "/" + ContainerFilesystem.mountPointsFile, list) else {
+            throw SystemError("write", path: runDirectory + "/" + ContainerFilesystem.mountPointsFile, errno: errno)
+        }
         for path in missing {
             guard mkdir(path, 0o755) == 0 || errno == EEXIST else { throw SystemError("mkdir", path: path, errno: errno) }
             madeDirectories.append(path)
         }
-        guard let root = container.diskVolumeRoot else { return }
-        for path in [ContainerFilesystem.diskVolumeParent, root] {
-            guard mkdir(path, 0o700) == 0 || errno == EEXIST else { throw SystemError("mkdir", path: path, errno: errno) }
-        }
-        madeDirectories.append(root)
-        for source in container.mounts.compactMap(\.source) {
+        for source in container.diskVolumeSources {
             guard mkdir(source, 0o777) == 0 else { throw SystemError("mkdir", path: source, errno: errno) }
             chmod(source, 0o777) // past the umask
         }
     }
 
-    /// After the run: the disk volumes (with what the target wrote) and the mount points, deepest first.
-    func removeMadeDirectories() {
+    /// After the run: the mount points made, deepest first, then the run's directory with the
+    /// disk volumes (and what the target wrote). A mount point the target wrote beside (a
+    /// parent confine made, now not empty) stays, and is said.
+    func removeMadeDirectories() -> [String] {
+        var warnings: [String] = []
         for path in madeDirectories.reversed() {
-            if path.hasPrefix(ContainerFilesystem.diskVolumeParent + "/") { removeTree(path) } else { rmdir(path) }
+            if path.hasPrefix(ContainerFilesystem.diskVolumeParent + "/") {
+                removeTree(path)
+            } else if rmdir(path) != 0 && errno != ENOENT {
+                warnings.append("\(path): made for a mount point, not removed (\(errnoName(errno))): the target wrote into it on the host")
+            }
         }
+        return warnings
     }
 
     private mutating func spawn(plan: RunPlan, group: any RunGroup, tests: TestWatcher) {

@@ -93,7 +93,7 @@ public final class Supervisor {
             record.durationSeconds = now()
         }
         setup.group = nil
-        setup.removeMadeDirectories()
+        record.warnings += setup.removeMadeDirectories()
         setup.runGuard?.release()
 
         // What the plan and the listener say, whether or not the command ran.
