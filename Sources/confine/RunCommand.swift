@@ -127,9 +127,13 @@ struct LimitOptions: ParsableArguments {
             guard parts.count == 2, Ulimits.names[parts[0]] != nil else {
                 throw ValidationError("--ulimit: '\(entry)': expected NAME=LIMIT with NAME one of \(Ulimits.names.keys.sorted().joined(separator: ", "))")
             }
+            guard spec.limits.ulimits[parts[0]] == nil else { throw ValidationError("--ulimit \(parts[0]): given twice") }
             spec.limits.ulimits[parts[0]] = try parse("ulimit \(parts[0])", parts[1], Ulimits.parse)
         }
-        if let limit = try parse("nofile", nofile, Ulimits.parse) { spec.limits.ulimits["nofile"] = limit }
+        if let limit = try parse("nofile", nofile, Ulimits.parse) {
+            guard spec.limits.ulimits["nofile"] == nil else { throw ValidationError("--nofile and --ulimit nofile=…: give it once") }
+            spec.limits.ulimits["nofile"] = limit
+        }
         spec.timeout = try parse("timeout", timeout, DurationQuantity.parse)
         spec.stallTimeout = try parse("stall-timeout", stallTimeout, DurationQuantity.parse)
         spec.samplingInterval = try parse("sample-interval", sampleInterval, DurationQuantity.parse)
@@ -155,12 +159,17 @@ struct LimitOptions: ParsableArguments {
             volumes.append(Volume(path: parts[0], medium: .memory, sizeBytes: size))
         }
         volumes += volume.map { Volume(path: $0, medium: .disk) }
-        for volume in volumes where !volume.path.hasPrefix("/") || volume.path == "/" || volume.path.split(separator: "/").contains("..") {
-            throw ValidationError("--\(volume.medium == .memory ? "tmpfs" : "volume"): '\(volume.path)' must be an absolute path, not / and without '..'")
+        for volume in volumes {
+            if let problem = Volume.problem(path: volume.path) {
+                throw ValidationError("--\(volume.medium == .memory ? "tmpfs" : "volume"): '\(volume.path)' \(problem)")
+            }
+        }
+        if Set(volumes.map(\.path)).count != volumes.count {
+            throw ValidationError("--tmpfs/--volume: a path is given twice")
         }
         if !volumes.isEmpty { filesystem.volumes = volumes }
-        for path in keepWritable where path != "." && (!path.hasPrefix("/") || path == "/") {
-            throw ValidationError("--keep-writable: '\(path)' must be an absolute path (not /) or '.' for the working directory")
+        for path in keepWritable where path != "." {
+            if let problem = Volume.problem(path: path) { throw ValidationError("--keep-writable: '\(path)' \(problem) (or '.' for the working directory)") }
         }
         if !keepWritable.isEmpty { filesystem.keepWritable = keepWritable }
         if let shmSize {
@@ -202,10 +211,7 @@ struct LimitOptions: ParsableArguments {
             spec.workingDirectory = workdir
         }
         if let hostname {
-            guard !hostname.isEmpty, hostname.utf8.count <= 64,
-                  hostname.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == ".") }) else {
-                throw ValidationError("--hostname: '\(hostname)' must be up to 64 letters, digits, '-' or '.'")
-            }
+            if let problem = Hostname.problem(hostname) { throw ValidationError("--hostname: \(problem)") }
             spec.hostname = hostname
         }
     }

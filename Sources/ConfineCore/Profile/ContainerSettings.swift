@@ -20,6 +20,21 @@ public struct Volume: Equatable, Sendable, Codable {
     /// evicts, it does not refuse writes).
     public var sizeBytes: UInt64?
 
+    /// Why `path` cannot hold a volume, or nil: it must be absolute, not /, without `..`, and not
+    /// in the kernel's trees a container gets fresh (/proc, /sys, /dev — runc refuses mounts over
+    /// /proc; /dev/shm has `shm_size`).
+    public static func problem(path: String) -> String? {
+        guard path.hasPrefix("/"), path != "/", !path.split(separator: "/").contains("..") else {
+            return "must be an absolute path, not / and without '..'"
+        }
+        let normal = "/" + path.split(separator: "/").joined(separator: "/")
+        if normal == "/dev/shm" || normal.hasPrefix("/dev/shm/") { return "is /dev/shm: size it with shm_size (--shm-size)" }
+        for tree in ["/proc", "/sys", "/dev"] where normal == tree || normal.hasPrefix(tree + "/") {
+            return "is in \(tree), which the kernel provides (a container's is its own, not a volume)"
+        }
+        return nil
+    }
+
     public init(path: String, medium: Medium, sizeBytes: UInt64? = nil) {
         self.path = path
         self.medium = medium
@@ -99,6 +114,21 @@ public struct FilesystemSpec: Equatable, Sendable {
         return FilesystemSpec(readOnlyRoot: other.readOnlyRoot ?? readOnlyRoot, shmBytes: other.shmBytes ?? shmBytes,
                               volumes: volumes == nil && other.volumes == nil ? nil : merged,
                               keepWritable: other.keepWritable ?? keepWritable)
+    }
+}
+
+/// A hostname as Kubernetes validates one (RFC 1123): labels of letters, digits and `-`, each
+/// 1–63 long, not starting or ending with `-`, at most 64 in all (the kernel's limit).
+public enum Hostname {
+    public static func problem(_ name: String) -> String? {
+        let labels = name.split(separator: ".", omittingEmptySubsequences: false)
+        guard !name.isEmpty, name.utf8.count <= 64, labels.allSatisfy({ label in
+            !label.isEmpty && label.count <= 63 && label.first != "-" && label.last != "-"
+                && label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
+        }) else {
+            return "'\(name)' is not a hostname: labels of letters, digits and '-' (not first or last), joined by '.', up to 64 characters"
+        }
+        return nil
     }
 }
 

@@ -64,10 +64,8 @@ struct ProfileParser {
                 }
                 spec.workingDirectory = directory
             case "hostname":
-                let name = try string(value, key: "hostname")
-                guard name.utf8.count <= 64, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == ".") }) else {
-                    throw ProfileError(at: location(of: value), "'hostname' must be up to 64 letters, digits, '-' or '.', found '\(name)'")
-                }
+                let name = value.scalar?.string ?? ""
+                if let problem = Hostname.problem(name) { throw ProfileError(at: location(of: value), "'hostname': \(problem)") }
                 spec.hostname = name
             case "sampling":
                 for (samplingKey, samplingValue) in try mapping(value, what: "'sampling'", allowed: Self.samplingKeys) {
@@ -169,8 +167,8 @@ struct ProfileParser {
                 var paths: [String] = []
                 for item in items {
                     let text = try string(item, key: "filesystem.keep_writable")
-                    guard text == "." || (text.hasPrefix("/") && text != "/") else {
-                        throw ProfileError(at: location(of: item), "filesystem.keep_writable: '\(text)' must be an absolute path (not /) or '.' for the working directory")
+                    if text != ".", let problem = Volume.problem(path: text) {
+                        throw ProfileError(at: location(of: item), "filesystem.keep_writable: '\(text)' \(problem) (or '.' for the working directory)")
                     }
                     paths.append(text)
                 }
@@ -187,8 +185,8 @@ struct ProfileParser {
                         switch field.string {
                         case "path":
                             let text = try string(entry, key: "filesystem.volumes.path")
-                            guard text.hasPrefix("/"), text != "/", !text.split(separator: "/").contains(where: { $0 == ".." }) else {
-                                throw ProfileError(at: location(of: entry), "a volume's path must be absolute, not / and without '..', found '\(text)'")
+                            if let problem = Volume.problem(path: text) {
+                                throw ProfileError(at: location(of: entry), "a volume's path \(problem), found '\(text)'")
                             }
                             path = text
                         case "medium":

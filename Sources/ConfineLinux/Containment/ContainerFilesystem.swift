@@ -159,6 +159,38 @@ public struct ContainerFilesystem: Sendable, Equatable {
         return mounts
     }
 
+    /// The most mounts one run takes (CConfineSpawn's fixed table).
+    public static let maximumMounts = 60
+
+    /// Why this machine cannot hold the mounts as asked, or nil: a mount point that exists but is
+    /// not a directory, one that resolves (through a link) to / or into a kernel tree, a path kept
+    /// writable that does not exist, too many mounts.
+    public func hostProblem() -> String? {
+        guard mounts.count <= Self.maximumMounts else {
+            return "\(mounts.count) mounts (volumes, /dev/shm, paths kept writable); at most \(Self.maximumMounts)"
+        }
+        for mount in mounts {
+            var info = stat()
+            if keptWritable.contains(mount.target) {
+                guard stat(mount.target, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+                    return "keep_writable \(mount.target): not a directory on this machine"
+                }
+            }
+            guard lstat(mount.target, &info) == 0 else { continue } // made for the run
+            var resolved = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let real = realpath(mount.target, &resolved) != nil
+                ? String(decoding: resolved.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : mount.target
+            if real == "/" { return "\(mount.target) resolves to /: a volume cannot cover the root" }
+            if real != mount.target, mount.target != "/dev/shm", let problem = Volume.problem(path: real) {
+                return "\(mount.target) resolves to \(real), which \(problem.hasPrefix("is") ? String(problem.dropFirst(3)) : problem)"
+            }
+            guard stat(mount.target, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+                return "\(mount.target) exists on this machine and is not a directory: a volume is mounted on a directory"
+            }
+        }
+        return nil
+    }
+
     /// What the report's `containment.measures` says of it.
     public var measures: [String] {
         var list: [String] = []

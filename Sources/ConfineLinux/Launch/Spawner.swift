@@ -151,7 +151,7 @@ public enum Spawner {
         }
         guard result.failed_step == Int32(CONFINE_STEP_NONE.rawValue) else {
             let index = Int(result.failed_index)
-            let step: String
+            var step: String
             switch UInt32(result.failed_step) {
             case CONFINE_STEP_FORK.rawValue: step = "fork"
             case CONFINE_STEP_PIPE.rawValue: step = "pipe"
@@ -162,6 +162,10 @@ public enum Spawner {
             case CONFINE_STEP_RLIMIT.rawValue:
                 let name = index < limitNames.count ? limitNames[index] : "?"
                 step = "setrlimit \(Ulimits.names[name] ?? name) \(request.ulimits[name]?.description ?? "")"
+                if result.failed_errno == EPERM {
+                    step += " (raising a hard limit above confine's own needs CAP_SYS_RESOURCE"
+                        + (name == "nofile" ? "; nofile is capped at fs.nr_open, \((try? readTextFile("/proc/sys/fs/nr_open"))?.trimmingWhitespace() ?? "?"))" : ")")
+                }
             case CONFINE_STEP_SIGNALS.rawValue: step = "sigprocmask"
             case CONFINE_STEP_EXEC.rawValue: step = "execve"
             case CONFINE_STEP_NO_NEW_PRIVS.rawValue: step = "prctl PR_SET_NO_NEW_PRIVS"

@@ -83,9 +83,13 @@ public enum PlanError: Error, Sendable, CustomStringConvertible {
     case seccompFile(path: String, reason: String)
     /// `--strict` and the profile names syscalls libseccomp does not know.
     case unknownSyscalls(path: String, warning: String)
+    /// A volume or a path kept writable that this machine cannot hold as asked (a file, a link to a
+    /// kernel tree, too many mounts).
+    case container(String)
 
     public var description: String {
         switch self {
+        case .container(let message): "container: \(message)"
         case .network(let error): "network: \(error)"
         case .seccompNotFound(let reference, let names):
             "seccomp: no built-in profile or file named '\(reference)' (built-in: \(names.joined(separator: ", ")))"
@@ -141,6 +145,7 @@ public enum RunPlanner {
             intercepting = NetworkAllowList.interceptedSyscalls
         }
         plan.container = ContainerFilesystem.make(for: profile, host: host, groupName: plan.groupName)
+        if let problem = plan.container?.hostProblem() { throw .container(problem) }
         if let warning = plan.container?.warning { plan.setupWarnings.append(warning) }
         if let env = profile.env, !env.isEmpty {
             plan.environment = Self.environment(plan.environment, with: env)
