@@ -222,12 +222,17 @@ final class ContainerImportTests: XCTestCase {
         XCTAssertTrue(error("limits:\n  ulimits:\n    nprocs: 5\n").hasPrefix("p.yaml:3:5: error: unknown key 'nprocs' in 'limits.ulimits'; did you mean 'nproc'?"))
         XCTAssertEqual(error("limits:\n  nofile: 5\n  ulimits: {nofile: 6}\n"), "p.yaml:3:13: error: 'limits.nofile' is also given; keep one")
         XCTAssertEqual(error("filesystem:\n  volumes:\n    - {path: cache}\n"),
-                       "p.yaml:3:14: error: a volume's path must be absolute, not / and without '..', found 'cache'")
+                       "p.yaml:3:14: error: a volume's path must be an absolute path, not / and without '..', found 'cache'")
+        XCTAssertEqual(error("filesystem:\n  volumes: [{path: /proc/x}]\n"),
+                       "p.yaml:2:20: error: a volume's path is in /proc, which the kernel provides (a container's is its own, not a volume), found '/proc/x'")
+        XCTAssertEqual(error("hostname: \"\"\n"), "p.yaml:1:11: error: 'hostname': '' is not a hostname: labels of letters, digits and '-' (not first or last), joined by '.', up to 64 characters")
         XCTAssertEqual(error("filesystem:\n  volumes:\n    - {path: /c, medium: ssd}\n"),
                        "p.yaml:3:26: error: a volume's medium must be memory (a tmpfs) or disk, found 'ssd'")
-        XCTAssertEqual(error("user: {uid: -1}\n"), "p.yaml:1:13: error: 'user.uid' must be a numeric id from 0 to 4294967295, found '-1'")
+        XCTAssertEqual(error("user: {uid: -1}\n"), "p.yaml:1:13: error: 'user.uid' must be a numeric id from 0 to 2147483647, found '-1'")
+        // 4294967295 is -1 to setresuid ("unchanged"): it would leave the target root.
+        XCTAssertEqual(error("user: {uid: 4294967295}\n"), "p.yaml:1:13: error: 'user.uid' must be a numeric id from 0 to 2147483647, found '4294967295'")
         XCTAssertEqual(error("user: root\n"),
-                       "p.yaml:1:7: error: 'user': 'root' is not a user; expected UID or UID:GID as numbers, such as 10001 or 10001:10001")
+                       "p.yaml:1:7: error: 'user': 'root' is not a user; expected UID or UID:GID as numbers from 0 to 2147483647, such as 10001 or 10001:10001")
         XCTAssertEqual(error("working_dir: srv\n"), "p.yaml:1:14: error: 'working_dir' must be an absolute path, found 'srv'")
         XCTAssertEqual(error("filesystem: {read_only_root: maybe}\n"), "p.yaml:1:30: error: 'filesystem.read_only_root' must be true or false, found 'maybe'")
         XCTAssertEqual(error("env: {A: [1]}\n"), "p.yaml:1:10: error: env.A must be a single value, found a list")
