@@ -170,6 +170,56 @@ final class ContainerImportTests: XCTestCase {
         XCTAssertEqual(resolved.memoryBytes, 768 << 20)
     }
 
+    /// Compose interpolates the file's values: the shell's variables over the .env beside it.
+    func testComposeInterpolation() throws {
+        let directory = NSTemporaryDirectory() + "confine-compose-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try "MEM=2g\nCPUS=0.5\n".write(toFile: directory + "/.env", atomically: true, encoding: .utf8)
+        let text = "services:\n  app:\n    mem_limit: ${MEM:-1g}\n    cpus: ${CPUS}\n    hostname: ${HOST:-web}\n    environment: {PRICE: $$5}\n"
+        let profile = try ProfileImporter.compose(path: directory + "/compose.yml", text: text, service: nil, environment: ["CPUS": "1.5"])
+        XCTAssertEqual(value(profile, "limits.memory"), "2Gi", "from .env")
+        XCTAssertEqual(value(profile, "limits.cpus"), "1500m", "the shell's wins over .env")
+        XCTAssertEqual(value(profile, "hostname"), "web", "the default")
+        XCTAssertEqual(value(profile, "env.PRICE"), "\"$5\"")
+        XCTAssertThrowsError(try ProfileImporter.compose(path: "c.yml", text: "services:\n  app:\n    mem_limit: ${MEM:?set MEM}\n", service: nil, environment: [:])) {
+            XCTAssertEqual("\($0)", "c.yml: required variable MEM is unset: set MEM")
+        }
+    }
+
+    /// Values the runtimes refuse are refused; a bad id never becomes "unchanged" (root).
+    func testValuesTheRuntimesRefuse() throws {
+        XCTAssertThrowsError(try compose("    mem_limit: 1kb\n")) { XCTAssertTrue("\($0)".contains("Minimum memory limit allowed is 6MB"), "\($0)") }
+        XCTAssertThrowsError(try compose("    ulimits: {bogus: 1}\n")) { XCTAssertTrue("\($0)".contains("invalid ulimit type"), "\($0)") }
+        XCTAssertThrowsError(try ProfileImporter.oci(path: "config.json", text: #"{"linux": {"resources": {"memory": {"limit": "512Mi"}}}}"#)) {
+            XCTAssertTrue("\($0)".contains("linux.resources.memory.limit: expected a number"), "\($0)")
+        }
+        XCTAssertThrowsError(try ProfileImporter.oci(path: "config.json", text: #"{"linux": {}, "process": {"cwd": "app"}}"#)) {
+            XCTAssertTrue("\($0)".contains("process.cwd: 'app' is not an absolute path"), "\($0)")
+        }
+        XCTAssertThrowsError(try ProfileImporter.oci(path: "config.json", text: #"{"linux": {"resources": {"cpu": {"quota": 500}}}}"#)) {
+            XCTAssertTrue("\($0)".contains("below the kernel's minimum of 1000 µs"), "\($0)")
+        }
+        XCTAssertThrowsError(try ProfileImporter.oci(path: "config.json", text: #"{"linux": {}, "process": {"user": {"uid": -5}}}"#)) {
+            XCTAssertTrue("\($0)".contains("process.user.uid: expected a numeric id from 0 to 2147483647"), "\($0)")
+        }
+        let pod = "kind: Pod\nmetadata: {name: p}\nspec:\n  securityContext: {runAsUser: 4294967295}\n  containers:\n  - name: app\n"
+        XCTAssertThrowsError(try ProfileImporter.kubernetes(path: "pod.yaml", text: pod, container: nil)) {
+            XCTAssertTrue("\($0)".contains("expected a numeric id from 0 to 2147483647 (Kubernetes' range), found 4294967295"), "\($0)")
+        }
+        let lowercase = "kind: Pod\nmetadata: {name: p}\nspec:\n  volumes: [{name: v, emptyDir: {medium: memory}}]\n  containers:\n  - name: app\n    volumeMounts: [{name: v, mountPath: /v}]\n"
+        XCTAssertThrowsError(try ProfileImporter.kubernetes(path: "pod.yaml", text: lowercase, container: nil)) {
+            XCTAssertTrue("\($0)".contains("'memory' is not a medium Kubernetes accepts"), "\($0)")
+        }
+        // A Memory emptyDir at /dev/shm without sizeLimit is sized to the memory limit, as Kubernetes sizes it.
+        let shm = "kind: Pod\nmetadata: {name: p}\nspec:\n  volumes: [{name: s, emptyDir: {medium: Memory}}]\n  containers:\n  - name: app\n"
+            + "    resources: {limits: {memory: 256Mi}}\n    volumeMounts: [{name: s, mountPath: /dev/shm}]\n"
+        XCTAssertEqual(value(try ProfileImporter.kubernetes(path: "pod.yaml", text: shm, container: nil), "filesystem.shm_size"), "256Mi")
+        // hostNetwork: the node's hostname, not the pod's name.
+        let host = "kind: Pod\nmetadata: {name: p}\nspec:\n  hostNetwork: true\n  containers:\n  - name: app\n"
+        XCTAssertNil(value(try ProfileImporter.kubernetes(path: "pod.yaml", text: host, container: nil), "hostname"))
+    }
+
     // MARK: profiles
 
     func testProfileContainerSettingsAndUlimitsParse() throws {
@@ -246,5 +296,12 @@ final class ContainerImportTests: XCTestCase {
         XCTAssertThrowsError(try EnvFile.parse(text, file: "e.env")) { XCTAssertEqual(($0 as? UnitError)?.message, "e.env:4:1: 'B = spaced' is not NAME=value (a variable name has no spaces)") }
         let compose = try EnvFile.parse("C=\"quoted\"\nexport D=4\nE='x'\n", file: "e.env", quotes: true)
         XCTAssertEqual(compose.map { "\($0.name)=\($0.value)" }, ["C=quoted", "D=4", "E=x"])
+        // dotenv as Compose reads it: inline comments, NAME: value, escapes in double quotes, ${VAR}.
+        let dotenv = try EnvFile.parse("BASE=/srv\nINLINE=value # comment\nKEY: v\nDIR=${BASE}/data\nQ=\"a\\nb #kept\"\nS='${BASE} #kept'\nH=${HOME:-/root}\n",
+                                       file: "e.env", quotes: true, inherited: [:])
+        XCTAssertEqual(dotenv.map { "\($0.name)=\($0.value)" }, ["BASE=/srv", "INLINE=value", "KEY=v", "DIR=/srv/data", "Q=a\nb #kept", "S=${BASE} #kept", "H=/root"])
+        XCTAssertThrowsError(try EnvFile.parse("A=\"open\n", file: "e.env", quotes: true)) {
+            XCTAssertEqual(($0 as? UnitError)?.message, "e.env:1:1: a \" without its closing \"")
+        }
     }
 }

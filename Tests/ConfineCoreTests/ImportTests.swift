@@ -134,7 +134,8 @@ final class ImportTests: XCTestCase {
         XCTAssertEqual(value(oci, "seccomp"), "payments-seccomp.json")
         let seccomp = try JSONSerialization.jsonObject(with: try XCTUnwrap(oci.seccompJSON)) as? [String: Any]
         XCTAssertEqual(seccomp?["defaultAction"] as? String, "SCMP_ACT_ERRNO")
-        XCTAssertEqual(Set(oci.warnings.map { String($0.prefix(20)) }), ["process.args: the co", "linux.resources.devi"])
+        XCTAssertEqual(Set(oci.warnings.map { String($0.prefix(20)) }), ["process.args: the co", "linux.resources.devi", "linux.namespaces[0] ", "linux.namespaces[2] "])
+        XCTAssertTrue(oci.warnings.contains("linux.namespaces[0] pid: the run shares the host's pid namespace"), "\(oci.warnings)")
         XCTAssertEqual(try resolve(oci).ulimits, ["nofile": Ulimit(soft: 1024, hard: 65536), "core": Ulimit(soft: 0, hard: 0)])
     }
 

@@ -160,7 +160,7 @@ public enum ProfileImporter {
         } catch {
             throw ImportError("\(path): not YAML: \(error)")
         }
-        var found: [(workload: String, kind: String, pod: [String: Any], container: [String: Any], index: Int)] = []
+        var found: [(workload: String, kind: String, pod: [String: Any], container: [String: Any], index: Int, object: [String: Any])] = []
         var skipped: [String] = []
         for document in documents {
             guard let object = document as? [String: Any], let kind = object["kind"] as? String else { continue }
@@ -170,7 +170,7 @@ public enum ProfileImporter {
             for key in route { pod = (pod as? [String: Any])?[key] }
             guard let podSpec = pod as? [String: Any], let containers = podSpec["containers"] as? [[String: Any]] else { continue }
             for (index, container) in containers.enumerated() {
-                found.append((name, kind, podSpec, container, index))
+                found.append((name, kind, podSpec, container, index, object))
             }
         }
         guard !found.isEmpty else {
@@ -178,7 +178,7 @@ public enum ProfileImporter {
                               + (skipped.isEmpty ? "" : " (found \(skipped.joined(separator: ", ")))"))
         }
         let names = found.map { "\($0.kind)/\($0.workload): \($0.container["name"] as? String ?? "?")" }
-        let chosen: (workload: String, kind: String, pod: [String: Any], container: [String: Any], index: Int)
+        let chosen: (workload: String, kind: String, pod: [String: Any], container: [String: Any], index: Int, object: [String: Any])
         if let wanted {
             guard let match = found.first(where: { ($0.container["name"] as? String) == wanted }) else {
                 throw ImportError("\(path): no container named '\(wanted)'; containers: \(names.joined(separator: ", "))")
@@ -260,7 +260,9 @@ public enum ProfileImporter {
                         + "the pod network: reachable like the host's (narrow it with allow:HOST:PORT)")
         }
         try kubernetesContainerEnvironment(&profile, path: path, pod: chosen.pod, container: chosen.container, prefix: prefix,
-                                           podName: chosen.kind == "Pod" ? chosen.workload : nil)
+                                           podName: chosen.kind == "Pod" ? chosen.workload : nil,
+                                           memoryLimit: try? KubernetesQuantity.parse(describe(limits["memory"] ?? "")).memoryBytes())
+        kubernetesWorkloadAccount(&profile, chosen.object, kind: chosen.kind)
         // Every field accounted for: carried above, or listed with the reason.
         profile.account(chosen.container, at: prefix, carried: ["name", "resources", "securityContext", "env", "workingDir", "volumeMounts"],
                         notCarried: KubernetesFields.container)
@@ -284,8 +286,30 @@ public enum ProfileImporter {
     /// The container's identity, filesystem, environment, working directory and hostname: the
     /// container's securityContext over the pod's (the container wins, as in Kubernetes), its
     /// volumeMounts resolved against the pod's volumes.
+    /// The workload around the pod: its metadata and its controller's settings, each listed.
+    static func kubernetesWorkloadAccount(_ profile: inout ImportedProfile, _ object: [String: Any], kind: String) {
+        let metadata = object["metadata"] as? [String: Any] ?? [:]
+        profile.account(metadata, at: "metadata", carried: ["name"],
+                        notCarried: ["namespace": "namespaces do not apply to a run", "labels": "labels change nothing in a run",
+                                     "annotations": "annotations change nothing in a run (AppArmor and seccomp are read from securityContext)",
+                                     "generateName": "the run has no object name", "uid": "the run has no object name",
+                                     "resourceVersion": "not a setting", "generation": "not a setting", "creationTimestamp": "not a setting",
+                                     "ownerReferences": "not a setting", "finalizers": "not a setting", "managedFields": "not a setting"])
+        for (key, _) in (metadata["annotations"] as? [String: Any] ?? [:]) where key.contains("apparmor") || key.contains("seccomp") {
+            profile.warnings.append("metadata.annotations \(key): the deprecated annotation is not read; securityContext.seccompProfile is")
+        }
+        guard kind != "Pod", let spec = object["spec"] as? [String: Any] else { return }
+        let inner = kind == "CronJob" ? (spec["jobTemplate"] as? [String: Any])?["spec"] as? [String: Any] : nil
+        for (at, section) in [("spec", spec)] + (inner.map { [("spec.jobTemplate.spec", $0)] } ?? []) {
+            profile.account(section, at: at, carried: ["template", "jobTemplate"], notCarried: [
+                "replicas": "import runs one replica; --copies N starts several in one limit",
+                "parallelism": "import runs one pod; --copies N starts several in one limit",
+            ].merging(Dictionary(uniqueKeysWithValues: section.keys.map { ($0, "a \(kind) controller setting; the run is one pod") })) { first, _ in first })
+        }
+    }
+
     static func kubernetesContainerEnvironment(_ profile: inout ImportedProfile, path: String, pod: [String: Any], container: [String: Any],
-                                               prefix: String, podName: String?) throws(ImportError) {
+                                               prefix: String, podName: String?, memoryLimit: UInt64? = nil) throws(ImportError) {
         let podSecurity = pod["securityContext"] as? [String: Any] ?? [:]
         let security = container["securityContext"] as? [String: Any] ?? [:]
         func id(_ key: String) throws(ImportError) -> (value: Int, from: String)? {
@@ -337,8 +361,19 @@ public enum ProfileImporter {
             guard let volume = podVolumes[name] else {
                 throw ImportError("\(path): \(at): no volume named '\(name)' in spec.volumes")
             }
+            profile.account(mount, at: at, carried: ["name", "mountPath", "readOnly"],
+                            notCarried: ["subPath": "a sub-directory of the volume: here the mount is a volume of its own (two subPaths do not share data)",
+                                         "subPathExpr": "a sub-directory of the volume: here the mount is a volume of its own",
+                                         "mountPropagation": "the run's mounts are private to it", "recursiveReadOnly": "read-only mounts are not mounted"])
             if let emptyDir = volume["emptyDir"] as? [String: Any] ?? (volume["emptyDir"] != nil ? [:] : nil) {
-                let memory = (emptyDir["medium"] as? String) == "Memory"
+                let medium = emptyDir["medium"] as? String ?? ""
+                guard medium == "" || medium == "Memory" || medium.hasPrefix("HugePages") else {
+                    throw ImportError("\(path): spec.volumes \(name).emptyDir.medium: '\(medium)' is not a medium Kubernetes accepts (\"\" or Memory)")
+                }
+                if medium.hasPrefix("HugePages") {
+                    profile.warnings.append("spec.volumes \(name): a \(medium) emptyDir is not reproduced (no huge pages); an empty disk volume stands in")
+                }
+                let memory = medium == "Memory"
                 var size: UInt64?
                 if let limit = emptyDir["sizeLimit"] {
                     do { size = try KubernetesQuantity.parse(describe(limit)).memoryBytes() } catch {
@@ -346,9 +381,15 @@ public enum ProfileImporter {
                     }
                 }
                 if mountPath == "/dev/shm" && memory {
-                    profile.set("filesystem.shm_size", size.map(ByteQuantity.format) ?? "64Mi",
-                                from: "spec.volumes \(name): emptyDir medium Memory at /dev/shm"
-                                    + (size == nil ? " without sizeLimit (Kubernetes sizes it to the pod's memory; 64Mi here, Docker's default)" : " sizeLimit"))
+                    // Without sizeLimit Kubernetes sizes a memory emptyDir to the pod's memory limit.
+                    if let shm = size ?? memoryLimit {
+                        profile.set("filesystem.shm_size", ByteQuantity.format(shm),
+                                    from: "spec.volumes \(name): emptyDir medium Memory at /dev/shm"
+                                        + (size == nil ? " without sizeLimit: the memory limit, as Kubernetes sizes it" : " sizeLimit"))
+                    } else {
+                        profile.warnings.append("spec.volumes \(name): a Memory emptyDir at /dev/shm without sizeLimit or memory limit "
+                                                + "is sized to the node's memory; set shm_size to what the node gives")
+                    }
                     continue
                 }
                 entries.append("{path: \(mountPath), medium: \(memory ? "memory" : "disk")" + (size.map { ", size_limit: \(ByteQuantity.format($0))" } ?? "") + "}")
@@ -382,7 +423,9 @@ public enum ProfileImporter {
             guard directory.hasPrefix("/") else { throw ImportError("\(path): \(prefix).workingDir: '\(directory)' is not an absolute path") }
             profile.set("working_dir", yamlQuoted(directory), from: "\(prefix).workingDir")
         }
-        if let hostname = pod["hostname"] as? String {
+        if pod["hostNetwork"] as? Bool == true {
+            if pod["hostname"] != nil { profile.warnings.append("spec.hostname: with hostNetwork the pod has the node's hostname") }
+        } else if let hostname = pod["hostname"] as? String {
             profile.set("hostname", hostname, from: "spec.hostname")
         } else if let podName {
             profile.set("hostname", podName, from: "metadata.name (a pod's hostname is its name)")
@@ -410,14 +453,27 @@ public enum ProfileImporter {
 
     // MARK: Compose
 
-    public static func compose(path: String, text: String, service wanted: String?) throws(ImportError) -> ImportedProfile {
-        let document: Any?
+    public static func compose(path: String, text: String, service wanted: String?,
+                               environment: [String: String] = ProcessInfo.processInfo.environment) throws(ImportError) -> ImportedProfile {
+        var document: Any?
         do {
             document = try loadYAMLDocuments(text, path: path).first
         } catch let error as ImportError {
             throw error
         } catch {
             throw ImportError("\(path): not YAML: \(error)")
+        }
+        // Values interpolated as Compose does: the shell's variables over the .env file beside it.
+        var variables: [String: String] = [:]
+        let dotenv = ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent(".env")
+        if let text = readSmallRegularFile(dotenv) {
+            do {
+                for (name, value) in try EnvFile.parse(text, file: dotenv, quotes: true, inherited: environment) { variables[name] = value }
+            } catch { throw ImportError(error.message) }
+        }
+        variables.merge(environment) { _, shell in shell }
+        do { document = try document.map { value throws(UnitError) in try interpolated(value, variables) } } catch {
+            throw ImportError("\(path): \(error.message)")
         }
         guard let services = (document as? [String: Any])?["services"] as? [String: Any], !services.isEmpty else {
             throw ImportError("\(path): no services")
@@ -436,6 +492,7 @@ public enum ProfileImporter {
         }
         let service = services[name] as? [String: Any] ?? [:]
         let at = "services.\(name)"
+        let others = services.keys.filter { $0 != name }.sorted()
         var profile = ImportedProfile(name: name, description: "Compose service \(name), imported from \((path as NSString).lastPathComponent)",
                                       origin: "\(path) (service \(name))")
         profile.set("extends", "container-default", from: "Docker's defaults (seccomp, capabilities)")
@@ -468,6 +525,9 @@ public enum ProfileImporter {
         var memory: UInt64?
         if let (value, field) = pick("mem_limit", deploy: "memory") {
             let (given, note) = try sized(value, field)
+            if given > 0 && given < 6 << 20 {
+                throw ImportError("\(path): \(at).\(field) \(describe(value)) (\(given) bytes): Docker refuses it (\"Minimum memory limit allowed is 6MB\")")
+            }
             if given > 0 {
                 memory = given
                 profile.set("limits.memory", ByteQuantity.format(given), from: "\(at).\(field): \(describe(value))\(note)")
@@ -517,7 +577,8 @@ public enum ProfileImporter {
         } else if let quota = service["cpu_quota"] as? Int, quota > 0 {
             let period = service["cpu_period"] as? Int ?? 100_000
             profile.set("limits.cpus", formatFixed(Double(quota) / Double(period), digits: 3).trimmingTrailingZeros(),
-                        from: "\(at).cpu_quota \(quota) / cpu_period \(period)")
+                        from: "\(at).cpu_quota \(quota) / \(at).cpu_period \(period)"
+                            + (period == 100_000 ? "" : " (the same share over confine's 100 ms period: throttling comes in other slices)"))
         }
         if let (value, field) = pick("pids_limit", deploy: "pids") {
             if let count = Int(describe(value)), count > 0 {
@@ -529,8 +590,8 @@ public enum ProfileImporter {
         if let cpuset = service["cpuset"] { profile.set("limits.cpuset", describe(cpuset), from: "\(at).cpuset") }
         for (name, value) in (service["ulimits"] as? [String: Any] ?? [:]).sorted(by: { $0.key < $1.key }) {
             guard Ulimits.names[name] != nil else {
-                profile.warnings.append("\(at).ulimits.\(name): not a resource limit Docker knows")
-                continue
+                throw ImportError("\(path): \(at).ulimits.\(name): not a resource limit Docker knows (\"invalid ulimit type\"); "
+                                  + "expected one of \(Ulimits.names.keys.sorted().joined(separator: ", "))")
             }
             let limit: Ulimit
             do throws(UnitError) {
@@ -572,6 +633,7 @@ public enum ProfileImporter {
                                   "security_opt", "network_mode", "cap_add", "cap_drop", "deploy", "user", "read_only", "tmpfs",
                                   "shm_size", "environment", "env_file", "working_dir", "hostname", "group_add", "volumes"],
                         notCarried: ComposeFields.service)
+        for other in others { profile.warnings.append("services.\(other): another service of the file; import it with --service \(other)") }
         let deploy = service["deploy"] as? [String: Any] ?? [:]
         profile.account(deploy, at: "\(at).deploy", carried: ["resources"],
                         notCarried: ["replicas": "import runs one replica; --copies N starts several in one limit",
@@ -630,8 +692,12 @@ public enum ProfileImporter {
         for entry in tmpfs {
             let parts = entry.split(separator: ":", maxSplits: 1).map(String.init)
             var size: UInt64?
-            for option in parts.count == 2 ? parts[1].split(separator: ",").map(String.init) : [] where option.hasPrefix("size=") {
-                do { size = try DockerByteSize.parse(String(option.dropFirst(5))) } catch { throw ImportError("\(path): \(at).tmpfs \(entry): \(error.message)") }
+            for option in parts.count == 2 ? parts[1].split(separator: ",").map(String.init) : [] {
+                if option.hasPrefix("size=") {
+                    do { size = try DockerByteSize.parse(String(option.dropFirst(5))) } catch { throw ImportError("\(path): \(at).tmpfs \(entry): \(error.message)") }
+                } else if !option.hasPrefix("mode=") {
+                    profile.warnings.append("\(at).tmpfs \(parts[0]) option \(option): not applied (the tmpfs is mode 1777, nosuid, nodev)")
+                }
             }
             volume(parts[0], memory: true, size: size, from: "\(at).tmpfs (tmpfs, charged to the run's memory as to the container's)")
         }
@@ -677,7 +743,9 @@ public enum ProfileImporter {
                 continue
             }
             do {
-                for (name, value) in try EnvFile.parse(text, file: file, quotes: true) { variables.append((name, value, "\(at).env_file \(relative)")) }
+                for (name, value) in try EnvFile.parse(text, file: file, quotes: true, inherited: ProcessInfo.processInfo.environment) {
+                    variables.append((name, value, "\(at).env_file \(relative)"))
+                }
             } catch { throw ImportError(error.message) }
         }
         if let map = service["environment"] as? [String: Any] {
@@ -717,6 +785,26 @@ public enum ProfileImporter {
                                       origin: path)
         let resources = linux["resources"] as? [String: Any] ?? [:]
         let memory = resources["memory"] as? [String: Any] ?? [:]
+        // The spec's fields are numbers: runc refuses a string ("512Mi") where one belongs.
+        func number(_ value: Any?, _ at: String) throws(ImportError) -> Int64? {
+            guard let value, !(value is NSNull) else { return nil }
+            guard let number = value as? NSNumber, !(value is Bool), number.doubleValue == number.doubleValue.rounded() else {
+                throw ImportError("\(path): \(at): expected a number (the OCI spec's \(at.hasPrefix("linux.resources.memory") ? "bytes" : "value")), found \(describe(value))")
+            }
+            return number.int64Value
+        }
+        for key in ["limit", "swap", "reservation", "kernel", "kernelTCP", "swappiness"] { _ = try number(memory[key], "linux.resources.memory.\(key)") }
+        let cpuSection = resources["cpu"] as? [String: Any] ?? [:]
+        for key in ["quota", "period", "shares", "realtimeRuntime", "realtimePeriod", "burst"] { _ = try number(cpuSection[key], "linux.resources.cpu.\(key)") }
+        profile.account(memory, at: "linux.resources.memory", carried: ["limit", "swap"],
+                        notCarried: ["reservation": "a reservation is a soft target, not a limit", "kernel": "kernel memory is not limited apart (cgroup v2 counts it in memory.max)",
+                                     "kernelTCP": "TCP buffers are not limited apart", "swappiness": "the host's swappiness applies",
+                                     "disableOOMKiller": "the OOM killer stays on, as for a pod", "useHierarchy": "always hierarchical",
+                                     "checkBeforeUpdate": "a run is not updated"])
+        profile.account(cpuSection, at: "linux.resources.cpu", carried: ["quota", "period", "cpus"],
+                        notCarried: ["shares": "CPU weight is not set; only the quota is", "realtimeRuntime": "real-time scheduling is not set",
+                                     "realtimePeriod": "real-time scheduling is not set", "mems": "memory nodes are the host's",
+                                     "idle": "SCHED_IDLE is not set", "burst": "CFS burst is not set"])
         let limit = (memory["limit"] as? NSNumber)?.int64Value
         if let limit, limit > 0 {
             profile.set("limits.memory", String(limit), from: "linux.resources.memory.limit (bytes)")
@@ -742,6 +830,9 @@ public enum ProfileImporter {
         if let quota = (cpu["quota"] as? NSNumber)?.int64Value, quota > 0 {
             let given = (cpu["period"] as? NSNumber)?.int64Value ?? 100_000
             let period = given > 0 ? given : 100_000
+            guard quota >= 1000 else {
+                throw ImportError("\(path): linux.resources.cpu.quota \(quota): below the kernel's minimum of 1000 µs per period; runc fails to write it")
+            }
             profile.set("limits.cpus", formatFixed(Double(quota) / Double(period), digits: 3).trimmingTrailingZeros(),
                         from: "linux.resources.cpu.quota \(quota) / period \(period)")
         }
@@ -849,7 +940,26 @@ public enum ProfileImporter {
             profile.set("env.\(name)", yamlQuoted(String(entry.dropFirst(name.count + 1))), from: "process.env[\(index)]")
         }
         if let cwd = process["cwd"] as? String {
+            guard cwd.hasPrefix("/") else { throw ImportError("\(path): process.cwd: '\(cwd)' is not an absolute path; runc requires one") }
             profile.set("working_dir", yamlQuoted(cwd), from: "process.cwd")
+        }
+        if let capabilities = process["capabilities"] as? [String: Any] {
+            profile.account(capabilities, at: "process.capabilities", carried: ["bounding"],
+                            notCarried: ["effective": "a root target has the bounding set in effect; a non-root uid none, as Docker gives it",
+                                         "permitted": "a root target has the bounding set permitted; a non-root uid none",
+                                         "inheritable": "the inheritable set is cut to the bounding set",
+                                         "ambient": "ambient capabilities are cleared (a non-root uid runs without capabilities)"])
+        }
+        let namespaces = (config["linux"] as? [String: Any])?["namespaces"] as? [[String: Any]] ?? []
+        for (index, namespace) in namespaces.enumerated() {
+            let type = namespace["type"] as? String ?? "?"
+            let said: [String: String] = [
+                "pid": "the run shares the host's pid namespace", "ipc": "the run shares the host's IPC namespace (/dev/shm is its own)",
+                "uts": "a UTS namespace of its own only when a hostname is set", "mount": "a mount namespace of its own when mounts are needed",
+                "user": "no user namespace: ids are the host's", "cgroup": "the run sees the host's cgroup paths (read-only)",
+                "time": "no time namespace",
+            ]
+            if let reason = said[type] { profile.warnings.append("linux.namespaces[\(index)] \(type): \(reason)") }
         }
         if process["args"] != nil { profile.warnings.append("process.args: the command is what is given to confine after --") }
         if let hostname = config["hostname"] as? String, !hostname.isEmpty { profile.set("hostname", hostname, from: "hostname") }
@@ -864,7 +974,9 @@ public enum ProfileImporter {
             let type = mount["type"] as? String ?? (((mount["options"] as? [String]) ?? []).contains("bind") ? "bind" : "?")
             let options = mount["options"] as? [String] ?? []
             if kernelTypes.contains(type) || (type == "tmpfs" && destination == "/dev") {
-                continue // what every container gets and the run has from the host
+                // What every container gets: the run has the host's (only cgroupfs and /proc/sys read-only).
+                profile.warnings.append("\(at) \(destination) (\(type)): the host's \(destination) stays, not a fresh one")
+                continue
             }
             if type == "tmpfs" {
                 var size: UInt64?
@@ -887,6 +999,22 @@ public enum ProfileImporter {
                                         + (readOnly ? " (the path is not mounted)" : " (an empty writable directory stands in for it)"))
             }
         }
+    }
+}
+
+/// Every string in a decoded YAML document with Compose's interpolation applied (keys stay).
+func interpolated(_ value: Any, _ variables: [String: String]) throws(UnitError) -> Any {
+    switch value {
+    case let text as String: return try Interpolation.expand(text, variables)
+    case let list as [Any]:
+        var result: [Any] = []
+        for item in list { result.append(try interpolated(item, variables)) }
+        return result
+    case let mapping as [String: Any]:
+        var result: [String: Any] = [:]
+        for (key, item) in mapping { result[key] = try interpolated(item, variables) }
+        return result
+    default: return value
     }
 }
 
