@@ -98,7 +98,7 @@ static void child(const confine_spawn_request *request, int error_fd, int ack_fd
     /* 3c. Containment, as a container runtime sets it up: a private mount namespace (changes
      *     stay in it) in which the cgroup filesystems are read-only, so the target cannot move
      *     itself out of its group or rewrite its own limits. */
-    if (request->readonly_mount_count > 0 || request->mount_count > 0) {
+    if (request->readonly_mount_count > 0 || request->mount_count > 0 || request->private_dev) {
         if (unshare(CLONE_NEWNS) != 0) report_and_exit(error_fd, CONFINE_STEP_MOUNTNS, errno, 0);
         if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0) report_and_exit(error_fd, CONFINE_STEP_MOUNTNS, errno, 1);
         for (int i = 0; i < request->readonly_mount_count; i++) {
@@ -116,6 +116,52 @@ static void child(const confine_spawn_request *request, int error_fd, int ack_fd
         /* 3d. The container's writable mounts: a private /dev/shm, memory-backed volumes
          *     (tmpfs: their pages charged to the run's memory, as the pod's are), disk volumes
          *     (a fresh host directory bound in). */
+        /* 3d'. A private /dev: the host's device nodes and directories are opened before the
+         *      tmpfs hides them, then bound in from /proc/self/fd/N. */
+        if (request->private_dev) {
+            static const char *const nodes[] = {"null", "zero", "full", "random", "urandom", "tty", "pts", "mqueue", "shm"};
+            enum { NODE_COUNT = sizeof nodes / sizeof nodes[0] };
+            int node_fds[NODE_COUNT];
+            char path[64];
+            for (int i = 0; i < NODE_COUNT; i++) {
+                size_t length = strlen(nodes[i]);
+                memcpy(path, "/dev/", 5);
+                memcpy(path + 5, nodes[i], length + 1);
+                node_fds[i] = open(path, O_PATH | O_CLOEXEC);
+            }
+            if (mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k") != 0)
+                report_and_exit(error_fd, CONFINE_STEP_DEV, errno, 0);
+            for (int i = 0; i < NODE_COUNT; i++) {
+                if (node_fds[i] < 0) continue;
+                size_t length = strlen(nodes[i]);
+                memcpy(path, "/dev/", 5);
+                memcpy(path + 5, nodes[i], length + 1);
+                struct stat info;
+                int is_directory = fstat(node_fds[i], &info) == 0 && S_ISDIR(info.st_mode);
+                if (is_directory) {
+                    if (mkdir(path, 0755) != 0) report_and_exit(error_fd, CONFINE_STEP_DEV, errno, i + 1);
+                } else {
+                    int made = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
+                    if (made < 0) report_and_exit(error_fd, CONFINE_STEP_DEV, errno, i + 1);
+                    close(made);
+                }
+                char via[32] = "/proc/self/fd/";
+                char digits[12];
+                int n = 0, fd = node_fds[i];
+                do { digits[n++] = (char)('0' + fd % 10); fd /= 10; } while (fd > 0);
+                int at = 14;
+                while (n > 0) via[at++] = digits[--n];
+                via[at] = 0;
+                if (mount(via, path, NULL, MS_BIND | (is_directory ? MS_REC : 0), NULL) != 0)
+                    report_and_exit(error_fd, CONFINE_STEP_DEV, errno, i + 1);
+                close(node_fds[i]);
+            }
+            static const char *const links[][2] = {{"/proc/self/fd", "/dev/fd"}, {"/proc/self/fd/0", "/dev/stdin"},
+                {"/proc/self/fd/1", "/dev/stdout"}, {"/proc/self/fd/2", "/dev/stderr"}, {"pts/ptmx", "/dev/ptmx"}};
+            for (unsigned i = 0; i < sizeof links / sizeof links[0]; i++) {
+                if (symlink(links[i][0], links[i][1]) != 0 && errno != EEXIST) report_and_exit(error_fd, CONFINE_STEP_DEV, errno, 20 + (int)i);
+            }
+        }
         /* Bind sources are opened first: a tmpfs mounted over /tmp would hide the probe's
          * directory in it. Bound from /proc/self/fd/N; a target a tmpfs hid is made in it. */
         int source_fds[CONFINE_MAX_MOUNTS];

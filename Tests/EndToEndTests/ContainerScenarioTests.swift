@@ -79,10 +79,11 @@ final class ContainerScenarioTests: XCTestCase {
               volumes: [{path: /cache, medium: disk}]
             """)
         let script = "id -u; id -g; id -G; echo x > /etc/confine-e2e-write; echo etc=$?; echo cached > /cache/f && cat /cache/f; touch /tmp/x; echo tmp=$?; "
-            + "echo y > /root/confine-e2e-denied; echo root=$?; mkdir /etc/confine-e2e-dir; echo mkdir=$?; mkdir -p /etc; echo exists=$?"
+            + "echo y > /root/confine-e2e-denied; echo root=$?; mkdir /etc/confine-e2e-dir; echo mkdir=$?; mkdir -p /etc; echo exists=$?; "
+            + "echo n > /dev/null && echo null=ok; test -c /dev/urandom && echo urandom=ok"
         let (result, report) = Harness.confineRun(["--profile", file], ["/bin/sh", "-c", script])
         let run = try XCTUnwrap(report)
-        XCTAssertEqual(lines(result), ["10001", "10001", "10001 2000", "etc=2", "cached", "tmp=1", "root=2", "mkdir=1", "exists=0"], result.stdout + result.stderr)
+        XCTAssertEqual(lines(result), ["10001", "10001", "10001 2000", "etc=2", "cached", "tmp=1", "root=2", "mkdir=1", "exists=0", "null=ok", "urandom=ok"], result.stdout + result.stderr)
         XCTAssertTrue(result.stderr.contains("Read-only file system"), result.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: "/etc/confine-e2e-write"))
         let attempt = run.containment?.attempts.first { $0.target == "/etc/confine-e2e-write" }
@@ -203,8 +204,10 @@ final class ContainerScenarioTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: project, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: project) }
         let (result, report) = Harness.confineRun(["--read-only", "--keep-writable", project, "--workdir", project],
-                                                  ["/bin/sh", "-c", "echo kept > relative.txt && cat relative.txt; echo x > /var/tmp/confine-e2e-outside; echo outside=$?"])
-        XCTAssertEqual(lines(result), ["kept", "outside=2"], result.stderr)
+                                                  ["/bin/sh", "-c", "echo kept > relative.txt && cat relative.txt; echo x > /var/tmp/confine-e2e-outside; echo outside=$?; "
+                                                   + "echo z > /dev/confine-e2e-dev && echo dev=ok; touch /sys/confine-e2e; echo sys=$?"])
+        XCTAssertEqual(lines(result), ["kept", "outside=2", "dev=ok", "sys=1"], result.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "/dev/confine-e2e-dev"), "the private /dev keeps what the target wrote in the run")
         XCTAssertEqual(try String(contentsOfFile: project + "/relative.txt", encoding: .utf8), "kept\n", "written to the host's checkout")
         XCTAssertFalse(FileManager.default.fileExists(atPath: "/var/tmp/confine-e2e-outside"))
         XCTAssertTrue(report?.containment?.measures.contains("kept writable: \(project) (the host's, with its content)") == true)

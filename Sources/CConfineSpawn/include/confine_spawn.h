@@ -28,6 +28,7 @@ typedef enum {
     CONFINE_STEP_MOUNT = 19,      /* mounting a tmpfs or binding a volume (index: which) */
     CONFINE_STEP_HOSTNAME = 20,   /* unshare(CLONE_NEWUTS) (index 0) or sethostname (1) */
     CONFINE_STEP_IDENTITY = 21,   /* setgroups (0), setgid (1), setuid (2) */
+    CONFINE_STEP_DEV = 22,        /* the private /dev: its tmpfs (0), a node or directory bound in (1…), a link (20…) */
 } confine_step;
 
 /* One mount in the target's private mount namespace: a tmpfs (source NULL, data its options
@@ -77,6 +78,10 @@ typedef struct {
      * remounts (a read-only root is every mount listed there): tmpfs and bind mounts in order. */
     const confine_mount *mounts;
     int mount_count;
+    /* 1: a private /dev as runc makes one (a tmpfs with the host's null, zero, full, random,
+     * urandom and tty bound in, /dev/pts, /dev/mqueue and /dev/shm the host's unless a mount
+     * replaces them, the fd/stdin/stdout/stderr/ptmx links), before `mounts`. */
+    int private_dev;
     const char *hostname;       /* non-NULL: a UTS namespace of its own with this name */
     /* The identity the target runs as (root only), set after capabilities are cut: setgroups,
      * setgid, setuid. PR_SET_PDEATHSIG, which a credential change clears, is set again. */

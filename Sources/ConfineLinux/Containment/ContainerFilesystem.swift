@@ -56,8 +56,12 @@ public struct ContainerFilesystem: Sendable, Equatable {
     /// with it (exit 125), as the kubelet refuses to start such a container.
     public var refusal: String?
 
+    /// A private /dev (a tmpfs with the host's few device nodes), as a container has: under a
+    /// read-only root, so that what the target writes in /dev stays in the run.
+    public var privateDev = false
+
     /// Paths the target may write under a read-only root, for the containment guard's record.
-    public var writablePaths: [String] { ["/dev", "/proc", "/sys"] + mounts.map(\.target) }
+    public var writablePaths: [String] { ["/dev", "/proc"] + mounts.map(\.target) }
 
     /// Where disk volumes are made: beside the host's temporary files, not in a tmpfs.
     public static let diskVolumeParent = "/var/tmp/confine-volumes"
@@ -100,7 +104,9 @@ public struct ContainerFilesystem: Sendable, Equatable {
             plan.warning = "/dev/shm: not root, so the target uses the host's /dev/shm, not a private \(ByteQuantity.human(shm)) one"
         }
         if profile.readOnlyRoot == true {
-            plan.readOnlyMounts = rootMounts(host.mountInfo ?? "")
+            // The host's tree, and /sys as a container has it (sysfs read-only).
+            plan.readOnlyMounts = rootMounts(host.mountInfo ?? "") + sysMounts(host.mountInfo ?? "")
+            plan.privateDev = true
         }
         for volume in profile.volumes ?? [] {
             switch volume.medium {
@@ -191,10 +197,18 @@ public struct ContainerFilesystem: Sendable, Equatable {
         return nil
     }
 
+    /// /sys and every mount below it (the cgroup filesystems), read-only as in a container.
+    static func sysMounts(_ mountInfo: String) -> [ContainmentPlan.ReadOnlyMount] {
+        var seen = Set<String>()
+        return MountInfo.parse(mountInfo).filter { ($0.mountPoint == "/sys" || $0.mountPoint.hasPrefix("/sys/")) && seen.insert($0.mountPoint).inserted }
+            .map { ContainmentPlan.ReadOnlyMount(path: $0.mountPoint, flags: ContainmentPlan.flags(of: $0)) }
+    }
+
     /// What the report's `containment.measures` says of it.
     public var measures: [String] {
         var list: [String] = []
-        if !readOnlyMounts.isEmpty { list.append("read-only root: \(readOnlyMounts.count) mount\(readOnlyMounts.count == 1 ? "" : "s") remounted read-only") }
+        if !readOnlyMounts.isEmpty { list.append("read-only root: \(readOnlyMounts.count) mount\(readOnlyMounts.count == 1 ? "" : "s") remounted read-only (with /sys)") }
+        if privateDev { list.append("a private /dev (tmpfs with the host's null, zero, full, random, urandom, tty; pts, mqueue)") }
         for mount in mounts {
             if keptWritable.contains(mount.target) {
                 list.append("kept writable: \(mount.target) (the host's, with its content)")

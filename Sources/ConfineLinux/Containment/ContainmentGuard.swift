@@ -290,7 +290,7 @@ public final class ContainmentGuard {
             var byRoot = false
             if path.hasPrefix("/sys/fs/cgroup") || (!path.hasPrefix("/proc/") && !rootReadOnly) {
                 why = "the cgroup filesystems are read-only for the target, as in a container"
-            } else if path.hasPrefix("/proc/") {
+            } else if path.hasPrefix("/proc/") || path.hasPrefix("/sys/") {
                 why = "read-only for the target, as in a container"
             } else {
                 why = "the root filesystem is read-only (readOnlyRootFilesystem), as in the pod; write to a volume"

@@ -95,7 +95,10 @@ public enum Spawner {
         let argv = CStringArray(request.arguments)
         let envp = CStringArray(request.environment)
         let filterProgram = request.seccomp?.program ?? []
-        let readOnlyMounts = (request.containment?.readOnlyMounts ?? []) + (request.container?.readOnlyMounts ?? [])
+        var readOnlyMounts = request.containment?.readOnlyMounts ?? []
+        for mount in request.container?.readOnlyMounts ?? [] where !readOnlyMounts.contains(where: { $0.path == mount.path }) {
+            readOnlyMounts.append(mount)
+        }
         let readOnly = CStringArray(readOnlyMounts.map(\.path))
         let readOnlyFlags = readOnlyMounts.map { CUnsignedLong($0.flags) }
         let container = request.container
@@ -131,7 +134,7 @@ public enum Spawner {
                             capabilities_kept: request.containment?.keptCapabilities ?? 0,
                             capability_last: request.containment?.capabilityLast ?? 0,
                             drop_capabilities: request.containment == nil ? 0 : 1,
-                            mounts: nil, mount_count: 0,
+                            mounts: nil, mount_count: 0, private_dev: container?.privateDev == true ? 1 : 0,
                             hostname: container?.hostname == nil ? nil : UnsafePointer(hostname.pointers[0]),
                             set_identity: container?.identity == nil ? 0 : 1,
                             uid: container?.identity?.uid ?? 0, gid: container?.identity?.gid ?? 0,
@@ -181,6 +184,9 @@ public enum Spawner {
                 let mount = index < mountList.count ? mountList[index] : nil
                 step = mount.map { $0.source == nil ? "mount tmpfs at \($0.target) (\($0.data))" : "bind \($0.source!) at \($0.target)" } ?? "mount"
             case CONFINE_STEP_HOSTNAME.rawValue: step = index == 0 ? "unshare CLONE_NEWUTS" : "sethostname \(container?.hostname ?? "")"
+            case CONFINE_STEP_DEV.rawValue:
+                let nodes = ["null", "zero", "full", "random", "urandom", "tty", "pts", "mqueue", "shm"]
+                step = index == 0 ? "mount tmpfs at /dev" : index <= nodes.count ? "bind /dev/\(nodes[index - 1]) into the private /dev" : "link in the private /dev"
             case CONFINE_STEP_IDENTITY.rawValue:
                 let identity = container?.identity
                 step = ["setgroups \(identity?.groups.map(String.init).joined(separator: ",") ?? "")", "setresgid \(identity?.gid ?? 0)",
