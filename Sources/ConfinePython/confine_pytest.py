@@ -487,6 +487,46 @@ def pytest_sessionstart(session):
         session.config.pluginmanager.register(_ReportOutcomes(), "confine_pytest_outcomes")
 
 
+# Sharding (`confine run --shard I/N`): this session runs only its part of the suite. A test
+# goes where CONFINE_SHARD_FILE's durations put it (confine balanced them, longest first into
+# the lightest shard), else by FNV-1a of its node id modulo the shard count — the same split
+# confine and `confine shard --list` make (ConfineCore/Shard/Sharding.swift).
+_SHARD_INDEX = int(os.environ.get("CONFINE_SHARD_INDEX", "0") or 0)
+_SHARD_TOTAL = int(os.environ.get("CONFINE_SHARD_TOTAL", "0") or 0)
+
+
+def shard_hash(name):
+    """FNV-1a, 64 bits, over the name's UTF-8."""
+    value = 0xCBF29CE484222325
+    for byte in name.encode("utf-8"):
+        value = ((value ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return value
+
+
+def _shard_assigned():
+    path = os.environ.get("CONFINE_SHARD_FILE")
+    if not path:
+        return {}
+    import json
+    with open(path, encoding="utf-8") as f:
+        return json.load(f).get("assigned", {})
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session, config, items):
+    """Keeps this shard's tests, deselecting the others as -k does (pytest says how many)."""
+    if NESTED or _SHARD_TOTAL < 2 or not 1 <= _SHARD_INDEX <= _SHARD_TOTAL:
+        return
+    assigned = _shard_assigned()
+    keep, other = [], []
+    for item in items:
+        shard = assigned.get(item.nodeid) or shard_hash(item.nodeid) % _SHARD_TOTAL + 1
+        (keep if shard == _SHARD_INDEX else other).append(item)
+    if other:
+        config.hook.pytest_deselected(items=other)
+        items[:] = keep
+
+
 _collected_written = False
 
 

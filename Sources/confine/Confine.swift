@@ -16,7 +16,7 @@ struct Confine: ParsableCommand {
         process died of signal n.
         """,
         version: version,
-        subcommands: [Run.self, Load.self, Capacity.self, ReportCommand.self, CompareCommand.self, MergeCommand.self, BisectMemory.self, DoctorCommand.self, ProfileCommand.self, SeccompCommand.self, GC.self, CopiesLauncher.self]
+        subcommands: [Run.self, Load.self, Capacity.self, ReportCommand.self, CompareCommand.self, MergeCommand.self, ShardCommand.self, BisectMemory.self, DoctorCommand.self, ProfileCommand.self, SeccompCommand.self, GC.self, CopiesLauncher.self]
     )
 }
 

@@ -174,7 +174,9 @@ struct MergeCommand: ParsableCommand {
         discussion: """
         Example: confine merge shard-*.json --output all.json
         The merged report keeps each shard's suite figures under `shards`; its budgets are judged
-        again on the merged figures. Exits 0 when written, 64 for an unreadable report.
+        again on the merged figures. Reports of `confine run --shard I/N` are checked to be the
+        complete, disjoint set: a missing, repeated or overlapping shard is a warning (stderr and
+        the report's warnings). Exits 0 when written, 64 for an unreadable report.
         """
     )
 
@@ -194,6 +196,8 @@ struct MergeCommand: ParsableCommand {
             Stderr.write("confine: \(error)\n")
             throw ExitCode(ExitCodes.usage)
         }
+        // A missing, repeated or overlapping shard is said where the CI log shows it, and kept in the report.
+        for problem in merged.warnings where problem.hasPrefix("merge: ") { Stderr.write("confine \(problem.replacingOccurrences(of: "merge: ", with: "merge: warning: "))\n") }
         let text = String(decoding: try merged.jsonData(), as: UTF8.self)
         try OutputOptions.parse(output.map { ["--output", $0] } ?? []).write(text)
     }

@@ -257,6 +257,8 @@ struct Run: ParsableCommand {
                                + "the exit status is the worst of them. Each copy gets CONFINE_COPY (0…N-1).", valueName: "n"))
     var copies = 1
 
+    @OptionGroup var sharding: ShardOptions
+
     @Argument(parsing: .captureForPassthrough, help: "The command to run (after --).")
     var command: [String] = []
 
@@ -301,14 +303,30 @@ struct Run: ParsableCommand {
 
         // profile → plan → supervise → record → report → budgets → files and summary.
         // N copies: the launcher is the main process, in the group, and starts them together.
-        let launched = copies > 1 ? [executablePath(), "copies-launcher", "--count", String(copies), "--"] + arguments : arguments
-        let plan = try RunSupport.plan(profile: profile, limits: limits, arguments: launched, probe: !noProbe, strict: strict) { options in
+        // A shard: this part of the suite (swift test by its own filters; pytest and other runners
+        // from the variables), the split by a previous report's durations or by hash.
+        var command = arguments
+        var shardVariables: [String] = []
+        let shardFile = NSTemporaryDirectory() + "confine-shard-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).json"
+        defer { try? FileManager.default.removeItem(atPath: shardFile) }
+        let position = try sharding.position
+        if let position {
+            let assignment = try sharding.assignment(total: position.total)
+            shardVariables = try ShardSupport.environment(position, assignment: assignment, file: shardFile)
+            if runnerOutput == .swiftTest {
+                command = try ShardSupport.swiftTestArguments(arguments, position: position, assignment: assignment)
+            }
+        }
+        let launched = copies > 1 ? [executablePath(), "copies-launcher", "--count", String(copies), "--"] + command : command
+        var plan = try RunSupport.plan(profile: profile, limits: limits, arguments: launched, probe: !noProbe, strict: strict) { options in
             // Copies' console output interleaves: boundaries come from the probe and the plugin only.
             options.runnerOutput = copies > 1 ? nil : runnerOutput
             options.junitPaths = junit
         }
+        plan.environment = plan.environment.filter { !$0.hasPrefix("CONFINE_SHARD_") } + shardVariables
 
         var record = RunSupport.supervise(plan, quiet: quiet)
+        record.shard = position
         if copies > 1 {
             record.command = arguments
             record.copies = copies

@@ -47,9 +47,49 @@ public enum ReportMerger {
             return total
         }
         merged.supervisor = nil
-        merged.warnings = shards.flatMap { path, report in report.warnings.map { "\(path): \($0)" } }
+        merged.warnings = shardProblems(shards) + shards.flatMap { path, report in report.warnings.map { "\(path): \($0)" } }
         merged.budgets = nil
+        merged.shard = nil
         return merged
+    }
+
+    /// Whether the reports are the complete, disjoint set of a `--shard I/N` split: each
+    /// problem as a warning beginning `merge:` (a missing or repeated shard, totals that
+    /// disagree, a report that is not a shard, tests run by more than one shard).
+    public static func shardProblems(_ shards: [(path: String, report: RunReport)]) -> [String] {
+        let positioned = shards.compactMap { shard in shard.report.shard.map { (path: shard.path, position: $0) } }
+        guard !positioned.isEmpty else { return [] }
+        var problems: [String] = []
+        for shard in shards where shard.report.shard == nil {
+            problems.append("merge: \(shard.path) is not a shard (it ran without --shard): its tests may repeat the shards'")
+        }
+        let totals = Set(positioned.map(\.position.total))
+        guard totals.count == 1, let total = totals.first else {
+            return problems + ["merge: the shards disagree on how many there are (\(positioned.map { "\($0.path): \($0.position)" }.joined(separator: ", ")))"]
+        }
+        let byIndex = Dictionary(grouping: positioned, by: \.position.index)
+        for index in 1...total {
+            switch byIndex[index]?.count ?? 0 {
+            case 0: problems.append("merge: shard \(index)/\(total) is missing: its tests are not in the merged report")
+            case 1: break
+            default: problems.append("merge: shard \(index)/\(total) is given \(byIndex[index]!.count) times (\(byIndex[index]!.map(\.path).joined(separator: ", ")))")
+            }
+        }
+        // Disjoint: a test's name in one shard only (attempts of one test within a shard are its own).
+        var shardOf: [String: Int] = [:]
+        var overlapping: [(name: String, first: Int, second: Int)] = []
+        for (path, report) in shards {
+            guard let index = report.shard?.index else { continue }
+            _ = path
+            for name in Set(report.tests.map(\.name)) {
+                if let first = shardOf[name], first != index { overlapping.append((name, first, index)) } else { shardOf[name] = index }
+            }
+        }
+        if let first = overlapping.min(by: { $0.name < $1.name }) {
+            problems.append("merge: \(overlapping.count) test\(overlapping.count == 1 ? "" : "s") ran in more than one shard (the shards overlap), "
+                            + "e.g. \(first.name) in \(first.first)/\(total) and \(first.second)/\(total)")
+        }
+        return problems
     }
 
     static func severity(_ outcome: Outcome) -> Int {

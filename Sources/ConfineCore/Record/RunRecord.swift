@@ -10,6 +10,8 @@ public struct RunRecord: Sendable {
     public var command: [String]
     /// `--copies N`: N copies of `command` ran at once in the group; nil for one.
     public var copies: Int?
+    /// `--shard I/N`: the part of the suite this run ran.
+    public var shard: ShardPosition?
     public var profile: ResolvedProfile
     public var confineVersion: String
     public var host: RunReport.Host

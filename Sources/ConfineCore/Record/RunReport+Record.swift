@@ -108,6 +108,7 @@ extension RunReport {
         functions = ledger.functionRecords
         probe = record.probe
         copies = record.copies
+        shard = record.shard
         supervisor = record.supervisorCost
         containment = record.containment.map { Self.naming($0, by: ledger) }
         if let load = record.load {

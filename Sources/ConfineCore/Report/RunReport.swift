@@ -110,6 +110,9 @@ public struct RunReport: Codable, Sendable, Equatable {
     public var load: Load?
     /// `confine run --copies N`: N copies of `command` ran at once in the one cgroup (absent for one).
     public var copies: Int?
+    /// `confine run --shard I/N`: this run ran the I-th of N disjoint parts of the suite
+    /// (`confine merge` checks that its shards are all there, once each).
+    public var shard: ShardPosition?
 
     public struct Shard: Codable, Sendable, Equatable {
         public var path: String

@@ -275,7 +275,8 @@ final class TestWatcher {
         let words = command.split(separator: " ")
         guard words.count >= 2, words[0].hasSuffix(".xctest") else { return nil }
         let test = words[words.count - 1]
-        guard let slash = test.firstIndex(of: "/"), !test.hasPrefix("-") else { return nil }
+        // A comma-separated list is a filtered serial run (`--filter`, `--shard`), not one test's process.
+        guard let slash = test.firstIndex(of: "/"), !test.hasPrefix("-"), !test.contains(",") else { return nil }
         let className = test[..<slash].split(separator: ".").last ?? test[..<slash]
         return "\(className).\(test[test.index(after: slash)...])"
     }

@@ -64,7 +64,8 @@ public struct ContainerFilesystem: Sendable, Equatable {
     public var writablePaths: [String] { ["/dev", "/proc"] + mounts.map(\.target) }
 
     /// Where disk volumes are made: beside the host's temporary files, not in a tmpfs.
-    public static let diskVolumeParent = "/var/tmp/confine-volumes"
+    /// (/tmp's on a machine without /var/tmp, such as an initramfs.)
+    public static var diskVolumeParent: String { fileExists("/var/tmp") ? "/var/tmp/confine-volumes" : "/tmp/confine-volumes" }
 
     /// The plan for `profile`, or nil when it asks for none of it; with a `refusal` when it
     /// needs root and confine is not, or for a uid 0 under `run_as_non_root`.

@@ -1,0 +1,110 @@
+import ConfineCore
+import Foundation
+import XCTest
+
+/// Issue 21 §1 on real runs: pytest shards through the plugin and `swift test` shards by filters
+/// are disjoint and cover the suite, the same split as `confine shard --list`, balanced by a
+/// previous report; merged, they are the unsharded run; a missing shard is said.
+final class ShardScenarioTests: XCTestCase {
+    var directory = ""
+
+    override func setUpWithError() throws {
+        try XCTSkipUnless(Harness.isRoot, "needs root to create cgroups; CI runs as root")
+        directory = NSTemporaryDirectory() + "confine-shards-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        // 30 tests, three of them long.
+        var files: [String: String] = [:]
+        for file in 0..<3 {
+            var text = "import time\n"
+            for test in 0..<10 {
+                let slow = test == 0
+                text += "def test_\(file)_\(test)():\n    time.sleep(\(slow ? "0.3 + \(file) * 0.05" : "0.005"))\n\n"
+            }
+            files["test_part\(file).py"] = text
+        }
+        for (name, text) in files { try text.write(toFile: directory + "/" + name, atomically: true, encoding: .utf8) }
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(atPath: directory)
+        XCTAssertEqual(Harness.leftoverGroups(), [], "a confine cgroup was left behind")
+    }
+
+    func pytest(_ options: [String]) -> (Harness.Result, RunReport?) {
+        Harness.confineRun(options, ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", directory, directory])
+    }
+
+    func names(_ report: RunReport?) -> Set<String> { Set(report?.tests.map(\.name) ?? []) }
+
+    func testPytestShardsAreDisjointCoverTheSuiteAndMergeIntoTheWhole() throws {
+        let (whole, wholeReport) = pytest([])
+        XCTAssertEqual(whole.status, 0, whole.stderr)
+        XCTAssertEqual(names(wholeReport).count, 30)
+        var paths: [String] = []
+        var seen = Set<String>()
+        let listFile = directory + "/names.txt"
+        try wholeReport!.tests.map(\.name).joined(separator: "\n").write(toFile: listFile, atomically: true, encoding: .utf8)
+        for index in 1...3 {
+            let (result, report) = pytest(["--shard", "\(index)/3"])
+            XCTAssertEqual(result.status, 0, result.stdout + result.stderr)
+            XCTAssertEqual(report?.shard, ShardPosition(index: index, total: 3))
+            XCTAssertTrue(seen.isDisjoint(with: names(report)), "shard \(index) repeats a test")
+            seen.formUnion(names(report))
+            XCTAssertTrue(result.stdout.contains("deselected"), "pytest says what the shard left to the others: \(result.stdout)")
+            // The plugin's split (Python) is confine's (Swift): `confine shard --list` agrees.
+            let listed = Harness.run([Harness.confine, "shard", "--list", listFile, "--shard", "\(index)/3"])
+            XCTAssertEqual(Set(listed.stdout.split(separator: "\n").map(String.init)), names(report), listed.stderr)
+            let path = directory + "/shard-\(index).json"
+            try XCTUnwrap(report).jsonData().write(to: URL(fileURLWithPath: path))
+            paths.append(path)
+        }
+        XCTAssertEqual(seen, names(wholeReport), "the shards cover the suite")
+        let output = directory + "/merged.json"
+        let merge = Harness.run([Harness.confine, "merge"] + paths + ["--output", output])
+        XCTAssertEqual(merge.status, 0, merge.stderr)
+        XCTAssertFalse(merge.stderr.contains("warning"), merge.stderr)
+        let merged = try RunReport.decode(try Data(contentsOf: URL(fileURLWithPath: output)))
+        XCTAssertEqual(names(merged), names(wholeReport))
+        let missing = Harness.run([Harness.confine, "merge", paths[0], paths[2], "--output", output])
+        XCTAssertEqual(missing.status, 0)
+        XCTAssertTrue(missing.stderr.contains("confine merge: warning: shard 2/3 is missing"), missing.stderr)
+    }
+
+    /// With the unsharded report's durations, the three long tests land in three shards and the
+    /// shards' test time differs by at most 30%.
+    func testDurationsFromABaselineBalanceTheShards() throws {
+        let (whole, wholeReport) = pytest([])
+        XCTAssertEqual(whole.status, 0, whole.stderr)
+        let baseline = directory + "/baseline.json"
+        try XCTUnwrap(wholeReport).jsonData().write(to: URL(fileURLWithPath: baseline))
+        var times: [Double] = []
+        var slow: [Int: Int] = [:]
+        for index in 1...3 {
+            let (result, report) = pytest(["--shard", "\(index)/3", "--shard-durations", baseline])
+            XCTAssertEqual(result.status, 0, result.stderr)
+            let tests = try XCTUnwrap(report).tests
+            times.append(tests.compactMap(\.durationSeconds).reduce(0, +))
+            for test in tests where test.name.hasSuffix("_0") { slow[index, default: 0] += 1 }
+        }
+        XCTAssertEqual(slow, [1: 1, 2: 1, 3: 1], "one long test per shard")
+        XCTAssertLessThanOrEqual((times.max()! - times.min()!) / times.max()!, 0.30, "\(times)")
+    }
+
+    /// `swift test` sharded by the filters confine builds from `swift test list`.
+    func testSwiftTestShardsAreDisjointAndCoverTheSuite() throws {
+        XCTAssertTrue(AttributionScenarioTests.swiftSuiteBuilt, "examples/swift-suite does not build")
+        let suite = AttributionScenarioTests.swiftSuite
+        let (whole, wholeReport) = Harness.confineRun([], ["swift", "test", "--skip-build", "--package-path", suite])
+        XCTAssertEqual(whole.status, 0, whole.stderr)
+        var seen = Set<String>()
+        for index in 1...2 {
+            let (result, report) = Harness.confineRun(["--shard", "\(index)/2"], ["swift", "test", "--skip-build", "--package-path", suite])
+            XCTAssertEqual(result.status, 0, result.stderr)
+            XCTAssertTrue(result.stderr.contains("confine: shard \(index)/2: "), result.stderr)
+            XCTAssertTrue(seen.isDisjoint(with: names(report)))
+            seen.formUnion(names(report))
+        }
+        XCTAssertEqual(seen, names(wholeReport))
+        XCTAssertGreaterThan(seen.count, 1)
+    }
+}
