@@ -318,7 +318,8 @@ struct Run: ParsableCommand {
             }
         }
         let launched = copies > 1 ? [executablePath(), "copies-launcher", "--count", String(copies), "--"] + command : command
-        var plan = try RunSupport.plan(profile: profile, limits: limits, arguments: launched, probe: !noProbe, strict: strict) { options in
+        var plan = try RunSupport.plan(profile: profile, limits: limits, arguments: launched, probe: !noProbe, strict: strict,
+                                       pythonPlugin: !noProbe || position != nil) { options in
             // Copies' console output interleaves: boundaries come from the probe and the plugin only.
             options.runnerOutput = copies > 1 ? nil : runnerOutput
             options.junitPaths = junit

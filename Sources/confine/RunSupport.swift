@@ -23,14 +23,15 @@ enum RunSupport {
     /// environment, the probe channel; `adjust` sets the options a command has of its own. Throws
     /// the exit code (64) for a bad profile or plan.
     static func plan(profile: String?, limits: LimitOptions, arguments: [String], probe: Bool, strict: Bool,
-                     adjust: (inout RunOptions) -> Void = { _ in }) throws -> RunPlan {
+                     pythonPlugin: Bool? = nil, adjust: (inout RunOptions) -> Void = { _ in }) throws -> RunPlan {
         let resolved: ResolvedProfile
         do {
             resolved = try resolveProfile(profile, limits: limits)
         } catch let error as ProfileError {
             throw failWithProfileError(error)
         }
-        var options = RunOptions(arguments: arguments, environment: environment(probe: probe), confineVersion: Confine.version)
+        // The pytest plugin also shards: it is on the path for `--shard` even without the probe channel.
+        var options = RunOptions(arguments: arguments, environment: environment(probe: pythonPlugin ?? probe), confineVersion: Confine.version)
         options.probeChannel = probe
         options.strictSeccomp = strict
         options.profileDirectories = BuiltinProfiles.directories()

@@ -65,6 +65,9 @@ final class ShardScenarioTests: XCTestCase {
         XCTAssertFalse(merge.stderr.contains("warning"), merge.stderr)
         let merged = try RunReport.decode(try Data(contentsOf: URL(fileURLWithPath: output)))
         XCTAssertEqual(names(merged), names(wholeReport))
+        // Without the probe channel the plugin still shards (it is on the path for --shard).
+        let (noProbe, _) = pytest(["--no-probe", "--shard", "1/3"])
+        XCTAssertTrue(noProbe.stdout.contains("deselected"), noProbe.stdout)
         let missing = Harness.run([Harness.confine, "merge", paths[0], paths[2], "--output", output])
         XCTAssertEqual(missing.status, 0)
         XCTAssertTrue(missing.stderr.contains("confine merge: warning: shard 2/3 is missing"), missing.stderr)
