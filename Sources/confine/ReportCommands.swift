@@ -5,11 +5,13 @@ import Foundation
 /// The formats `report` and `compare` write.
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case terminal, markdown, junit, json, html
+    /// GitHub Actions workflow commands: annotations on the pull request (`report` only).
+    case github
 }
 
 /// Where and how `report` and `compare` write: stdout unless `--output`.
 struct OutputOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("terminal, markdown, junit, json or html.", valueName: "format"))
+    @Option(help: ArgumentHelp("terminal, markdown, junit, json, html, or github (annotations for GitHub Actions).", valueName: "format"))
     var format: OutputFormat = .terminal
 
     @Option(help: ArgumentHelp("Write here instead of stdout.", valueName: "file"))
@@ -86,6 +88,7 @@ struct ReportCommand: ParsableCommand {
         case .junit: try output.write(JUnitRenderer.render(loaded))
         case .json: try output.write(String(decoding: try loaded.jsonData(), as: UTF8.self))
         case .html: try output.write(HTMLRenderer.render(loaded))
+        case .github: try output.write(GitHubAnnotations.render(loaded))
         }
     }
 }
@@ -159,8 +162,8 @@ struct CompareCommand: ParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             try output.write(String(decoding: try encoder.encode(comparison), as: UTF8.self) + "\n")
-        case .html:
-            Stderr.write("confine: compare writes terminal, markdown, junit or json; html is for `confine report`\n")
+        case .html, .github:
+            Stderr.write("confine: compare writes terminal, markdown, junit or json; \(output.format.rawValue) is for `confine report`\n")
             throw ExitCode(ExitCodes.usage)
         }
         if comparison.hasRegression { throw ExitCode(ExitCodes.budgetExceeded) }
