@@ -305,26 +305,40 @@ struct Run: ParsableCommand {
         // N copies: the launcher is the main process, in the group, and starts them together.
         // A shard: this part of the suite (swift test by its own filters; pytest and other runners
         // from the variables), the split by a previous report's durations or by hash.
-        var command = arguments
-        var shardVariables: [String] = []
-        let shardFile = NSTemporaryDirectory() + "confine-shard-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).json"
-        defer { try? FileManager.default.removeItem(atPath: shardFile) }
-        let position = try sharding.position
-        if let position {
-            let assignment = try sharding.assignment(total: position.total)
-            shardVariables = try ShardSupport.environment(position, assignment: assignment, file: shardFile)
-            if runnerOutput == .swiftTest {
-                command = try ShardSupport.swiftTestArguments(arguments, position: position, assignment: assignment)
-            }
+        let shardPosition = try sharding.position
+        var position = shardPosition
+        let assignment = try shardPosition.map { try sharding.assignment(total: $0.total) }
+        if position != nil, let baseline = try sharding.durationsBaseline() { position?.durationsFrom = baseline }
+        if shardPosition != nil, runnerOutput == .swiftTest,
+           arguments.contains(where: { $0 == "--filter" || $0.hasPrefix("--filter=") || $0 == "--skip" || $0.hasPrefix("--skip=") }) {
+            Stderr.write("confine: --shard with swift test chooses the tests with --filter itself: drop the command's --filter/--skip\n")
+            throw ExitCode(ExitCodes.usage)
         }
-        let launched = copies > 1 ? [executablePath(), "copies-launcher", "--count", String(copies), "--"] + command : command
-        var plan = try RunSupport.plan(profile: profile, limits: limits, arguments: launched, probe: !noProbe, strict: strict,
-                                       pythonPlugin: !noProbe || position != nil) { options in
+        func launched(_ command: [String]) -> [String] {
+            copies > 1 ? [executablePath(), "copies-launcher", "--count", String(copies), "--"] + command : command
+        }
+        var plan = try RunSupport.plan(profile: profile, limits: limits, arguments: launched(arguments), probe: !noProbe, strict: strict,
+                                       pythonPlugin: !noProbe || shardPosition != nil) { options in
             // Copies' console output interleaves: boundaries come from the probe and the plugin only.
             options.runnerOutput = copies > 1 ? nil : runnerOutput
             options.junitPaths = junit
         }
-        plan.environment = plan.environment.filter { !$0.hasPrefix("CONFINE_SHARD_") } + shardVariables
+        if let shardPosition, let assignment {
+            ShardSupport.apply(shardPosition, assignment: assignment, to: &plan)
+            if runnerOutput == .swiftTest {
+                do {
+                    plan.arguments = launched(try ShardSupport.swiftTestArguments(arguments, position: shardPosition, assignment: assignment, quiet: quiet))
+                } catch {
+                    // The list is the run's first step: its failure is a setup failure, with a report.
+                    var record = RunRecord.setupFailure(command: arguments, profile: plan.profile, confineVersion: plan.confineVersion,
+                                                        host: .current(layout: .unknown), startedAt: rfc3339Now(),
+                                                        failure: .init(step: "swift test list", errno: 0, message: "--shard: \(error.message)"))
+                    record.shard = position
+                    RunSupport.deliver(RunReport(record: record), to: report, quiet: quiet)
+                    throw ExitCode(ExitCodes.setupFailed)
+                }
+            }
+        }
 
         var record = RunSupport.supervise(plan, quiet: quiet)
         record.shard = position
@@ -332,7 +346,12 @@ struct Run: ParsableCommand {
             record.command = arguments
             record.copies = copies
         }
-        let report = BudgetJudge.judge(RunReport(record: record))
+        var unjudged = RunReport(record: record)
+        if let assignment, !assignment.assigned.isEmpty, !unjudged.tests.isEmpty,
+           !unjudged.tests.contains(where: { assignment.assigned[$0.name] != nil }) {
+            unjudged.warnings.append("--shard-durations: none of this run's tests is in \(sharding.shardDurations ?? "the report"): the split went by hash")
+        }
+        let report = BudgetJudge.judge(unjudged)
         RunSupport.deliver(report, to: self.report, quiet: quiet)
         throw ExitCode(report.exitCode)
     }

@@ -30,6 +30,13 @@ struct ShardOptions: ParsableArguments {
         if shardDurations != nil && shard == nil { throw ValidationError("--shard-durations: give --shard I/N too") }
     }
 
+    /// When the durations report was made (its `startedAt`): shards split by different reports do
+    /// not add up, and `confine merge` says so.
+    func durationsBaseline() throws -> String? {
+        guard let path = shardDurations else { return nil }
+        return try loadReports([path])[0].startedAt
+    }
+
     /// The split: balanced by the report's durations when one is given, else by hash.
     func assignment(total: Int) throws -> ShardAssignment {
         guard let path = shardDurations else { return ShardAssignment(total: total) }
@@ -40,71 +47,55 @@ struct ShardOptions: ParsableArguments {
 }
 
 enum ShardSupport {
-    /// The variables the target gets: CONFINE_SHARD_INDEX and _TOTAL, and CONFINE_SHARD_FILE
-    /// (the balanced assignment, for the pytest plugin) written to `file` when there is one.
-    static func environment(_ position: ShardPosition, assignment: ShardAssignment, file: String) throws -> [String] {
-        var variables = ["CONFINE_SHARD_INDEX=\(position.index)", "CONFINE_SHARD_TOTAL=\(position.total)"]
-        if !assignment.assigned.isEmpty {
-            do { try assignment.json().write(to: URL(fileURLWithPath: file)) } catch {
-                Stderr.write("confine: --shard-durations: cannot write \(file): \(error)\n")
-                throw ExitCode(ExitCodes.setupFailed)
-            }
-            variables.append("CONFINE_SHARD_FILE=\(file)")
-        }
-        return variables
+    /// What the target gets for a shard: CONFINE_SHARD_INDEX and _TOTAL, and the balanced
+    /// assignment (written by the run's setup where the target can read it: CONFINE_SHARD_FILE).
+    static func apply(_ position: ShardPosition, assignment: ShardAssignment, to plan: inout RunPlan) {
+        plan.environment = plan.environment.filter { !$0.hasPrefix("CONFINE_SHARD_") }
+            + ["CONFINE_SHARD_INDEX=\(position.index)", "CONFINE_SHARD_TOTAL=\(position.total)"]
+        plan.shardAssignment = assignment.assigned.isEmpty ? nil : Array(assignment.json())
     }
 
+    /// The value of a `swift test` option given as `--name value` or `--name=value`.
+    static let listOptions = ["--package-path", "--scratch-path", "--build-path", "-c", "--configuration", "--triple", "--sdk"]
+
     /// `swift test …` with a `--filter` that selects this shard's tests from `swift test list`
-    /// (run first, outside the limits, with the command's package options). Exit 125 when the
-    /// list cannot be had.
-    static func swiftTestArguments(_ arguments: [String], position: ShardPosition, assignment: ShardAssignment) throws -> [String] {
+    /// (run first, outside the limits, with the command's package and build options). Throws
+    /// `ShardError` when the list cannot be had (the run's setup failure, with a report).
+    static func swiftTestArguments(_ arguments: [String], position: ShardPosition, assignment: ShardAssignment,
+                                   quiet: Bool) throws(ShardError) -> [String] {
         guard let testIndex = arguments.firstIndex(of: "test") else { return arguments }
-        if arguments.contains(where: { $0 == "--filter" || $0.hasPrefix("--filter=") || $0 == "--skip" }) {
-            throw ValidationError("--shard with swift test chooses the tests with --filter itself: drop the command's --filter/--skip")
-        }
-        // Options that say which package and build the list is of.
         var listArguments = Array(arguments[...testIndex]) + ["list"]
         var index = testIndex + 1
         while index < arguments.count {
             let word = arguments[index]
-            if ["--package-path", "--scratch-path", "--build-path", "-c", "--configuration"].contains(word), index + 1 < arguments.count {
-                listArguments += [word, arguments[index + 1]]
-                index += 1
+            let name = String(word.prefix { $0 != "=" })
+            if listOptions.contains(name) {
+                if word.contains("=") {
+                    listArguments.append(word)
+                } else if index + 1 < arguments.count {
+                    listArguments += [word, arguments[index + 1]]
+                    index += 1
+                }
             } else if word == "--skip-build" {
                 listArguments.append(word)
             }
             index += 1
         }
         let names = try list(listArguments)
-        // A report names XCTest tests `Class.test` and Swift Testing ones by their function (or
-        // display name), where the list says `Module.Class/test` and `Module.function()`: a
-        // duration under the report's name counts for the listed test.
-        var aliased = assignment
-        for name in names where assignment.assigned[name] == nil {
-            if let shard = assignment.assigned[reportName(listed: name)] { aliased.assigned[name] = shard }
-        }
-        let selected = aliased.select(names, for: position)
+        let selected = assignment.aliasing(names).select(names, for: position)
         // One alternation of the exact names (a regex, as swift test's --filter takes), anchored
         // at the start and ended by `/` or the end: Swift Testing matches its own identifiers,
         // which go on past the name (`Module.test()/File.swift:12:2`), XCTest `Module.Class/test`.
         let escaped = selected.map { NSRegularExpression.escapedPattern(for: $0) }
         let filter = selected.isEmpty ? "^$" : "^(" + escaped.joined(separator: "|") + ")(/|$)"
-        Stderr.write("confine: shard \(position): \(selected.count) of \(names.count) tests (swift test list)\n")
+        if !quiet { Stderr.write("confine: shard \(position): \(selected.count) of \(names.count) tests (swift test list)\n") }
         return arguments + ["--filter", filter]
     }
 
-    /// The name confine's report gives a test `swift test list` names: `Module.Class/test` →
-    /// `Class.test`, `Module.function()` → `function()`.
-    static func reportName(listed name: String) -> String {
-        if let slash = name.firstIndex(of: "/") {
-            let type = name[..<slash].split(separator: ".").last.map(String.init) ?? String(name[..<slash])
-            return "\(type).\(name[name.index(after: slash)...])"
-        }
-        return name.split(separator: ".", maxSplits: 1).last.map(String.init) ?? name
-    }
+    struct ShardError: Error { var message: String }
 
     /// The names `swift test list` prints, one per line.
-    static func list(_ command: [String]) throws -> [String] {
+    static func list(_ command: [String]) throws(ShardError) -> [String] {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = command
@@ -112,14 +103,12 @@ enum ShardSupport {
         process.standardOutput = output
         process.standardError = FileHandle.standardError
         do { try process.run() } catch {
-            Stderr.write("confine: --shard: cannot run \(command.joined(separator: " ")): \(error)\n")
-            throw ExitCode(ExitCodes.setupFailed)
+            throw ShardError(message: "cannot run \(command.joined(separator: " ")): \(error)")
         }
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            Stderr.write("confine: --shard: \(command.joined(separator: " ")) exited with status \(process.terminationStatus)\n")
-            throw ExitCode(ExitCodes.setupFailed)
+            throw ShardError(message: "\(command.joined(separator: " ")) exited with status \(process.terminationStatus)")
         }
         return String(decoding: data, as: UTF8.self).split(separator: "\n").map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
     }
@@ -134,7 +123,7 @@ struct ShardCommand: ParsableCommand {
         discussion: """
         Example: my-runner --list-tests > names.txt; my-runner $(confine shard --list names.txt --shard 2/3)
         The split is the one confine run --shard and the pytest plugin make: by a previous report's durations
-        (--shard-durations), else by a stable hash of each name.
+        (--shard-durations), else by a stable hash of each name. Names given twice are printed once.
         """
     )
 
@@ -150,16 +139,15 @@ struct ShardCommand: ParsableCommand {
     func run() throws {
         guard let position = try sharding.position else { return }
         let text: String
-        if list == "-" {
-            text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
-        } else {
-            guard let data = FileManager.default.contents(atPath: list) else {
-                Stderr.write("confine shard: cannot read \(list)\n")
-                throw ExitCode(ExitCodes.usage)
-            }
-            text = String(decoding: data, as: UTF8.self)
+        // A FileHandle reads pipes and process substitutions (`--list <(runner --list)`) too.
+        guard let handle = list == "-" ? FileHandle.standardInput : FileHandle(forReadingAtPath: list) else {
+            Stderr.write("confine shard: cannot read \(list)\n")
+            throw ExitCode(ExitCodes.usage)
         }
-        let names = text.split(separator: "\n").map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
-        for name in try sharding.assignment(total: position.total).select(names, for: position) { print(name) }
+        text = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+        var seen = Set<String>()
+        let names = text.split(separator: "\n").map { $0.trimmingWhitespace() }.filter { !$0.isEmpty && seen.insert($0).inserted }
+        // The same split as `confine run --shard`: report names stand for `swift test list` names.
+        for name in try sharding.assignment(total: position.total).aliasing(names).select(names, for: position) { print(name) }
     }
 }

@@ -36,6 +36,8 @@ final class RunnerOutputTests: XCTestCase {
             "\u{1B}[1;32m✔\u{1B}[0m Test \"Small one\" passed after 0.001 seconds.",
             "✘ Test big() recorded an issue at A.swift:9:5: Expectation failed: 1 == 2",
             "✘ Test big() failed after 0.100 seconds with 1 issue.",
+            "◇ Test case passing 1 argument x → 1 to f(x:) started.",
+            "✔ Test case passing 1 argument x → 1 to f(x:) passed after 0.001 seconds.",
             "✔ Test f(x:) with 3 test cases passed after 0.004 seconds.",
             "➜ Test later() skipped: \"not yet\"",
             "✔ Suite STSuite passed after 0.101 seconds.",

@@ -45,6 +45,15 @@ final class ShardTests: XCTestCase {
         XCTAssertEqual((json?["assigned"] as? [String: Int])?["slow_a"], assignment.shard(of: "slow_a"))
     }
 
+    /// `swift test list` names stand for the report's names of the same tests.
+    func testListedSwiftNamesTakeTheReportsDurations() {
+        XCTAssertEqual(ShardAssignment.reportName(listed: "PricingTests.MemoryXCTests/testSmallA"), "MemoryXCTests.testSmallA")
+        XCTAssertEqual(ShardAssignment.reportName(listed: "PricingTests.smallOne()"), "smallOne()")
+        XCTAssertEqual(ShardAssignment.reportName(listed: "tests/test_x.py::test_y"), "tests/test_x.py::test_y")
+        let assignment = ShardAssignment(total: 3, assigned: ["MemoryXCTests.testSmallA": 3])
+        XCTAssertEqual(assignment.aliasing(["PricingTests.MemoryXCTests/testSmallA"]).shard(of: "PricingTests.MemoryXCTests/testSmallA"), 3)
+    }
+
     func testMergeSaysWhenShardsAreMissingRepeatedOrOverlap() throws {
         func shard(_ index: Int, _ total: Int, _ tests: [String]) -> RunReport {
             var report = Fixtures.report(tests: tests.map { Fixtures.test($0, duration: 0.1, peak: 10 << 20, growth: 1 << 20) })

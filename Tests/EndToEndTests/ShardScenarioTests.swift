@@ -10,7 +10,8 @@ final class ShardScenarioTests: XCTestCase {
 
     override func setUpWithError() throws {
         try XCTSkipUnless(Harness.isRoot, "needs root to create cgroups; CI runs as root")
-        directory = NSTemporaryDirectory() + "confine-shards-\(UUID().uuidString)"
+        // Not under /tmp: one test covers /tmp with a tmpfs, as a pod does.
+        directory = "/var/tmp/confine-shards-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         // 30 tests, three of them long.
         var files: [String: String] = [:]
@@ -93,6 +94,58 @@ final class ShardScenarioTests: XCTestCase {
         XCTAssertLessThanOrEqual((times.max()! - times.min()!) / times.max()!, 0.30, "\(times)")
     }
 
+    /// The balanced split under a read-only root with a tmpfs over /tmp (a pod's usual setup):
+    /// the assignment reaches the plugin through the probe's directory.
+    func testDurationsReachThePluginUnderAReadOnlyRoot() throws {
+        let (whole, wholeReport) = pytest([])
+        XCTAssertEqual(whole.status, 0, whole.stderr)
+        let baseline = directory + "/baseline.json"
+        try XCTUnwrap(wholeReport).jsonData().write(to: URL(fileURLWithPath: baseline))
+        var seen = Set<String>()
+        for index in 1...3 {
+            let (result, report) = pytest(["--profile", "container-default", "--read-only", "--tmpfs", "/tmp",
+                                           "--shard", "\(index)/3", "--shard-durations", baseline])
+            XCTAssertEqual(result.status, 0, result.stdout + result.stderr)
+            XCTAssertEqual(report?.tests.filter { $0.name.hasSuffix("_0") }.count, 1, "one long test per shard")
+            XCTAssertNotNil(report?.shard?.durationsFrom)
+            seen.formUnion(names(report))
+        }
+        XCTAssertEqual(seen, names(wholeReport))
+    }
+
+    /// More shards than tests: an empty shard succeeds (pytest's "no tests collected" is not a failure there).
+    func testAnEmptyShardSucceeds() throws {
+        let (result, report) = pytest(["--shard", "1/2"])
+        XCTAssertEqual(result.status, 0)
+        let few = directory + "/few"
+        try FileManager.default.createDirectory(atPath: few, withIntermediateDirectories: true)
+        try "def test_only():\n    pass\n".write(toFile: few + "/test_few.py", atomically: true, encoding: .utf8)
+        var ran = 0
+        for index in 1...5 {
+            let (shard, shardReport) = Harness.confineRun(["--shard", "\(index)/5"], ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", few])
+            XCTAssertEqual(shard.status, 0, "shard \(index): \(shard.stdout)")
+            ran += shardReport?.tests.count ?? 0
+        }
+        XCTAssertEqual(ran, 1)
+        _ = report
+    }
+
+    /// Merge says when its reports are not shards, or were split differently.
+    func testMergeSaysWhatDoesNotAddUp() throws {
+        let (_, wholeReport) = pytest([])
+        let whole = directory + "/whole.json"
+        try XCTUnwrap(wholeReport).jsonData().write(to: URL(fileURLWithPath: whole))
+        let twice = Harness.run([Harness.confine, "merge", whole, whole, "--output", directory + "/twice.json"])
+        XCTAssertTrue(twice.stderr.contains("30 tests appear in more than one report: these are not disjoint shards"), twice.stderr)
+        let (_, hashed) = pytest(["--shard", "1/2"])
+        let (_, balanced) = pytest(["--shard", "2/2", "--shard-durations", whole])
+        let first = directory + "/h1.json", second = directory + "/d2.json"
+        try XCTUnwrap(hashed).jsonData().write(to: URL(fileURLWithPath: first))
+        try XCTUnwrap(balanced).jsonData().write(to: URL(fileURLWithPath: second))
+        let mixed = Harness.run([Harness.confine, "merge", first, second, "--output", directory + "/mixed.json"])
+        XCTAssertTrue(mixed.stderr.contains("the shards were split differently"), mixed.stderr)
+    }
+
     /// `swift test` sharded by the filters confine builds from `swift test list`.
     func testSwiftTestShardsAreDisjointAndCoverTheSuite() throws {
         XCTAssertTrue(AttributionScenarioTests.swiftSuiteBuilt, "examples/swift-suite does not build")
@@ -109,5 +162,10 @@ final class ShardScenarioTests: XCTestCase {
         }
         XCTAssertEqual(seen, names(wholeReport))
         XCTAssertGreaterThan(seen.count, 1)
+        // The list is the run's first step: when it fails, a setup failure with a report.
+        let (broken, brokenReport) = Harness.confineRun(["--shard", "1/2"], ["swift", "test", "--skip-build", "--package-path=/nonexistent-confine"])
+        XCTAssertEqual(broken.status, 125, broken.stderr)
+        XCTAssertEqual(brokenReport?.setupError?.step, "swift test list")
+        XCTAssertEqual(brokenReport?.shard?.index, 1)
     }
 }

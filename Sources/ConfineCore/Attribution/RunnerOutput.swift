@@ -30,7 +30,9 @@ public struct SwiftTestOutputParser: Sendable {
         if line.hasPrefix("Test Case '") {
             event = Self.xctest(line.dropFirst("Test Case '".count))
         } else if let rest = Self.swiftTestingBody(line) {
-            if rest.hasPrefix("Test run ") { return nil }
+            // A run's totals, and a parameterized test's cases (`Test case passing 1 argument x → 1
+            // to param(x:) started.`): parts of a test, whose own lines bound it.
+            if rest.hasPrefix("Test run ") || rest.hasPrefix("Test case ") { return nil }
             event = Self.swiftTesting(rest)
             if event == nil, rest.hasPrefix("Test ") && (rest.hasSuffix(" started.") || rest.contains(" after ")) {
                 noteUnrecognized(line)

@@ -58,8 +58,19 @@ public enum ReportMerger {
     /// disagree, a report that is not a shard, tests run by more than one shard).
     public static func shardProblems(_ shards: [(path: String, report: RunReport)]) -> [String] {
         let positioned = shards.compactMap { shard in shard.report.shard.map { (path: shard.path, position: $0) } }
-        guard !positioned.isEmpty else { return [] }
+        guard !positioned.isEmpty else {
+            // Not shards at all: reports of the same tests merged would count each twice.
+            var seen = Set<String>(), repeated = 0
+            for (_, report) in shards {
+                for name in Set(report.tests.map(\.name)) where !seen.insert(name).inserted { repeated += 1 }
+            }
+            return repeated == 0 ? [] : ["merge: \(repeated) test\(repeated == 1 ? "" : "s") appear in more than one report: these are not disjoint shards (run them with --shard I/N)"]
+        }
         var problems: [String] = []
+        let splits = Set(positioned.map { $0.position.durationsFrom ?? "hash" })
+        if splits.count > 1 {
+            problems.append("merge: the shards were split differently (\(positioned.map { "\($0.path): \($0.position.durationsFrom.map { "durations of the report started \($0)" } ?? "by hash")" }.joined(separator: "; "))): together they need not cover the suite")
+        }
         for shard in shards where shard.report.shard == nil {
             problems.append("merge: \(shard.path) is not a shard (it ran without --shard): its tests may repeat the shards'")
         }

@@ -5,10 +5,14 @@ public struct ShardPosition: Codable, Sendable, Equatable, CustomStringConvertib
     /// 1…total.
     public var index: Int
     public var total: Int
+    /// `--shard-durations`: the `startedAt` of the report whose durations balanced the split;
+    /// absent when it went by hash. Shards of different splits do not add up.
+    public var durationsFrom: String?
 
-    public init(index: Int, total: Int) {
+    public init(index: Int, total: Int, durationsFrom: String? = nil) {
         self.index = index
         self.total = total
+        self.durationsFrom = durationsFrom
     }
 
     public var description: String { "\(index)/\(total)" }
@@ -66,6 +70,27 @@ public struct ShardAssignment: Sendable, Equatable {
             assigned[name] = lightest + 1
         }
         return ShardAssignment(total: total, assigned: assigned)
+    }
+
+    /// The name confine's report gives a test `swift test list` names: `Module.Class/test` →
+    /// `Class.test`, `Module.function()` → `function()`; other names as they are.
+    public static func reportName(listed name: String) -> String {
+        if let slash = name.firstIndex(of: "/") {
+            let type = name[..<slash].split(separator: ".").last.map(String.init) ?? String(name[..<slash])
+            return "\(type).\(name[name.index(after: slash)...])"
+        }
+        guard name.hasSuffix(")"), let dot = name.firstIndex(of: "."), dot < (name.firstIndex(of: "(") ?? name.endIndex) else { return name }
+        return String(name[name.index(after: dot)...])
+    }
+
+    /// This assignment for listed names: a duration recorded under the report's name of a
+    /// `swift test list` name (`reportName(listed:)`) counts for the listed name.
+    public func aliasing(_ names: [String]) -> ShardAssignment {
+        var aliased = self
+        for name in names where assigned[name] == nil {
+            if let shard = assigned[Self.reportName(listed: name)] { aliased.assigned[name] = shard }
+        }
+        return aliased
     }
 
     /// The tests of `names` in `position`'s shard, in their order.

@@ -18,6 +18,9 @@ public final class ProbeReceiver {
     /// The tests the runner collected, one name per line (the pytest plugin writes it once collection
     /// is done); read at the end to list the tests that never ran.
     public static let collectedName = "collected"
+    /// `--shard-durations`: the balanced assignment the pytest plugin reads (`CONFINE_SHARD_FILE`),
+    /// here because the probe's directory is what the target reaches under any container settings.
+    public static let shardName = "shard.json"
     /// A larger `collected` file is read this far (about 500,000 test names).
     static let collectedLimit = 64 << 20
     /// Larger than any batch the libraries send (1800 records and their names).
@@ -177,6 +180,7 @@ public final class ProbeReceiver {
         if runningFD >= 0 { Glibc.close(runningFD) }
         unlink(runningPath)
         unlink(collectedPath)
+        unlink(directory + "/" + Self.shardName)
         rmdir(directory)
         buffer.deallocate()
         runningBuffer.deallocate()

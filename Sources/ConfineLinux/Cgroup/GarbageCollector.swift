@@ -60,6 +60,7 @@ public struct GarbageCollector {
             unlink(directory + "/" + ProbeReceiver.socketName)
             unlink(directory + "/" + ProbeReceiver.runningName)
             unlink(directory + "/" + ProbeReceiver.collectedName)
+            unlink(directory + "/" + ProbeReceiver.shardName)
             if rmdir(directory) == 0 { removed.append(directory) }
         }
         return removed

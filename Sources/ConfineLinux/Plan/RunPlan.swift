@@ -31,6 +31,9 @@ public struct RunPlan: Sendable {
     public var containment: ContainmentPlan?
     /// The container's filesystem, identity, working directory and hostname (`ContainerFilesystem`).
     public var container: ContainerFilesystem?
+    /// `--shard-durations`: the assignment (JSON) the target's runner reads from CONFINE_SHARD_FILE,
+    /// written where the target can read it (the probe's directory) when the run is set up.
+    public var shardAssignment: [UInt8]?
     /// Said once in the report (containment impossible without root, unknown capabilities).
     public var setupWarnings: [String] = []
 

@@ -29,6 +29,8 @@ struct RunSetup {
     /// Directories made on the host for the container's mounts (mount points that did not
     /// exist, disk volumes), removed after the run, deepest first.
     var madeDirectories: [String] = []
+    /// Files made for the run outside its directories (the shard file without a probe channel).
+    var madeFiles: [String] = []
 
     /// Sets the run up. `start`: the run's zero, CLOCK_MONOTONIC seconds.
     static func make(plan: RunPlan, driver: any CgroupDriver, start: Double) -> RunSetup {
@@ -143,6 +145,7 @@ struct RunSetup {
     /// disk volumes (and what the target wrote). A mount point the target wrote beside (a
     /// parent confine made, now not empty) stays, and is said.
     func removeMadeDirectories() -> [String] {
+        for file in madeFiles { unlink(file) }
         var warnings: [String] = []
         for path in madeDirectories.reversed() {
             if path.hasPrefix(ContainerFilesystem.diskVolumeParent + "/") {
@@ -155,8 +158,25 @@ struct RunSetup {
     }
 
     private mutating func spawn(plan: RunPlan, group: any RunGroup, tests: TestWatcher) {
+        // The probe's directory exists once the watcher prepared the environment (it opens the channel).
+        var environment = tests.prepare(environment: plan.environment)
+        if let assignment = plan.shardAssignment {
+            // In the probe's directory (reachable under a read-only root, a tmpfs over /tmp, another
+            // uid); without the probe channel, beside it in /tmp, removed after the run.
+            let file = tests.probeDirectory.map { $0 + "/" + ProbeReceiver.shardName }
+                ?? "\(ProbeReceiver.directoryParent)/confine-shard-\(plan.groupName).json"
+            if writeFile(file, String(decoding: assignment, as: UTF8.self)) {
+                chmod(file, 0o644)
+                if tests.probeDirectory == nil { madeFiles.append(file) }
+                environment.append("CONFINE_SHARD_FILE=\(file)")
+            } else {
+                // Not by hash instead: the other shards went by the durations, and the split would not add up.
+                failure = .init(step: "write \(file)", errno: errno, message: "--shard-durations: cannot write \(file): \(errnoName(errno))")
+                return
+            }
+        }
         var request = SpawnRequest(
-            arguments: plan.arguments, environment: tests.prepare(environment: plan.environment), joinFiles: group.joinFiles,
+            arguments: plan.arguments, environment: environment, joinFiles: group.joinFiles,
             cloneIntoDirectory: group.cloneIntoDirectory, ulimits: plan.profile.ulimits ?? [:])
         request.stdoutFD = tests.childStdout
         request.seccomp = plan.seccomp
