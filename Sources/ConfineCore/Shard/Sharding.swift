@@ -75,7 +75,8 @@ public struct ShardAssignment: Sendable, Equatable {
     /// The name confine's report gives a test `swift test list` names: `Module.Class/test` →
     /// `Class.test`, `Module.function()` → `function()`; other names as they are.
     public static func reportName(listed name: String) -> String {
-        if let slash = name.firstIndex(of: "/") {
+        guard !name.contains("::") else { return name } // a pytest node id: the same in both
+        if let slash = name.firstIndex(of: "/"), name[..<slash].contains(".") {
             let type = name[..<slash].split(separator: ".").last.map(String.init) ?? String(name[..<slash])
             return "\(type).\(name[name.index(after: slash)...])"
         }
