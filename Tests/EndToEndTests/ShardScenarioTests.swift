@@ -169,3 +169,35 @@ final class ShardScenarioTests: XCTestCase {
         XCTAssertEqual(brokenReport?.shard?.index, 1)
     }
 }
+
+/// Issue 21 §3, in part: when a runner ran but no test boundary reached confine, the report and
+/// the summary say so, naming the runner and the fix — never silence.
+final class RunnerSilenceScenarioTests: XCTestCase {
+    override func setUpWithError() throws {
+        try XCTSkipUnless(Harness.isRoot, "needs root to create cgroups; CI runs as root")
+    }
+
+    func testAWrapperThatHidesTheRunnerIsSaid() throws {
+        let directory = "/var/tmp/confine-silence-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try "def test_a():\n    pass\n".write(toFile: directory + "/test_s.py", atomically: true, encoding: .utf8)
+        // A wrapper that drops the variable loading the plugin (what tox does without passenv).
+        let (cleared, clearedReport) = Harness.confineRun([], ["env", "-u", "PYTEST_PLUGINS", "python3", "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                                               directory + "/test_s.py"])
+        XCTAssertEqual(cleared.status, 0, cleared.stderr)
+        XCTAssertEqual(clearedReport?.tests.count, 0)
+        XCTAssertTrue(cleared.stderr.contains("warning  tests: pytest ran (pid "), cleared.stderr)
+        XCTAssertTrue(clearedReport?.warnings.contains { $0.contains("lost PYTEST_PLUGINS or PYTHONPATH") } == true)
+        // make → swift test: the output is not read unless asked.
+        XCTAssertTrue(AttributionScenarioTests.swiftSuiteBuilt, "examples/swift-suite does not build")
+        try "test:\n\tswift test --skip-build --package-path \(AttributionScenarioTests.swiftSuite) --filter MemoryXCTests\n"
+            .write(toFile: directory + "/Makefile", atomically: true, encoding: .utf8)
+        let (made, _) = Harness.confineRun([], ["make", "-s", "-C", directory, "test"])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        XCTAssertTrue(made.stderr.contains("under another command (make, a script), whose output confine did not read: add --runner swift-test"), made.stderr)
+        let (asked, askedReport) = Harness.confineRun(["--runner", "swift-test"], ["make", "-s", "-C", directory, "test"])
+        XCTAssertEqual(asked.status, 0, asked.stderr)
+        XCTAssertGreaterThan(askedReport?.tests.count ?? 0, 0, "with --runner swift-test the Makefile's swift test is read")
+    }
+}

@@ -107,6 +107,9 @@ extension RunReport {
         }
         functions = ledger.functionRecords
         probe = record.probe
+        if let silence = RunnerSilence.warning(processes: record.processes, tests: tests, probe: record.probe) {
+            warnings.append(silence)
+        }
         copies = record.copies
         shard = record.shard
         supervisor = record.supervisorCost
