@@ -25,6 +25,26 @@
 #include <sys/stat.h>
 
 #define CONFINE_MAX_MOUNTS 64
+#define PATH_MAX_DEV 64
+
+/* "/proc/self/fd/N": what a descriptor opened before a mount hid its path is mounted from. */
+static void fd_path(char out[32], int fd) {
+    char digits[12];
+    int n = 0, at = 14;
+    memcpy(out, "/proc/self/fd/", 14);
+    do { digits[n++] = (char)('0' + fd % 10); fd /= 10; } while (fd > 0);
+    while (n > 0) out[at++] = digits[--n];
+    out[at] = 0;
+}
+
+/* "/dev/NAME" into `out`; -1 when it does not fit. */
+static int dev_path(char out[PATH_MAX_DEV], const char *name) {
+    size_t length = strlen(name);
+    if (5 + length + 1 > PATH_MAX_DEV) return -1;
+    memcpy(out, "/dev/", 5);
+    memcpy(out + 5, name, length + 1);
+    return 0;
+}
 
 typedef struct {
     int step;
@@ -119,23 +139,18 @@ static void child(const confine_spawn_request *request, int error_fd, int ack_fd
         /* 3d'. A private /dev: the host's device nodes and directories are opened before the
          *      tmpfs hides them, then bound in from /proc/self/fd/N. */
         if (request->private_dev) {
-            static const char *const nodes[] = {"null", "zero", "full", "random", "urandom", "tty", "pts", "mqueue", "shm"};
-            enum { NODE_COUNT = sizeof nodes / sizeof nodes[0] };
-            int node_fds[NODE_COUNT];
-            char path[64];
-            for (int i = 0; i < NODE_COUNT; i++) {
-                size_t length = strlen(nodes[i]);
-                memcpy(path, "/dev/", 5);
-                memcpy(path + 5, nodes[i], length + 1);
+            int node_fds[CONFINE_MAX_MOUNTS];
+            char path[PATH_MAX_DEV];
+            if (request->dev_node_count > CONFINE_MAX_MOUNTS) report_and_exit(error_fd, CONFINE_STEP_DEV, E2BIG, 0);
+            for (int i = 0; i < request->dev_node_count; i++) {
+                if (dev_path(path, request->dev_nodes[i]) != 0) report_and_exit(error_fd, CONFINE_STEP_DEV, ENAMETOOLONG, i + 1);
                 node_fds[i] = open(path, O_PATH | O_CLOEXEC);
             }
-            if (mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k") != 0)
+            if (mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, request->dev_options) != 0)
                 report_and_exit(error_fd, CONFINE_STEP_DEV, errno, 0);
-            for (int i = 0; i < NODE_COUNT; i++) {
-                if (node_fds[i] < 0) continue;
-                size_t length = strlen(nodes[i]);
-                memcpy(path, "/dev/", 5);
-                memcpy(path + 5, nodes[i], length + 1);
+            for (int i = 0; i < request->dev_node_count; i++) {
+                if (node_fds[i] < 0) continue; /* the host has no such node */
+                dev_path(path, request->dev_nodes[i]);
                 struct stat info;
                 int is_directory = fstat(node_fds[i], &info) == 0 && S_ISDIR(info.st_mode);
                 if (is_directory) {
@@ -145,21 +160,15 @@ static void child(const confine_spawn_request *request, int error_fd, int ack_fd
                     if (made < 0) report_and_exit(error_fd, CONFINE_STEP_DEV, errno, i + 1);
                     close(made);
                 }
-                char via[32] = "/proc/self/fd/";
-                char digits[12];
-                int n = 0, fd = node_fds[i];
-                do { digits[n++] = (char)('0' + fd % 10); fd /= 10; } while (fd > 0);
-                int at = 14;
-                while (n > 0) via[at++] = digits[--n];
-                via[at] = 0;
+                char via[32];
+                fd_path(via, node_fds[i]);
                 if (mount(via, path, NULL, MS_BIND | (is_directory ? MS_REC : 0), NULL) != 0)
                     report_and_exit(error_fd, CONFINE_STEP_DEV, errno, i + 1);
                 close(node_fds[i]);
             }
-            static const char *const links[][2] = {{"/proc/self/fd", "/dev/fd"}, {"/proc/self/fd/0", "/dev/stdin"},
-                {"/proc/self/fd/1", "/dev/stdout"}, {"/proc/self/fd/2", "/dev/stderr"}, {"pts/ptmx", "/dev/ptmx"}};
-            for (unsigned i = 0; i < sizeof links / sizeof links[0]; i++) {
-                if (symlink(links[i][0], links[i][1]) != 0 && errno != EEXIST) report_and_exit(error_fd, CONFINE_STEP_DEV, errno, 20 + (int)i);
+            for (int i = 0; i < request->dev_link_count; i++) {
+                if (symlink(request->dev_links[2 * i], request->dev_links[2 * i + 1]) != 0 && errno != EEXIST)
+                    report_and_exit(error_fd, CONFINE_STEP_DEV, errno, 1000 + i);
             }
         }
         /* Bind sources are opened first: a tmpfs mounted over /tmp would hide the probe's
@@ -177,13 +186,8 @@ static void child(const confine_spawn_request *request, int error_fd, int ack_fd
             const confine_mount *m = &request->mounts[i];
             int rc;
             if (m->source) {
-                char via[32] = "/proc/self/fd/";
-                char digits[12];
-                int n = 0, fd = source_fds[i];
-                do { digits[n++] = (char)('0' + fd % 10); fd /= 10; } while (fd > 0);
-                int at = 14;
-                while (n > 0) via[at++] = digits[--n];
-                via[at] = 0;
+                char via[32];
+                fd_path(via, source_fds[i]);
                 if (access(m->target, F_OK) != 0 && errno == ENOENT) mkdir(m->target, 0711);
                 rc = mount(via, m->target, NULL, MS_BIND | MS_REC, NULL);
                 close(source_fds[i]);

@@ -78,10 +78,15 @@ typedef struct {
      * remounts (a read-only root is every mount listed there): tmpfs and bind mounts in order. */
     const confine_mount *mounts;
     int mount_count;
-    /* 1: a private /dev as runc makes one (a tmpfs with the host's null, zero, full, random,
-     * urandom and tty bound in, /dev/pts, /dev/mqueue and /dev/shm the host's unless a mount
-     * replaces them, the fd/stdin/stdout/stderr/ptmx links), before `mounts`. */
+    /* A private /dev (the parent decides what is in it): a tmpfs with `dev_options` at /dev, the
+     * host's `dev_nodes` (names under /dev: device nodes or directories) bound in, and the
+     * `dev_links` (target, link path pairs) made; before `mounts`. */
     int private_dev;
+    const char *dev_options;
+    const char *const *dev_nodes;
+    int dev_node_count;
+    const char *const *dev_links;   /* 2 × dev_link_count strings */
+    int dev_link_count;
     const char *hostname;       /* non-NULL: a UTS namespace of its own with this name */
     /* The identity the target runs as (root only), set after capabilities are cut: setgroups,
      * setgid, setuid. PR_SET_PDEATHSIG, which a credential change clears, is set again. */

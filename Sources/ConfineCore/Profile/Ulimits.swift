@@ -22,12 +22,7 @@ public struct Ulimit: Equatable, Sendable, Codable {
 /// `RLIMIT_*` types), and how they are written.
 public enum Ulimits {
     /// Docker's names (`docker run --ulimit`, Compose `ulimits:`) → the OCI / kernel name.
-    public static let names: [String: String] = [
-        "as": "RLIMIT_AS", "core": "RLIMIT_CORE", "cpu": "RLIMIT_CPU", "data": "RLIMIT_DATA", "fsize": "RLIMIT_FSIZE",
-        "locks": "RLIMIT_LOCKS", "memlock": "RLIMIT_MEMLOCK", "msgqueue": "RLIMIT_MSGQUEUE", "nice": "RLIMIT_NICE",
-        "nofile": "RLIMIT_NOFILE", "nproc": "RLIMIT_NPROC", "rss": "RLIMIT_RSS", "rtprio": "RLIMIT_RTPRIO",
-        "rttime": "RLIMIT_RTTIME", "sigpending": "RLIMIT_SIGPENDING", "stack": "RLIMIT_STACK",
-    ]
+    public static let names = Dictionary(uniqueKeysWithValues: ResourceLimits.all.map { ($0.docker, $0.kernel) })
 
     /// The Docker name for an OCI `RLIMIT_*` type, if it is one.
     public static func name(ociType: String) -> String? {

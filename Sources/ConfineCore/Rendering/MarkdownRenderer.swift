@@ -95,8 +95,7 @@ public enum MarkdownRenderer {
         }
         // The container's own faults first and open: what would break in the pod.
         if let containment = report.containment {
-            let pod = Summary.podLines(containment, outcome: report.outcome)
-                .map { $0.trimmingWhitespace().dropFirst(3).trimmingWhitespace() }
+            let pod = Summary.podFindings(containment, outcome: report.outcome)
             if !pod.isEmpty {
                 lines.append("")
                 lines.append("**In the pod this would fail too:**")

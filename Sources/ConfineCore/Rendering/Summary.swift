@@ -91,7 +91,7 @@ public enum Summary {
                 }
                 if escapes.count > 5 { lines.append("  contain  … \(escapes.count - 5) more in the report") }
             }
-            lines += podLines(containment, outcome: report.outcome)
+            lines += podFindings(containment, outcome: report.outcome).map { "  pod      " + $0 }
         }
         if let network = report.network {
             if network.mode == .allow {
@@ -112,9 +112,10 @@ public enum Summary {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// What the container's environment refused — the faults the pod would have too: writes to
+    /// What the container's environment refused — the faults the pod would have too — one
+    /// finding per line, for the summary's `pod` lines and the Markdown report: writes to
     /// the read-only root (EROFS), writes the uid may not make (EACCES), a full /dev/shm (ENOSPC).
-    static func podLines(_ containment: RunReport.Containment, outcome: Outcome) -> [String] {
+    static func podFindings(_ containment: RunReport.Containment, outcome: Outcome) -> [String] {
         var lines: [String] = []
         let verdict = outcome == .passed ? "the run passed anyway" : "look here first: the run \(outcome.rawValue)"
         for (cause, what, fix) in [(RunReport.ContainmentAttempt.Cause.readOnlyRoot, "refused by the read-only root (EROFS)",
@@ -122,20 +123,20 @@ public enum Summary {
                                    (.user, "refused to the pod's user (EACCES)", "make the path writable for that uid or group (fsGroup)")] {
             let writes = containment.attempts.filter { $0.cause == cause }
             guard !writes.isEmpty else { continue }
-            lines.append("  pod      \(writes.count) write\(writes.count == 1 ? "" : "s") \(what), as in the pod; \(verdict)")
+            lines.append("\(writes.count) write\(writes.count == 1 ? "" : "s") \(what), as in the pod; \(verdict)")
             for write in writes.prefix(3) {
                 let path = write.target.count <= 60 ? write.target : "…" + write.target.suffix(59)
-                lines.append("  pod      \(display(write.command, limit: 30)) (pid \(write.pid)): \(path)"
+                lines.append("\(display(write.command, limit: 30)) (pid \(write.pid)): \(path)"
                              + (write.test.map { " in \($0)" } ?? ""))
             }
-            if writes.count > 3 { lines.append("  pod      … \(writes.count - 3) more in the report") }
-            lines.append("  pod      fix: \(fix)")
+            if writes.count > 3 { lines.append("… \(writes.count - 3) more in the report") }
+            lines.append("fix: \(fix)")
         }
         if let shm = containment.shm, let filled = shm.filledAtSeconds {
-            lines.append("  pod      /dev/shm filled its \(ByteQuantity.human(shm.sizeBytes)) at \(formatFixed(filled, digits: 2)) s"
+            lines.append("/dev/shm filled its \(ByteQuantity.human(shm.sizeBytes)) at \(formatFixed(filled, digits: 2)) s"
                          + (shm.test.map { " in \($0)" } ?? "") + ": writes there fail with ENOSPC and mmap'd shared memory with SIGBUS, "
                          + "as in the pod; \(verdict)")
-            lines.append("  pod      fix: a larger filesystem.shm_size (--shm-size; Compose shm_size; a Memory emptyDir at /dev/shm)")
+            lines.append("fix: a larger filesystem.shm_size (--shm-size; Compose shm_size; a Memory emptyDir at /dev/shm)")
         }
         return lines
     }

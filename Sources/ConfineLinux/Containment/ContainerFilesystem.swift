@@ -60,6 +60,16 @@ public struct ContainerFilesystem: Sendable, Equatable {
     /// read-only root, so that what the target writes in /dev stays in the run.
     public var privateDev = false
 
+    /// The private /dev as runc makes one: a small tmpfs, the host's device nodes a program
+    /// expects bound in (and /dev/pts, /dev/mqueue, /dev/shm as directories, which a /dev/shm
+    /// mount then replaces), the links to the process's own descriptors.
+    public static let devOptions = "mode=755,size=65536k"
+    public static let devNodes = ["null", "zero", "full", "random", "urandom", "tty", "pts", "mqueue", "shm"]
+    public static let devLinks: [(target: String, link: String)] = [
+        ("/proc/self/fd", "/dev/fd"), ("/proc/self/fd/0", "/dev/stdin"), ("/proc/self/fd/1", "/dev/stdout"),
+        ("/proc/self/fd/2", "/dev/stderr"), ("pts/ptmx", "/dev/ptmx"),
+    ]
+
     /// Paths the target may write under a read-only root, for the containment guard's record.
     public var writablePaths: [String] { ["/dev", "/proc"] + mounts.map(\.target) }
 
@@ -209,7 +219,7 @@ public struct ContainerFilesystem: Sendable, Equatable {
     public var measures: [String] {
         var list: [String] = []
         if !readOnlyMounts.isEmpty { list.append("read-only root: \(readOnlyMounts.count) mount\(readOnlyMounts.count == 1 ? "" : "s") remounted read-only (with /sys)") }
-        if privateDev { list.append("a private /dev (tmpfs with the host's null, zero, full, random, urandom, tty; pts, mqueue)") }
+        if privateDev { list.append("a private /dev (tmpfs with the host's \(Self.devNodes.joined(separator: ", ")))") }
         for mount in mounts {
             if keptWritable.contains(mount.target) {
                 list.append("kept writable: \(mount.target) (the host's, with its content)")

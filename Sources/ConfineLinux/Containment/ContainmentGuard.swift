@@ -197,7 +197,7 @@ public final class ContainmentGuard {
         let resource = Int32(truncatingIfNeeded: arguments[1])
         var current = rlimit()
         guard confine_prlimit(pid == 0 ? tgid : pid, resource, nil, &current) == 0, newHard > UInt64(current.rlim_max) else { return .proceed }
-        let name = Self.resourceNames[resource] ?? "resource \(resource)"
+        let name = ResourceLimits.kernelNameByNumber[resource] ?? "resource \(resource)"
         record("prlimit64", "\(name) hard limit \(UInt64(current.rlim_max)) → \(newHard == UInt64.max ? "unlimited" : "\(newHard)")",
                verdict: .kernel, errno: keepsSysResource ? nil : EPERM,
                why: keepsSysResource ? "the profile keeps CAP_SYS_RESOURCE" : "raising a hard limit needs CAP_SYS_RESOURCE, which a container lacks",
@@ -205,11 +205,6 @@ public final class ContainmentGuard {
         return .proceed
     }
 
-    static let resourceNames: [Int32: String] = [
-        0: "RLIMIT_CPU", 1: "RLIMIT_FSIZE", 2: "RLIMIT_DATA", 3: "RLIMIT_STACK", 4: "RLIMIT_CORE", 5: "RLIMIT_RSS",
-        6: "RLIMIT_NPROC", 7: "RLIMIT_NOFILE", 8: "RLIMIT_MEMLOCK", 9: "RLIMIT_AS", 10: "RLIMIT_LOCKS",
-        11: "RLIMIT_SIGPENDING", 12: "RLIMIT_MSGQUEUE", 13: "RLIMIT_NICE", 14: "RLIMIT_RTPRIO", 15: "RLIMIT_RTTIME",
-    ]
 
     /// An open for writing of a cgroup file, an OOM score or a sysctl: recorded, then left to the kernel.
     enum NameChange { case create, remove }

@@ -86,7 +86,7 @@ public enum Spawner {
         let limitNames = request.ulimits.keys.sorted()
         var rlimits: [confine_rlimit] = []
         for name in limitNames {
-            guard let limit = request.ulimits[name], let resource = Self.resourceNumbers[name] else {
+            guard let limit = request.ulimits[name], let resource = ResourceLimits.numberByDockerName[name] else {
                 throw SpawnError(step: "setrlimit \(name): not a resource limit", errno: EINVAL, pid: 0)
             }
             rlimits.append(confine_rlimit(resource: resource, soft: limit.soft ?? UInt64.max, hard: limit.hard ?? UInt64.max))
@@ -112,6 +112,12 @@ public enum Spawner {
                           data: UnsafePointer(mountData.pointers[index]), flags: CUnsignedLong(mountList[index].flags))
         }
         let identityGroups = container?.identity?.groups ?? []
+        let devOptions = CStringArray([ContainerFilesystem.devOptions])
+        let devNodes = CStringArray(ContainerFilesystem.devNodes)
+        let devLinks = CStringArray(ContainerFilesystem.devLinks.flatMap { [$0.target, $0.link] })
+        func strings(_ array: CStringArray) -> UnsafePointer<UnsafePointer<CChar>?> {
+            UnsafeRawPointer(array.pointers).assumingMemoryBound(to: UnsafePointer<CChar>?.self)
+        }
         let hostname = CStringArray(container?.hostname.map { [$0] } ?? [])
         let workingDirectory = CStringArray(container?.enterDirectory.map { [$0] } ?? [])
         let result: confine_spawn_result = path.withCString { cPath in
@@ -135,6 +141,9 @@ public enum Spawner {
                             capability_last: request.containment?.capabilityLast ?? 0,
                             drop_capabilities: request.containment == nil ? 0 : 1,
                             mounts: nil, mount_count: 0, private_dev: container?.privateDev == true ? 1 : 0,
+                            dev_options: UnsafePointer(devOptions.pointers[0]),
+                            dev_nodes: strings(devNodes), dev_node_count: Int32(ContainerFilesystem.devNodes.count),
+                            dev_links: strings(devLinks), dev_link_count: Int32(ContainerFilesystem.devLinks.count),
                             hostname: container?.hostname == nil ? nil : UnsafePointer(hostname.pointers[0]),
                             set_identity: container?.identity == nil ? 0 : 1,
                             uid: container?.identity?.uid ?? 0, gid: container?.identity?.gid ?? 0,
@@ -185,8 +194,10 @@ public enum Spawner {
                 step = mount.map { $0.source == nil ? "mount tmpfs at \($0.target) (\($0.data))" : "bind \($0.source!) at \($0.target)" } ?? "mount"
             case CONFINE_STEP_HOSTNAME.rawValue: step = index == 0 ? "unshare CLONE_NEWUTS" : "sethostname \(container?.hostname ?? "")"
             case CONFINE_STEP_DEV.rawValue:
-                let nodes = ["null", "zero", "full", "random", "urandom", "tty", "pts", "mqueue", "shm"]
-                step = index == 0 ? "mount tmpfs at /dev" : index <= nodes.count ? "bind /dev/\(nodes[index - 1]) into the private /dev" : "link in the private /dev"
+                let nodes = ContainerFilesystem.devNodes, links = ContainerFilesystem.devLinks
+                step = index == 0 ? "mount tmpfs at /dev (\(ContainerFilesystem.devOptions))"
+                    : index <= nodes.count ? "bind /dev/\(nodes[index - 1]) into the private /dev"
+                    : index - 1000 < links.count && index >= 1000 ? "link \(links[index - 1000].link) → \(links[index - 1000].target)" : "the private /dev"
             case CONFINE_STEP_IDENTITY.rawValue:
                 let identity = container?.identity
                 step = ["setgroups \(identity?.groups.map(String.init).joined(separator: ",") ?? "")", "setresgid \(identity?.gid ?? 0)",
@@ -204,11 +215,6 @@ public enum Spawner {
                               seccompListener: result.listener_fd >= 0 ? result.listener_fd : nil)
     }
 
-    /// Docker's ulimit names → the kernel's resource numbers (asm-generic/resource.h, as on x86_64 and arm64).
-    static let resourceNumbers: [String: Int32] = [
-        "cpu": 0, "fsize": 1, "data": 2, "stack": 3, "core": 4, "rss": 5, "nproc": 6, "nofile": 7, "memlock": 8, "as": 9,
-        "locks": 10, "sigpending": 11, "msgqueue": 12, "nice": 13, "rtprio": 14, "rttime": 15,
-    ]
 
     /// `execvp`'s search, done in the parent (the child must not allocate).
     public static func resolveExecutable(_ program: String, environment: [String]) -> String? {
