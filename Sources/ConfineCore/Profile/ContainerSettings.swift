@@ -35,6 +35,11 @@ public struct Volume: Equatable, Sendable, Codable {
         return nil
     }
 
+    /// As a profile writes it: `{path: /cache, medium: memory, size_limit: 64Mi}`.
+    public var yamlFlow: String {
+        "{path: \(path), medium: \(medium.rawValue)" + (sizeBytes.map { ", size_limit: \(ByteQuantity.format($0))" } ?? "") + "}"
+    }
+
     public init(path: String, medium: Medium, sizeBytes: UInt64? = nil) {
         self.path = path
         self.medium = medium

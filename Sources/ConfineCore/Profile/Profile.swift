@@ -247,8 +247,7 @@ public struct ResolvedProfile: Equatable, Sendable, Codable {
             if let volumes, !volumes.isEmpty {
                 lines.append("  volumes:")
                 for volume in volumes {
-                    lines.append("    - {path: \(volume.path), medium: \(volume.medium.rawValue)"
-                                 + (volume.sizeBytes.map { ", size_limit: \(ByteQuantity.format($0))" } ?? "") + "}")
+                    lines.append("    - \(volume.yamlFlow)")
                 }
             }
         }

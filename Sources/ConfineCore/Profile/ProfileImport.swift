@@ -27,6 +27,16 @@ public struct ImportedProfile: Sendable {
         }
     }
 
+    /// The volumes found so far, and where each kind came from: `filesystem.volumes` as one list.
+    var volumes: [Volume] = []
+    var volumeSources: [String] = []
+
+    mutating func addVolume(_ volume: Volume, from source: String) {
+        volumes.append(volume)
+        if !volumeSources.contains(source) { volumeSources.append(source) }
+        set("filesystem.volumes", "[\(volumes.map(\.yamlFlow).joined(separator: ", "))]", from: volumeSources.joined(separator: "; "))
+    }
+
     mutating func set(_ key: String, _ value: String, from source: String) {
         values.removeAll { $0.key == key }
         values.append(Value(key: key, value: value, source: source))
@@ -352,7 +362,6 @@ public enum ProfileImporter {
         let podVolumes = Dictionary((pod["volumes"] as? [[String: Any]] ?? []).compactMap { volume in
             (volume["name"] as? String).map { ($0, volume) }
         }, uniquingKeysWith: { first, _ in first })
-        var entries: [String] = []
         for (index, mount) in (container["volumeMounts"] as? [[String: Any]] ?? []).enumerated() {
             let at = "\(prefix).volumeMounts[\(index)]"
             guard let name = mount["name"] as? String, let mountPath = mount["mountPath"] as? String, mountPath.hasPrefix("/") else {
@@ -392,16 +401,14 @@ public enum ProfileImporter {
                     }
                     continue
                 }
-                entries.append("{path: \(mountPath), medium: \(memory ? "memory" : "disk")" + (size.map { ", size_limit: \(ByteQuantity.format($0))" } ?? "") + "}")
-                profile.set("filesystem.volumes", "[\(entries.joined(separator: ", "))]",
-                            from: "emptyDir volumes mounted by \(prefix).volumeMounts (memory: a tmpfs charged to the run's memory)")
+                profile.addVolume(Volume(path: mountPath, medium: memory ? .memory : .disk, sizeBytes: size),
+                                  from: "emptyDir volumes mounted by \(prefix).volumeMounts (memory: a tmpfs charged to the run's memory)")
             } else {
                 let kind = volume.keys.filter { $0 != "name" }.sorted().first ?? "unknown"
                 let writable = mount["readOnly"] as? Bool != true && !["configMap", "secret", "downwardAPI", "projected"].contains(kind)
                 if writable {
-                    entries.append("{path: \(mountPath), medium: disk}")
-                    profile.set("filesystem.volumes", "[\(entries.joined(separator: ", "))]",
-                                from: "volumes mounted by \(prefix).volumeMounts (a writable \(kind) is an empty disk volume here)")
+                    profile.addVolume(Volume(path: mountPath, medium: .disk),
+                                      from: "volumes mounted by \(prefix).volumeMounts (a writable \(kind) is an empty disk volume here)")
                 }
                 profile.warnings.append("\(at) \(mountPath): a \(kind) volume's content is not reproduced"
                                         + (writable ? " (an empty writable directory stands in for it)" : " (the path is not mounted)"))
@@ -681,11 +688,8 @@ public enum ProfileImporter {
             profile.set("filesystem.shm_size", ByteQuantity.format(bytes),
                         from: "\(at).shm_size: \(describe(shm))" + (ByteQuantity.format(bytes) == describe(shm) ? "" : " (Docker's units are binary)"))
         }
-        var entries: [String] = [], sources: [String] = []
         func volume(_ target: String, memory: Bool, size: UInt64?, from: String) {
-            entries.append("{path: \(target), medium: \(memory ? "memory" : "disk")" + (size.map { ", size_limit: \(ByteQuantity.format($0))" } ?? "") + "}")
-            if !sources.contains(from) { sources.append(from) }
-            profile.set("filesystem.volumes", "[\(entries.joined(separator: ", "))]", from: sources.joined(separator: "; "))
+            profile.addVolume(Volume(path: target, medium: memory ? .memory : .disk, sizeBytes: size), from: from)
         }
         // tmpfs: a path, a list of them, each `PATH[:size=…,mode=…]` (Docker's --tmpfs options).
         let tmpfs = (service["tmpfs"] as? [Any])?.map(describe) ?? (service["tmpfs"].map { [describe($0)] } ?? [])
@@ -966,7 +970,6 @@ public enum ProfileImporter {
         let root = config["root"] as? [String: Any] ?? [:]
         if let readOnly = root["readonly"] as? Bool { profile.set("filesystem.read_only_root", String(readOnly), from: "root.readonly") }
         if root["path"] != nil { profile.warnings.append("root.path: the run sees this machine's root filesystem, not the bundle's") }
-        var entries: [String] = []
         let kernelTypes: Set<String> = ["proc", "sysfs", "devpts", "mqueue", "cgroup", "cgroup2"]
         for (index, mount) in (config["mounts"] as? [[String: Any]] ?? []).enumerated() {
             let at = "mounts[\(index)]"
@@ -986,14 +989,12 @@ public enum ProfileImporter {
                 if destination == "/dev/shm" {
                     profile.set("filesystem.shm_size", ByteQuantity.format(size ?? dockerDefaultShmBytes), from: "\(at): tmpfs at /dev/shm")
                 } else {
-                    entries.append("{path: \(destination), medium: memory" + (size.map { ", size_limit: \(ByteQuantity.format($0))" } ?? "") + "}")
-                    profile.set("filesystem.volumes", "[\(entries.joined(separator: ", "))]", from: "mounts (tmpfs: charged to the run's memory; a writable bind: an empty disk volume here)")
+                    profile.addVolume(Volume(path: destination, medium: .memory, sizeBytes: size), from: "tmpfs mounts, charged to the run's memory")
                 }
             } else {
                 let readOnly = options.contains("ro")
                 if !readOnly {
-                    entries.append("{path: \(destination), medium: disk}")
-                    profile.set("filesystem.volumes", "[\(entries.joined(separator: ", "))]", from: "mounts (tmpfs: charged to the run's memory; a writable bind: an empty disk volume here)")
+                    profile.addVolume(Volume(path: destination, medium: .disk), from: "writable binds, each an empty disk volume here")
                 }
                 profile.warnings.append("\(at) \(destination): a \(type) mount's content is not reproduced"
                                         + (readOnly ? " (the path is not mounted)" : " (an empty writable directory stands in for it)"))
