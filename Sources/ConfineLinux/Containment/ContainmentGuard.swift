@@ -228,6 +228,16 @@ public final class ContainmentGuard {
         return readOnly >= 0 && readOnly >= longest(writablePrefixes)
     }
 
+    /// Why a read-only `path` is so, and whether that is the pod's read-only root (its fault) or
+    /// containment (the cgroup filesystems, /proc and /sys, as a container has them).
+    private func readOnlyReason(_ path: String) -> (why: String, cause: RunReport.ContainmentAttempt.Cause?) {
+        if path.hasPrefix("/sys/fs/cgroup") || (!path.hasPrefix("/proc/") && !rootReadOnly) {
+            return ("the cgroup filesystems are read-only for the target, as in a container", nil)
+        }
+        if path.hasPrefix("/proc/") || path.hasPrefix("/sys/") { return ("read-only for the target, as in a container", nil) }
+        return ("the root filesystem is read-only (readOnlyRootFilesystem), as in the pod; write to a volume", .readOnlyRoot)
+    }
+
     /// mkdir, unlink, rmdir, rename, symlink, link: in the kernel's order — the path walk, then
     /// EEXIST (a name that exists) or ENOENT (one that does not), then the read-only mount, then
     /// write and search permission on the directory (and the sticky bit for a removal).
@@ -244,10 +254,8 @@ public final class ContainmentGuard {
         let exists = lstat(root + path, &info) == 0
         guard exists == (change == .remove) else { return .proceed }
         if isReadOnly(path) {
-            let onRoot = rootReadOnly && !path.hasPrefix("/proc/") && !path.hasPrefix("/sys/")
-            record(syscall, path, verdict: .kernel, errno: EROFS,
-                   why: onRoot ? "the root filesystem is read-only (readOnlyRootFilesystem), as in the pod; write to a volume"
-                               : "read-only for the target, as in a container", tgid: tgid, at: time, cause: onRoot ? .readOnlyRoot : nil)
+            let (why, cause) = readOnlyReason(path)
+            record(syscall, path, verdict: .kernel, errno: EROFS, why: why, tgid: tgid, at: time, cause: cause)
         } else if let identity {
             let parent = "/" + path.split(separator: "/").dropLast().joined(separator: "/")
             var directoryInfo = stat()
@@ -270,28 +278,15 @@ public final class ContainmentGuard {
     private func writeOpen(_ syscall: String, tid: Int32, tgid: Int32, directory: Int32?, pathAddress: UInt64, creates: Bool?,
                            at time: Double) -> Answer {
         guard let path = resolvedPath(tid: tid, tgid: tgid, directory: directory, pathAddress: pathAddress) else { return .proceed }
-        func longest(_ prefixes: [String]) -> Int {
-            prefixes.filter { path == $0 || path.hasPrefix($0 == "/" ? "/" : $0 + "/") }.map(\.count).max() ?? -1
-        }
-        let readOnly = longest(readOnlyPrefixes)
         // The kernel's order: the path walk (search permission on each directory) first, then a
         // read-only mount, then write permission on the file or its directory.
         let root = "/proc/\(tgid)/root"
         if let identity, let denied = Self.searchDenied(path, root: root, identity: identity) {
             record(syscall, path, verdict: .kernel, errno: EACCES,
                    why: "uid \(identity.uid) may not reach it (\(denied)): the pod's user, not root", tgid: tgid, at: time, cause: .user)
-        } else if readOnly >= 0 && readOnly >= longest(writablePrefixes) {
-            let why: String
-            var byRoot = false
-            if path.hasPrefix("/sys/fs/cgroup") || (!path.hasPrefix("/proc/") && !rootReadOnly) {
-                why = "the cgroup filesystems are read-only for the target, as in a container"
-            } else if path.hasPrefix("/proc/") || path.hasPrefix("/sys/") {
-                why = "read-only for the target, as in a container"
-            } else {
-                why = "the root filesystem is read-only (readOnlyRootFilesystem), as in the pod; write to a volume"
-                byRoot = true
-            }
-            record(syscall, path, verdict: .kernel, errno: EROFS, why: why, tgid: tgid, at: time, cause: byRoot ? .readOnlyRoot : nil)
+        } else if isReadOnly(path) {
+            let (why, cause) = readOnlyReason(path)
+            record(syscall, path, verdict: .kernel, errno: EROFS, why: why, tgid: tgid, at: time, cause: cause)
         } else if path.hasPrefix("/proc/"), path.hasSuffix("/oom_score_adj") || path.hasSuffix("/oom_adj") {
             record(syscall, path, verdict: .kernel, errno: keepsSysResource ? nil : EACCES,
                    why: keepsSysResource ? "the profile keeps CAP_SYS_RESOURCE"
