@@ -44,7 +44,7 @@ final class RunPlannerTests: XCTestCase {
     func testAnAllowListIsResolvedAndInterceptedWithoutASeccompProfile() throws {
         let plan = try RunPlanner.plan(try profile("network: {allow: [\"db.internal:5432\"]}\n"), options(), host: host())
         XCTAssertEqual(plan.networkAllowList, [ResolvedEndpoint(address: "127.0.0.1", port: 5432)])
-        XCTAssertTrue(plan.seccompForNetworkOnly)
+        XCTAssertTrue(plan.seccompOnlyIntercepts)
         XCTAssertEqual(Set(plan.seccomp?.intercepted ?? []), Set(NetworkAllowList.interceptedSyscalls))
     }
 
@@ -64,7 +64,7 @@ final class RunPlannerTests: XCTestCase {
         XCTAssertEqual(containment.capabilityLast, 40)
         let intercepted = Set(plan.seccomp?.intercepted ?? [])
         XCTAssertTrue(Set(ContainmentGuard.interceptedSyscalls).isSubset(of: intercepted))
-        XCTAssertFalse(plan.seccompForNetworkOnly)
+        XCTAssertFalse(plan.seccompOnlyIntercepts)
         XCTAssertTrue(plan.setupWarnings.isEmpty, "\(plan.setupWarnings)")
 
         let notRoot = try RunPlanner.plan(container, options(), host: host(isRoot: false))

@@ -100,12 +100,24 @@ final class ContainerScenarioTests: XCTestCase {
         XCTAssertEqual(run.containment?.attempts.filter { $0.syscall == "mkdir" }.count, 1)
         XCTAssertTrue(result.stderr.contains("pod      3 writes refused by the read-only root (EROFS), as in the pod"), result.stderr)
         XCTAssertTrue(result.stderr.contains("pod      1 write refused to the pod's user (EACCES)"), result.stderr)
-        XCTAssertFalse(result.stderr.contains("attempts to leave the run"), "the pod's own refusals are not escapes: \(result.stderr)")
+        XCTAssertFalse(result.stderr.contains("to leave the run"), "the pod's own refusals are not escapes: \(result.stderr)")
         XCTAssertEqual(run.profile.user, UserSpec(uid: 10001, gid: 10001, supplementalGroups: [2000]))
         XCTAssertEqual(run.profile.readOnlyRoot, true)
         XCTAssertTrue(run.containment?.measures.contains("runs as uid 10001, gid 10001, groups 2000") == true)
         if !cacheExisted { XCTAssertFalse(FileManager.default.fileExists(atPath: "/cache"), "the mount point confine made is removed") }
         XCTAssertEqual(run.outcome, .passed, "the script itself ends well: the failed writes are the pod's, listed")
+    }
+
+    /// A container profile whose seccomp is unconfined (what an imported Kubernetes pod gets by
+    /// default) still lists the read-only root's refusals: confine's own filter sees the calls.
+    func testUnconfinedSeccompStillListsThePodsFaults() throws {
+        let file = try profile("name: pod\nextends: container-default\nseccomp: unconfined\nfilesystem: {read_only_root: true}\n")
+        let (result, report) = Harness.confineRun(["--profile", file], ["/bin/sh", "-c", "echo x > /etc/confine-e2e-unconfined; mkdir /etc/confine-e2e-dir2; true"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let causes = report?.containment?.attempts.filter { $0.cause == .readOnlyRoot }.map(\.target)
+        XCTAssertEqual(causes, ["/etc/confine-e2e-unconfined", "/etc/confine-e2e-dir2"], "\(String(describing: report?.containment))")
+        XCTAssertNil(report?.seccomp, "no seccomp profile was asked for: the report has none")
+        XCTAssertTrue(result.stderr.contains("pod      2 writes refused by the read-only root"), result.stderr)
     }
 
     /// runAsNonRoot as the kubelet checks it: uid 0 (given, or confine's own) does not start —

@@ -83,11 +83,11 @@ public enum Summary {
             let escapes = containment.attempts.filter { $0.cause == nil }
             if !escapes.isEmpty {
                 let refused = escapes.filter { $0.verdict == .refused }.count
-                lines.append("  contain  \(escapes.count) attempts to leave the run, all failed "
+                lines.append("  contain  \(escapes.count) attempt\(escapes.count == 1 ? "" : "s") to leave the run, all failed "
                              + "(\(refused) refused by confine, \(escapes.count - refused) by the kernel)")
                 for attempt in escapes.prefix(5) {
                     lines.append("  contain  \(display(attempt.command, limit: 30)) (pid \(attempt.pid)): \(attempt.syscall) "
-                                 + "\(display(attempt.target, limit: 50)) → \(attempt.errnoName ?? attempt.verdict.rawValue)")
+                                 + "\(pathOrTarget(attempt.target)) → \(attempt.errnoName ?? attempt.verdict.rawValue)")
                 }
                 if escapes.count > 5 { lines.append("  contain  … \(escapes.count - 5) more in the report") }
             }
@@ -125,7 +125,7 @@ public enum Summary {
             guard !writes.isEmpty else { continue }
             lines.append("\(writes.count) write\(writes.count == 1 ? "" : "s") \(what), as in the pod; \(verdict)")
             for write in writes.prefix(3) {
-                let path = write.target.count <= 60 ? write.target : "…" + write.target.suffix(59)
+                let path = pathOrTarget(write.target)
                 lines.append("\(display(write.command, limit: 30)) (pid \(write.pid)): \(path)"
                              + (write.test.map { " in \($0)" } ?? ""))
             }
@@ -316,6 +316,11 @@ public enum Summary {
 
     /// A command line on one line of at most `limit` characters, the program by its base name
     /// (`python3 -m pytest`, not `/root/.pyenv/versions/3.11.7/bin/python3 -m pytest`).
+    /// A path whole, or its end when long (`…/memory/confine-1-ab/cgroup.procs`); other targets as they are.
+    static func pathOrTarget(_ target: String, limit: Int = 60) -> String {
+        target.count <= limit ? target : "…" + target.suffix(limit - 1)
+    }
+
     static func display(_ command: String, limit: Int = 72) -> String {
         var words = command.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" })
         if let program = words.first, let slash = program.lastIndex(of: "/"), program.index(after: slash) < program.endIndex {

@@ -59,6 +59,8 @@ public struct ContainerFilesystem: Sendable, Equatable {
     /// A private /dev (a tmpfs with the host's few device nodes), as a container has: under a
     /// read-only root, so that what the target writes in /dev stays in the run.
     public var privateDev = false
+    /// Of `devNodes`, those this host has (no /dev/mqueue on some): what the private /dev gets.
+    public var hostDevNodes: [String] = []
 
     /// The private /dev as runc makes one: a small tmpfs, the host's device nodes a program
     /// expects bound in (and /dev/pts, /dev/mqueue, /dev/shm as directories, which a /dev/shm
@@ -118,6 +120,7 @@ public struct ContainerFilesystem: Sendable, Equatable {
             // The host's tree, and /sys as a container has it (sysfs read-only).
             plan.readOnlyMounts = rootMounts(host.mountInfo ?? "") + sysMounts(host.mountInfo ?? "")
             plan.privateDev = true
+            plan.hostDevNodes = devNodes.filter { fileExists("/dev/" + $0) }
         }
         for volume in profile.volumes ?? [] {
             switch volume.medium {
@@ -219,7 +222,7 @@ public struct ContainerFilesystem: Sendable, Equatable {
     public var measures: [String] {
         var list: [String] = []
         if !readOnlyMounts.isEmpty { list.append("read-only root: \(readOnlyMounts.count) mount\(readOnlyMounts.count == 1 ? "" : "s") remounted read-only (with /sys)") }
-        if privateDev { list.append("a private /dev (tmpfs with the host's \(Self.devNodes.joined(separator: ", ")))") }
+        if privateDev { list.append("a private /dev (tmpfs with the host's \(hostDevNodes.joined(separator: ", ")))") }
         for mount in mounts {
             if keptWritable.contains(mount.target) {
                 list.append("kept writable: \(mount.target) (the host's, with its content)")

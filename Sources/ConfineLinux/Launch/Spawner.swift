@@ -113,7 +113,8 @@ public enum Spawner {
         }
         let identityGroups = container?.identity?.groups ?? []
         let devOptions = CStringArray([ContainerFilesystem.devOptions])
-        let devNodes = CStringArray(ContainerFilesystem.devNodes)
+        let hostDevNodes = container?.hostDevNodes ?? []
+        let devNodes = CStringArray(hostDevNodes)
         let devLinks = CStringArray(ContainerFilesystem.devLinks.flatMap { [$0.target, $0.link] })
         func strings(_ array: CStringArray) -> UnsafePointer<UnsafePointer<CChar>?> {
             UnsafeRawPointer(array.pointers).assumingMemoryBound(to: UnsafePointer<CChar>?.self)
@@ -142,7 +143,7 @@ public enum Spawner {
                             drop_capabilities: request.containment == nil ? 0 : 1,
                             mounts: nil, mount_count: 0, private_dev: container?.privateDev == true ? 1 : 0,
                             dev_options: UnsafePointer(devOptions.pointers[0]),
-                            dev_nodes: strings(devNodes), dev_node_count: Int32(ContainerFilesystem.devNodes.count),
+                            dev_nodes: strings(devNodes), dev_node_count: Int32(hostDevNodes.count),
                             dev_links: strings(devLinks), dev_link_count: Int32(ContainerFilesystem.devLinks.count),
                             hostname: container?.hostname == nil ? nil : UnsafePointer(hostname.pointers[0]),
                             set_identity: container?.identity == nil ? 0 : 1,
@@ -194,7 +195,7 @@ public enum Spawner {
                 step = mount.map { $0.source == nil ? "mount tmpfs at \($0.target) (\($0.data))" : "bind \($0.source!) at \($0.target)" } ?? "mount"
             case CONFINE_STEP_HOSTNAME.rawValue: step = index == 0 ? "unshare CLONE_NEWUTS" : "sethostname \(container?.hostname ?? "")"
             case CONFINE_STEP_DEV.rawValue:
-                let nodes = ContainerFilesystem.devNodes, links = ContainerFilesystem.devLinks
+                let nodes = hostDevNodes, links = ContainerFilesystem.devLinks
                 step = index == 0 ? "mount tmpfs at /dev (\(ContainerFilesystem.devOptions))"
                     : index <= nodes.count ? "bind /dev/\(nodes[index - 1]) into the private /dev"
                     : index - 1000 < links.count && index >= 1000 ? "link \(links[index - 1000].link) → \(links[index - 1000].target)" : "the private /dev"

@@ -18,8 +18,9 @@ public struct RunPlan: Sendable {
     public var seccomp: CompiledSeccompFilter?
     /// The network allow-list, resolved before the run (`allow` mode).
     public var networkAllowList: [ResolvedEndpoint] = []
-    /// The seccomp profile was only made to intercept the network (no seccomp profile asked for).
-    public var seccompForNetworkOnly = false
+    /// No seccomp profile was asked for: the filter allows every call and only hands confine the
+    /// network allow-list's and containment's calls (the report has no seccomp section for it).
+    public var seccompOnlyIntercepts = false
     /// Open the probe channel (`CONFINE_PROBE_SOCKET`) for probe libraries and runner plugins.
     public var probeChannel = true
     /// Read test boundaries from the runner's console output (its output passes through confine).

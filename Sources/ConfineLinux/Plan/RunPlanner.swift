@@ -154,14 +154,16 @@ public enum RunPlanner {
         plan.containment = containment.plan
         if let warning = containment.warning { plan.setupWarnings.append(warning) }
 
+        // With containment, signals, ptrace and writes to what a container cannot write pass by
+        // confine too — with the profile's seccomp filter, or one of its own when it has none
+        // (a Kubernetes pod runs Unconfined unless it asks for RuntimeDefault).
+        if containment.plan != nil { intercepting += ContainmentGuard.interceptedSyscalls }
+        // Under a read-only root or a non-root user, names made and removed are the pod's faults too.
+        if containment.plan != nil, let container = plan.container, container.refusal == nil,
+           !container.readOnlyMounts.isEmpty || container.identity.map({ $0.uid != 0 }) == true {
+            intercepting += ContainmentGuard.pathSyscalls
+        }
         if let reference = profile.seccomp {
-            // With containment, signals, ptrace and writes to what a container cannot write pass by confine too.
-            if containment.plan != nil { intercepting += ContainmentGuard.interceptedSyscalls }
-            // Under a read-only root or a non-root user, names made and removed are the pod's faults too.
-            if containment.plan != nil, let container = plan.container, container.refusal == nil,
-               !container.readOnlyMounts.isEmpty || container.identity.map({ $0.uid != 0 }) == true {
-                intercepting += ContainmentGuard.pathSyscalls
-            }
             let prepared = try SeccompPreparation.prepare(reference, directories: options.profileDirectories,
                                                           capabilities: profile.capabilities, intercepting: intercepting,
                                                           kernelRelease: host.kernelRelease, architecture: host.architecture,
@@ -174,14 +176,15 @@ public enum RunPlanner {
             }
             plan.seccomp = prepared.compiled
         } else if !intercepting.isEmpty {
-            // No seccomp profile: a filter that allows everything but hands connect/send* to confine.
+            // No seccomp profile: a filter that allows everything but hands connect/send* (the
+            // allow-list) and containment's calls to confine.
             let allowAll = ResolvedSeccompProfile(defaultAction: .allow, architectures: [], flags: [], rules: [])
             do {
                 plan.seccomp = try SeccompCompiler.compile(allowAll, intercepting: intercepting, cacheDirectory: host.seccompCacheDirectory)
             } catch {
-                throw .seccompCompile(path: "(network allow-list)", error)
+                throw .seccompCompile(path: containment.plan != nil ? "(containment)" : "(network allow-list)", error)
             }
-            plan.seccompForNetworkOnly = true
+            plan.seccompOnlyIntercepts = true
         }
         return plan
     }

@@ -11,7 +11,7 @@ struct ListenerSections {
     var warnings: [String] = []
 
     init(plan: RunPlan, listener: SeccompListener?, commandOf: (Int32) -> String?) {
-        if let filter = plan.seccomp, !plan.seccompForNetworkOnly {
+        if let filter = plan.seccomp, !plan.seccompOnlyIntercepts {
             seccomp = RunReport.Seccomp(
                 profile: plan.profile.seccomp ?? "custom", defaultAction: filter.profile.defaultAction,
                 rules: filter.profile.rules.count, instructions: filter.instructionCount,
