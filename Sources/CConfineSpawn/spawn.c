@@ -185,10 +185,12 @@ static void child(const confine_spawn_request *request, int error_fd, int ack_fd
         for (int i = 0; i < request->mount_count; i++) {
             const confine_mount *m = &request->mounts[i];
             int rc;
+            /* A target a tmpfs hid (the private /dev, a volume over /tmp) is made in it; on the
+             * host the parent made every missing mount point before the spawn. */
+            if (access(m->target, F_OK) != 0 && errno == ENOENT) mkdir(m->target, 0711);
             if (m->source) {
                 char via[32];
                 fd_path(via, source_fds[i]);
-                if (access(m->target, F_OK) != 0 && errno == ENOENT) mkdir(m->target, 0711);
                 rc = mount(via, m->target, NULL, MS_BIND | MS_REC, NULL);
                 close(source_fds[i]);
             } else {
