@@ -245,7 +245,7 @@ struct Run: ParsableCommand {
                                valueName: "file"))
     var junit: [String] = []
 
-    @Option(help: ArgumentHelp("Whose console output to read test boundaries from: auto (swift test), swift-test, none.",
+    @Option(help: ArgumentHelp("Whose console output to read test boundaries from: auto (swift test, also when make, tox or a script starts it: the output then passes through confine), swift-test, none (the target keeps confine's stdout).",
                                valueName: "runner"))
     var runner = "auto"
 
@@ -287,11 +287,15 @@ struct Run: ParsableCommand {
         switch runner {
         case "none": return nil
         case RunnerOutputKind.swiftTest.rawValue: return .swiftTest
-        default:
-            let words = arguments.drop { $0 == "env" || $0.contains("=") }
-            guard let program = words.first, (program as NSString).lastPathComponent == "swift" else { return nil }
-            return words.dropFirst().first == "test" ? .swiftTest : nil
+        default: return RunnerDetection.isSwiftTest(arguments) ? .swiftTest : nil
         }
+    }
+
+    /// `--runner auto` and a command that is no runner confine knows (`make test`, `tox`, a
+    /// script): the runner is looked for in the process tree. Python and pytest themselves are
+    /// reached by the plugin, and keep the terminal as their output.
+    private var detectsRunner: Bool {
+        runner == "auto" && runnerOutput == nil && !RunnerDetection.isPython(arguments)
     }
 
     func run() throws {
@@ -321,6 +325,7 @@ struct Run: ParsableCommand {
                                        pythonPlugin: !noProbe || shardPosition != nil) { options in
             // Copies' console output interleaves: boundaries come from the probe and the plugin only.
             options.runnerOutput = copies > 1 ? nil : runnerOutput
+            options.detectsRunner = copies == 1 && detectsRunner
             options.junitPaths = junit
         }
         if let shardPosition, let assignment {

@@ -44,9 +44,16 @@ enum RunSupport {
     }
 
     /// confine's environment, plus the Python probe module and pytest plugin on PYTHONPATH and
-    /// PYTEST_PLUGINS (a no-op for anything but Python and pytest).
+    /// PYTEST_PLUGINS (a no-op for anything but Python and pytest), and a `TOX_OVERRIDE` that has
+    /// tox (4.11 and later) pass them and the CONFINE_* variables into its test environments,
+    /// which it otherwise strips (appended to the caller's overrides, `;`-separated as tox reads them).
     static func environment(probe: Bool) -> [String] {
         var variables = ProcessInfo.processInfo.environment
+        if probe {
+            let passEnv = "testenv.pass_env+=CONFINE_*,PYTEST_PLUGINS,PYTHONPATH"
+            let overrides = (variables["TOX_OVERRIDE"] ?? "").split(separator: ";").map(String.init)
+            if !overrides.contains(passEnv) { variables["TOX_OVERRIDE"] = (overrides + [passEnv]).joined(separator: ";") }
+        }
         if probe, let directory = PythonSupport.directory() {
             variables["PYTHONPATH"] = [directory, variables["PYTHONPATH"]].compactMap { $0 }.filter { !$0.isEmpty }
                 .joined(separator: ":")

@@ -13,7 +13,8 @@ final class RunnerSilenceTests: XCTestCase {
         let tox = RunnerSilence.warning(processes: [process(10, "/usr/bin/python3 /usr/bin/tox -e py"), process(12, ".tox/py/bin/python -m pytest -q")],
                                         tests: [], probe: channel)
         XCTAssertEqual(tox?.contains("pytest ran (pid 12"), true, tox ?? "")
-        XCTAssertEqual(tox?.contains("passenv = CONFINE_*, PYTEST_PLUGINS, PYTHONPATH"), true, tox ?? "")
+        XCTAssertEqual(tox?.contains("pass_env = CONFINE_*, PYTEST_PLUGINS, PYTHONPATH"), true, tox ?? "")
+        XCTAssertEqual(tox?.contains("TOX_OVERRIDE"), true, tox ?? "")
         let wrapper = RunnerSilence.warning(processes: [process(7, "/venv/bin/pytest tests")], tests: [], probe: channel)
         XCTAssertEqual(wrapper?.contains("lost PYTEST_PLUGINS or PYTHONPATH"), true, wrapper ?? "")
         XCTAssertEqual(RunnerSilence.warning(processes: [process(7, "pytest")], tests: [], probe: nil)?.contains("--no-probe"), true)
@@ -28,5 +29,42 @@ final class RunnerSilenceTests: XCTestCase {
         heard.recordsReceived = 1 // the plugin's collection phase: a suite that collected nothing
         XCTAssertNil(RunnerSilence.warning(processes: [process(7, "pytest")], tests: [], probe: heard))
         XCTAssertNil(RunnerSilence.warning(processes: [process(7, "/bin/sleep 1")], tests: [], probe: channel), "no runner, nothing to say")
+    }
+}
+
+/// The runner a command line is, by the names `RunnerDetection` knows.
+final class RunnerDetectionTests: XCTestCase {
+    func words(_ line: String) -> [Substring] { RunnerDetection.words(line) }
+
+    func testSwiftTestThroughTheDriverEnvAndItsProcesses() {
+        XCTAssertTrue(RunnerDetection.isSwiftTest(words("swift test --parallel")))
+        XCTAssertTrue(RunnerDetection.isSwiftTest(words("/usr/bin/env FOO=1 /opt/swift/usr/bin/swift test")))
+        XCTAssertTrue(RunnerDetection.isSwiftTest(words("/opt/swift/usr/bin/swift-test --skip-build")))
+        XCTAssertTrue(RunnerDetection.isSwiftTest(words("/p/.build/debug/PricingPackageTests.xctest")))
+        XCTAssertTrue(RunnerDetection.isSwiftTest(words("/opt/swift/usr/libexec/swift/pm/swiftpm-testing-helper --test-bundle-path x")))
+        XCTAssertFalse(RunnerDetection.isSwiftTest(words("swift build")))
+        XCTAssertFalse(RunnerDetection.isSwiftTest(words("make test")))
+        XCTAssertFalse(RunnerDetection.isSwiftTest(words("swift")))
+    }
+
+    func testPytestIsTheProgramNotAWord() {
+        XCTAssertTrue(RunnerDetection.isPytest(words("pytest -q")))
+        XCTAssertTrue(RunnerDetection.isPytest(words("/venv/bin/python3.11 -I -m pytest tests")))
+        XCTAssertTrue(RunnerDetection.isPytest(words("/venv/bin/python /venv/bin/pytest -q")), "a console script's process")
+        XCTAssertTrue(RunnerDetection.isPytest(words("python -X dev -m pytest")))
+        XCTAssertFalse(RunnerDetection.isPytest(words("python -I -m pip install pytest")), "tox installing pytest is not pytest running")
+        XCTAssertFalse(RunnerDetection.isPytest(words("python -c import pytest")))
+        XCTAssertFalse(RunnerDetection.isPytest(words("grep pytest setup.cfg")))
+    }
+
+    func testToxAndPython() {
+        XCTAssertTrue(RunnerDetection.isTox(words("/usr/bin/python3 /usr/bin/tox -e py")))
+        XCTAssertTrue(RunnerDetection.isTox(words("tox")))
+        XCTAssertTrue(RunnerDetection.isTox(words("python3 -m tox")))
+        XCTAssertFalse(RunnerDetection.isTox(words("nox")))
+        XCTAssertTrue(RunnerDetection.isPython(["python3", "-m", "pytest"]))
+        XCTAssertTrue(RunnerDetection.isPython(["env", "-u", "X", "pytest"]))
+        XCTAssertFalse(RunnerDetection.isPython(["make", "test"]))
+        XCTAssertFalse(RunnerDetection.isPython(["tox"]))
     }
 }

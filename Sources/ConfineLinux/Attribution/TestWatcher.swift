@@ -17,6 +17,11 @@ final class TestWatcher {
     private var probe: ProbeReceiver?
     private var relay: OutputRelay?
     private var outputParser = SwiftTestOutputParser()
+    /// The runner whose output is read: the plan's, or (`plan.detectsRunner`) the first one the
+    /// process tree showed — until then the output passes through unread.
+    private var outputRunner: RunnerOutputKind?
+    /// The process that showed it: `swift test` started by make, a script, tox.
+    private(set) var detectedRunner: (pid: Int32, command: String)?
     /// The group at every boundary reading and, once the probe has sent a test boundary, at every
     /// sample: batched boundaries (short pytest tests) are attributed from these after the fact.
     private var readings = GroupReadings()
@@ -36,6 +41,7 @@ final class TestWatcher {
         self.plan = plan
         self.reader = reader
         self.start = start
+        outputRunner = plan.runnerOutput
     }
 
     private func now() -> Double { monotonicSeconds() - start }
@@ -57,7 +63,7 @@ final class TestWatcher {
                 warnings.append("probe channel unavailable (\(error)): no per-function figures, no pytest test boundaries")
             }
         }
-        if plan.runnerOutput != nil {
+        if plan.runnerOutput != nil || plan.detectsRunner {
             do {
                 relay = try OutputRelay(destination: 1)
             } catch {
@@ -86,7 +92,7 @@ final class TestWatcher {
     }
 
     func drainOutput() {
-        relay?.drain { line in parse(line) }
+        relay?.drain { line in if outputRunner != nil { parse(line) } }
     }
 
     /// After each sample (taken with detail while `readsEverySample`): samples between boundaries
@@ -228,7 +234,12 @@ final class TestWatcher {
     func processEvent(_ event: ProcessEvent, command: (Int32) -> String?) {
         switch event {
         case .exec(let pid):
-            guard plan.runnerOutput == .swiftTest, let line = command(pid), let name = Self.parallelXCTestName(line) else { return }
+            if outputRunner == nil, plan.detectsRunner, let line = command(pid), RunnerDetection.isSwiftTest(RunnerDetection.words(line)) {
+                // Before its first line: `swift test` builds first, and its tests print later still.
+                outputRunner = .swiftTest
+                detectedRunner = (pid, line)
+            }
+            guard outputRunner == .swiftTest, let line = command(pid), let name = Self.parallelXCTestName(line) else { return }
             let sample = reader.latest
             testProcesses[pid] = .some(KeptOpenFile(ProcFS.path(.pid(pid), "status"), capacity: 4096))
             processTestNames.insert(name)
@@ -324,7 +335,7 @@ final class TestWatcher {
                 warnings.append("junit: cannot read \(path): \(error)")
             }
         }
-        if plan.runnerOutput != nil {
+        if outputRunner != nil {
             if outputParser.unrecognizedCount > 0 {
                 warnings.append("runner output: \(outputParser.unrecognizedCount) lines looked like test boundaries but did not parse, "
                                 + "first: \"\(outputParser.unrecognized.first ?? "")\"")

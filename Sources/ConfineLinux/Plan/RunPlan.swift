@@ -25,6 +25,9 @@ public struct RunPlan: Sendable {
     public var probeChannel = true
     /// Read test boundaries from the runner's console output (its output passes through confine).
     public var runnerOutput: RunnerOutputKind?
+    /// No runner in the command (`make test`, `tox`, a script): its output passes through confine
+    /// and is read once the process tree shows a runner confine understands (`RunnerDetection`).
+    public var detectsRunner = false
     /// JUnit XML files the runner writes, read after the run.
     public var junitPaths: [String] = []
     /// Container profiles as root: capabilities and a read-only cgroupfs (`ContainmentPlan`);

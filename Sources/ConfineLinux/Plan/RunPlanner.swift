@@ -14,6 +14,8 @@ public struct RunOptions: Sendable {
     public var probeChannel = true
     /// `--runner`: nil reads no runner output.
     public var runnerOutput: RunnerOutputKind?
+    /// `--runner auto` with no runner in the command: find it in the process tree.
+    public var detectsRunner = false
     /// `--junit` files, read after the run.
     public var junitPaths: [String] = []
     /// `--strict`: syscall names libseccomp does not know are errors, not warnings.
@@ -133,6 +135,7 @@ public enum RunPlanner {
                            confineVersion: options.confineVersion)
         plan.probeChannel = options.probeChannel
         plan.runnerOutput = options.runnerOutput
+        plan.detectsRunner = options.runnerOutput == nil && options.detectsRunner
         plan.junitPaths = options.junitPaths
 
         var intercepting: [String] = []

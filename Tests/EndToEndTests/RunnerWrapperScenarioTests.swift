@@ -1,0 +1,106 @@
+import ConfineCore
+import Foundation
+import XCTest
+
+/// Tests started the way teams start them in CI — make, a script, tox, nox — keep their per-test
+/// figures: `swift test` is found in the process tree (no `--runner`), and tox takes confine's
+/// `TOX_OVERRIDE` to pass the plugin's variables into its environment. Real make, tox and nox.
+final class RunnerWrapperScenarioTests: XCTestCase {
+    var directory = ""
+
+    override func setUpWithError() throws {
+        try XCTSkipUnless(Harness.isRoot, "needs root to create cgroups; CI runs as root")
+        directory = "/var/tmp/confine-wrapper-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() {
+        if !directory.isEmpty { try? FileManager.default.removeItem(atPath: directory) }
+    }
+
+    /// Two tests, the first holding 40 MiB it wrote: a figure that could only come from the plugin.
+    func writePytestProject() throws {
+        try """
+        import os, time
+        def test_big():
+            block = bytearray(40 * 1024 * 1024)
+            time.sleep(0.2)
+            assert len(block) > 0
+        def test_small():
+            time.sleep(0.05)
+            with open(os.path.join(os.path.dirname(__file__), "mark.txt"), "w") as mark:
+                mark.write(os.environ.get("MARK", "unset"))
+        """.write(toFile: directory + "/test_wrapped.py", atomically: true, encoding: .utf8)
+    }
+
+    func assertPytestFigures(_ report: RunReport?, _ result: Harness.Result, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(result.status, 0, result.stdout + result.stderr, file: file, line: line)
+        let tests = report?.tests ?? []
+        XCTAssertEqual(tests.map(\.name).sorted(), ["test_wrapped.py::test_big", "test_wrapped.py::test_small"], result.stderr, file: file, line: line)
+        XCTAssertTrue(tests.allSatisfy { $0.source == .pytest && $0.outcome == .passed }, file: file, line: line)
+        let big = tests.first { $0.name.hasSuffix("test_big") }
+        XCTAssertGreaterThanOrEqual(big?.peakGrowthBytes ?? 0, 30 << 20, "test_big's 40 MiB is its own", file: file, line: line)
+        XCTAssertFalse(report?.warnings.contains { $0.hasPrefix("tests:") } ?? true, "no silence warning: \(report?.warnings ?? [])", file: file, line: line)
+    }
+
+    func testMakeAndAScriptStartingSwiftTestAreReadWithoutRunner() throws {
+        XCTAssertTrue(AttributionScenarioTests.swiftSuiteBuilt, "examples/swift-suite does not build")
+        let swiftTest = "swift test --skip-build --package-path \(AttributionScenarioTests.swiftSuite) --filter MemoryXCTests"
+        try "test:\n\t\(swiftTest)\n".write(toFile: directory + "/Makefile", atomically: true, encoding: .utf8)
+        let (made, madeReport) = Harness.confineRun([], ["make", "-s", "-C", directory, "test"])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let names = madeReport?.tests.map(\.name).sorted() ?? []
+        XCTAssertEqual(names, ["MemoryXCTests.testBigAllocation", "MemoryXCTests.testSmallA", "MemoryXCTests.testSmallB"], made.stderr)
+        XCTAssertTrue(madeReport?.tests.allSatisfy { $0.source == .xctest && $0.peakBytes != nil } ?? false)
+        XCTAssertTrue(made.stdout.contains("Executed 3 tests"), "the output still reaches the terminal: \(made.stdout)")
+        // The same through a shell script.
+        try "#!/bin/sh\nset -e\n\(swiftTest)\n".write(toFile: directory + "/run-tests.sh", atomically: true, encoding: .utf8)
+        chmod(directory + "/run-tests.sh", 0o755)
+        let (scripted, scriptedReport) = Harness.confineRun([], [directory + "/run-tests.sh"])
+        XCTAssertEqual(scripted.status, 0, scripted.stderr)
+        XCTAssertEqual(scriptedReport?.tests.map(\.name).sorted(), names)
+    }
+
+    func testToxPassesThePluginsVariablesThroughConfinesOverride() throws {
+        try writePytestProject()
+        // system_site_packages: pytest is there already, so nothing is fetched from an index.
+        try """
+        [tox]
+        skipsdist = true
+        [testenv]
+        system_site_packages = true
+        deps = pytest
+        commands = python -m pytest -q -p no:cacheprovider
+        """.write(toFile: directory + "/tox.ini", atomically: true, encoding: .utf8)
+        let (result, report) = Harness.confineRun([], ["tox", "-q", "-c", directory + "/tox.ini"])
+        assertPytestFigures(report, result)
+        // A caller's own TOX_OVERRIDE is kept, confine's added after a `;`.
+        let reportPath = directory + "/kept.json"
+        let kept = Harness.run(["/usr/bin/env", "TOX_OVERRIDE=testenv.set_env=MARK=1", Harness.confine, "run", "--report", reportPath, "--",
+                                "tox", "-q", "-c", directory + "/tox.ini"])
+        let keptReport = try FileManager.default.contents(atPath: reportPath).map { try RunReport.decode($0) }
+        assertPytestFigures(keptReport, kept)
+        XCTAssertEqual(try String(contentsOfFile: directory + "/mark.txt", encoding: .utf8), "1", "the caller's own override applied too")
+        // An override on tox's command line replaces the variable: the figures vanish, and the
+        // summary says why and what to add.
+        let (hidden, hiddenReport) = Harness.confineRun([], ["tox", "-q", "-c", directory + "/tox.ini", "-x", "testenv.pass_env=HOME"])
+        XCTAssertEqual(hidden.status, 0, hidden.stderr)
+        XCTAssertEqual(hiddenReport?.tests.count, 0)
+        XCTAssertTrue(hidden.stderr.contains("tox strips the environment"), hidden.stderr)
+        XCTAssertTrue(hidden.stderr.contains("pass_env = CONFINE_*, PYTEST_PLUGINS, PYTHONPATH"), hidden.stderr)
+    }
+
+    func testNoxPassesTheEnvironmentOn() throws {
+        try writePytestProject()
+        try """
+        import nox
+
+        @nox.session(venv_params=["--system-site-packages"])
+        def tests(session):
+            session.install("pytest")
+            session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider")
+        """.write(toFile: directory + "/noxfile.py", atomically: true, encoding: .utf8)
+        let (result, report) = Harness.confineRun([], ["nox", "-f", directory + "/noxfile.py"])
+        assertPytestFigures(report, result)
+    }
+}
