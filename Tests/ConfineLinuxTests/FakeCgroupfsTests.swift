@@ -134,6 +134,21 @@ final class FakeCgroupfsTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: fullPoint + "/file"), "what the target wrote is not removed")
     }
 
+    /// A shard assignment written without the probe channel, whose confine was SIGKILLed: gc
+    /// removes it; one whose confine runs (this process) stays.
+    func testGCRemovesAGoneRunsShardAssignment() throws {
+        let collector = GarbageCollector(driver: try v1Driver())
+        let parent = root + "/tmp"
+        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        let gone = parent + "/confine-shard-confine-4194304-dd.json", mine = parent + "/confine-shard-confine-\(getpid())-ee.json"
+        let other = parent + "/confine-shard-notes.json"
+        for path in [gone, mine, other] { try "{}".write(toFile: path, atomically: true, encoding: .utf8) }
+        XCTAssertEqual(collector.collectProbeDirectories(in: parent), [gone])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: gone))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: mine), "its confine still runs")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: other), "not a run's file")
+    }
+
     func testV1ReadsCapturedCounters() throws {
         let group = try v1Driver().createGroup(named: "confine-2-bb", limits: CgroupLimits())
         XCTAssertNil(group.appliedMemoryLimit(), "v1's unlimited sentinel 9223372036854771712 means no limit")

@@ -21,6 +21,9 @@ public final class ProbeReceiver {
     /// `--shard-durations`: the balanced assignment the pytest plugin reads (`CONFINE_SHARD_FILE`),
     /// here because the probe's directory is what the target reaches under any container settings.
     public static let shardName = "shard.json"
+    /// Without the probe channel the assignment goes beside the probe directories, named
+    /// `<prefix><run's group name>.json` (the group name carries confine's pid, for gc).
+    public static let shardFilePrefix = "confine-shard-"
     /// A larger `collected` file is read this far (about 500,000 test names).
     static let collectedLimit = 64 << 20
     /// Larger than any batch the libraries send (1800 records and their names).

@@ -52,10 +52,17 @@ public struct GarbageCollector {
     }
 
     /// Probe socket directories (`/tmp/confine-probe-<pid>-XXXXXX`) of confines that are gone:
-    /// removed, with the socket and the `running` file in each. Returns the directories removed.
+    /// removed, with the socket and the `running` file in each; and the shard assignments a run
+    /// without the probe channel wrote beside them (`/tmp/confine-shard-confine-<pid>-<random>.json`).
+    /// Returns the paths removed.
     @discardableResult
     public func collectProbeDirectories(in parent: String = ProbeReceiver.directoryParent) -> [String] {
         var removed: [String] = []
+        let shardPrefix = ProbeReceiver.shardFilePrefix + "confine-"
+        for entry in directoryEntries(parent) where entry.hasPrefix(shardPrefix) && entry.hasSuffix(".json")
+            && !Self.ownerIsRunning(pidIn: entry.dropFirst(shardPrefix.count), of: parent + "/" + entry) {
+            if unlink(parent + "/" + entry) == 0 { removed.append(parent + "/" + entry) }
+        }
         for directory in leftoverProbeDirectories(in: parent) {
             unlink(directory + "/" + ProbeReceiver.socketName)
             unlink(directory + "/" + ProbeReceiver.runningName)

@@ -164,7 +164,7 @@ struct RunSetup {
             // In the probe's directory (reachable under a read-only root, a tmpfs over /tmp, another
             // uid); without the probe channel, beside it in /tmp, removed after the run.
             let file = tests.probeDirectory.map { $0 + "/" + ProbeReceiver.shardName }
-                ?? "\(ProbeReceiver.directoryParent)/confine-shard-\(plan.groupName).json"
+                ?? "\(ProbeReceiver.directoryParent)/\(ProbeReceiver.shardFilePrefix)\(plan.groupName).json"
             if writeFile(file, String(decoding: assignment, as: UTF8.self)) {
                 chmod(file, 0o644)
                 if tests.probeDirectory == nil { madeFiles.append(file) }
