@@ -96,17 +96,34 @@ extension String {
         return copy
     }
 
-    /// `&`, `<`, `>`, `"` as entities, for XML and HTML.
-    var xmlEscaped: String {
+    /// `&`, `<`, `>`, `"` as entities, for XML and HTML text. What XML 1.0 forbids outright
+    /// (`Char` production: C0 controls but tab, newline and carriage return; U+FFFE, U+FFFF) cannot
+    /// be written even as a character reference, so it is replaced: a C0 control by its visible
+    /// picture from Unicode's Control Pictures block (ESC of an ANSI colour code, from a test's
+    /// output, becomes `␛`), U+FFFE and U+FFFF by U+FFFD. One bad byte must not cost a CI its
+    /// whole test report: readers refuse the document.
+    var xmlEscaped: String { xmlEscaped(attribute: false) }
+
+    /// As `xmlEscaped`, for an attribute value: tab, newline and carriage return as character
+    /// references too, since a parser turns them into spaces in an attribute (XML 1.0 §3.3.3).
+    var xmlAttributeEscaped: String { xmlEscaped(attribute: true) }
+
+    private func xmlEscaped(attribute: Bool) -> String {
         var out = ""
-        out.reserveCapacity(count)
-        for character in self {
-            switch character {
+        out.reserveCapacity(utf8.count)
+        for scalar in unicodeScalars {
+            switch scalar {
             case "&": out += "&amp;"
             case "<": out += "&lt;"
             case ">": out += "&gt;"
             case "\"": out += "&quot;"
-            default: out.append(character)
+            case "\t", "\n", "\r":
+                if attribute { out += "&#\(scalar.value);" } else { out.unicodeScalars.append(scalar) }
+            case "\u{0}"..."\u{1F}":
+                out.unicodeScalars.append(Unicode.Scalar(0x2400 + scalar.value)!)
+            case "\u{FFFE}", "\u{FFFF}":
+                out.unicodeScalars.append("\u{FFFD}")
+            default: out.unicodeScalars.append(scalar)
             }
         }
         return out
