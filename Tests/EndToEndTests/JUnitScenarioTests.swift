@@ -1,8 +1,6 @@
 import ConfineCore
 import Foundation
-#if canImport(FoundationXML)
 import FoundationXML
-#endif
 import XCTest
 
 /// The JUnit export (issue 21) as a CI reads it: a real pytest suite under `confine run`, then
@@ -69,7 +67,6 @@ final class JUnitScenarioTests: DirectoryScenario {
         return path
     }
 
-    #if canImport(FoundationXML)
     /// Each `<testcase>`: (classname, name, its properties by name).
     func testCases(_ path: String) throws -> [(className: String, name: String, properties: [String: String])] {
         let document = try XMLDocument(contentsOf: URL(fileURLWithPath: path), options: [])
@@ -84,7 +81,6 @@ final class JUnitScenarioTests: DirectoryScenario {
                     properties)
         }
     }
-    #endif
 
     func testAPytestRunsExportValidatesAndCarriesEachTestsFiguresAsProperties() throws {
         let (xmllint, schema) = try tools()
@@ -138,7 +134,6 @@ final class JUnitScenarioTests: DirectoryScenario {
         XCTAssertTrue(refusals.allSatisfy { $0.contains("Element 'properties': This element is not expected.") },
                       "junit-10.xsd refuses something besides the test cases' properties:\n\(strict.stderr)")
 
-        #if canImport(FoundationXML)
         let cases = try testCases(xml)
         let tests = cases.filter { $0.className != "confine.run" }
         XCTAssertEqual(cases.filter { $0.className == "confine.run" }.count, 1)
@@ -170,7 +165,6 @@ final class JUnitScenarioTests: DirectoryScenario {
         let spins = try XCTUnwrap(tests.first { $0.name == "test_spins" }?.properties)
         XCTAssertGreaterThanOrEqual(try XCTUnwrap(spins["confine.cpu_seconds"].flatMap(Double.init)), 0.15,
                                     "the test spun 0.2 s of CPU: \(spins)")
-        #endif
     }
 
     /// What carries no per-test figures is valid under junit-10.xsd exactly as fetched: a run
