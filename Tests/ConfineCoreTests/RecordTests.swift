@@ -116,6 +116,12 @@ final class RecordTests: XCTestCase {
         XCTAssertEqual(report.reason, "setup failed at 'create cgroup': mkdir /sys/fs/cgroup/x: EACCES")
         XCTAssertEqual(report.setupError, failure)
         XCTAssertNil(report.mainProcess)
+        // A call's error that names its step says it once.
+        let repeated = RunReport.SetupError(step: "chdir /srv", errno: 13, message: "chdir /srv: EACCES (Permission denied)")
+        let again = RunRecord.setupFailure(command: ["pytest"], profile: try profile(), confineVersion: "test",
+                                           host: .init(kernel: "6.18.0", cgroupLayout: .unknown, cgroups: [:], cpuCount: 2),
+                                           startedAt: "2026-11-30T20:00:00Z", failure: repeated)
+        XCTAssertEqual(BudgetJudge.judge(RunReport(record: again)).reason, "setup failed at 'chdir /srv': EACCES (Permission denied)")
         XCTAssertEqual(report.memory.peakSource, RunReport.Memory.PeakSource.none, "nothing was read: not even a sample")
         XCTAssertEqual(report.pids.peakSource, RunReport.Pids.PeakSource.none)
         XCTAssertEqual(report.memory.timelineResolutionSeconds, 0)

@@ -128,6 +128,7 @@ final class ContainerScenarioTests: XCTestCase {
         XCTAssertEqual(given.status, 125, given.stderr)
         XCTAssertTrue(given.stderr.contains("run_as_non_root with user.uid 0"), given.stderr)
         XCTAssertEqual(report?.setupError?.step, "container setup")
+        XCTAssertEqual(report?.setupError?.errno, 0, "a refusal of the profile's: no call failed")
         let (inherited, _) = Harness.confineRun(["--run-as-non-root"], ["/bin/true"])
         XCTAssertEqual(inherited.status, 125)
         XCTAssertTrue(inherited.stderr.contains("the target would run as root"), inherited.stderr)

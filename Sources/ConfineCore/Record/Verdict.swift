@@ -97,8 +97,10 @@ public struct Verdict: Equatable, Sendable {
     /// budgets (`BudgetJudge`), which may turn `passed` into `budget_exceeded`.
     public static func decide(_ facts: RunFacts, signalName: (Int32) -> String = ConfineCore.signalName) -> Verdict {
         if let failure = facts.setupFailure {
+            // A call's error names its step already (`chdir /x: EACCES (…)`): said once.
+            let detail = failure.message.hasPrefix(failure.step + ": ") ? String(failure.message.dropFirst(failure.step.count + 2)) : failure.message
             return Verdict(outcome: .setupFailed, exitCode: ExitCodes.setupFailed,
-                           reason: "setup failed at '\(failure.step)': \(failure.message)")
+                           reason: "setup failed at '\(failure.step)': \(detail)")
         }
         if let code = facts.execFailureExitCode {
             return Verdict(outcome: .failed, exitCode: code, reason: "the command could not be executed")

@@ -47,7 +47,8 @@ struct RunSetup {
             return
         }
         if let refusal = plan.container?.refusal {
-            failure = .init(step: "container setup", errno: EPERM, message: refusal)
+            // A refusal of the profile's (runAsNonRoot with uid 0): no call failed, so no errno.
+            failure = .init(step: "container setup", errno: 0, message: refusal)
             return
         }
         // Mount points the container's mounts need: made on the host (nothing else can hold a
