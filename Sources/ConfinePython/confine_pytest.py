@@ -520,7 +520,10 @@ def pytest_collection_modifyitems(session, config, items):
     assigned = _shard_assigned()
     keep, other = [], []
     for item in items:
-        shard = assigned.get(item.nodeid) or shard_hash(item.nodeid) % _SHARD_TOTAL + 1
+        # A node id longer than the wire's names is in a report (and so in the assignment) cut as
+        # the probe cuts it; the hash still takes the whole id, as `confine shard --list` does.
+        shard = (assigned.get(item.nodeid) or assigned.get(probe.cut_name(item.nodeid.encode("utf-8")).decode("utf-8"))
+                 or shard_hash(item.nodeid) % _SHARD_TOTAL + 1)
         (keep if shard == _SHARD_INDEX else other).append(item)
     if other:
         config.hook.pytest_deselected(items=other)

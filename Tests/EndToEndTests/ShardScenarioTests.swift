@@ -94,6 +94,40 @@ final class ShardScenarioTests: XCTestCase {
         XCTAssertLessThanOrEqual((times.max()! - times.min()!) / times.max()!, 0.30, "\(times)")
     }
 
+    /// A node id longer than the probe's 1024-byte names is in the baseline cut (`…#crc`): its
+    /// duration still places it. The long test is the longest, so it goes to shard 1; its id is
+    /// chosen so that by hash it would go to shard 2.
+    func testALongNodeIdKeepsItsDuration() throws {
+        let long = directory + "/long"
+        try FileManager.default.createDirectory(atPath: long, withIntermediateDirectories: true)
+        var suffix = 0
+        func nodeId(_ suffix: Int) -> String { "test_long.py::test_long[\(String(repeating: "p", count: 1100))\(suffix)]" }
+        while ShardAssignment(total: 2, assigned: [:]).shard(of: nodeId(suffix)) != 2 { suffix += 1 }
+        try """
+        import time, pytest
+        @pytest.mark.parametrize("p", ["\(String(repeating: "p", count: 1100))\(suffix)"])
+        def test_long(p):
+            time.sleep(0.3)
+        def test_a():
+            pass
+        def test_b():
+            pass
+        """.write(toFile: long + "/test_long.py", atomically: true, encoding: .utf8)
+        func run(_ options: [String]) -> (Harness.Result, RunReport?) {
+            Harness.confineRun(options, ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", long, long])
+        }
+        let (whole, wholeReport) = run([])
+        XCTAssertEqual(whole.status, 0, whole.stderr)
+        let cut = try XCTUnwrap(wholeReport?.tests.first { $0.name.hasPrefix("test_long.py::test_long[") }).name
+        XCTAssertLessThanOrEqual(cut.utf8.count, 1024)
+        XCTAssertTrue(cut.contains("…#"), cut)
+        let baseline = directory + "/long-baseline.json"
+        try XCTUnwrap(wholeReport).jsonData().write(to: URL(fileURLWithPath: baseline))
+        let (first, firstReport) = run(["--shard", "1/2", "--shard-durations", baseline])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        XCTAssertTrue(names(firstReport).contains(cut), "the longest test goes to shard 1 by its duration: \(names(firstReport))")
+    }
+
     /// The balanced split under a read-only root with a tmpfs over /tmp (a pod's usual setup):
     /// the assignment reaches the plugin through the probe's directory.
     func testDurationsReachThePluginUnderAReadOnlyRoot() throws {
