@@ -206,6 +206,7 @@ final class CIWorkflowScenarioTests: XCTestCase {
         // A pull request, main's baseline in place, one shard's artifact lost.
         try FileManager.default.createDirectory(atPath: runner.mainArtifacts + "/confine-baseline", withIntermediateDirectories: true)
         try FileManager.default.moveItem(atPath: baseline, toPath: runner.mainArtifacts + "/confine-baseline/confine-report.json")
+        try FileManager.default.removeItem(atPath: runner.artifacts + "/confine-baseline")
         try FileManager.default.removeItem(atPath: runner.artifacts + "/confine-shard-2")
         try FileManager.default.removeItem(atPath: runner.artifacts + "/confine-reports")
         try FileManager.default.removeItem(atPath: project + "/shards")

@@ -290,9 +290,12 @@ final class FakeGitHubRunner {
             var found = 0
             for path in (inputs["path"] ?? "").split(separator: "\n").map({ $0.trimmingCharacters(in: .whitespaces) }) where !path.isEmpty {
                 let source = path.hasPrefix("/") ? path : workspace + "/" + path
-                guard FileManager.default.fileExists(atPath: source) else { continue }
-                try FileManager.default.copyItem(atPath: source, toPath: target + "/" + (path as NSString).lastPathComponent)
-                found += 1
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory) else { continue }
+                // A directory's contents go to the artifact's root, as upload-artifact does.
+                let files = isDirectory.boolValue ? try FileManager.default.contentsOfDirectory(atPath: source).map { source + "/" + $0 } : [source]
+                for file in files { try FileManager.default.copyItem(atPath: file, toPath: target + "/" + (file as NSString).lastPathComponent) }
+                found += files.count
             }
             if found == 0 {
                 log += "upload-artifact: no files found for \(name)\n"
