@@ -143,11 +143,18 @@ final class CIWorkflowScenarioTests: XCTestCase {
                        ["confine-report.json", "confine-report.html", "confine-report.junit.xml", "confine-report.md"])
         XCTAssertEqual(action.inner[4].status, Int32(json.exitCode))
 
-        // A broken budget: exit 99 goes through every step, the reports are still written.
+        // A broken budget: exit 99 goes through every step, the reports are still written. This
+        // time a confine of the right version is on PATH already: it is used, nothing downloaded.
         try FileManager.default.removeItem(atPath: runner.artifacts + "/confine-reports")
+        let bin = scratch + "/bin"
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: bin + "/confine", withDestinationPath: Harness.confine)
+        runner.extraEnvironment["PATH"] = bin + ":" + FakeGitHubRunner.pathWithoutConfine
         let failed = try runner.runJob(try actionWorkflow(["profile": "tight.yaml", "command": command, "report": "tight.json"]), "test")
         let failing = try XCTUnwrap(failed.step("confine"))
         XCTAssertEqual(failed.status, 99, failed.log)
+        XCTAssertTrue(failed.log.contains("confine: using \(bin)/confine (\(version))"), failed.log)
+        XCTAssertFalse(failed.log.contains("downloading"), failed.log)
         XCTAssertEqual(failing.inner[1].status, 0, "the run step does not fail before the reports exist")
         XCTAssertEqual(failing.inner[1].outputs["exit"], "99")
         XCTAssertTrue(failing.inner[2].ran && failing.inner[3].ran, "reports and upload run after the failure")
