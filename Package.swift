@@ -56,7 +56,7 @@ let package = Package(
             dependencies: ["ConfineLinux", "ConfineCore"],
             resources: [.copy("Fixtures")]
         ),
-        .testTarget(name: "EndToEndTests", dependencies: ["ConfineCore"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["ConfineCore", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "ConfineProbeTests", dependencies: ["ConfineProbe", "ConfineCore"]),
     ]
 )

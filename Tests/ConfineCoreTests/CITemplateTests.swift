@@ -30,15 +30,28 @@ final class CITemplateTests: XCTestCase {
         return lines
     }
 
-    func assertOnlyRealCommands(_ path: String) throws {
-        let lines = try commands(path)
+    /// The shell lines of a script of this repository, comments left out.
+    func scriptLines(_ script: String) throws -> [String] {
+        let text = try String(contentsOf: Self.root.appendingPathComponent(script), encoding: .utf8)
+        return text.split(separator: "\n").map(String.init).filter { !$0.trimmingCharacters(in: .whitespaces).hasPrefix("#") }
+            .map { line in line.range(of: " # ").map { String(line[..<$0.lowerBound]) } ?? line }
+    }
+
+    /// Every `confine X` in the file's steps, and in the ci/action scripts they run, is a real
+    /// subcommand; every `ci/…` they name is a script of this repository. Returns the subcommands used.
+    @discardableResult
+    func assertOnlyRealCommands(_ path: String) throws -> Set<String> {
+        var lines = try commands(path)
         XCTAssertFalse(lines.isEmpty, "\(path) runs nothing")
         var used = Set<String>()
-        for line in lines {
-            let words = line.split(whereSeparator: { " \t;|&()\"$".contains($0) }).map(String.init)
+        var seen = Set<String>()
+        while !lines.isEmpty {
+            let line = lines.removeFirst()
+            let words = line.split(whereSeparator: { " \t;|&()\"$'`".contains($0) }).map(String.init)
             for (index, word) in words.enumerated() where word == "confine" && index + 1 < words.count {
                 let subcommand = words[index + 1]
-                guard !subcommand.hasPrefix("/") && !subcommand.hasPrefix("-") else { continue }
+                // A subcommand is a lowercase word (not `confine 2>/dev/null`, `confine {`, `confine_root/…`).
+                guard subcommand.range(of: "^[a-z][a-z-]*$", options: .regularExpression) != nil else { continue }
                 XCTAssertTrue(Self.subcommands.contains(subcommand), "\(path): `confine \(subcommand)` does not exist (\(line))")
                 used.insert(subcommand)
             }
@@ -46,21 +59,59 @@ final class CITemplateTests: XCTestCase {
                 let script = String(word[word.range(of: "ci/")!.lowerBound...])
                 XCTAssertTrue(FileManager.default.isExecutableFile(atPath: Self.root.appendingPathComponent(script).path),
                               "\(path): \(script) is not a script of this repository")
+                // The action's scripts are read too: they hold the confine commands.
+                if script.hasPrefix("ci/action/"), seen.insert(script).inserted { lines += try scriptLines(script) }
             }
         }
-        XCTAssertTrue(used.isSuperset(of: ["run", "report", "doctor", "compare"]), "\(path) uses \(used)")
+        return used
+    }
+
+    /// `uses: confine-dev/confine[/sub]@v1` names an action of this repository, whose steps are checked too.
+    func assertActionsExist(_ path: String) throws -> Set<String> {
+        let text = try String(contentsOf: Self.root.appendingPathComponent(path), encoding: .utf8)
+        var used = Set<String>()
+        for line in text.split(separator: "\n") {
+            guard let range = line.range(of: "uses: confine-dev/confine") else { continue }
+            let rest = line[range.upperBound...]
+            let sub = rest.prefix { $0 != "@" }.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+            XCTAssertTrue(rest.contains("@v1"), "\(path): \(line) pins no major version")
+            let action = sub.isEmpty ? "action.yml" : sub + "/action.yml"
+            XCTAssertTrue(FileManager.default.fileExists(atPath: Self.root.appendingPathComponent(action).path), "\(path): \(action) does not exist")
+            used.formUnion(try assertOnlyRealCommands(action))
+        }
+        return used
     }
 
     func testGitHubWorkflow() throws {
-        try assertOnlyRealCommands("ci/github/load-and-limits.yml")
+        let used = try assertActionsExist("ci/github/load-and-limits.yml")
+        XCTAssertTrue(used.isSuperset(of: ["run", "report", "compare", "merge"]), "the workflow's actions use \(used)")
         let workflow = try XCTUnwrap(try Yams.load(yaml: String(contentsOf: Self.root.appendingPathComponent("ci/github/load-and-limits.yml"),
                                                                  encoding: .utf8)) as? [String: Any])
-        XCTAssertNotNil(workflow["jobs"])
+        let jobs = try XCTUnwrap(workflow["jobs"] as? [String: Any])
+        XCTAssertEqual(Set(jobs.keys), ["shard", "fan-in", "same-runner"])
+        XCTAssertEqual((jobs["fan-in"] as? [String: Any])?["needs"] as? String, "shard")
+        XCTAssertEqual((jobs["same-runner"] as? [String: Any])?["if"] as? String,
+                       "github.event_name == 'pull_request' && vars.CONFINE_SAME_RUNNER == 'true'", "same-runner mode is off by default")
         XCTAssertNotNil(workflow["on"] ?? workflow["true"], "the trigger (YAML 1.1 reads `on` as true)")
     }
 
+    /// The action's inputs reach its scripts as environment variables, never as shell text.
+    func testTheActionsPassInputsThroughTheEnvironment() throws {
+        for path in ["action.yml", "fan-in/action.yml", "same-runner/action.yml"] {
+            let action = try XCTUnwrap(try Yams.load(yaml: String(contentsOf: Self.root.appendingPathComponent(path), encoding: .utf8)) as? [String: Any])
+            let steps = try XCTUnwrap((action["runs"] as? [String: Any])?["steps"] as? [[String: Any]])
+            for step in steps {
+                guard let run = step["run"] as? String else { continue }
+                XCTAssertFalse(run.contains("inputs."), "\(path): \(run) interpolates an input into shell text")
+                XCTAssertTrue(run.hasPrefix("\"${{ github.action_path }}/"), "\(path): \(run) is not one script")
+                XCTAssertEqual(step["shell"] as? String, "bash", path)
+            }
+        }
+    }
+
     func testGitLabJob() throws {
-        try assertOnlyRealCommands("ci/gitlab/load-and-limits.yml")
+        let used = try assertOnlyRealCommands("ci/gitlab/load-and-limits.yml")
+        XCTAssertTrue(used.isSuperset(of: ["run", "report", "doctor", "compare", "merge"]), "the GitLab template uses \(used)")
     }
 
     func testTheDockerfileBuildsWithTheScriptCIRuns() throws {

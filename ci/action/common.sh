@@ -1,0 +1,66 @@
+# Helpers sourced by the scripts in ci/action/ (not run on its own). Portable to any CI: GitHub
+# files are written only when their variables are set (GITHUB_OUTPUT, GITHUB_STEP_SUMMARY,
+# GITHUB_PATH), annotations only on GitHub Actions (GITHUB_ACTIONS=true).
+
+# The repository the scripts came from (the action's checkout, or a clone of confine).
+confine_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+# output NAME VALUE: a step output (GITHUB_OUTPUT), multi-line values as NAME<<DELIMITER.
+output() {
+  [ -n "${GITHUB_OUTPUT:-}" ] || return 0
+  if [[ "$2" == *$'\n'* ]]; then
+    local delimiter="confine_$RANDOM$RANDOM"
+    printf '%s<<%s\n%s\n%s\n' "$1" "$delimiter" "$2" "$delimiter" >>"$GITHUB_OUTPUT"
+  else
+    printf '%s=%s\n' "$1" "$2" >>"$GITHUB_OUTPUT"
+  fi
+}
+
+# summary FILE…: appended to the job summary (GITHUB_STEP_SUMMARY), when there is one.
+summary() {
+  [ -n "${GITHUB_STEP_SUMMARY:-}" ] || return 0
+  local file
+  for file in "$@"; do cat "$file" >>"$GITHUB_STEP_SUMMARY"; echo >>"$GITHUB_STEP_SUMMARY"; done
+}
+
+# warn MESSAGE: on stderr, and as a GitHub annotation on GitHub Actions.
+warn() {
+  echo "confine: warning: $1" >&2
+  if [ "${GITHUB_ACTIONS:-}" = true ]; then echo "::warning title=confine::$1"; fi
+}
+
+# split_words TEXT: the words of TEXT, one per array element in the global `words`. Quotes and
+# backslashes group words as a shell does (xargs), but nothing is expanded or run.
+split_words() {
+  words=()
+  [ -n "${1//[[:space:]]/}" ] || return 0
+  local word
+  while IFS= read -r -d '' word; do words+=("$word"); done < <(printf '%s\n' "$1" | xargs printf '%s\0')
+}
+
+# as_root COMMAND…: COMMAND as root (cgroups), with this PATH: through sudo when it exists, as is
+# when this is root already (a container). The job summary is left out: the scripts write it.
+as_root() {
+  local path="$PATH"
+  if command -v sudo >/dev/null 2>&1; then
+    sudo --preserve-env=HOME,PYTHONPATH,VIRTUAL_ENV,CONFINE_PROFILES,CI,GITHUB_ACTIONS \
+      env -u GITHUB_STEP_SUMMARY PATH="$path" "$@"
+  elif [ "$(id -u)" -eq 0 ]; then
+    env -u GITHUB_STEP_SUMMARY "$@"
+  else
+    echo "confine: needs root (cgroups) and there is no sudo" >&2
+    return 125
+  fi
+}
+
+# give_back PATH…: files root made in this job handed back to the job's own user.
+give_back() {
+  if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then
+    sudo chown -R "$(id -u):$(id -g)" "$@" 2>/dev/null || true
+  fi
+}
+
+# exit_code_of REPORT: the top-level exitCode of a confine JSON report (pretty-printed, 2 spaces).
+exit_code_of() {
+  sed -n 's/^  "exitCode" : \([0-9][0-9]*\),\{0,1\}$/\1/p' "$1" | head -n 1
+}
