@@ -59,6 +59,10 @@ final class RunnerWrapperScenarioTests: XCTestCase {
         let (scripted, scriptedReport) = Harness.confineRun([], [directory + "/run-tests.sh"])
         XCTAssertEqual(scripted.status, 0, scripted.stderr)
         XCTAssertEqual(scriptedReport?.tests.map(\.name).sorted(), names)
+        // A shard cannot reach a swift test behind make: said, not silently the whole suite.
+        let (sharded, shardedReport) = Harness.confineRun(["--shard", "1/2"], ["make", "-s", "-C", directory, "test"])
+        XCTAssertEqual(sharded.status, 0, sharded.stderr)
+        XCTAssertTrue(shardedReport?.warnings.contains { $0.hasPrefix("--shard: swift test (pid ") } ?? false, "\(shardedReport?.warnings ?? [])")
     }
 
     func testToxPassesThePluginsVariablesThroughConfinesOverride() throws {

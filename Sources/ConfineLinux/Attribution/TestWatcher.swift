@@ -335,6 +335,12 @@ final class TestWatcher {
                 warnings.append("junit: cannot read \(path): \(error)")
             }
         }
+        if let detected = detectedRunner, plan.environment.contains(where: { $0.hasPrefix("CONFINE_SHARD_TOTAL=") }) {
+            // confine splits `swift test` by adding --filter to the command it was given.
+            warnings.append("--shard: swift test (pid \(detected.pid)) was started by another command, which confine cannot add its "
+                            + "--filter to: this shard ran every test it ran; give `swift test` as the command, "
+                            + "or pass the filter from `confine shard --list`")
+        }
         if outputRunner != nil {
             if outputParser.unrecognizedCount > 0 {
                 warnings.append("runner output: \(outputParser.unrecognizedCount) lines looked like test boundaries but did not parse, "
