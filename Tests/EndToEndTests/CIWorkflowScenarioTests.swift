@@ -108,6 +108,50 @@ final class CIWorkflowScenarioTests: XCTestCase {
 
     // MARK: 1. the action alone
 
+    /// The run script on its own, as a newcomer drove it: the suite sees the job's environment
+    /// (sudo's env_reset must not strip it), quotes that do not pair up are refused rather than
+    /// dropping words, `NAME=value command` and globs go through a shell; the fan-in says a
+    /// profile it cannot judge with in its comment and exit code.
+    func testTheRunScriptKeepsTheJobsEnvironmentAndRefusesWhatItCannotSplit() throws {
+        try """
+        import os
+        def test_env():
+            with open(os.path.join(os.path.dirname(__file__), "seen.txt"), "w") as seen:
+                seen.write("%s|%s" % (os.environ.get("MY_DB_URL"), os.environ.get("FOO")))
+        """.write(toFile: project + "/test_env.py", atomically: true, encoding: .utf8)
+        let bin = (Harness.confine as NSString).deletingLastPathComponent
+        let outputs = scratch + "/outputs"
+        func runScript(_ name: String, _ environment: [String], arguments: [String] = []) -> (Harness.Result, String) {
+            FileManager.default.createFile(atPath: outputs, contents: nil)
+            let result = Harness.run(["/usr/bin/env", "-C", project, "PATH=\(bin):\(ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")", "GITHUB_OUTPUT=\(outputs)",
+                                      "PYTHONDONTWRITEBYTECODE=1"] + environment
+                                     + [Harness.packageRoot.appendingPathComponent("ci/action/\(name)").path] + arguments)
+            return (result, (try? String(contentsOfFile: outputs, encoding: .utf8)) ?? "")
+        }
+        let pytest = "python3 -m pytest -q -p no:cacheprovider test_env.py"
+        let (kept, keptOutputs) = runScript("run", ["MY_DB_URL=postgres://db", "INPUT_PROFILE=k8s-512mi", "INPUT_REPORT=r.json", "INPUT_COMMAND=\(pytest)"])
+        XCTAssertTrue(keptOutputs.contains("exit=0"), kept.stdout + kept.stderr + keptOutputs)
+        XCTAssertEqual(try String(contentsOfFile: project + "/seen.txt", encoding: .utf8), "postgres://db|None", "the job's variables reach the suite")
+        let (assigned, assignedOutputs) = runScript("run", ["INPUT_PROFILE=k8s-512mi", "INPUT_REPORT=r.json",
+                                                            "INPUT_COMMAND=FOO=1 python3 -m pytest -q -p no:cacheprovider test_e*.py"])
+        XCTAssertTrue(assignedOutputs.contains("exit=0"), assigned.stdout + assigned.stderr + assignedOutputs)
+        XCTAssertEqual(try String(contentsOfFile: project + "/seen.txt", encoding: .utf8), "None|1", "NAME=value and a glob through a shell")
+        try FileManager.default.removeItem(atPath: project + "/r.json")
+        let (unpaired, unpairedOutputs) = runScript("run", ["INPUT_PROFILE=k8s-512mi", "INPUT_REPORT=r.json", "INPUT_ARGS=-e MSG=it's --timeout 20m",
+                                                            "INPUT_COMMAND=\(pytest)"])
+        XCTAssertTrue(unpairedOutputs.contains("exit=64"), unpaired.stderr + unpairedOutputs)
+        XCTAssertTrue(unpaired.stderr.contains("the args input has unbalanced quotes"), unpaired.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: project + "/r.json"), "nothing ran with a word lost")
+        // The fan-in with a profile that does not exist: no verdict, said in the comment.
+        _ = runScript("run", ["INPUT_PROFILE=k8s-512mi", "INPUT_REPORT=shard-1.json", "INPUT_SHARD=1/1", "INPUT_COMMAND=\(pytest)"])
+        let (judged, judgedOutputs) = runScript("fan-in", ["INPUT_PROFILE=nope.yaml", "INPUT_REPORT=merged.json", "INPUT_COMMENT=comment.md"],
+                                                arguments: ["shard-1.json"])
+        XCTAssertEqual(judged.status, 64, judged.stderr)
+        XCTAssertTrue(judgedOutputs.contains("exit-code=64"), judgedOutputs)
+        let comment = try String(contentsOfFile: project + "/comment.md", encoding: .utf8)
+        XCTAssertTrue(comment.contains("could not be judged") && comment.contains("nope.yaml"), comment)
+    }
+
     func testTheActionInstallsFromTheReleaseRunsReportsAndFailsAsConfineDoes() throws {
         try pytestProject(files: 1, tests: 2)
         try write(["tight.yaml": "extends: k8s-512mi\nbudgets:\n  suite:\n    peak_rss: 1Mi\n"], in: project)

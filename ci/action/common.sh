@@ -30,23 +30,43 @@ warn() {
 }
 
 # split_words TEXT: the words of TEXT, one per array element in the global `words`. Quotes and
-# backslashes group words as a shell does (xargs), but nothing is expanded or run.
+# backslashes group words as a shell does (xargs), but nothing is expanded or run. Fails (1),
+# with xargs' reason on stderr, when the quotes do not pair up: a word silently lost would change
+# the run.
 split_words() {
   words=()
   [ -n "${1//[[:space:]]/}" ] || return 0
-  local word
-  while IFS= read -r -d '' word; do words+=("$word"); done < <(printf '%s\n' "$1" | xargs printf '%s\0')
+  local word split
+  split=$(mktemp)
+  if ! printf '%s\n' "$1" | xargs printf '%s\0' >"$split"; then
+    rm -f "$split"
+    return 1
+  fi
+  while IFS= read -r -d '' word; do words+=("$word"); done <"$split"
+  rm -f "$split"
 }
 
-# as_root COMMAND…: COMMAND as root (cgroups), with this PATH: through sudo when it exists, as is
-# when this is root already (a container). The job summary is left out: the scripts write it.
+# needs_shell TEXT: whether TEXT needs a shell to mean what it says: operators, expansions,
+# globs, a leading NAME=value assignment, a newline.
+needs_shell() {
+  [[ "$1" == *[\|\&\;\<\>\$\`\*\?\[\~]* || "$1" == *$'\n'* || "$1" =~ ^[[:space:]]*[A-Za-z_][A-Za-z0-9_]*= ]]
+}
+
+# as_root COMMAND…: COMMAND as root (cgroups) with the job's whole environment — the suite
+# must see what it sees without confine (DATABASE_URL, tokens, the job's env:): as is when this
+# is root already (a container), else through `sudo -E` (GitHub's runners allow it), with this
+# PATH (sudo's secure_path would replace it). A sudo that refuses -E keeps only a few variables:
+# said. The job summary is left out: the scripts write it.
 as_root() {
   local path="$PATH"
-  if command -v sudo >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ]; then
+    env -u GITHUB_STEP_SUMMARY "$@"
+  elif command -v sudo >/dev/null 2>&1 && sudo -n -E true 2>/dev/null; then
+    sudo -n -E env -u GITHUB_STEP_SUMMARY PATH="$path" "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    warn "sudo here does not preserve the environment (-E): the suite gets only HOME, PYTHONPATH, VIRTUAL_ENV, CI and GITHUB_ACTIONS of the job's variables (allow SETENV in sudoers)"
     sudo --preserve-env=HOME,PYTHONPATH,VIRTUAL_ENV,CONFINE_PROFILES,CI,GITHUB_ACTIONS \
       env -u GITHUB_STEP_SUMMARY PATH="$path" "$@"
-  elif [ "$(id -u)" -eq 0 ]; then
-    env -u GITHUB_STEP_SUMMARY "$@"
   else
     echo "confine: needs root (cgroups) and there is no sudo" >&2
     return 125
