@@ -45,12 +45,15 @@ enum RunSupport {
 
     /// confine's environment, plus the Python probe module and pytest plugin on PYTHONPATH and
     /// PYTEST_PLUGINS (a no-op for anything but Python and pytest), and a `TOX_OVERRIDE` that has
-    /// tox (4.11 and later) pass them and the CONFINE_* variables into its test environments,
-    /// which it otherwise strips (appended to the caller's overrides, `;`-separated as tox reads them).
+    /// tox (4.11 and later) pass PYTHONPATH and the CONFINE_* variables into its test environments,
+    /// which it otherwise strips (appended to the caller's overrides, `;`-separated as tox reads
+    /// them). Not PYTEST_PLUGINS: a tox environment that sets its own PYTHONPATH would then fail
+    /// to import the plugin it names; the plugin's entry point (`confine_pytest.dist-info` on
+    /// PYTHONPATH) loads it when PYTHONPATH gets through, and nothing breaks when it does not.
     static func environment(probe: Bool) -> [String] {
         var variables = ProcessInfo.processInfo.environment
         if probe {
-            let passEnv = "testenv.pass_env+=CONFINE_*,PYTEST_PLUGINS,PYTHONPATH"
+            let passEnv = "testenv.pass_env+=CONFINE_*,PYTHONPATH"
             let overrides = (variables["TOX_OVERRIDE"] ?? "").split(separator: ";").map(String.init)
             if !overrides.contains(passEnv) { variables["TOX_OVERRIDE"] = (overrides + [passEnv]).joined(separator: ";") }
         }

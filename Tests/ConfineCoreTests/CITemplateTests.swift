@@ -122,4 +122,16 @@ final class CITemplateTests: XCTestCase {
         let demo = try String(contentsOf: Self.root.appendingPathComponent("ci/demo"), encoding: .utf8)
         XCTAssertTrue(demo.contains("$(ci/build)"), "the demo builds with ci/build unless given a confine")
     }
+
+    /// The plugin's entry point found through PYTHONPATH (tox passes it, not PYTEST_PLUGINS) is
+    /// the plugin's, under confine's version: ci/package rewrites it, the source tree's must agree.
+    func testThePluginsEntryPointBesideItMatchesConfine() throws {
+        let python = Self.root.appendingPathComponent("Sources/ConfinePython/confine_pytest.dist-info")
+        let metadata = try String(contentsOf: python.appendingPathComponent("METADATA"), encoding: .utf8)
+        let entryPoints = try String(contentsOf: python.appendingPathComponent("entry_points.txt"), encoding: .utf8)
+        XCTAssertTrue(entryPoints.contains("[pytest11]\nconfine_pytest = confine_pytest"), "the entry point is named as the module: \(entryPoints)")
+        let confine = try String(contentsOf: Self.root.appendingPathComponent("Sources/confine/Confine.swift"), encoding: .utf8)
+        let version = try XCTUnwrap(confine.firstMatch(of: /static let version = "([^"]+)"/)?.1)
+        XCTAssertTrue(metadata.contains("\nVersion: \(version)\n"), metadata)
+    }
 }

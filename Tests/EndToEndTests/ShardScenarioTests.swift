@@ -216,13 +216,25 @@ final class RunnerSilenceScenarioTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try "def test_a():\n    pass\n".write(toFile: directory + "/test_s.py", atomically: true, encoding: .utf8)
-        // A wrapper that drops the variable loading the plugin (what tox does without passenv).
-        let (cleared, clearedReport) = Harness.confineRun([], ["env", "-u", "PYTEST_PLUGINS", "python3", "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                                                               directory + "/test_s.py"])
+        // A wrapper that drops the variables loading the plugin (what tox does without passenv).
+        let (cleared, clearedReport) = Harness.confineRun([], ["env", "-u", "PYTEST_PLUGINS", "-u", "PYTHONPATH", "python3", "-m", "pytest", "-q",
+                                                               "-p", "no:cacheprovider", directory + "/test_s.py"])
         XCTAssertEqual(cleared.status, 0, cleared.stderr)
         XCTAssertEqual(clearedReport?.tests.count, 0)
-        XCTAssertTrue(cleared.stderr.contains("warning  tests: pytest ran (pid "), cleared.stderr)
-        XCTAssertTrue(clearedReport?.warnings.contains { $0.contains("lost PYTEST_PLUGINS or PYTHONPATH") } == true)
+        XCTAssertTrue(cleared.stderr.contains("warning  tests: pytest was started (pid "), cleared.stderr)
+        XCTAssertTrue(clearedReport?.warnings.contains { $0.contains("lost CONFINE_*, PYTEST_PLUGINS or PYTHONPATH") } == true)
+        // Only PYTEST_PLUGINS lost: the plugin's entry point on PYTHONPATH still loads it.
+        let (entry, entryReport) = Harness.confineRun([], ["env", "-u", "PYTEST_PLUGINS", "python3", "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                                           directory + "/test_s.py"])
+        XCTAssertEqual(entry.status, 0, entry.stderr)
+        XCTAssertEqual(entryReport?.tests.map(\.name), ["test_s.py::test_a"], entry.stderr)
+        // `env -i` named as the cause; a shard the plugin did not reach is said not to be one.
+        let (emptied, emptiedReport) = Harness.confineRun(["--shard", "1/3"], ["env", "-i", "PATH=\(ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin")",
+                                                                               "python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", directory + "/test_s.py"])
+        XCTAssertEqual(emptied.status, 0, emptied.stderr)
+        let silence = emptiedReport?.warnings.first { $0.hasPrefix("tests: pytest was started") } ?? ""
+        XCTAssertTrue(silence.contains("an `env -i` in the run cleared the environment"), silence)
+        XCTAssertTrue(silence.contains("--shard 1/3 was not applied: this pytest ran every test it collected"), silence)
         // make → swift test with its output left unread (--runner none): said, with the fix.
         XCTAssertTrue(AttributionScenarioTests.swiftSuiteBuilt, "examples/swift-suite does not build")
         try "test:\n\tswift test --skip-build --package-path \(AttributionScenarioTests.swiftSuite) --filter MemoryXCTests\n"

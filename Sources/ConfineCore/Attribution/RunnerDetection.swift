@@ -70,6 +70,17 @@ public enum RunnerDetection {
     /// unless told otherwise.
     public static func isTox<S: StringProtocol>(_ words: [S]) -> Bool { target(words) == "tox" }
 
+    /// `env -i …` / `env --ignore-environment …` / `env - …`: what follows starts from an empty environment.
+    public static func clearsEnvironment<S: StringProtocol>(_ words: [S]) -> Bool {
+        guard let first = words.first, program(first) == "env" else { return false }
+        for word in words.dropFirst() {
+            if word == "-i" || word == "--ignore-environment" || word == "-" { return true }
+            if word.hasPrefix("-") && !word.hasPrefix("--") && word.dropFirst().contains("i") && !word.contains("=") { return true }
+            if !word.hasPrefix("-") && !word.contains("=") { return false }   // the command: env's options end
+        }
+        return false
+    }
+
     /// The same, for a process table's command (words joined by spaces).
     public static func words(_ command: String) -> [Substring] { command.split(separator: " ") }
 }

@@ -1,27 +1,43 @@
 /// A test runner that ran while no test boundary reached confine: never silence. The processes
 /// the run saw name the runner (`RunnerDetection`: pytest as a program or `-m pytest`, `swift
-/// test`, an `.xctest` bundle), and the warning says the likely cause and the fix — a tox that did
-/// not take confine's `TOX_OVERRIDE`, a wrapper that cleared the environment, `--runner none`.
+/// test`, an `.xctest` bundle), and the warning says the likely cause and the fix — an `env -i`,
+/// a tox environment that replaced PYTHONPATH or did not take confine's `TOX_OVERRIDE`, a wrapper
+/// that cleared the environment, `--no-probe`, `--runner none`. Under `--shard`, a pytest that
+/// confine's plugin did not reach ran every test, not its shard: said too.
 public enum RunnerSilence {
     /// `probe`: the channel's accounting (nil: it was off); a plugin that sent anything (its
     /// collection phase, for a suite that collected nothing) was heard, and is not warned of.
-    public static func warning(processes: [RunReport.ProcessRecord], tests: [TestRecord], probe: RunReport.ProbeSummary?) -> String? {
+    /// `command`: the run's own command (an `env -i` there has exec'd away from the process list).
+    public static func warning(processes: [RunReport.ProcessRecord], tests: [TestRecord], probe: RunReport.ProbeSummary?,
+                               shard: ShardPosition? = nil, command: [String] = []) -> String? {
         guard tests.isEmpty, (probe?.recordsReceived ?? 0) == 0 else { return nil }
         let probeChannel = probe != nil
         // pytest as the program (`pip install pytest` in a tox environment is not pytest running).
         let pytest = processes.first { RunnerDetection.isPytest(RunnerDetection.words($0.command)) }
         if let pytest {
+            // Without the probe channel the plugin still shards (it is on the path for --shard).
+            let unsharded = shard.map { probeChannel ? "; --shard \($0.index)/\($0.total) was not applied: this pytest ran every test it collected" : "" } ?? ""
             guard probeChannel else {
-                return "tests: pytest ran (pid \(pytest.pid)) but --no-probe left confine's plugin out: no per-test figures"
+                return "tests: pytest was started (pid \(pytest.pid)) but --no-probe left confine's plugin out: no per-test figures"
             }
+            let cleared = RunnerDetection.clearsEnvironment(command)
+                || processes.contains { RunnerDetection.clearsEnvironment(RunnerDetection.words($0.command)) }
             let viaTox = processes.contains { RunnerDetection.isTox(RunnerDetection.words($0.command)) }
-            return "tests: pytest ran (pid \(pytest.pid): \(Summary.display(pytest.command, limit: 50))) but no test boundary reached confine: "
-                + (viaTox
-                    ? "tox strips the environment that loads confine's plugin and did not take confine's TOX_OVERRIDE "
-                        + "(tox older than 4.11, or the command's own -x/--override); add to the testenv in tox.ini: "
-                        + "`pass_env = CONFINE_*, PYTEST_PLUGINS, PYTHONPATH` (docs/ci.md)"
-                    : "its environment lost PYTEST_PLUGINS or PYTHONPATH (a wrapper that clears the environment); pass them through, "
-                        + "or add `-p confine_pytest` with confine's python directory on the path (docs/ci.md)")
+            let cause: String
+            if cleared {
+                cause = "an `env -i` in the run cleared the environment that loads confine's plugin (CONFINE_*, PYTHONPATH, PYTEST_PLUGINS); "
+                    + "pass them through it (docs/ci.md)"
+            } else if viaTox {
+                cause = "tox did not hand confine's variables to it: a `set_env` of PYTHONPATH in tox.ini replaces confine's "
+                    + "(install confine's plugin wheel into the environment: `deps = /usr/share/confine/python/confine_pytest-…whl` "
+                    + "and `pass_env = CONFINE_*`), or a tox older than 4.11 or an -x/--override that sets pass_env dropped confine's "
+                    + "TOX_OVERRIDE (add `pass_env = CONFINE_*, PYTHONPATH` to the testenv), or a wrapper around it cleared the environment (docs/ci.md)"
+            } else {
+                cause = "its environment lost CONFINE_*, PYTEST_PLUGINS or PYTHONPATH (a wrapper that clears or replaces them); "
+                    + "pass them through, or install confine's plugin wheel into its environment (docs/ci.md)"
+            }
+            return "tests: pytest was started (pid \(pytest.pid): \(Summary.display(pytest.command, limit: 50))) but no test boundary "
+                + "reached confine: \(cause)\(unsharded)"
         }
         if let xctest = processes.first(where: { RunnerDetection.isSwiftTest(RunnerDetection.words($0.command)) }) {
             return "tests: swift test ran (pid \(xctest.pid)) but confine did not read its output (--runner none, or --copies): "

@@ -107,7 +107,8 @@ extension RunReport {
         }
         functions = ledger.functionRecords
         probe = record.probe
-        if let silence = RunnerSilence.warning(processes: record.processes, tests: tests, probe: record.probe) {
+        if let silence = RunnerSilence.warning(processes: record.processes, tests: tests, probe: record.probe, shard: record.shard,
+                                               command: record.command) {
             warnings.append(silence)
         }
         copies = record.copies
