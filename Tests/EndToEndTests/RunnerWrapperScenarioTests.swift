@@ -65,6 +65,20 @@ final class RunnerWrapperScenarioTests: XCTestCase {
         XCTAssertTrue(shardedReport?.warnings.contains { $0.hasPrefix("--shard: swift test (pid ") } ?? false, "\(shardedReport?.warnings ?? [])")
     }
 
+    /// A command that is no runner writes to confine's terminal (the runner is looked for in the
+    /// process tree); where confine's own output is a pipe, a pager must not stop it: git log's
+    /// 101 commits all arrive, with git's exit status.
+    func testAPagerDoesNotCutTheOutputOfAWrappedCommand() throws {
+        func git(_ arguments: [String]) -> Harness.Result {
+            Harness.run(["/usr/bin/git", "-C", directory, "-c", "user.email=ci@example.com", "-c", "user.name=ci"] + arguments)
+        }
+        XCTAssertEqual(git(["init", "-q"]).status, 0)
+        for index in 1...101 { XCTAssertEqual(git(["commit", "-q", "--allow-empty", "-m", "commit \(index)"]).status, 0) }
+        let (result, _) = Harness.confineRun(["--quiet"], ["git", "-C", directory, "log", "--oneline"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(result.stdout.split(separator: "\n").filter { $0.contains("commit ") }.count, 101, result.stdout)
+    }
+
     func testToxPassesThePluginsVariablesThroughConfinesOverride() throws {
         try writePytestProject()
         // system_site_packages: pytest is there already, so nothing is fetched from an index.

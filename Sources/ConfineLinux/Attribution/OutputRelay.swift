@@ -40,9 +40,13 @@ public final class OutputRelay {
             settings.c_lflag &= ~tcflag_t(ECHO | ICANON)
             _ = tcsetattr(slave, TCSANOW, &settings)
         }
-        // The terminal's size, so column-aware output looks as it would for the user.
+        // The terminal's size, so column-aware output looks as it would for the user. Without one
+        // (CI: a pipe or a file), as many rows as a terminal can say: a pager that stops at a
+        // screenful (less -F, git's default) then never waits for a key nobody will press.
         var size = winsize()
-        if ioctl(destination, UInt(TIOCGWINSZ), &size) != 0 || size.ws_col == 0 { size = winsize(ws_row: 50, ws_col: 160, ws_xpixel: 0, ws_ypixel: 0) }
+        if ioctl(destination, UInt(TIOCGWINSZ), &size) != 0 || size.ws_col == 0 {
+            size = winsize(ws_row: UInt16(Int16.max), ws_col: 160, ws_xpixel: 0, ws_ypixel: 0)
+        }
         _ = ioctl(slave, UInt(TIOCSWINSZ), &size)
         fd = master
         childFD = slave

@@ -64,6 +64,13 @@ final class TestWatcher {
             }
         }
         if plan.runnerOutput != nil || plan.detectsRunner {
+            // The target writes to a terminal only confine reads. Where confine's own output is no
+            // terminal, the target would not page without confine: it must not with it either.
+            if isatty(1) == 0 {
+                for name in ["PAGER", "GIT_PAGER", "SYSTEMD_PAGER"] where !environment.contains(where: { $0.hasPrefix(name + "=") }) {
+                    environment.append(name + "=cat")
+                }
+            }
             do {
                 relay = try OutputRelay(destination: 1)
             } catch {
