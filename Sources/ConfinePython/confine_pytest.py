@@ -559,8 +559,10 @@ def pytest_collection_finish(session):
         # One write: appends of workers that raced past the size check do not interleave. The
         # header says whether this process runs them all, in this order (not an xdist worker).
         header = "# confine-collected pid=%d in-order=%d\n" % (os.getpid(), 0 if os.environ.get("PYTEST_XDIST_WORKER") else 1)
-        # Names as the boundaries carry them (cut at the wire's limit), one per line.
-        names = (probe.cut_name(item.nodeid.encode("utf-8", "replace")).decode("utf-8").replace("\n", " ") for item in session.items)
+        # Names as the boundaries carry them (cut at the wire's limit), one per line: a backslash,
+        # a newline and a carriage return in one escaped (\\, \n, \r), so the name stays the test's.
+        names = (probe.cut_name(item.nodeid.encode("utf-8", "replace")).decode("utf-8")
+                 .replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r") for item in session.items)
         data = header.encode() + "".join(name + "\n" for name in names).encode("utf-8")
         while data:
             data = data[os.write(fd, data):]

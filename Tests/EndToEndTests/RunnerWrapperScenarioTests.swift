@@ -138,3 +138,43 @@ final class RunnerWrapperScenarioTests: XCTestCase {
         assertPytestFigures(report, result)
     }
 }
+
+/// Test ids are the suite's text: a newline or an escape sequence in one must neither start a line
+/// of confine's summary or Markdown (`::error` is a GitHub workflow command) nor split the test in
+/// two (the plugin's `collected` file is line-based).
+final class HostileNameScenarioTests: XCTestCase {
+    func testANewlineInATestIdStaysInsideItsName() throws {
+        try XCTSkipUnless(Harness.isRoot, "needs root to create cgroups; CI runs as root")
+        let directory = "/var/tmp/confine-names-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // pytest escapes ids unless told not to; a suite can tell it.
+        try "[pytest]\ndisable_test_id_escaping_and_forfeit_all_rights_to_community_support = true\n"
+            .write(toFile: directory + "/pytest.ini", atomically: true, encoding: .utf8)
+        try """
+        import pytest
+        @pytest.mark.parametrize("s", ["a"], ids=["x\\n::error file=evil.py::INJECTED"])
+        def test_hostile(s):
+            assert 1 / 0
+        @pytest.mark.parametrize("s", ["b"], ids=["\\x1b[31mred\\x07"])
+        def test_colour(s):
+            pass
+        """.write(toFile: directory + "/test_names.py", atomically: true, encoding: .utf8)
+        let (result, report) = Harness.confineRun([], ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", directory, directory])
+        XCTAssertEqual(result.status, 1, result.stderr)
+        let names = report?.tests.map(\.name).sorted() ?? []
+        XCTAssertEqual(names, ["test_names.py::test_colour[\u{1b}[31mred\u{07}]", "test_names.py::test_hostile[x\n::error file=evil.py::INJECTED]"],
+                       "two tests, each under its own name")
+        let summaryLines = result.stderr.split(separator: "\n")
+        XCTAssertFalse(summaryLines.contains { $0.hasPrefix("::") }, result.stderr)
+        XCTAssertTrue(result.stderr.contains("x ::error file=evil.py::INJECTED") || result.stderr.contains("x␊::error file=evil.py::INJECTED"),
+                      "the name is shown, on its line: \(result.stderr)")
+        XCTAssertFalse(result.stderr.contains("\u{07}"), "no BEL reaches the terminal")
+        let path = directory + "/r.json"
+        try XCTUnwrap(report).jsonData().write(to: URL(fileURLWithPath: path))
+        let markdown = Harness.run([Harness.confine, "report", path, "--format", "markdown"])
+        XCTAssertEqual(markdown.status, 0, markdown.stderr)
+        XCTAssertFalse(markdown.stdout.split(separator: "\n").contains { $0.hasPrefix("::") }, markdown.stdout)
+        XCTAssertFalse(markdown.stdout.contains("\u{1b}"), markdown.stdout)
+    }
+}

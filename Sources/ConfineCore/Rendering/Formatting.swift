@@ -131,6 +131,24 @@ extension String {
 }
 
 extension String {
+    /// One line of text for a terminal, a CI log or Markdown: what a test name or a command may
+    /// carry that a reader would act on — a newline starting a line of its own (`::error` is a
+    /// GitHub workflow command), ESC starting a terminal sequence, BEL, CR — shown as its picture
+    /// from Unicode's Control Pictures block (C0 and DEL), C1 controls as U+FFFD.
+    var printableLine: String {
+        guard unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) else { return self }
+        var out = String.UnicodeScalarView()
+        for scalar in unicodeScalars {
+            switch scalar.value {
+            case 0..<0x20: out.append(Unicode.Scalar(0x2400 + scalar.value)!)
+            case 0x7F: out.append("\u{2421}")
+            case 0x80...0x9F: out.append("\u{FFFD}")
+            default: out.append(scalar)
+            }
+        }
+        return String(out)
+    }
+
     /// Without ANSI colour sequences (`ESC [ … m`).
     func replacingEscapes() -> String {
         guard contains("\u{1B}") else { return self }

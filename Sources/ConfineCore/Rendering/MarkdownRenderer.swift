@@ -123,7 +123,8 @@ public enum MarkdownRenderer {
             lines.append("")
             lines.append("</details>")
         }
-        return lines.joined(separator: "\n") + "\n"
+        // Names and commands come from the suite: not one of their bytes may start a line or a sequence.
+        return lines.map(\.printableLine).joined(separator: "\n") + "\n"
     }
 
     /// The verdict first, then only the changes the gate stands behind; what was seen once, what
@@ -184,7 +185,7 @@ public enum MarkdownRenderer {
         lines += table(unchanged.sorted(by: byChange), limit: 50)
         lines.append("")
         lines.append("</details>")
-        return lines.joined(separator: "\n") + "\n"
+        return lines.map(\.printableLine).joined(separator: "\n") + "\n"
     }
 
     /// Rows as a table: what, the signal, the figures, the change with its interval, the evidence.

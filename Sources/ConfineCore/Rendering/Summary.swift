@@ -109,7 +109,8 @@ public enum Summary {
         lines += budgetLines(report)
         for warning in report.warnings { lines.append("  warning  \(warning)") }
         if let reportPath { lines.append("  report   \(reportPath)") }
-        return lines.joined(separator: "\n") + "\n"
+        // Names and commands come from the suite: not one of their bytes may start a line or a sequence.
+        return lines.map(\.printableLine).joined(separator: "\n") + "\n"
     }
 
     /// What the container's environment refused — the faults the pod would have too — one

@@ -132,9 +132,34 @@ public final class ProbeReceiver {
                 }
                 continue
             }
-            if seen.insert(line).inserted { collected.names.append(String(line)) }
+            if seen.insert(line).inserted { collected.names.append(Self.unescapeCollected(line)) }
         }
         return collected
+    }
+
+    /// A `collected` line's name: `\\`, `\n` and `\r` as the plugin escaped a backslash, a newline
+    /// and a carriage return (any other backslash is kept as it is).
+    static func unescapeCollected(_ line: Substring) -> String {
+        guard line.contains("\\") else { return String(line) }
+        var out = ""
+        var escaped = false
+        for character in line {
+            if escaped {
+                switch character {
+                case "n": out.append("\n")
+                case "r": out.append("\r")
+                case "\\": out.append("\\")
+                default: out.append("\\"); out.append(character)
+                }
+                escaped = false
+            } else if character == "\\" {
+                escaped = true
+            } else {
+                out.append(character)
+            }
+        }
+        if escaped { out.append("\\") }
+        return out
     }
 
     /// The tests the plugin says are running now (empty when there is no `running` file).
