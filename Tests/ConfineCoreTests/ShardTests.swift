@@ -68,11 +68,18 @@ final class ShardTests: XCTestCase {
         XCTAssertEqual(ReportMerger.shardProblems([("1.json", shard(1, 3, ["a"])), ("3.json", shard(3, 3, ["c"]))]),
                        ["merge: shard 2/3 is missing: its tests are not in the merged report"])
         XCTAssertEqual(ReportMerger.shardProblems([("1.json", shard(1, 2, ["a"])), ("1b.json", shard(1, 2, ["b"])), ("2.json", shard(2, 2, ["c"]))]),
-                       ["merge: shard 1/2 is given 2 times (1.json, 1b.json)"])
+                       ["merge: shard 1/2 is given 2 times (1.json, 1b.json): the merged report has it once, from 1.json"])
+        // Merged once: the same shard twice does not count its tests twice.
+        let twice = try ReportMerger.merge([("1.json", shard(1, 2, ["a"])), ("1.json", shard(1, 2, ["a"])), ("2.json", shard(2, 2, ["c"]))])
+        XCTAssertEqual(twice.tests.map(\.name), ["a", "c"])
+        XCTAssertEqual(twice.shards?.map(\.path), ["1.json", "2.json"])
         XCTAssertEqual(ReportMerger.shardProblems([("1.json", shard(1, 2, ["a", "x"])), ("2.json", shard(2, 2, ["x"]))]),
                        ["merge: 1 test ran in more than one shard (the shards overlap), e.g. x in 1/2 and 2/2"])
         XCTAssertEqual(ReportMerger.shardProblems([("1.json", shard(1, 2, ["a"])), ("2.json", shard(2, 3, ["b"]))]).first?
                         .hasPrefix("merge: the shards disagree on how many there are"), true)
+        // Shards of different splits that ran the same test: the overlap is said too.
+        XCTAssertEqual(ReportMerger.shardProblems([("1.json", shard(1, 3, ["a", "x"])), ("s.json", shard(1, 2, ["x"]))]).last,
+                       "merge: 1 test ran in more than one shard (the shards overlap), e.g. x in 1/3 and 1/2")
         XCTAssertTrue(try ReportMerger.merge([("1.json", shard(1, 3, ["a"]))]).warnings.contains { $0.contains("shard 2/3 is missing") })
     }
 }

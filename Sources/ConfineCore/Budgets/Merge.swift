@@ -2,7 +2,13 @@
 /// unioned (histograms merged), suite figures combined and kept per shard in `shards`. The
 /// merged report is not judged: its budgets are judged once on the whole (`BudgetJudge`).
 public enum ReportMerger {
-    public static func merge(_ shards: [(path: String, report: RunReport)]) throws(CompareError) -> RunReport {
+    public static func merge(_ given: [(path: String, report: RunReport)]) throws(CompareError) -> RunReport {
+        // A shard given twice (the same file, or a rerun of it) is merged once: the first given.
+        var seenPositions = Set<ShardPosition>()
+        let shards = given.filter { shard in
+            guard let position = shard.report.shard else { return true }
+            return seenPositions.insert(ShardPosition(index: position.index, total: position.total)).inserted
+        }
         guard var merged = shards.first?.report else { throw CompareError(message: "merge: no reports given") }
         for shard in shards where shard.report.schemaVersion != merged.schemaVersion {
             throw CompareError(message: "\(shard.path) has report schema version \(shard.report.schemaVersion), "
@@ -47,7 +53,7 @@ public enum ReportMerger {
             return total
         }
         merged.supervisor = nil
-        merged.warnings = shardProblems(shards) + shards.flatMap { path, report in report.warnings.map { "\(path): \($0)" } }
+        merged.warnings = shardProblems(given) + shards.flatMap { path, report in report.warnings.map { "\(path): \($0)" } }
         merged.budgets = nil
         merged.shard = nil
         return merged
@@ -74,33 +80,38 @@ public enum ReportMerger {
         for shard in shards where shard.report.shard == nil {
             problems.append("merge: \(shard.path) is not a shard (it ran without --shard): its tests may repeat the shards'")
         }
+        // Disjoint: a test's name in one shard only (attempts of one test within a shard are its own),
+        // whatever the shards' totals; a shard given twice is merged once, so not counted here.
+        var shardOf: [String: ShardPosition] = [:]
+        var overlapping: [(name: String, first: ShardPosition, second: ShardPosition)] = []
+        var counted = Set<ShardPosition>()
+        for (_, report) in shards {
+            guard let given = report.shard else { continue }
+            let position = ShardPosition(index: given.index, total: given.total)
+            guard counted.insert(position).inserted else { continue }
+            for name in Set(report.tests.map(\.name)) {
+                if let first = shardOf[name], first != position { overlapping.append((name, first, position)) } else { shardOf[name] = position }
+            }
+        }
+        var overlap: [String] = []
+        if let first = overlapping.min(by: { $0.name < $1.name }) {
+            overlap.append("merge: \(overlapping.count) test\(overlapping.count == 1 ? "" : "s") ran in more than one shard (the shards overlap), "
+                           + "e.g. \(first.name) in \(first.first.index)/\(first.first.total) and \(first.second.index)/\(first.second.total)")
+        }
         let totals = Set(positioned.map(\.position.total))
         guard totals.count == 1, let total = totals.first else {
-            return problems + ["merge: the shards disagree on how many there are (\(positioned.map { "\($0.path): \($0.position)" }.joined(separator: ", ")))"]
+            return problems + ["merge: the shards disagree on how many there are (\(positioned.map { "\($0.path): \($0.position)" }.joined(separator: ", ")))"] + overlap
         }
         let byIndex = Dictionary(grouping: positioned, by: \.position.index)
         for index in 1...total {
             switch byIndex[index]?.count ?? 0 {
             case 0: problems.append("merge: shard \(index)/\(total) is missing: its tests are not in the merged report")
             case 1: break
-            default: problems.append("merge: shard \(index)/\(total) is given \(byIndex[index]!.count) times (\(byIndex[index]!.map(\.path).joined(separator: ", ")))")
+            default: problems.append("merge: shard \(index)/\(total) is given \(byIndex[index]!.count) times (\(byIndex[index]!.map(\.path).joined(separator: ", "))): "
+                                     + "the merged report has it once, from \(byIndex[index]![0].path)")
             }
         }
-        // Disjoint: a test's name in one shard only (attempts of one test within a shard are its own).
-        var shardOf: [String: Int] = [:]
-        var overlapping: [(name: String, first: Int, second: Int)] = []
-        for (path, report) in shards {
-            guard let index = report.shard?.index else { continue }
-            _ = path
-            for name in Set(report.tests.map(\.name)) {
-                if let first = shardOf[name], first != index { overlapping.append((name, first, index)) } else { shardOf[name] = index }
-            }
-        }
-        if let first = overlapping.min(by: { $0.name < $1.name }) {
-            problems.append("merge: \(overlapping.count) test\(overlapping.count == 1 ? "" : "s") ran in more than one shard (the shards overlap), "
-                            + "e.g. \(first.name) in \(first.first)/\(total) and \(first.second)/\(total)")
-        }
-        return problems
+        return problems + overlap
     }
 
     static func severity(_ outcome: Outcome) -> Int {

@@ -1,7 +1,7 @@
 import Foundation
 
 /// One part of a suite split across CI machines: `--shard I/N` (1-based, as a CI matrix counts).
-public struct ShardPosition: Codable, Sendable, Equatable, CustomStringConvertible {
+public struct ShardPosition: Codable, Sendable, Hashable, CustomStringConvertible {
     /// 1…total.
     public var index: Int
     public var total: Int
