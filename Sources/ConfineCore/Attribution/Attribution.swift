@@ -516,7 +516,9 @@ public struct TestRecord: Codable, Sendable, Equatable {
     public enum Attribution: String, Codable, Sendable {
         /// The group's memory while the test ran (exact segment peaks where the kernel allows a reset).
         case group
-        /// The test ran in a process of its own (`swift test --parallel`): that process's figures.
+        /// The test ran in a process of its own (`swift test --parallel`), or in a worker beside
+        /// other workers' tests (pytest-xdist): that process's figures — its RSS; CPU only where the
+        /// process was the test's alone (the group's CPU mixes the workers).
         case process
         /// The test's boundaries came batched, after the fact (short pytest tests): the group's
         /// figures over the sampling intervals that held it (`GroupReadings`) — its peak an upper

@@ -302,7 +302,8 @@ public enum Summary {
                     if let growth = test.peakGrowthBytes { line += " (+\(ByteQuantity.human(growth)))" }
                 }
                 line += "  \(Format.fit(test.name, 50))"
-                if test.attribution == .process { line += " [own process]" }
+                // Its process's RSS: the test's own (swift test --parallel) or its xdist worker's, which ran it alone.
+                if test.attribution == .process { line += " [process RSS]" }
                 if test.concurrentTests > 0 && test.attribution == .group { line += " [shared with \(test.concurrentTests) concurrent]" }
                 lines.append(line)
             }
