@@ -31,12 +31,23 @@ enum PassthroughCommand {
     /// A first word that looks like an option (and is not `--`) is a mistyped option of
     /// `command`, not a program to run: `confine run --memry 64Mi -- true` must not run
     /// `--memry`. The error names the closest option `command` has (from its own help text).
+    ///
+    /// Words before a later `--` (`confine run --no-probe yes -- pytest`: `yes` is no value of
+    /// `--no-probe`) would be the command, and the suite after `--` its arguments: refused, naming
+    /// the stray word, rather than run something else and pass.
     static func validate(_ captured: [String], of command: any ParsableCommand.Type) throws {
-        guard let first = captured.first, first != "--", first.hasPrefix("-") else { return }
-        let name = String(first.prefix { $0 != "=" })
-        var message = "unknown option '\(name)'"
-        if let suggestion = closestMatch(to: name, in: optionNames(of: command)) { message += "; did you mean '\(suggestion)'?" }
-        throw ValidationError(message + " (the command to run goes after --)")
+        guard let first = captured.first, first != "--" else { return }
+        if first.hasPrefix("-") {
+            let name = String(first.prefix { $0 != "=" })
+            var message = "unknown option '\(name)'"
+            if let suggestion = closestMatch(to: name, in: optionNames(of: command)) { message += "; did you mean '\(suggestion)'?" }
+            throw ValidationError(message + " (the command to run goes after --)")
+        }
+        if let separator = captured.firstIndex(of: "--") {
+            let stray = captured[..<separator].map { "'\($0)'" }.joined(separator: " ")
+            throw ValidationError("\(stray) before -- is not an option of this command; the command to run goes after -- "
+                                  + "(did an option that takes no value get one?)")
+        }
     }
 
     /// The long options `command` accepts, as its help lists them.

@@ -282,6 +282,11 @@ final class RunScenarioTests: XCTestCase {
         let memry = Harness.run([Harness.confine, "run", "--memry", "64Mi", "--", "true"])
         XCTAssertEqual(memry.status, 64, memry.stderr)
         XCTAssertTrue(memry.stderr.contains("unknown option '--memry'; did you mean '--memory'?"), memry.stderr)
+        // A word before -- (a value given to a flag that takes none) is refused: the suite after
+        // -- would have been its arguments, and the run would have passed without it.
+        let stray = Harness.run([Harness.confine, "run", "--no-probe", "true", "--", "/bin/false"])
+        XCTAssertEqual(stray.status, 64, stray.stderr)
+        XCTAssertTrue(stray.stderr.contains("'true' before -- is not an option of this command"), stray.stderr)
         let bisect = Harness.run([Harness.confine, "bisect-memory", "--sampling-interval", "0", "--", "/bin/true"])
         XCTAssertEqual(bisect.status, 64, bisect.stderr)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory), [], "no report written")
