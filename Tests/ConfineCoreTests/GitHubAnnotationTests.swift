@@ -27,3 +27,13 @@ final class GitHubAnnotationTests: XCTestCase {
         XCTAssertEqual(GitHubAnnotations.render(Fixtures.report()), "", "nothing to say, nothing said")
     }
 }
+
+/// A test name is the suite's text: no byte of it may end the annotation's line.
+final class GitHubAnnotationEscapingTests: XCTestCase {
+    func testLineBreaksAndControlsInDataNeverStartALine() {
+        let escaped = GitHubAnnotations.escapeData("sec\r\n::warning::INJECTED\n\u{1b}[31m\u{07}100%")
+        XCTAssertEqual(escaped, "sec%0D%0A::warning::INJECTED%0A␛[31m␇100%25")
+        XCTAssertFalse(escaped.unicodeScalars.contains { $0.value < 0x20 })
+        XCTAssertEqual(GitHubAnnotations.escapeProperty("a:b,c\r\n"), "a%3Ab%2Cc%0D%0A")
+    }
+}

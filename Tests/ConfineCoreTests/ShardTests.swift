@@ -74,12 +74,16 @@ final class ShardTests: XCTestCase {
         XCTAssertEqual(twice.tests.map(\.name), ["a", "c"])
         XCTAssertEqual(twice.shards?.map(\.path), ["1.json", "2.json"])
         XCTAssertEqual(ReportMerger.shardProblems([("1.json", shard(1, 2, ["a", "x"])), ("2.json", shard(2, 2, ["x"]))]),
-                       ["merge: 1 test ran in more than one shard (the shards overlap), e.g. x in 1/2 and 2/2"])
+                       ["merge: 1 test ran in more than one shard (the shards overlap; the merged report keeps each from the first shard given), e.g. x in 1/2 and 2/2"])
+        XCTAssertEqual(try ReportMerger.merge([("1.json", shard(1, 2, ["a", "x"])), ("2.json", shard(2, 2, ["x", "b"]))]).tests.map(\.name),
+                       ["a", "x", "b"], "x counted once")
         XCTAssertEqual(ReportMerger.shardProblems([("1.json", shard(1, 2, ["a"])), ("2.json", shard(2, 3, ["b"]))]).first?
                         .hasPrefix("merge: the shards disagree on how many there are"), true)
         // Shards of different splits that ran the same test: the overlap is said too.
         XCTAssertEqual(ReportMerger.shardProblems([("1.json", shard(1, 3, ["a", "x"])), ("s.json", shard(1, 2, ["x"]))]).last,
-                       "merge: 1 test ran in more than one shard (the shards overlap), e.g. x in 1/3 and 1/2")
+                       "merge: 1 test ran in more than one shard (the shards overlap; the merged report keeps each from the first shard given), e.g. x in 1/3 and 1/2")
+        XCTAssertEqual(ReportMerger.shardProblems([("1.json", shard(1, 2, ["a\n::error::x"])), ("2.json", shard(2, 2, ["a\n::error::x"]))]).last?
+                        .contains("e.g. a␊::error::x in 1/2"), true, "a name cannot start a line of the warning")
         XCTAssertTrue(try ReportMerger.merge([("1.json", shard(1, 3, ["a"]))]).warnings.contains { $0.contains("shard 2/3 is missing") })
     }
 }

@@ -42,7 +42,16 @@ public enum ReportMerger {
         merged.processes = Array(reports.flatMap(\.processes).sorted { $0.peakRssBytes > $1.peakRssBytes }.prefix(50))
         if merged.seccomp != nil { merged.seccomp?.violations = reports.flatMap { $0.seccomp?.violations ?? [] } }
         if merged.network != nil { merged.network?.attempts = reports.flatMap { $0.network?.attempts ?? [] } }
-        merged.tests = reports.flatMap(\.tests)
+        // A test two shards ran (overlapping splits) counts once, from the first shard given; a
+        // test's attempts within one shard are its own and stay.
+        var shardOfTest: [String: Int] = [:]
+        merged.tests = reports.enumerated().flatMap { index, report in
+            report.tests.filter { test in
+                if let owner = shardOfTest[test.name] { return owner == index }
+                shardOfTest[test.name] = index
+                return true
+            }
+        }
         merged.functions = mergeFunctions(reports.map(\.functions))
         merged.probe = reports.compactMap(\.probe).reduce(nil) { total, probe in
             guard var total else { return probe }
@@ -95,8 +104,9 @@ public enum ReportMerger {
         }
         var overlap: [String] = []
         if let first = overlapping.min(by: { $0.name < $1.name }) {
-            overlap.append("merge: \(overlapping.count) test\(overlapping.count == 1 ? "" : "s") ran in more than one shard (the shards overlap), "
-                           + "e.g. \(first.name) in \(first.first.index)/\(first.first.total) and \(first.second.index)/\(first.second.total)")
+            overlap.append("merge: \(overlapping.count) test\(overlapping.count == 1 ? "" : "s") ran in more than one shard (the shards overlap; "
+                           + "the merged report keeps each from the first shard given), "
+                           + "e.g. \(first.name.printableLine) in \(first.first.index)/\(first.first.total) and \(first.second.index)/\(first.second.total)")
         }
         let totals = Set(positioned.map(\.position.total))
         guard totals.count == 1, let total = totals.first else {

@@ -44,9 +44,20 @@ public enum GitHubAnnotations {
         return file.hasSuffix(".py") ? file : nil
     }
 
-    /// GitHub's escaping of a command's data (`%`, CR, LF).
+    /// GitHub's escaping of a command's data (`%`, CR, LF), by Unicode scalar — CR LF is one
+    /// Swift Character, which a replacement of "\n" would miss — and the other controls a name
+    /// may carry (ESC, BEL) as their pictures, as the summary shows them.
     static func escapeData(_ text: String) -> String {
-        text.replacingAll("%", with: "%25").replacingAll("\r", with: "%0D").replacingAll("\n", with: "%0A")
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "%": out += "%25"
+            case "\r": out += "%0D"
+            case "\n": out += "%0A"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out.printableLine
     }
 
     /// … and of a property's value (also `:` and `,`).
