@@ -179,6 +179,14 @@ final class AttributionLedgerTests: XCTestCase {
         XCTAssertEqual(ledger.tests[1].attribution, .window)
         XCTAssertEqual(ledger.tests[1].peakGrowthBytes, 0, "a mark below the start is no growth")
         XCTAssertEqual(ledger.tests[1].cpuSeconds, 0, "CPU read backwards is none")
+        // The owned memory at its start read while the previous test's 30 MiB was not yet freed:
+        // it cannot own more than the group used.
+        ledger.testStarted(key: "c", name: "c", source: .pytest, pid: 1, at: 0.03, memoryBytes: 31 * mib, cpuNanos: 6_000_000,
+                           attribution: .window, processStartBytes: 31 * mib)
+        ledger.testEndedBatched(key: "c", at: 0.031, outcome: .passed, reportedDuration: 0.001, cpuNanos: 6_000_000,
+                                processPeakBytes: 31 * mib, unreclaimableStartBytes: 60 * mib)
+        XCTAssertEqual(ledger.tests[2].peakBytes, 31 * mib)
+        XCTAssertEqual(ledger.tests[2].unreclaimablePeakBytes, 31 * mib, "owned ≤ usage")
     }
 
     /// A long test whose start came batched: the window's peak covers what it did before confine knew.

@@ -23,6 +23,8 @@ final class RunnerSilenceTests: XCTestCase {
         XCTAssertEqual(emptied?.hasSuffix("--shard 2/4 was not applied: this pytest ran every test it collected"), true, emptied ?? "")
         let wrapper = RunnerSilence.warning(processes: [process(7, "/venv/bin/pytest tests")], tests: [], probe: channel)
         XCTAssertEqual(wrapper?.contains("lost CONFINE_*, PYTEST_PLUGINS or PYTHONPATH"), true, wrapper ?? "")
+        let disabled = RunnerSilence.warning(processes: [process(7, "python3 -m pytest -q -p no:confine_pytest tests")], tests: [], probe: channel)
+        XCTAssertEqual(disabled?.contains("its command disables confine's plugin (-p no:confine_pytest)"), true, disabled ?? "")
         XCTAssertEqual(RunnerSilence.warning(processes: [process(7, "pytest")], tests: [], probe: nil)?.contains("--no-probe"), true)
         let make = RunnerSilence.warning(processes: [process(3, "make test"), process(9, "/pkg/.build/debug/PricingPackageTests.xctest")], tests: [], probe: channel)
         XCTAssertEqual(make?.hasSuffix("add --runner swift-test"), true, make ?? "")

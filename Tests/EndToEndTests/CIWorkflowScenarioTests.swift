@@ -142,6 +142,16 @@ final class CIWorkflowScenarioTests: XCTestCase {
         XCTAssertTrue(unpairedOutputs.contains("exit=64"), unpaired.stderr + unpairedOutputs)
         XCTAssertTrue(unpaired.stderr.contains("the args input has unbalanced quotes"), unpaired.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: project + "/r.json"), "nothing ran with a word lost")
+        // The same with shell syntax: bash's syntax error is the input's, not the suite's failure.
+        let (unshelled, unshelledOutputs) = runScript("run", ["INPUT_PROFILE=k8s-512mi", "INPUT_REPORT=r.json",
+                                                              "INPUT_COMMAND=FOO=1 python3 -m pytest -q -k \"env"])
+        XCTAssertTrue(unshelledOutputs.contains("exit=64"), unshelled.stderr + unshelledOutputs)
+        XCTAssertTrue(unshelled.stderr.contains("the command input is not valid shell"), unshelled.stderr)
+        // A stray word in args would have become the command, the suite its arguments.
+        let (stray, strayOutputs) = runScript("run", ["INPUT_PROFILE=k8s-512mi", "INPUT_REPORT=r.json", "INPUT_ARGS=--timeout 20m echo REPLACED",
+                                                      "INPUT_COMMAND=\(pytest)"])
+        XCTAssertTrue(strayOutputs.contains("exit=64"), stray.stdout + stray.stderr + strayOutputs)
+        XCTAssertFalse(stray.stdout.contains("REPLACED"), stray.stdout)
         // The fan-in with a profile that does not exist: no verdict, said in the comment.
         _ = runScript("run", ["INPUT_PROFILE=k8s-512mi", "INPUT_REPORT=shard-1.json", "INPUT_SHARD=1/1", "INPUT_COMMAND=\(pytest)"])
         let (judged, judgedOutputs) = runScript("fan-in", ["INPUT_PROFILE=nope.yaml", "INPUT_REPORT=merged.json", "INPUT_COMMENT=comment.md"],

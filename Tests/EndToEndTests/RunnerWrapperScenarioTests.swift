@@ -77,6 +77,10 @@ final class RunnerWrapperScenarioTests: XCTestCase {
         let (result, _) = Harness.confineRun(["--quiet"], ["git", "-C", directory, "log", "--oneline"])
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertEqual(result.stdout.split(separator: "\n").filter { $0.contains("commit ") }.count, 101, result.stdout)
+        // less called directly: it shows all and quits, with status 0.
+        let (less, _) = Harness.confineRun(["--quiet"], ["sh", "-c", "seq 500 | less; echo less-status=$?"])
+        XCTAssertEqual(less.status, 0, less.stderr)
+        XCTAssertTrue(less.stdout.contains("500") && less.stdout.contains("less-status=0"), less.stdout)
     }
 
     func testToxPassesThePluginsVariablesThroughConfinesOverride() throws {

@@ -198,8 +198,9 @@ public struct AttributionLedger: Sendable {
         tests[index].peakGrowthBytes = growth
         tests[index].peakBytes = start + growth
         // Readings after its end were credited while its end was held back: like its usage, the
-        // group's owned memory at its start plus what its process added.
-        tests[index].unreclaimablePeakBytes = unreclaimableStartBytes.map { $0 + growth }
+        // group's owned memory at its start plus what its process added — never more than that
+        // usage (a start reading that still held what the previous test freed is stale).
+        tests[index].unreclaimablePeakBytes = unreclaimableStartBytes.map { min($0 + growth, start + growth) }
         tests[index].endGrowthBytes = nil
         tests[index].cpuSeconds = Double(cpuNanos >= entry.startCPUNanos ? cpuNanos - entry.startCPUNanos : 0) / 1e9
     }

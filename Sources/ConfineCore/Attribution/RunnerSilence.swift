@@ -23,13 +23,18 @@ public enum RunnerSilence {
             let cleared = RunnerDetection.clearsEnvironment(command)
                 || processes.contains { RunnerDetection.clearsEnvironment(RunnerDetection.words($0.command)) }
             let viaTox = processes.contains { RunnerDetection.isTox(RunnerDetection.words($0.command)) }
+            let words = RunnerDetection.words(pytest.command)
+            let disabled = zip(words, words.dropFirst()).contains { $0 == "-p" && $1 == "no:confine_pytest" }
+                || words.contains("-pno:confine_pytest")
             let cause: String
-            if cleared {
+            if disabled {
+                cause = "its command disables confine's plugin (-p no:confine_pytest)"
+            } else if cleared {
                 cause = "an `env -i` in the run cleared the environment that loads confine's plugin (CONFINE_*, PYTHONPATH, PYTEST_PLUGINS); "
                     + "pass them through it (docs/ci.md)"
             } else if viaTox {
                 cause = "tox did not hand confine's variables to it: a `set_env` of PYTHONPATH in tox.ini replaces confine's "
-                    + "(install confine's plugin wheel into the environment: `deps = /usr/share/confine/python/confine_pytest-…whl` "
+                    + "(install confine's plugin wheel into the environment: `deps = <confine's share/confine/python>/confine_pytest-…whl` "
                     + "and `pass_env = CONFINE_*`), or a tox older than 4.11 or an -x/--override that sets pass_env dropped confine's "
                     + "TOX_OVERRIDE (add `pass_env = CONFINE_*, PYTHONPATH` to the testenv), or a wrapper around it cleared the environment (docs/ci.md)"
             } else {

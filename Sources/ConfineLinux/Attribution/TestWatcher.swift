@@ -65,10 +65,13 @@ final class TestWatcher {
         }
         if plan.runnerOutput != nil || plan.detectsRunner {
             // The target writes to a terminal only confine reads. Where confine's own output is no
-            // terminal, the target would not page without confine: it must not with it either.
+            // terminal, the target would not page without confine: it must not with it either —
+            // pagers by the variables tools read, and a `less` called directly quits after one
+            // screen (of 32767 rows) and leaves the keypad alone (git's default FRX, and --no-keypad).
             if isatty(1) == 0 {
-                for name in ["PAGER", "GIT_PAGER", "SYSTEMD_PAGER"] where !environment.contains(where: { $0.hasPrefix(name + "=") }) {
-                    environment.append(name + "=cat")
+                for (name, value) in [("PAGER", "cat"), ("GIT_PAGER", "cat"), ("SYSTEMD_PAGER", "cat"), ("LESS", "-FRX --no-keypad")]
+                where !environment.contains(where: { $0.hasPrefix(name + "=") }) {
+                    environment.append(name + "=" + value)
                 }
             }
             do {
