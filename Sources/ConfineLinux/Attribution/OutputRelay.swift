@@ -60,8 +60,10 @@ public final class OutputRelay {
         childFD = -1
     }
 
-    /// Reads what is available, passes it on, and calls `line` for each complete line.
-    public func drain(_ line: (Substring) -> Void) {
+    /// Reads what is available, passes it on, and — when `parsing` — calls `line` for each
+    /// complete line. Not parsing (no runner found yet) the bytes only pass: splitting a flood of
+    /// short lines would cost more than the copy (bench/relay-overhead).
+    public func drain(parsing: Bool = true, _ line: (Substring) -> Void) {
         while !isClosed {
             let count = chunk.withUnsafeMutableBytes { buffer in retryingEINTR { read(fd, buffer.baseAddress, buffer.count) } }
             if count < 0 {
@@ -75,6 +77,10 @@ public final class OutputRelay {
                 return
             }
             passOn(count)
+            guard parsing else {
+                pending.removeAll(keepingCapacity: true)
+                continue
+            }
             var start = 0
             // memchr, not a Swift loop over the bytes: a flood without newlines costs one call per read.
             while start < count, let index = newline(from: start, to: count) {

@@ -102,7 +102,7 @@ final class TestWatcher {
     }
 
     func drainOutput() {
-        relay?.drain { line in if outputRunner != nil { parse(line) } }
+        relay?.drain(parsing: outputRunner != nil) { line in parse(line) }
     }
 
     /// After each sample (taken with detail while `readsEverySample`): samples between boundaries
