@@ -137,7 +137,8 @@ final class PackageScenarioTests: XCTestCase {
                      "/usr/share/confine/profiles/seccomp/container-default.json",
                      "/usr/share/confine/python/confine_pytest.py", "/usr/share/confine/python/confine_probe.py",
                      "/usr/share/confine/python/confine_pytest-\(version)-py3-none-any.whl",
-                     "/usr/share/doc/confine/confine.txt"] {
+                     "/usr/share/confine/python/confine_pytest.dist-info/entry_points.txt",
+                     "/usr/share/doc/confine/confine.txt", "/usr/share/doc/confine/docs/ci.md"] {
             XCTAssertTrue(listed.contains(path), "dpkg -L does not list \(path)")
             XCTAssertTrue(exists(root + path), "\(path) is not installed")
         }
