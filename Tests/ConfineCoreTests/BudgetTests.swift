@@ -4,6 +4,17 @@ import XCTest
 
 /// Budgets, comparisons, merging and the renderers, on reports built here (no kernel needed).
 enum Fixtures {
+    /// A run of `pytest` under a 64Mi profile that exited 0 and saw nothing: tests add to it.
+    static func emptyReport() throws -> RunReport {
+        let profile = ResolvedProfile(spec: try ProfileParser(file: "p.yaml", text: "limits: {memory: 64Mi}\n").parse(), chain: ["p.yaml"])
+        var record = RunRecord(command: ["pytest"], profile: profile, confineVersion: "test",
+                               host: .init(kernel: "6.18.0", cgroupLayout: .hybrid, cgroups: [:], cpuCount: 2),
+                               startedAt: "2026-11-30T20:00:00Z")
+        record.mainPid = 42
+        record.termination = .exited(0)
+        return RunReport(record: record)
+    }
+
     /// A deterministic generator (SplitMix64), so samples are "random" but the same every run.
     struct Random {
         var state: UInt64

@@ -5,15 +5,7 @@ import XCTest
 /// for a test confine did not measure, and a well-formed document whatever the names hold.
 /// Validation against `junit-10.xsd` itself is in EndToEndTests (`JUnitScenarioTests`).
 final class JUnitRendererTests: XCTestCase {
-    private func emptyReport() throws -> RunReport {
-        let profile = ResolvedProfile(spec: try ProfileParser(file: "p.yaml", text: "limits: {memory: 64Mi}\n").parse(), chain: ["p.yaml"])
-        var record = RunRecord(command: ["pytest"], profile: profile, confineVersion: "test",
-                               host: .init(kernel: "6.18.0", cgroupLayout: .hybrid, cgroups: [:], cpuCount: 2),
-                               startedAt: "2026-11-30T20:00:00Z")
-        record.mainPid = 42
-        record.termination = .exited(0)
-        return RunReport(record: record)
-    }
+    private func emptyReport() throws -> RunReport { try Fixtures.emptyReport() }
 
     private func test(_ name: String, _ outcome: TestRecord.Outcome = .passed, start: Double? = 1,
                       attribution: TestRecord.Attribution = .group, source: TestSource = .pytest) -> TestRecord {

@@ -4,15 +4,7 @@ import XCTest
 /// What happened to each test when the run cut it short (issue 17, §2): the ledger's outcomes,
 /// OOM kills charged to live tests only, phases outside tests, and how reports render them.
 final class TestOutcomeTests: XCTestCase {
-    private func emptyReport() throws -> RunReport {
-        let profile = ResolvedProfile(spec: try ProfileParser(file: "p.yaml", text: "limits: {memory: 64Mi}\n").parse(), chain: ["p.yaml"])
-        var record = RunRecord(command: ["pytest"], profile: profile, confineVersion: "test",
-                               host: .init(kernel: "6.18.0", cgroupLayout: .hybrid, cgroups: [:], cpuCount: 2),
-                               startedAt: "2026-11-30T20:00:00Z")
-        record.mainPid = 42
-        record.termination = .exited(0)
-        return RunReport(record: record)
-    }
+    private func emptyReport() throws -> RunReport { try Fixtures.emptyReport() }
 
     /// xdist, loadfile: worker 10 runs `test_hog` and is OOM-killed; its replacement 11 gets the
     /// same file and is killed too; worker 20 runs two small tests meanwhile.
