@@ -80,7 +80,8 @@ give_back() {
   fi
 }
 
-# exit_code_of REPORT: the top-level exitCode of a confine JSON report (pretty-printed, 2 spaces).
+# exit_code_of REPORT: the top-level exitCode of a confine JSON report, read by a JSON parser
+# (Python's; every runner image has python3), not by the report's layout. Empty when unreadable.
 exit_code_of() {
-  sed -n 's/^  "exitCode" : \([0-9][0-9]*\),\{0,1\}$/\1/p' "$1" | head -n 1
+  python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["exitCode"])' "$1" 2>/dev/null || true
 }
