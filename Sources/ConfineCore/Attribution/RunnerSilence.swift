@@ -7,7 +7,8 @@
 public enum RunnerSilence {
     /// `probe`: the channel's accounting (nil: it was off); a plugin that sent anything (its
     /// collection phase, for a suite that collected nothing) was heard, and is not warned of.
-    /// `command`: the run's own command (an `env -i` there has exec'd away from the process list).
+    /// `command`: the run's own command — the only place an `env -i` shows: env execs what it
+    /// runs in its own process, so the process list holds that program, never env.
     public static func warning(processes: [RunReport.ProcessRecord], tests: [TestRecord], probe: RunReport.ProbeSummary?,
                                shard: ShardPosition? = nil, command: [String] = []) -> String? {
         guard tests.isEmpty, (probe?.recordsReceived ?? 0) == 0 else { return nil }
@@ -21,7 +22,6 @@ public enum RunnerSilence {
                 return "tests: pytest was started (pid \(pytest.pid)) but --no-probe left confine's plugin out: no per-test figures"
             }
             let cleared = RunnerDetection.clearsEnvironment(command)
-                || processes.contains { RunnerDetection.clearsEnvironment(RunnerDetection.words($0.command)) }
             let viaTox = processes.contains { RunnerDetection.isTox(RunnerDetection.words($0.command)) }
             let words = RunnerDetection.words(pytest.command)
             let disabled = zip(words, words.dropFirst()).contains { $0 == "-p" && $1 == "no:confine_pytest" }

@@ -3,12 +3,7 @@
 /// merged report is not judged: its budgets are judged once on the whole (`BudgetJudge`).
 public enum ReportMerger {
     public static func merge(_ given: [(path: String, report: RunReport)]) throws(CompareError) -> RunReport {
-        // A shard given twice (the same file, or a rerun of it) is merged once: the first given.
-        var seenPositions = Set<ShardPosition>()
-        let shards = given.filter { shard in
-            guard let position = shard.report.shard else { return true }
-            return seenPositions.insert(ShardPosition(index: position.index, total: position.total)).inserted
-        }
+        let shards = mergedOnce(given)
         guard var merged = shards.first?.report else { throw CompareError(message: "merge: no reports given") }
         for shard in shards where shard.report.schemaVersion != merged.schemaVersion {
             throw CompareError(message: "\(shard.path) has report schema version \(shard.report.schemaVersion), "
@@ -68,6 +63,16 @@ public enum ReportMerger {
         return merged
     }
 
+    /// The reports a merge takes: a shard given twice (the same file, or a rerun of it) once, the
+    /// first given; reports that are not shards all.
+    static func mergedOnce(_ given: [(path: String, report: RunReport)]) -> [(path: String, report: RunReport)] {
+        var seen = Set<ShardPosition>()
+        return given.filter { shard in
+            guard let position = shard.report.shard else { return true }
+            return seen.insert(ShardPosition(index: position.index, total: position.total)).inserted
+        }
+    }
+
     /// Whether the reports are the complete, disjoint set of a `--shard I/N` split: each
     /// problem as a warning beginning `merge:` (a missing or repeated shard, totals that
     /// disagree, a report that is not a shard, tests run by more than one shard).
@@ -93,11 +98,9 @@ public enum ReportMerger {
         // whatever the shards' totals; a shard given twice is merged once, so not counted here.
         var shardOf: [String: ShardPosition] = [:]
         var overlapping: [(name: String, first: ShardPosition, second: ShardPosition)] = []
-        var counted = Set<ShardPosition>()
-        for (_, report) in shards {
+        for (_, report) in mergedOnce(shards) {
             guard let given = report.shard else { continue }
             let position = ShardPosition(index: given.index, total: given.total)
-            guard counted.insert(position).inserted else { continue }
             for name in Set(report.tests.map(\.name)) {
                 if let first = shardOf[name], first != position { overlapping.append((name, first, position)) } else { shardOf[name] = position }
             }

@@ -120,13 +120,27 @@ extension String {
             case "\t", "\n", "\r":
                 if attribute { out += "&#\(scalar.value);" } else { out.unicodeScalars.append(scalar) }
             case "\u{0}"..."\u{1F}":
-                out.unicodeScalars.append(Unicode.Scalar(0x2400 + scalar.value)!)
+                out.unicodeScalars.append(scalar.controlPicture)
             case "\u{FFFE}", "\u{FFFF}":
                 out.unicodeScalars.append("\u{FFFD}")
             default: out.unicodeScalars.append(scalar)
             }
         }
         return out
+    }
+}
+
+extension Unicode.Scalar {
+    /// A control shown, not acted on: C0 controls and DEL as their pictures from Unicode's Control
+    /// Pictures block (ESC → ␛, LF → ␊, DEL → ␡), C1 controls as U+FFFD; anything else itself.
+    /// The one mapping the XML escaping and `printableLine` share.
+    var controlPicture: Unicode.Scalar {
+        switch value {
+        case 0..<0x20: Unicode.Scalar(0x2400 + value)!
+        case 0x7F: "\u{2421}"
+        case 0x80...0x9F: "\u{FFFD}"
+        default: self
+        }
     }
 }
 
@@ -138,14 +152,7 @@ extension String {
     var printableLine: String {
         guard unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) else { return self }
         var out = String.UnicodeScalarView()
-        for scalar in unicodeScalars {
-            switch scalar.value {
-            case 0..<0x20: out.append(Unicode.Scalar(0x2400 + scalar.value)!)
-            case 0x7F: out.append("\u{2421}")
-            case 0x80...0x9F: out.append("\u{FFFD}")
-            default: out.append(scalar)
-            }
-        }
+        for scalar in unicodeScalars { out.append(scalar.controlPicture) }
         return String(out)
     }
 
