@@ -107,6 +107,20 @@ enum Harness {
         Child(arguments).wait()
     }
 
+    /// `report` as JSON at `path`, for `confine merge`, `compare` or `report` to read; returns `path`.
+    @discardableResult
+    static func write(_ report: RunReport?, to path: String) throws -> String {
+        try XCTUnwrap(report, "no report to write to \(path)").jsonData().write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    /// `confine merge <paths> --output <output>`; returns the result and the merged report.
+    static func merge(_ paths: [String], output: String) throws -> (Result, RunReport) {
+        let result = run([confine, "merge"] + paths + ["--output", output])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        return (result, try RunReport.decode(try Data(contentsOf: URL(fileURLWithPath: output))))
+    }
+
     /// `confine run <options> --report <tmp> -- <command>`; returns the result and the decoded report.
     static func confineRun(_ options: [String], _ command: [String], file: StaticString = #filePath,
                            line: UInt = #line) -> (Result, RunReport?) {

@@ -96,23 +96,32 @@ final class ReportScenarioTests: DirectoryScenario {
         let (whole, wholeReport) = pytest([])
         XCTAssertEqual(whole.status, 0, whole.stderr)
         var shards: [String] = []
+        var shardHistograms: [String: [UInt64: UInt64]] = [:]
         for (index, selection) in ["small", "big_allocation", "probed"].enumerated() {
             let (result, report) = pytest([], ["-k", selection])
             XCTAssertEqual(result.status, 0, result.stderr)
-            let path = directory + "/shard-\(index).json"
-            try XCTUnwrap(report).jsonData().write(to: URL(fileURLWithPath: path))
-            shards.append(path)
+            for function in report?.functions ?? [] {
+                for bucket in function.histogram ?? [] { shardHistograms[function.name, default: [:]][bucket[0], default: 0] += bucket[1] }
+            }
+            shards.append(try Harness.write(report, to: directory + "/shard-\(index).json"))
         }
         let output = directory + "/all.json"
-        let merge = Harness.run([Harness.confine, "merge"] + shards + ["--output", output])
+        let (merge, merged) = try Harness.merge(shards, output: output)
         XCTAssertEqual(merge.status, 0, merge.stderr)
-        let merged = try RunReport.decode(try Data(contentsOf: URL(fileURLWithPath: output)))
         let unsharded = try XCTUnwrap(wholeReport)
         XCTAssertEqual(Set(merged.tests.map(\.name)), Set(unsharded.tests.map(\.name)))
         XCTAssertEqual(merged.tests.count, unsharded.tests.count)
         XCTAssertEqual(Set(merged.functions.map(\.name)), Set(unsharded.functions.map(\.name)))
         XCTAssertEqual(merged.functions.map(\.calls), unsharded.functions.map(\.calls))
         XCTAssertEqual(merged.shards?.count, 3)
+        // Each function's merged histogram is the shards' added bucket by bucket: every call once.
+        XCTAssertFalse(merged.functions.isEmpty)
+        for function in merged.functions {
+            var buckets: [UInt64: UInt64] = [:]
+            for bucket in function.histogram ?? [] { buckets[bucket[0], default: 0] += bucket[1] }
+            XCTAssertEqual(buckets, shardHistograms[function.name], "\(function.name): the shards' histograms added")
+            XCTAssertEqual(buckets.values.reduce(0, +), function.calls)
+        }
     }
 
     func testCompareExitCodesAndBadInput() throws {

@@ -55,16 +55,13 @@ final class ShardScenarioTests: XCTestCase {
             // The plugin's split (Python) is confine's (Swift): `confine shard --list` agrees.
             let listed = Harness.run([Harness.confine, "shard", "--list", listFile, "--shard", "\(index)/3"])
             XCTAssertEqual(Set(listed.stdout.split(separator: "\n").map(String.init)), names(report), listed.stderr)
-            let path = directory + "/shard-\(index).json"
-            try XCTUnwrap(report).jsonData().write(to: URL(fileURLWithPath: path))
-            paths.append(path)
+            paths.append(try Harness.write(report, to: directory + "/shard-\(index).json"))
         }
         XCTAssertEqual(seen, names(wholeReport), "the shards cover the suite")
         let output = directory + "/merged.json"
-        let merge = Harness.run([Harness.confine, "merge"] + paths + ["--output", output])
+        let (merge, merged) = try Harness.merge(paths, output: output)
         XCTAssertEqual(merge.status, 0, merge.stderr)
         XCTAssertFalse(merge.stderr.contains("warning"), merge.stderr)
-        let merged = try RunReport.decode(try Data(contentsOf: URL(fileURLWithPath: output)))
         XCTAssertEqual(names(merged), names(wholeReport))
         // Without the probe channel the plugin still shards (it is on the path for --shard).
         let (noProbe, _) = pytest(["--no-probe", "--shard", "1/3"])
@@ -72,51 +69,6 @@ final class ShardScenarioTests: XCTestCase {
         let missing = Harness.run([Harness.confine, "merge", paths[0], paths[2], "--output", output])
         XCTAssertEqual(missing.status, 0)
         XCTAssertTrue(missing.stderr.contains("confine merge: warning: shard 2/3 is missing"), missing.stderr)
-    }
-
-    /// Merged shards are the unsharded run for probed functions too: each function's call count
-    /// equals the unsharded run's, and its merged histogram is the shards' histograms added
-    /// bucket by bucket (every call in it once).
-    func testMergedShardsKeepEveryProbedCall() throws {
-        let probed = directory + "/probed"
-        try FileManager.default.createDirectory(atPath: probed, withIntermediateDirectories: true)
-        var text = "import confine_probe as probe\n\n@probe.measure(\"work\")\ndef work(n):\n    return sum(range(n))\n\n"
-        text += "@probe.measure(\"other\")\ndef other():\n    return 1\n\n"
-        for index in 0..<9 {
-            text += "def test_probe_\(index)():\n    for _ in range(\(50 * (index + 1))):\n        work(200)\n    other()\n\n"
-        }
-        try text.write(toFile: probed + "/test_probed.py", atomically: true, encoding: .utf8)
-        func run(_ options: [String]) -> (Harness.Result, RunReport?) {
-            Harness.confineRun(options, ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", probed, probed])
-        }
-        let (whole, wholeReport) = run([])
-        XCTAssertEqual(whole.status, 0, whole.stderr)
-        let calls = Dictionary(uniqueKeysWithValues: (wholeReport?.functions ?? []).map { ($0.name, $0.calls) })
-        XCTAssertEqual(calls, ["work": 50 * 45, "other": 9])
-        var paths: [String] = []
-        var shardHistograms: [String: [UInt64: UInt64]] = [:]
-        for index in 1...3 {
-            let (result, report) = run(["--shard", "\(index)/3"])
-            XCTAssertEqual(result.status, 0, result.stderr)
-            for function in report?.functions ?? [] {
-                for bucket in function.histogram ?? [] { shardHistograms[function.name, default: [:]][bucket[0], default: 0] += bucket[1] }
-            }
-            let path = probed + "/shard-\(index).json"
-            try XCTUnwrap(report).jsonData().write(to: URL(fileURLWithPath: path))
-            paths.append(path)
-        }
-        let output = probed + "/merged.json"
-        let merge = Harness.run([Harness.confine, "merge"] + paths + ["--output", output])
-        XCTAssertEqual(merge.status, 0, merge.stderr)
-        let merged = try RunReport.decode(try Data(contentsOf: URL(fileURLWithPath: output)))
-        XCTAssertEqual(Set(merged.tests.map(\.name)), Set(wholeReport?.tests.map(\.name) ?? []))
-        XCTAssertEqual(Dictionary(uniqueKeysWithValues: merged.functions.map { ($0.name, $0.calls) }), calls, "every call once")
-        for function in merged.functions {
-            var buckets: [UInt64: UInt64] = [:]
-            for bucket in function.histogram ?? [] { buckets[bucket[0], default: 0] += bucket[1] }
-            XCTAssertEqual(buckets, shardHistograms[function.name], "\(function.name): the shards' histograms added")
-            XCTAssertEqual(buckets.values.reduce(0, +), function.calls)
-        }
     }
 
     /// With the unsharded report's durations, the three long tests land in three shards and the
