@@ -332,7 +332,9 @@ struct Run: ParsableCommand {
             ShardSupport.apply(shardPosition, assignment: assignment, to: &plan)
             if runnerOutput == .swiftTest {
                 do {
-                    plan.arguments = launched(try ShardSupport.swiftTestArguments(arguments, position: shardPosition, assignment: assignment, quiet: quiet))
+                    let sharded = try ShardSupport.swiftTestArguments(arguments, position: shardPosition, assignment: assignment, quiet: quiet)
+                    plan.arguments = launched(sharded.arguments)
+                    plan.shardIsEmpty = sharded.selected == 0
                 } catch {
                     // The list is the run's first step: its failure is a setup failure, with a report.
                     var record = RunRecord.setupFailure(command: arguments, profile: plan.profile, confineVersion: plan.confineVersion,

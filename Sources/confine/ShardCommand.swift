@@ -59,11 +59,12 @@ enum ShardSupport {
     static let listOptions = ["--package-path", "--scratch-path", "--build-path", "-c", "--configuration", "--triple", "--sdk"]
 
     /// `swift test …` with a `--filter` that selects this shard's tests from `swift test list`
-    /// (run first, outside the limits, with the command's package and build options). Throws
-    /// `ShardError` when the list cannot be had (the run's setup failure, with a report).
+    /// (run first, outside the limits, with the command's package and build options), and how
+    /// many tests it selects (nil: the command is not `swift test`). Throws `ShardError` when the
+    /// list cannot be had (the run's setup failure, with a report).
     static func swiftTestArguments(_ arguments: [String], position: ShardPosition, assignment: ShardAssignment,
-                                   quiet: Bool) throws(ShardError) -> [String] {
-        guard let testIndex = arguments.firstIndex(of: "test") else { return arguments }
+                                   quiet: Bool) throws(ShardError) -> (arguments: [String], selected: Int?) {
+        guard let testIndex = arguments.firstIndex(of: "test") else { return (arguments, nil) }
         var listArguments = Array(arguments[...testIndex]) + ["list"]
         var index = testIndex + 1
         while index < arguments.count {
@@ -89,7 +90,7 @@ enum ShardSupport {
         let escaped = selected.map { NSRegularExpression.escapedPattern(for: $0) }
         let filter = selected.isEmpty ? "^$" : "^(" + escaped.joined(separator: "|") + ")(/|$)"
         if !quiet { Stderr.write("confine: shard \(position): \(selected.count) of \(names.count) tests (swift test list)\n") }
-        return arguments + ["--filter", filter]
+        return (arguments + ["--filter", filter], selected.count)
     }
 
     struct ShardError: Error { var message: String }

@@ -20,7 +20,7 @@ final class RunnerSilenceTests: XCTestCase {
         let emptied = RunnerSilence.warning(processes: [process(3, "tox"), process(12, "python -m pytest")], tests: [], probe: channel,
                                             shard: ShardPosition(index: 2, total: 4), command: ["env", "-i", "PATH=/usr/bin", "tox"])
         XCTAssertEqual(emptied?.contains("an `env -i` in the run cleared"), true, emptied ?? "")
-        XCTAssertEqual(emptied?.hasSuffix("--shard 2/4 was not applied: this pytest ran every test it collected"), true, emptied ?? "")
+        XCTAssertEqual(emptied?.hasSuffix("--shard 2/4 was not applied: this pytest was not split (whatever it ran, it ran whole)"), true, emptied ?? "")
         let wrapper = RunnerSilence.warning(processes: [process(7, "/venv/bin/pytest tests")], tests: [], probe: channel)
         XCTAssertEqual(wrapper?.contains("lost CONFINE_*, PYTEST_PLUGINS or PYTHONPATH"), true, wrapper ?? "")
         let disabled = RunnerSilence.warning(processes: [process(7, "python3 -m pytest -q -p no:confine_pytest tests")], tests: [], probe: channel)
@@ -33,9 +33,14 @@ final class RunnerSilenceTests: XCTestCase {
     func testNothingIsSaidWhenTheRunnerWasHeard() {
         let test = TestRecord(name: "t.py::test_a", source: .pytest, startSeconds: 0)
         XCTAssertNil(RunnerSilence.warning(processes: [process(7, "pytest")], tests: [test], probe: channel))
-        var heard = channel
-        heard.recordsReceived = 1 // the plugin's collection phase: a suite that collected nothing
-        XCTAssertNil(RunnerSilence.warning(processes: [process(7, "pytest")], tests: [], probe: heard))
+        // The plugin's collection phase: a suite that collected nothing.
+        XCTAssertNil(RunnerSilence.warning(processes: [process(7, "pytest")], tests: [], probe: channel, runnerHeard: true))
+        // Probed calls alone are not the runner: a suite using confine_probe whose plugin was off.
+        var probed = channel
+        probed.recordsReceived = 381
+        XCTAssertNotNil(RunnerSilence.warning(processes: [process(7, "pytest")], tests: [], probe: probed, runnerHeard: false))
+        // swift test's output was read (an empty shard): the watcher says what it held.
+        XCTAssertNil(RunnerSilence.warning(processes: [process(9, "/p/.build/debug/PTests.xctest")], tests: [], probe: channel, outputRead: true))
         XCTAssertNil(RunnerSilence.warning(processes: [process(7, "/bin/sleep 1")], tests: [], probe: channel), "no runner, nothing to say")
     }
 }

@@ -332,6 +332,9 @@ final class CIWorkflowScenarioTests: XCTestCase {
         XCTAssertTrue(job.summary.contains("test_4"), job.summary)
         let comment = try XCTUnwrap(runner.comments.last, "the comment step ran after the failure")
         XCTAssertTrue(comment.contains("test_4") && comment.contains("a regression"), comment)
+        // The comparison alone: not the rounds' pytest output (dots, "passed in", colour codes).
+        XCTAssertFalse(comment.contains("passed in") || comment.contains("\u{1b}["), comment)
+        XCTAssertFalse(job.summary.contains("passed in"), job.summary)
         XCTAssertTrue(FileManager.default.fileExists(atPath: runner.artifacts + "/confine-rounds/base-3.json"))
         XCTAssertEqual(read(project + "/built.txt"), "built\n", "the head was built")
         // The base checkout is gone again.

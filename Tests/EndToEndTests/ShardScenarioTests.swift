@@ -193,6 +193,20 @@ final class ShardScenarioTests: XCTestCase {
         }
         XCTAssertEqual(seen, names(wholeReport))
         XCTAssertGreaterThan(seen.count, 1)
+        // A shard the split left empty (more shards than tests) passes quietly: no warning that
+        // the output held no boundary or was not read.
+        let listed = Harness.run(["/usr/bin/env", "swift", "test", "list", "--skip-build", "--package-path", suite])
+        XCTAssertEqual(listed.status, 0, listed.stderr)
+        let listFile = directory + "/swift-names.txt"
+        try listed.stdout.write(toFile: listFile, atomically: true, encoding: .utf8)
+        let empty = try XCTUnwrap((1...64).first { index in
+            Harness.run([Harness.confine, "shard", "--list", listFile, "--shard", "\(index)/64"]).stdout.isEmpty
+        }, "some shard of 64 is empty")
+        let (emptied, emptiedReport) = Harness.confineRun(["--shard", "\(empty)/64"], ["swift", "test", "--skip-build", "--package-path", suite])
+        XCTAssertEqual(emptied.status, 0, emptied.stderr)
+        XCTAssertTrue(emptied.stderr.contains("confine: shard \(empty)/64: 0 of "), emptied.stderr)
+        XCTAssertEqual(emptiedReport?.tests.count, 0)
+        XCTAssertEqual(emptiedReport?.warnings ?? ["no report"], [], "an empty shard is not a silent runner")
         // The list is the run's first step: when it fails, a setup failure with a report.
         let (broken, brokenReport) = Harness.confineRun(["--shard", "1/2"], ["swift", "test", "--skip-build", "--package-path=/nonexistent-confine"])
         XCTAssertEqual(broken.status, 125, broken.stderr)
@@ -231,7 +245,18 @@ final class RunnerSilenceScenarioTests: XCTestCase {
         XCTAssertEqual(emptied.status, 0, emptied.stderr)
         let silence = emptiedReport?.warnings.first { $0.hasPrefix("tests: pytest was started") } ?? ""
         XCTAssertTrue(silence.contains("an `env -i` in the run cleared the environment"), silence)
-        XCTAssertTrue(silence.contains("--shard 1/3 was not applied: this pytest ran every test it collected"), silence)
+        // A suite that probes its functions, with the plugin switched off: the probe's calls
+        // arrive, but no test did — said, and the shard with it.
+        try "import confine_probe\n@confine_probe.measure\ndef work():\n    return 1\ndef test_p():\n    work()\n"
+            .write(toFile: directory + "/test_p.py", atomically: true, encoding: .utf8)
+        let (off, offReport) = Harness.confineRun(["--shard", "1/3"], ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:confine_pytest",
+                                                                       directory + "/test_p.py"])
+        XCTAssertEqual(off.status, 0, off.stderr)
+        XCTAssertEqual(offReport?.functions.first?.calls, 1, "the probe's call arrived")
+        let offSilence = offReport?.warnings.first { $0.hasPrefix("tests: pytest was started") } ?? ""
+        XCTAssertTrue(offSilence.contains("its command disables confine's plugin (-p no:confine_pytest)"), "\(offReport?.warnings ?? [])")
+        XCTAssertTrue(offSilence.contains("--shard 1/3 was not applied"), offSilence)
+        XCTAssertTrue(silence.contains("--shard 1/3 was not applied: this pytest was not split (whatever it ran, it ran whole)"), silence)
         // make → swift test with its output left unread (--runner none): said, with the fix.
         XCTAssertTrue(AttributionScenarioTests.swiftSuiteBuilt, "examples/swift-suite does not build")
         try "test:\n\tswift test --skip-build --package-path \(AttributionScenarioTests.swiftSuite) --filter MemoryXCTests\n"

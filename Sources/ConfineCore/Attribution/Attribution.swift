@@ -361,6 +361,10 @@ public struct AttributionLedger: Sendable {
 
     /// A phase of the runner outside any test began (`collection`, `session finish`: the pytest
     /// plugin's), in process `pid`: an OOM kill outside tests is charged to it by name.
+    /// A runner's boundary reached confine: a test, or a phase outside tests (the plugin's
+    /// collection, for a suite that collected nothing). Probed calls alone are not a runner.
+    public var heardRunner: Bool { !tests.isEmpty || !phases.isEmpty }
+
     public mutating func phaseBegan(_ name: String, pid: Int32?, at time: Double) {
         guard phases.count < 1024 else { return }
         phases.append((time, pid, name))

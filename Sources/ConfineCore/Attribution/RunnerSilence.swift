@@ -5,19 +5,22 @@
 /// that cleared the environment, `--no-probe`, `--runner none`. Under `--shard`, a pytest that
 /// confine's plugin did not reach ran every test, not its shard: said too.
 public enum RunnerSilence {
-    /// `probe`: the channel's accounting (nil: it was off); a plugin that sent anything (its
-    /// collection phase, for a suite that collected nothing) was heard, and is not warned of.
+    /// `probe`: the channel's accounting (nil: it was off). `runnerHeard`: a test or a phase
+    /// reached confine (a plugin that sent its collection phase, for a suite that collected
+    /// nothing, was heard) — a probed function's calls are not the runner. `outputRead`: the
+    /// runner's output was read (its own warning says what it held).
     /// `command`: the run's own command — the only place an `env -i` shows: env execs what it
     /// runs in its own process, so the process list holds that program, never env.
     public static func warning(processes: [RunReport.ProcessRecord], tests: [TestRecord], probe: RunReport.ProbeSummary?,
+                               runnerHeard: Bool = false, outputRead: Bool = false,
                                shard: ShardPosition? = nil, command: [String] = []) -> String? {
-        guard tests.isEmpty, (probe?.recordsReceived ?? 0) == 0 else { return nil }
+        guard tests.isEmpty, !runnerHeard else { return nil }
         let probeChannel = probe != nil
         // pytest as the program (`pip install pytest` in a tox environment is not pytest running).
         let pytest = processes.first { RunnerDetection.isPytest(RunnerDetection.words($0.command)) }
         if let pytest {
             // Without the probe channel the plugin still shards (it is on the path for --shard).
-            let unsharded = shard.map { probeChannel ? "; --shard \($0.index)/\($0.total) was not applied: this pytest ran every test it collected" : "" } ?? ""
+            let unsharded = shard.map { probeChannel ? "; --shard \($0.index)/\($0.total) was not applied: this pytest was not split (whatever it ran, it ran whole)" : "" } ?? ""
             guard probeChannel else {
                 return "tests: pytest was started (pid \(pytest.pid)) but --no-probe left confine's plugin out: no per-test figures"
             }
@@ -44,7 +47,7 @@ public enum RunnerSilence {
             return "tests: pytest was started (pid \(pytest.pid): \(Summary.display(pytest.command, limit: 50))) but no test boundary "
                 + "reached confine: \(cause)\(unsharded)"
         }
-        if let xctest = processes.first(where: { RunnerDetection.isSwiftTest(RunnerDetection.words($0.command)) }) {
+        if !outputRead, let xctest = processes.first(where: { RunnerDetection.isSwiftTest(RunnerDetection.words($0.command)) }) {
             return "tests: swift test ran (pid \(xctest.pid)) but confine did not read its output (--runner none, or --copies): "
                 + "add --runner swift-test"
         }

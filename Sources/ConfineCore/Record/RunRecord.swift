@@ -117,6 +117,9 @@ public struct RunRecord: Sendable {
     public var ledger = AttributionLedger()
     /// The probe channel's accounting; nil when it was off.
     public var probe: RunReport.ProbeSummary?
+    /// A runner's console output was read for test boundaries (`swift test`, named or found in
+    /// the process tree); what it held is the watcher's warning, not a silence.
+    public var runnerOutputRead = false
     public var supervisorCost: RunReport.SupervisorCost?
     public var warnings: [String] = []
 

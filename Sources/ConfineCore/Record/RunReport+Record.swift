@@ -107,8 +107,9 @@ extension RunReport {
         }
         functions = ledger.functionRecords
         probe = record.probe
-        if let silence = RunnerSilence.warning(processes: record.processes, tests: tests, probe: record.probe, shard: record.shard,
-                                               command: record.command) {
+        if let silence = RunnerSilence.warning(processes: record.processes, tests: tests, probe: record.probe,
+                                               runnerHeard: ledger.heardRunner, outputRead: record.runnerOutputRead,
+                                               shard: record.shard, command: record.command) {
             warnings.append(silence)
         }
         copies = record.copies

@@ -38,6 +38,8 @@ public struct RunPlan: Sendable {
     /// `--shard-durations`: the assignment (JSON) the target's runner reads from CONFINE_SHARD_FILE,
     /// written where the target can read it (the probe's directory) when the run is set up.
     public var shardAssignment: [UInt8]?
+    /// `--shard` gave this part no test (more shards than tests): no boundary is expected.
+    public var shardIsEmpty = false
     /// Said once in the report (containment impossible without root, unknown capabilities).
     public var setupWarnings: [String] = []
 

@@ -296,6 +296,7 @@ public final class Supervisor {
         record.oomKills = oomVictims.named(count: oomCount, mainPid: setup.mainPid, start: start, endedAt: record.durationSeconds,
                                            limitBytes: plan.profile.memoryBytes, processes: processes)
         record.probe = tests.close()
+        record.runnerOutputRead = tests.readRunnerOutput
         record.warnings += tests.warnings
         record.ledger = tests.ledger
         record.processes = processes.summaries()
